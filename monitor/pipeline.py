@@ -1,0 +1,166 @@
+"""The pipeline's steps as plain functions: ingest -> score -> detect -> deliver.
+
+The CLI's `earshot run` and the Airflow DAGs call exactly these, so what runs in a
+terminal is what runs in production. Each step reads its input from the store and
+writes its output back, which is what makes every step safe to repeat or resume.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from monitor.alerts import AlertChannel, DeliveryReport, build_channels, deliver
+from monitor.config import Config
+from monitor.models import Alert, Severity
+from monitor.sources import Problem, Source, create_source
+from monitor.spread import SpreadDetector
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int | None], None]  # (done, total or None when unknown)
+
+DETECT_WATERMARK = "detect:watermark"
+
+
+def cursor_key(source_name: str) -> str:
+    return f"source:{source_name}"
+
+
+@dataclass
+class IngestStats:
+    source: str
+    new_mentions: int = 0
+    updated_mentions: int = 0
+    new_snapshots: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    exhausted: bool = True
+
+
+def ingest(
+    config: Config,
+    store: Store,
+    source_name: str,
+    source: Source | None = None,
+    max_batches: int | None = None,
+    progress: Progress | None = None,
+) -> IngestStats:
+    """Fetch everything a source has ready and store it batch by batch, cursor included.
+
+    Each batch is stored together with its cursor, so a run killed at any point
+    resumes at the first batch that was not stored: nothing lost, nothing twice.
+    """
+    source = source or create_source(source_name, config)
+    key = cursor_key(source_name)
+    stats = IngestStats(source_name)
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        batch = source.fetch(config.brands, store.get_cursor(key))
+        result = store.ingest(batch.mentions, batch.snapshots, key, batch.cursor)
+        stats.new_mentions += result.new_mentions
+        stats.updated_mentions += result.updated_mentions
+        stats.new_snapshots += result.new_snapshots
+        stats.problems += batch.problems
+        stats.exhausted = batch.exhausted
+        batches += 1
+        if progress:
+            progress(stats.new_mentions + stats.updated_mentions, None)
+        if batch.exhausted:
+            break
+    return stats
+
+
+def score(config: Config, store: Store, scorer=None, progress: Progress | None = None) -> int:
+    """Score every mention that has no sentiment yet; returns how many were scored.
+
+    The model is loaded here, on first need, never at import: DAG files import this
+    module and must stay fast.
+    """
+    pending = store.unscored_mentions(limit=10**9)
+    if not pending:
+        return 0
+    if scorer is None:
+        from sentiment.scorer import load_scorer
+
+        scorer = load_scorer(config.sentiment.model, batch_size=config.sentiment.batch_size,
+                             max_length=config.sentiment.max_length)
+    step = config.sentiment.batch_size * 8
+    done = 0
+    for start in range(0, len(pending), step):
+        chunk = pending[start : start + step]
+        texts = [f"{m.title}. {m.text}" if m.title else m.text for m in chunk]
+        results = scorer.score(texts)
+        store.set_sentiments([(m.id, s) for m, s in zip(chunk, results, strict=True)])
+        done += len(chunk)
+        if progress:
+            progress(done, len(pending))
+    return done
+
+
+def detect(config: Config, store: Store) -> list[Alert]:
+    """Evaluate snapshots that arrived since the last run; store and return the new alerts."""
+    latest = store.latest_observation()
+    if latest is None:
+        return []
+    raw = store.get_cursor(DETECT_WATERMARK)
+    since = datetime.fromisoformat(raw) if raw else None
+    history = timedelta(hours=config.detection.baseline_hours, minutes=config.detection.window_minutes)
+    snapshots = store.snapshots_since(since - history) if since else store.snapshots_since(datetime.min.replace(tzinfo=latest.tzinfo))
+    mentions = store.get_mentions({s.mention_id for s in snapshots})
+    already: dict[str, Severity] = {}
+    for alert in store.alerts_for(mentions):
+        if alert.mention_id not in already or alert.severity.rank > already[alert.mention_id].rank:
+            already[alert.mention_id] = alert.severity
+    new = [a for a in SpreadDetector(config.detection).detect(mentions, snapshots, since, already) if store.add_alert(a)]
+    store.set_cursor(DETECT_WATERMARK, latest.isoformat())
+    return new
+
+
+def notify(config: Config, store: Store, channels: list[AlertChannel] | None = None) -> DeliveryReport:
+    return deliver(store, channels if channels is not None else build_channels(config))
+
+
+@dataclass
+class RunSummary:
+    ingested: list[IngestStats]
+    scored: int
+    alerts: list[Alert]
+    delivery: DeliveryReport
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [p for stats in self.ingested for p in stats.problems]
+
+
+def active_sources(config: Config) -> list[str]:
+    """The sources a run should read: live ones whose credentials are set, else the replay.
+
+    A live source enabled without its credentials is an error to report, not a reason
+    to silently fall back: the caller (CLI, DAG) decides how to surface it.
+    """
+    live = [name for name, cfg in config.sources.live_enabled().items() if not cfg.missing_credentials()]
+    if live:
+        return live
+    return ["replay"] if config.sources.replay.enabled else []
+
+
+def run_once(
+    config: Config,
+    store: Store,
+    sources: list[str] | None = None,
+    scorer=None,
+    channels: list[AlertChannel] | None = None,
+    progress: Callable[[str], Progress] | None = None,
+) -> RunSummary:
+    """One full pass: every active source, then scoring, detection and delivery."""
+    ingested = [
+        ingest(config, store, name, progress=progress(f"ingest {name}") if progress else None)
+        for name in (sources if sources is not None else active_sources(config))
+    ]
+    scored = score(config, store, scorer=scorer, progress=progress("score sentiment") if progress else None)
+    alerts = detect(config, store)
+    delivery = notify(config, store, channels)
+    return RunSummary(ingested, scored, alerts, delivery)

@@ -1,0 +1,55 @@
+"""The `Source` protocol: one small class per platform.
+
+A source turns a platform's API into `Mention`s and `EngagementSnapshot`s. It never
+stores anything itself: the pipeline stores a batch and advances the source's cursor
+in one transaction, so a crash can only make a batch be fetched again, never lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from monitor.config import BrandConfig
+from monitor.models import EngagementSnapshot, Mention
+
+
+class SourceError(RuntimeError):
+    """A platform failure the run cannot work around (outage, bad credentials).
+
+    The message says what happened and which credential or setting to look at; it
+    never contains a secret. Raising it fails the task so the orchestrator retries.
+    """
+
+
+@dataclass
+class Problem:
+    """Input that was skipped, with where it came from, so nothing is dropped silently."""
+
+    where: str  # e.g. "scenario.jsonl:17" or "x search page 3"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class Batch:
+    """What one fetch returned, and the cursor to save once it is stored."""
+
+    mentions: list[Mention] = field(default_factory=list)
+    snapshots: list[EngagementSnapshot] = field(default_factory=list)
+    cursor: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+    exhausted: bool = True  # False: more is ready right now, fetch again
+
+
+class Source(Protocol):
+    name: str
+
+    def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
+        """New mentions of any of the brands since `cursor` (None: the source's own starting point)."""
+
+    def refresh(self, mentions: Sequence[Mention]) -> list[EngagementSnapshot]:
+        """Current engagement of recent mentions, so their spread can be followed."""

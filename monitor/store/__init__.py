@@ -1,0 +1,15 @@
+"""Persistence behind one protocol; `open_store` picks the backend the config names."""
+
+from __future__ import annotations
+
+from monitor.config import Config
+from monitor.store.base import IngestResult, Store, TrendPoint
+from monitor.store.sqlite import SQLiteStore
+
+__all__ = ["IngestResult", "SQLiteStore", "Store", "TrendPoint", "open_store"]
+
+
+def open_store(config: Config) -> Store:
+    if config.store.backend == "sqlite":
+        return SQLiteStore(config.resolve(config.store.path))
+    raise ValueError(f"store.backend: unknown backend {config.store.backend!r}")

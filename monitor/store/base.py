@@ -1,0 +1,90 @@
+"""The `Store` protocol: what the pipeline and the web UI need from persistence.
+
+SQLite implements it for the embedded default; Elasticsearch will implement the same
+protocol, and one conformance suite (tests/test_store_conformance.py) holds both to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from monitor.models import Alert, AlertState, EngagementSnapshot, Mention, Sentiment
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    new_mentions: int
+    updated_mentions: int
+    new_snapshots: int
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    bucket: datetime  # start of the hour
+    source: str
+    label: str  # negative / neutral / positive / unscored
+    count: int
+
+
+class Store(Protocol):
+    def ingest(
+        self,
+        mentions: Sequence[Mention],
+        snapshots: Sequence[EngagementSnapshot],
+        cursor_key: str | None = None,
+        cursor: str | None = None,
+    ) -> IngestResult:
+        """Upsert mentions, append snapshots and advance the cursor, all or nothing.
+
+        Advancing the cursor in the same transaction is what makes a crash safe: either
+        the batch and its cursor are stored, or neither is and the batch is fetched again.
+        """
+
+    def get_cursor(self, key: str) -> str | None: ...
+
+    def set_cursor(self, key: str, value: str) -> None: ...
+
+    def get_mention(self, mention_id: str) -> Mention | None: ...
+
+    def get_mentions(self, mention_ids: Iterable[str]) -> dict[str, Mention]: ...
+
+    def count_mentions(self) -> int: ...
+
+    def count_snapshots(self) -> int: ...
+
+    def unscored_mentions(self, limit: int = 1000) -> list[Mention]: ...
+
+    def set_sentiments(self, results: Sequence[tuple[str, Sentiment]]) -> None: ...
+
+    def snapshots_since(self, since: datetime) -> list[EngagementSnapshot]:
+        """Snapshots observed at or after `since`, oldest first."""
+
+    def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]: ...
+
+    def latest_observation(self) -> datetime | None:
+        """The newest snapshot time: the pipeline's notion of "now", which replays move forward."""
+
+    def add_alert(self, alert: Alert) -> bool:
+        """Store a new alert; False (and no change) if an alert with that id already exists."""
+
+    def get_alert(self, alert_id: str) -> Alert | None: ...
+
+    def alerts_for(self, mention_ids: Iterable[str]) -> list[Alert]: ...
+
+    def alerts(self, states: Sequence[AlertState] | None = None, limit: int = 200) -> list[Alert]:
+        """Newest first."""
+
+    def set_alert_state(self, alert_id: str, state: AlertState) -> Alert: ...
+
+    def undelivered_alerts(self, channel: str) -> list[Alert]:
+        """Alerts not yet delivered to `channel`, oldest first: the outbox."""
+
+    def mark_delivered(self, alert_id: str, channel: str) -> None: ...
+
+    def trend(self, since: datetime | None = None) -> list[TrendPoint]:
+        """Mentions per hour by source and sentiment label, for the trend chart."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,342 @@
+"""The embedded default store: one SQLite file, standard library only.
+
+WAL mode lets the web UI read while a pipeline run writes; every write that must be
+all-or-nothing (a fetched batch and its cursor) runs in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor.models import Alert, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment
+from monitor.store.base import IngestResult, TrendPoint
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS mentions (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    native_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    author_handle TEXT NOT NULL,
+    author_followers INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    title TEXT,
+    lang TEXT,
+    created_at TEXT NOT NULL,
+    brand TEXT NOT NULL,
+    query TEXT NOT NULL,
+    engagement TEXT NOT NULL,
+    rating INTEGER,
+    sentiment_label TEXT,
+    sentiment_score REAL,
+    sentiment_model TEXT,
+    first_seen_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mentions_created ON mentions(created_at);
+CREATE INDEX IF NOT EXISTS mentions_unscored ON mentions(sentiment_label) WHERE sentiment_label IS NULL;
+
+CREATE TABLE IF NOT EXISTS snapshots (
+    mention_id TEXT NOT NULL,
+    observed_at TEXT NOT NULL,
+    engagement TEXT NOT NULL,
+    PRIMARY KEY (mention_id, observed_at)
+);
+CREATE INDEX IF NOT EXISTS snapshots_observed ON snapshots(observed_at);
+
+CREATE TABLE IF NOT EXISTS cursors (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    mention_id TEXT NOT NULL,
+    brand TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    velocity_per_min REAL NOT NULL,
+    baseline_per_min REAL NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_state ON alerts(state, created_at);
+
+CREATE TABLE IF NOT EXISTS deliveries (
+    alert_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    delivered_at TEXT NOT NULL,
+    PRIMARY KEY (alert_id, channel)
+);
+"""
+
+
+def _ts(value: datetime) -> str:
+    # One fixed-width UTC format, so text order is time order in SQL.
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_ts(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+class SQLiteStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(SCHEMA)
+
+    @contextmanager
+    def _tx(self):
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # -- mentions -------------------------------------------------------------
+
+    def ingest(
+        self,
+        mentions: Sequence[Mention],
+        snapshots: Sequence[EngagementSnapshot],
+        cursor_key: str | None = None,
+        cursor: str | None = None,
+    ) -> IngestResult:
+        new = updated = new_snaps = 0
+        now = _ts(datetime.now(UTC))
+        with self._tx() as db:
+            for m in mentions:
+                exists = db.execute("SELECT 1 FROM mentions WHERE id = ?", (m.id,)).fetchone()
+                if exists:
+                    # A re-fetch refreshes what changes over time; sentiment already computed stays.
+                    db.execute(
+                        "UPDATE mentions SET engagement = ?, author_followers = ?, url = ? WHERE id = ?",
+                        (m.engagement.model_dump_json(), m.author_followers, m.url, m.id),
+                    )
+                    updated += 1
+                else:
+                    db.execute(
+                        "INSERT INTO mentions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (
+                            m.id, m.source, m.native_id, m.url, m.author_handle, m.author_followers,
+                            m.text, m.title, m.lang, _ts(m.created_at), m.brand, m.query,
+                            m.engagement.model_dump_json(), m.rating,
+                            m.sentiment.label.value if m.sentiment else None,
+                            m.sentiment.score if m.sentiment else None,
+                            m.sentiment.model if m.sentiment else None,
+                            now,
+                        ),
+                    )
+                    new += 1
+            for s in snapshots:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO snapshots VALUES (?,?,?)",
+                    (s.mention_id, _ts(s.observed_at), s.engagement.model_dump_json()),
+                )
+                new_snaps += cur.rowcount
+                # The mention row carries the latest known engagement.
+                db.execute(
+                    "UPDATE mentions SET engagement = ? WHERE id = ? AND NOT EXISTS ("
+                    " SELECT 1 FROM snapshots WHERE mention_id = ? AND observed_at > ?)",
+                    (s.engagement.model_dump_json(), s.mention_id, s.mention_id, _ts(s.observed_at)),
+                )
+            if cursor_key is not None and cursor is not None:
+                self._write_cursor(db, cursor_key, cursor)
+        return IngestResult(new, updated, new_snaps)
+
+    @staticmethod
+    def _write_cursor(db: sqlite3.Connection, key: str, value: str) -> None:
+        db.execute(
+            "INSERT INTO cursors VALUES (?,?,?) ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at",
+            (key, value, _ts(datetime.now(UTC))),
+        )
+
+    def set_cursor(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            self._write_cursor(db, key, value)
+
+    def get_cursor(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM cursors WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else None
+
+    @staticmethod
+    def _mention(row: sqlite3.Row) -> Mention:
+        sentiment = None
+        if row["sentiment_label"] is not None:
+            sentiment = Sentiment(
+                label=row["sentiment_label"], score=row["sentiment_score"], model=row["sentiment_model"]
+            )
+        return Mention(
+            id=row["id"], source=row["source"], native_id=row["native_id"], url=row["url"],
+            author_handle=row["author_handle"], author_followers=row["author_followers"],
+            text=row["text"], title=row["title"], lang=row["lang"],
+            created_at=_parse_ts(row["created_at"]), brand=row["brand"], query=row["query"],
+            engagement=Engagement.model_validate_json(row["engagement"]), rating=row["rating"],
+            sentiment=sentiment,
+        )
+
+    def get_mention(self, mention_id: str) -> Mention | None:
+        return self.get_mentions([mention_id]).get(mention_id)
+
+    def get_mentions(self, mention_ids: Iterable[str]) -> dict[str, Mention]:
+        ids = list(dict.fromkeys(mention_ids))
+        found: dict[str, Mention] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(f"SELECT * FROM mentions WHERE id IN ({marks})", chunk):
+                found[row["id"]] = self._mention(row)
+        return found
+
+    def count_mentions(self) -> int:
+        return self._query("SELECT COUNT(*) FROM mentions")[0][0]
+
+    def count_snapshots(self) -> int:
+        return self._query("SELECT COUNT(*) FROM snapshots")[0][0]
+
+    def unscored_mentions(self, limit: int = 1000) -> list[Mention]:
+        rows = self._query(
+            "SELECT * FROM mentions WHERE sentiment_label IS NULL ORDER BY created_at LIMIT ?", (limit,)
+        )
+        return [self._mention(r) for r in rows]
+
+    def set_sentiments(self, results: Sequence[tuple[str, Sentiment]]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE mentions SET sentiment_label = ?, sentiment_score = ?, sentiment_model = ? WHERE id = ?",
+                [(s.label.value, s.score, s.model, mid) for mid, s in results],
+            )
+
+    # -- snapshots ------------------------------------------------------------
+
+    @staticmethod
+    def _snapshot(row: sqlite3.Row) -> EngagementSnapshot:
+        return EngagementSnapshot(
+            mention_id=row["mention_id"],
+            observed_at=_parse_ts(row["observed_at"]),
+            engagement=Engagement.model_validate_json(row["engagement"]),
+        )
+
+    def snapshots_since(self, since: datetime) -> list[EngagementSnapshot]:
+        rows = self._query(
+            "SELECT * FROM snapshots WHERE observed_at >= ? ORDER BY observed_at, mention_id", (_ts(since),)
+        )
+        return [self._snapshot(r) for r in rows]
+
+    def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]:
+        rows = self._query("SELECT * FROM snapshots WHERE mention_id = ? ORDER BY observed_at", (mention_id,))
+        return [self._snapshot(r) for r in rows]
+
+    def latest_observation(self) -> datetime | None:
+        value = self._query("SELECT MAX(observed_at) FROM snapshots")[0][0]
+        return _parse_ts(value) if value else None
+
+    # -- alerts ---------------------------------------------------------------
+
+    @staticmethod
+    def _alert(row: sqlite3.Row) -> Alert:
+        return Alert(
+            id=row["id"], mention_id=row["mention_id"], brand=row["brand"], severity=row["severity"],
+            created_at=_parse_ts(row["created_at"]), reason=row["reason"],
+            velocity_per_min=row["velocity_per_min"], baseline_per_min=row["baseline_per_min"],
+            state=row["state"],
+        )
+
+    def add_alert(self, alert: Alert) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO alerts VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    alert.id, alert.mention_id, alert.brand, alert.severity.value, _ts(alert.created_at),
+                    alert.reason, alert.velocity_per_min, alert.baseline_per_min, alert.state.value,
+                ),
+            )
+            return cur.rowcount == 1
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        rows = self._query("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+        return self._alert(rows[0]) if rows else None
+
+    def alerts_for(self, mention_ids: Iterable[str]) -> list[Alert]:
+        ids = list(dict.fromkeys(mention_ids))
+        found: list[Alert] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found += [self._alert(r) for r in self._query(f"SELECT * FROM alerts WHERE mention_id IN ({marks})", chunk)]
+        return found
+
+    def alerts(self, states: Sequence[AlertState] | None = None, limit: int = 200) -> list[Alert]:
+        if states:
+            marks = ",".join("?" * len(states))
+            rows = self._query(
+                f"SELECT * FROM alerts WHERE state IN ({marks}) ORDER BY created_at DESC, id LIMIT ?",
+                [s.value for s in states] + [limit],
+            )
+        else:
+            rows = self._query("SELECT * FROM alerts ORDER BY created_at DESC, id LIMIT ?", (limit,))
+        return [self._alert(r) for r in rows]
+
+    def set_alert_state(self, alert_id: str, state: AlertState) -> Alert:
+        with self._tx() as db:
+            cur = db.execute("UPDATE alerts SET state = ? WHERE id = ?", (state.value, alert_id))
+            if cur.rowcount == 0:
+                raise KeyError(alert_id)
+        alert = self.get_alert(alert_id)
+        assert alert is not None
+        return alert
+
+    def undelivered_alerts(self, channel: str) -> list[Alert]:
+        rows = self._query(
+            "SELECT * FROM alerts WHERE id NOT IN (SELECT alert_id FROM deliveries WHERE channel = ?)"
+            " ORDER BY created_at, id",
+            (channel,),
+        )
+        return [self._alert(r) for r in rows]
+
+    def mark_delivered(self, alert_id: str, channel: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO deliveries VALUES (?,?,?)", (alert_id, channel, _ts(datetime.now(UTC)))
+            )
+
+    # -- dashboards -----------------------------------------------------------
+
+    def trend(self, since: datetime | None = None) -> list[TrendPoint]:
+        rows = self._query(
+            "SELECT substr(created_at, 1, 13) AS hour, source, COALESCE(sentiment_label, 'unscored') AS label,"
+            " COUNT(*) AS n FROM mentions WHERE created_at >= ? GROUP BY hour, source, label ORDER BY hour",
+            (_ts(since) if since else "",),
+        )
+        return [
+            TrendPoint(
+                bucket=datetime.strptime(r["hour"], "%Y-%m-%dT%H").replace(tzinfo=UTC),
+                source=r["source"], label=r["label"], count=r["n"],
+            )
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

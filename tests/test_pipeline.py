@@ -1,0 +1,102 @@
+"""The whole path on the demo scenario: ingest -> score -> detect -> deliver, repeatable and resumable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from monitor import pipeline
+from monitor.models import Severity
+from monitor.sources import Batch, SourceError
+from monitor.sources.replay import ReplaySource
+from tests.conftest import VIRAL
+
+DEMO_MENTIONS = 24  # 25 posts, one job ad dropped by the brand's exclusions
+
+
+def test_the_demo_raises_exactly_the_spreading_complaint(config, store, scorer):
+    summary = pipeline.run_once(config, store, scorer=scorer, channels=[])
+    assert store.count_mentions() == DEMO_MENTIONS
+    assert [(a.mention_id, a.severity) for a in summary.alerts] == [(VIRAL, Severity.warning), (VIRAL, Severity.critical)]
+    # Early: alerted within minutes of posting, long before the post peaks.
+    posted = store.get_mention(VIRAL).created_at
+    assert (summary.alerts[0].created_at - posted).total_seconds() <= 15 * 60
+
+
+def test_running_twice_over_the_same_data_changes_nothing(config, store, scorer):
+    pipeline.run_once(config, store, scorer=scorer, channels=[])
+    counts = (store.count_mentions(), store.count_snapshots(), len(store.alerts()))
+    store.set_cursor(pipeline.cursor_key("replay"), "0")  # forget the cursor: re-read the whole recording
+    store.set_cursor(pipeline.DETECT_WATERMARK, "2000-01-01T00:00:00+00:00")
+    again = pipeline.run_once(config, store, scorer=scorer, channels=[])
+    assert (store.count_mentions(), store.count_snapshots(), len(store.alerts())) == counts
+    assert again.ingested[0].new_mentions == 0 and again.scored == 0 and again.alerts == []
+
+
+class CrashingSource:
+    """The replay source, dying after a number of batches, as a killed run would."""
+
+    name = "replay"
+
+    def __init__(self, inner: ReplaySource, crash_after: int) -> None:
+        self.inner, self.left = inner, crash_after
+
+    def fetch(self, brands, cursor) -> Batch:
+        if self.left == 0:
+            raise SourceError("simulated crash")
+        self.left -= 1
+        return self.inner.fetch(brands, cursor)
+
+    def refresh(self, mentions):
+        return []
+
+
+def test_a_crash_halfway_loses_nothing_and_duplicates_nothing(config, store, scorer, tmp_path):
+    path = config.sources.replay.resolved_path()
+    reference = ReplaySource(path, batch_size=10**6).fetch(config.brands, None)
+    small = ReplaySource(path, batch_size=50)
+    with pytest.raises(SourceError):
+        pipeline.ingest(config, store, "replay", source=CrashingSource(small, crash_after=5))
+    assert 0 < store.count_mentions() < DEMO_MENTIONS
+    pipeline.ingest(config, store, "replay", source=ReplaySource(path, batch_size=50))
+    assert store.count_mentions() == len({m.id for m in reference.mentions}) == DEMO_MENTIONS
+    assert store.count_snapshots() == len(reference.snapshots)
+
+
+def test_a_malformed_replay_line_is_reported_and_the_rest_processed(config, store, scorer, tmp_path):
+    lines = config.sources.replay.resolved_path().read_text(encoding="utf-8").splitlines()
+    lines.insert(10, '{"type": "post", "at": "yesterday"')
+    recording = tmp_path / "broken.jsonl"
+    recording.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config.sources.replay.path = recording
+    summary = pipeline.run_once(config, store, scorer=scorer, channels=[])
+    assert [str(p) for p in summary.problems] == [f"{recording}:11: not valid JSON (Expecting ',' delimiter at column 35)"]
+    assert store.count_mentions() == DEMO_MENTIONS
+    assert len(summary.alerts) == 2
+
+
+def test_alerts_are_delivered_once_to_the_jsonl_log(config, store, scorer):
+    pipeline.run_once(config, store, scorer=scorer)
+    log = config.resolve(config.alerts.channels[1].path)
+    first = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [a["id"] for a in first] == [f"{VIRAL}:warning", f"{VIRAL}:critical"]
+    assert first[0]["mention"]["url"].startswith("https://x.com/dana_reyes/")
+    pipeline.run_once(config, store, scorer=scorer)
+    assert len(log.read_text().splitlines()) == 2
+
+
+def test_incremental_and_all_at_once_runs_raise_the_same_alerts(config, store, scorer, tmp_path):
+    once = pipeline.run_once(config, store, scorer=scorer, channels=[]).alerts
+    from monitor.store import SQLiteStore
+
+    step_store = SQLiteStore(tmp_path / "steps.db")
+    source = ReplaySource(config.sources.replay.resolved_path(), batch_size=40)
+    stepwise = []
+    while True:
+        stats = pipeline.ingest(config, step_store, "replay", source=source, max_batches=1)
+        pipeline.score(config, step_store, scorer=scorer)
+        stepwise += pipeline.detect(config, step_store)
+        if stats.exhausted:
+            break
+    assert [(a.id, a.created_at) for a in stepwise] == [(a.id, a.created_at) for a in once]

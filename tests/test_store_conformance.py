@@ -1,0 +1,110 @@
+"""The Store protocol, as every backend must honour it.
+
+Runs against SQLite always. The Elasticsearch backend joins the `store` parametrisation
+when it exists and ELASTICSEARCH_URL is set.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.models import (
+    Alert, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment, SentimentLabel, Severity,
+)
+from monitor.store import SQLiteStore
+
+T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request, tmp_path):
+    store = SQLiteStore(tmp_path / "store.db")
+    yield store
+    store.close()
+
+
+def mention(native_id: str, minutes: int = 0, likes: int = 0, **extra) -> Mention:
+    return Mention(
+        id=Mention.make_id("x", native_id), source="x", native_id=native_id, url=f"https://x.com/a/{native_id}",
+        author_handle="ana", author_followers=10, text=f"post {native_id}", created_at=T0 + timedelta(minutes=minutes),
+        brand="Acme", query="acme", engagement=Engagement(likes=likes), **extra,
+    )
+
+
+def snapshot(mention_id: str, minutes: int, likes: int) -> EngagementSnapshot:
+    return EngagementSnapshot(mention_id=mention_id, observed_at=T0 + timedelta(minutes=minutes),
+                              engagement=Engagement(likes=likes))
+
+
+def alert(mention_id: str, severity: Severity, minutes: int = 0) -> Alert:
+    return Alert(id=Alert.make_id(mention_id, severity), mention_id=mention_id, brand="Acme", severity=severity,
+                 created_at=T0 + timedelta(minutes=minutes), reason="because", velocity_per_min=5, baseline_per_min=1)
+
+
+def test_re_ingesting_a_mention_never_duplicates_it_and_keeps_its_sentiment(backend):
+    backend.ingest([mention("1")], [])
+    backend.set_sentiments([("x:1", Sentiment(label=SentimentLabel.negative, score=-0.8, model="m"))])
+    result = backend.ingest([mention("1", likes=50)], [])
+    assert (result.new_mentions, result.updated_mentions) == (0, 1)
+    assert backend.count_mentions() == 1
+    stored = backend.get_mention("x:1")
+    assert stored.engagement.likes == 50
+    assert stored.sentiment.label == SentimentLabel.negative
+
+
+def test_snapshots_are_append_only_and_deduplicated(backend):
+    backend.ingest([mention("1")], [snapshot("x:1", 0, 0), snapshot("x:1", 10, 4)])
+    again = backend.ingest([], [snapshot("x:1", 10, 4), snapshot("x:1", 20, 9)])
+    assert again.new_snapshots == 1
+    assert [s.engagement.likes for s in backend.snapshots_for("x:1")] == [0, 4, 9]
+    assert backend.latest_observation() == T0 + timedelta(minutes=20)
+    assert [s.observed_at for s in backend.snapshots_since(T0 + timedelta(minutes=10))] == [
+        T0 + timedelta(minutes=10), T0 + timedelta(minutes=20)]
+    assert backend.get_mention("x:1").engagement.likes == 9  # the mention carries its latest engagement
+
+
+def test_a_batch_and_its_cursor_are_stored_together(backend):
+    backend.ingest([mention("1")], [], cursor_key="source:x", cursor="42")
+    assert backend.get_cursor("source:x") == "42"
+    with pytest.raises(Exception):
+        backend.ingest([mention("2"), "not a mention"], [], cursor_key="source:x", cursor="43")  # type: ignore[list-item]
+    assert backend.get_cursor("source:x") == "42"
+    assert backend.count_mentions() == 1
+
+
+def test_unscored_mentions_are_the_ones_without_sentiment(backend):
+    backend.ingest([mention("1"), mention("2", minutes=1)], [])
+    backend.set_sentiments([("x:1", Sentiment(label=SentimentLabel.positive, score=0.7, model="m"))])
+    assert [m.id for m in backend.unscored_mentions()] == ["x:2"]
+
+
+def test_an_alert_is_stored_once_and_its_state_changes(backend):
+    backend.ingest([mention("1")], [])
+    assert backend.add_alert(alert("x:1", Severity.warning)) is True
+    assert backend.add_alert(alert("x:1", Severity.warning)) is False
+    assert backend.add_alert(alert("x:1", Severity.critical, minutes=5)) is True
+    assert [a.severity for a in backend.alerts()] == [Severity.critical, Severity.warning]
+    backend.set_alert_state("x:1:warning", AlertState.acknowledged)
+    assert [a.id for a in backend.alerts([AlertState.open])] == ["x:1:critical"]
+    assert {a.id for a in backend.alerts_for(["x:1"])} == {"x:1:warning", "x:1:critical"}
+    with pytest.raises(KeyError):
+        backend.set_alert_state("nope", AlertState.resolved)
+
+
+def test_the_outbox_holds_each_alert_until_a_channel_has_it(backend):
+    backend.add_alert(alert("x:1", Severity.info))
+    backend.add_alert(alert("x:2", Severity.info, minutes=1))
+    assert [a.id for a in backend.undelivered_alerts("slack")] == ["x:1:info", "x:2:info"]
+    backend.mark_delivered("x:1:info", "slack")
+    backend.mark_delivered("x:1:info", "slack")
+    assert [a.id for a in backend.undelivered_alerts("slack")] == ["x:2:info"]
+    assert len(backend.undelivered_alerts("email")) == 2
+
+
+def test_trend_counts_mentions_per_hour_source_and_label(backend):
+    backend.ingest([mention("1"), mention("2", minutes=5), mention("3", minutes=70)], [])
+    backend.set_sentiments([("x:1", Sentiment(label=SentimentLabel.negative, score=-0.5, model="m"))])
+    points = {(p.bucket.hour, p.label): p.count for p in backend.trend()}
+    assert points == {(10, "negative"): 1, (10, "unscored"): 1, (11, "unscored"): 1}
