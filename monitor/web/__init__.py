@@ -1,0 +1,8 @@
+"""Earshot's web UI: the alert inbox and trend pages plus a small JSON API (FastAPI)."""
+
+from __future__ import annotations
+
+from monitor.web.app import create_app
+from monitor.web.server import serve
+
+__all__ = ["create_app", "serve"]

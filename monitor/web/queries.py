@@ -1,0 +1,72 @@
+"""Read-side helpers shared by the HTML pages and the JSON API.
+
+Both surfaces must agree on what "the inbox", "the trend window" and "the stats"
+mean; keeping those definitions here means the page and the API can never drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from monitor.models import Alert, AlertState, EngagementSnapshot
+from monitor.store import Store, TrendPoint
+from monitor.web.schemas import AlertOut, StatsOut
+
+INBOX_STATES: tuple[AlertState, ...] = (AlertState.open, AlertState.acknowledged)
+# The store has no COUNT by state; counting through `alerts()` needs a limit above any real inbox.
+COUNT_LIMIT = 100_000
+
+
+def with_mentions(store: Store, alerts: Sequence[Alert]) -> list[AlertOut]:
+    """Attach each alert's mention, fetched in one store call instead of one per alert."""
+    mentions = store.get_mentions(a.mention_id for a in alerts)
+    return [AlertOut(**a.model_dump(), mention=mentions.get(a.mention_id)) for a in alerts]
+
+
+def inbox_order(alerts: Sequence[Alert]) -> list[Alert]:
+    """Most severe first, then newest: a critical alert must never hide below a fresh info one."""
+    newest_first = sorted(alerts, key=lambda a: a.created_at, reverse=True)
+    return sorted(newest_first, key=lambda a: a.severity.rank, reverse=True)
+
+
+def count_by_state(store: Store) -> dict[AlertState, int]:
+    counts = {state: 0 for state in AlertState}
+    for alert in store.alerts(None, limit=COUNT_LIMIT):
+        counts[alert.state] += 1
+    return counts
+
+
+def now_for(store: Store) -> datetime:
+    """The pipeline's notion of now (newest snapshot), so replayed demo data is not "days ago"."""
+    return store.latest_observation() or datetime.now(UTC)
+
+
+def stats(store: Store) -> StatsOut:
+    counts = count_by_state(store)
+    return StatsOut(
+        mentions=store.count_mentions(),
+        snapshots=store.count_snapshots(),
+        alerts=counts,
+        open_alerts=counts[AlertState.open],
+        latest_observation=store.latest_observation(),
+    )
+
+
+@dataclass(frozen=True)
+class TrendWindow:
+    hours: int
+    since: datetime
+    until: datetime
+    points: list[TrendPoint]
+
+
+def trend_window(store: Store, hours: int) -> TrendWindow:
+    until = now_for(store)
+    since = (until - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return TrendWindow(hours, since, until, store.trend(since))
+
+
+def engagement_series(snapshots: Sequence[EngagementSnapshot]) -> list[tuple[datetime, int]]:
+    return [(s.observed_at, s.engagement.total) for s in snapshots]
