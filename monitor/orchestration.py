@@ -1,0 +1,250 @@
+"""Airflow DAGs for Earshot, built from the config: the logic the thin files in `dags/` call.
+
+Two kinds of DAG, joined by Assets rather than by cross-DAG triggers:
+
+* `earshot_ingest_<source>`, one per enabled source: fetch and store new mentions. A
+  live source polls on its own `poll_seconds`; the replay only runs when triggered.
+  Each successful run updates `MENTIONS_ASSET`.
+* `earshot_process`, scheduled on `MENTIONS_ASSET`: score -> detect -> notify. The
+  detect task updates `ALERTS_ASSET`, so other DAGs (reports, escalation) can follow.
+
+Every task is one call to a `monitor.pipeline` function, the same ones `earshot run`
+uses, so a DAG run does what a terminal run does. Tasks run in separate processes, so
+each one loads the config and opens the store itself and returns only a small JSON-able
+summary for XCom. Pipeline steps are idempotent (cursors, alert ids, an outbox), which is
+what makes Airflow's retries safe.
+
+Parsing must stay fast and light: the DAG processor re-imports these files every few
+seconds. So at parse time this module reads only the config (to know which sources are
+enabled); the pipeline, the store and above all the sentiment model (torch,
+transformers) are imported inside the tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import DAG, Asset, dag, get_current_context, task
+
+from monitor.config import (
+    Config,
+    ConfigError,
+    LiveSourceConfig,
+    ReplaySourceConfig,
+    default_config_path,
+    load_config,
+)
+
+if TYPE_CHECKING:
+    from monitor.store import Store
+
+__all__ = [
+    "ALERTS_ASSET",
+    "MENTIONS_ASSET",
+    "PROCESS_DAG_ID",
+    "build_ingest_dags",
+    "build_process_dag",
+    "dag_config",
+    "ingest_dag_id",
+]
+
+log = logging.getLogger(__name__)
+
+# `x-` URIs are Airflow's convention for schemes it has no normaliser for.
+MENTIONS_ASSET = Asset(name="earshot_mentions", uri="x-earshot://store/mentions", group="earshot")
+ALERTS_ASSET = Asset(name="earshot_alerts", uri="x-earshot://store/alerts", group="earshot")
+
+PROCESS_DAG_ID = "earshot_process"
+
+# A fixed date in the past: with catchup off it only anchors the first interval.
+START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
+
+# A platform outage or a webhook that is down raises, and Airflow retries after 1, 2, 4 min.
+RETRY_ARGS: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=15),
+}
+
+PROBLEMS_IN_SUMMARY = 10  # all problems are logged; XCom keeps only the first few
+
+
+def ingest_dag_id(source: str) -> str:
+    return f"earshot_ingest_{source}"
+
+
+def config_path() -> Path:
+    """The config the DAGs use: `$EARSHOT_CONFIG`, else ./earshot.yaml, else the demo.
+
+    Made absolute once, at parse time, so every task of a DAG reads the same file. In a
+    deployment set `$EARSHOT_CONFIG`: the DAG processor and the workers may run in
+    different directories.
+    """
+    return default_config_path().resolve()
+
+
+def dag_config(path: Path | None = None) -> Config:
+    """Load the config for DAG parsing; an invalid one fails naming the file and the bad keys.
+
+    Raised here, the ConfigError becomes the DAG file's import error in the Airflow UI;
+    `from None` keeps the pydantic/yaml internals out of that traceback.
+    """
+    path = path or config_path()
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"the Earshot DAGs cannot be built; fix the config or point $EARSHOT_CONFIG at another: {exc}"
+        ) from None
+
+
+@contextmanager
+def _open(path: Path) -> Iterator[tuple[Config, Store]]:
+    """Config and store for one task; the store is closed even when the step fails."""
+    from monitor.store import open_store
+
+    config = load_config(path)
+    store = open_store(config)
+    try:
+        yield config, store
+    finally:
+        close = getattr(store, "close", None)  # not part of the Store protocol
+        if close is not None:
+            close()
+
+
+def _set_asset_extra(asset: Asset, extra: dict[str, Any]) -> None:
+    """Attach the task's summary to the asset event, so the Assets view shows what changed."""
+    get_current_context()["outlet_events"][asset].extra = extra
+
+
+def _ingest_dag(source: str, settings: ReplaySourceConfig | LiveSourceConfig, path: Path) -> DAG:
+    schedule: timedelta | None = None  # the replay runs when triggered
+    cadence = "when triggered"
+    if isinstance(settings, LiveSourceConfig):
+        schedule = timedelta(seconds=settings.poll_seconds)
+        cadence = f"every {settings.poll_seconds} s"
+
+    @dag(
+        dag_id=ingest_dag_id(source),
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,  # two polls of one source would race for its cursor
+        tags=["earshot", "ingest"],
+        doc_md=(
+            f"Fetch new mentions from the **{source}** source ({cadence}) into the Earshot store, "
+            f"then update the `{MENTIONS_ASSET.name}` asset, which triggers `{PROCESS_DAG_ID}`.\n\n"
+            f"Config: `{path}`."
+        ),
+    )
+    def ingest_dag() -> None:
+        @task(task_id="ingest", outlets=[MENTIONS_ASSET], **RETRY_ARGS)
+        def ingest() -> dict[str, Any]:
+            """Store what the source has ready; a SourceError (outage, bad credentials) fails and retries."""
+            from monitor import pipeline
+
+            with _open(path) as (config, store):
+                stats = pipeline.ingest(config, store, source)
+            for problem in stats.problems:
+                log.warning("skipped input from %s: %s", source, problem)
+            summary = {
+                "source": source,
+                "new_mentions": stats.new_mentions,
+                "updated_mentions": stats.updated_mentions,
+                "new_snapshots": stats.new_snapshots,
+                "problems": len(stats.problems),
+                "first_problems": [str(p) for p in stats.problems[:PROBLEMS_IN_SUMMARY]],
+            }
+            _set_asset_extra(MENTIONS_ASSET, {k: v for k, v in summary.items() if k != "first_problems"})
+            return summary
+
+        ingest()
+
+    return ingest_dag()
+
+
+def build_ingest_dags(path: Path | None = None) -> dict[str, DAG]:
+    """One ingest DAG per source the config enables, keyed by dag id.
+
+    Credentials and plugins are not checked here: what counts is the workers' environment
+    (or Airflow connection), so the task, not the parse, fails when one is missing.
+    """
+    path = path or config_path()
+    config = dag_config(path)
+    dags = [_ingest_dag(name, settings, path) for name, settings in config.sources.enabled().items()]
+    return {d.dag_id: d for d in dags}
+
+
+def build_process_dag(path: Path | None = None) -> DAG:
+    """`earshot_process`: score -> detect -> notify, whenever any ingest DAG stored mentions.
+
+    The config is loaded here too, only to validate it: a broken config then shows as an
+    import error on this file as well, instead of as failing task runs later.
+    """
+    path = path or config_path()
+    dag_config(path)
+
+    @dag(
+        dag_id=PROCESS_DAG_ID,
+        schedule=[MENTIONS_ASSET],
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,  # runs queue up; each step picks up whatever is still pending
+        tags=["earshot", "process"],
+        doc_md=(
+            f"Runs when `{MENTIONS_ASSET.name}` is updated: score the sentiment of new mentions, "
+            f"detect negative posts that spread (updates `{ALERTS_ASSET.name}`), and deliver "
+            f"new alerts to the configured channels.\n\nConfig: `{path}`."
+        ),
+    )
+    def process_dag() -> None:
+        @task(task_id="score", **RETRY_ARGS)
+        def score() -> dict[str, Any]:
+            """Score unscored mentions; the model is loaded only when there are some."""
+            from monitor import pipeline
+
+            with _open(path) as (config, store):
+                return {"scored": pipeline.score(config, store)}
+
+        @task(task_id="detect", outlets=[ALERTS_ASSET], **RETRY_ARGS)
+        def detect() -> dict[str, Any]:
+            """Store and return the ids of new alerts (one per mention and severity, never repeated)."""
+            from monitor import pipeline
+
+            with _open(path) as (config, store):
+                alerts = pipeline.detect(config, store)
+            summary = {
+                "new_alerts": len(alerts),
+                "alert_ids": [a.id for a in alerts],
+                "severities": dict(Counter(a.severity.value for a in alerts)),
+            }
+            _set_asset_extra(ALERTS_ASSET, summary)
+            return summary
+
+        @task(task_id="notify", **RETRY_ARGS)
+        def notify() -> dict[str, Any]:
+            """Deliver what each channel has not received yet; a failing channel fails the task.
+
+            Working channels are served first and the rest stays in the outbox, so the
+            failure is visible in Airflow and the retry (or the next run) delivers it.
+            """
+            from monitor import pipeline
+
+            with _open(path) as (config, store):
+                report = pipeline.notify(config, store)
+            if report.failed:
+                failed = "; ".join(f"{name}: {error}" for name, error in report.failed.items())
+                raise RuntimeError(f"alert delivery failed, kept in the outbox: {failed} (sent: {report.sent})")
+            return {"sent": report.sent}
+
+        score() >> detect() >> notify()
+
+    return process_dag()
