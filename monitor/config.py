@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 from importlib import resources
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 
 class ConfigError(ValueError):
@@ -37,66 +39,61 @@ class BrandConfig(_Strict):
         return next((q for q in self.queries if q.lower() in lowered), None)
 
 
-class ReplaySourceConfig(_Strict):
-    """A recorded stream of posts and engagement snapshots, replayed as if live."""
+class SourceSettings(_Strict):
+    """Settings every source has; a source plugin subclasses this with its own options.
 
-    enabled: bool = True
-    path: Path | None = None  # None: the bundled demo scenario
-    speed: float = Field(0, ge=0)  # 0: as fast as possible; 60: one recorded hour per real minute
+    Credentials are never values here: `credentials_env` names the environment variables
+    that hold them (or `airflow_conn_id` an Airflow connection), so the file can be shared.
+    """
 
-    def resolved_path(self) -> Path:
-        if self.path is not None:
-            return self.path
-        return Path(str(resources.files("monitor") / "demo" / "scenario.jsonl"))
+    # False for recordings (the replay): they run when triggered, not on a poll schedule.
+    live: ClassVar[bool] = True
 
-
-class LiveSourceConfig(_Strict):
-    """A platform API. Credentials come from the named environment variables or an Airflow connection."""
-
-    enabled: bool = False
+    enabled: bool = True  # listing a source means using it; `enabled: false` pauses it
+    poll_seconds: int = Field(300, ge=10)
     credentials_env: list[str] = Field(default_factory=list)
     airflow_conn_id: str | None = None
-    poll_seconds: int = Field(300, ge=10)
-    options: dict[str, object] = Field(default_factory=dict)
 
     def missing_credentials(self) -> list[str]:
         return [name for name in self.credentials_env if not os.environ.get(name)]
 
 
-class XConfig(LiveSourceConfig):
-    credentials_env: list[str] = Field(default_factory=lambda: ["EARSHOT_X_BEARER_TOKEN"])
+SOURCE_PLUGINS = "earshot.sources"
 
 
-class RedditConfig(LiveSourceConfig):
-    credentials_env: list[str] = Field(
-        default_factory=lambda: ["EARSHOT_REDDIT_CLIENT_ID", "EARSHOT_REDDIT_CLIENT_SECRET"]
-    )
+def source_settings_model(name: str) -> type[SourceSettings]:
+    """The settings class the installed plugin `name` declares (its `settings_model`)."""
+    found = entry_points(group=SOURCE_PLUGINS, name=name)
+    if not found:
+        installed = ", ".join(sorted(ep.name for ep in entry_points(group=SOURCE_PLUGINS))) or "none"
+        raise PydanticCustomError(
+            "unknown_source",
+            "no source plugin named '{name}' is installed (installed: {installed})",
+            {"name": name, "installed": installed},
+        )
+    return getattr(next(iter(found)).load(), "settings_model", SourceSettings)
 
 
-class BlueskyConfig(LiveSourceConfig):
-    credentials_env: list[str] = Field(
-        default_factory=lambda: ["EARSHOT_BLUESKY_HANDLE", "EARSHOT_BLUESKY_APP_PASSWORD"]
-    )
-
-
-class MastodonConfig(LiveSourceConfig):
-    credentials_env: list[str] = Field(default_factory=lambda: ["EARSHOT_MASTODON_ACCESS_TOKEN"])
-
-
-class SourcesConfig(_Strict):
-    replay: ReplaySourceConfig = Field(default_factory=ReplaySourceConfig)
-    x: XConfig = Field(default_factory=XConfig)
-    reddit: RedditConfig = Field(default_factory=RedditConfig)
-    appstore: LiveSourceConfig = Field(default_factory=LiveSourceConfig)  # public feeds: no credentials
-    googleplay: LiveSourceConfig = Field(default_factory=LiveSourceConfig)
-    bluesky: BlueskyConfig = Field(default_factory=BlueskyConfig)
-    mastodon: MastodonConfig = Field(default_factory=MastodonConfig)
-
-    def enabled(self) -> dict[str, ReplaySourceConfig | LiveSourceConfig]:
-        return {name: cfg for name, cfg in self if cfg.enabled}
-
-    def live_enabled(self) -> dict[str, LiveSourceConfig]:
-        return {name: cfg for name, cfg in self if isinstance(cfg, LiveSourceConfig) and cfg.enabled}
+def _validate_sources(raw: object) -> dict[str, SourceSettings]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise PydanticCustomError("sources_mapping", "must map source names to their settings")
+    settings: dict[str, SourceSettings] = {}
+    errors: list[dict[str, Any]] = []
+    for name, value in raw.items():
+        try:
+            settings[name] = source_settings_model(name).model_validate(value or {})
+        except PydanticCustomError as exc:
+            errors.append({"type": exc, "loc": (name,), "input": value})
+        except ValidationError as exc:
+            errors += [
+                {"type": e["type"], "loc": (name, *e["loc"]), "input": e["input"], **({"ctx": e["ctx"]} if "ctx" in e else {})}
+                for e in exc.errors()
+            ]
+    if errors:
+        raise ValidationError.from_exception_data("sources", errors)
+    return settings
 
 
 class SentimentConfig(_Strict):
@@ -168,7 +165,8 @@ class WebConfig(_Strict):
 
 class Config(_Strict):
     brands: list[BrandConfig] = Field(min_length=1)
-    sources: SourcesConfig = Field(default_factory=SourcesConfig)
+    # Keyed by source plugin name; each value is validated by that plugin's settings model.
+    sources: Annotated[dict[str, SourceSettings], BeforeValidator(_validate_sources)] = Field(default_factory=dict)
     sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
@@ -180,6 +178,13 @@ class Config(_Strict):
 
     def resolve(self, path: Path) -> Path:
         return path if path.is_absolute() else (self.base_dir / path)
+
+    def enabled_sources(self) -> dict[str, SourceSettings]:
+        return {name: cfg for name, cfg in self.sources.items() if cfg.enabled}
+
+    def live_sources(self) -> dict[str, SourceSettings]:
+        """Enabled sources that poll a platform (everything but recordings)."""
+        return {name: cfg for name, cfg in self.enabled_sources().items() if cfg.live}
 
     def brand(self, name: str) -> BrandConfig:
         for brand in self.brands:

@@ -35,8 +35,7 @@ from airflow.sdk import DAG, Asset, dag, get_current_context, task
 from monitor.config import (
     Config,
     ConfigError,
-    LiveSourceConfig,
-    ReplaySourceConfig,
+    SourceSettings,
     default_config_path,
     load_config,
 )
@@ -125,10 +124,10 @@ def _set_asset_extra(asset: Asset, extra: dict[str, Any]) -> None:
     get_current_context()["outlet_events"][asset].extra = extra
 
 
-def _ingest_dag(source: str, settings: ReplaySourceConfig | LiveSourceConfig, path: Path) -> DAG:
+def _ingest_dag(source: str, settings: SourceSettings, path: Path) -> DAG:
     schedule: timedelta | None = None  # the replay runs when triggered
     cadence = "when triggered"
-    if isinstance(settings, LiveSourceConfig):
+    if settings.live:
         schedule = timedelta(seconds=settings.poll_seconds)
         cadence = f"every {settings.poll_seconds} s"
 
@@ -179,7 +178,7 @@ def build_ingest_dags(path: Path | None = None) -> dict[str, DAG]:
     """
     path = path or config_path()
     config = dag_config(path)
-    dags = [_ingest_dag(name, settings, path) for name, settings in config.sources.enabled().items()]
+    dags = [_ingest_dag(name, settings, path) for name, settings in config.enabled_sources().items()]
     return {d.dag_id: d for d in dags}
 
 

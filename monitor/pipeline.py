@@ -141,10 +141,10 @@ def active_sources(config: Config) -> list[str]:
     A live source enabled without its credentials is an error to report, not a reason
     to silently fall back: the caller (CLI, DAG) decides how to surface it.
     """
-    live = [name for name, cfg in config.sources.live_enabled().items() if not cfg.missing_credentials()]
+    live = [name for name, cfg in config.live_sources().items() if not cfg.missing_credentials()]
     if live:
         return live
-    return ["replay"] if config.sources.replay.enabled else []
+    return [name for name, cfg in config.enabled_sources().items() if not cfg.live]
 
 
 def run_once(

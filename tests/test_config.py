@@ -19,7 +19,7 @@ def write(tmp_path: Path, data: object) -> Path:
 def test_the_bundled_demo_config_is_valid():
     config = load_config(demo_config_path())
     assert [b.name for b in config.brands] == ["Brisa Mobile"]
-    assert config.sources.replay.enabled
+    assert config.sources["replay"].enabled
     assert config.sentiment.model == "bundled"
 
 
@@ -61,12 +61,20 @@ def test_not_yaml_and_missing_files_are_reported_clearly(tmp_path):
 
 
 def test_credentials_are_named_not_stored(monkeypatch):
-    config = parse_config({"brands": [{"name": "Acme", "queries": ["a"]}], "sources": {"x": {"enabled": True}}})
-    monkeypatch.delenv("EARSHOT_X_BEARER_TOKEN", raising=False)
-    assert config.sources.x.missing_credentials() == ["EARSHOT_X_BEARER_TOKEN"]
-    monkeypatch.setenv("EARSHOT_X_BEARER_TOKEN", "secret")
-    assert config.sources.x.missing_credentials() == []
+    config = parse_config({"brands": [{"name": "Acme", "queries": ["a"]}],
+                           "sources": {"replay": {"credentials_env": ["ACME_TOKEN"]}}})
+    monkeypatch.delenv("ACME_TOKEN", raising=False)
+    assert config.sources["replay"].missing_credentials() == ["ACME_TOKEN"]
+    monkeypatch.setenv("ACME_TOKEN", "secret")
+    assert config.sources["replay"].missing_credentials() == []
     assert "secret" not in config.model_dump_json()
+
+
+def test_an_unknown_source_names_the_installed_plugins():
+    with pytest.raises(ConfigError) as err:
+        parse_config({"brands": [{"name": "Acme", "queries": ["a"]}], "sources": {"myspace": {}}})
+    assert "sources.myspace: no source plugin named 'myspace' is installed (installed: " in str(err.value)
+    assert "replay" in str(err.value)
 
 
 def test_brand_matching_honours_queries_and_exclusions():

@@ -130,6 +130,10 @@ def test_dag_files_parse_through_the_dagbag(demo_env: dict[str, str], tmp_path: 
 
 
 def test_a_live_source_gets_an_ingest_dag_on_its_poll_interval(tmp_path: Path) -> None:
+    from monitor.sources import available_sources
+
+    if "x" not in available_sources():
+        pytest.skip("the X source plugin is not installed yet")
     config = write_config(tmp_path, sources={"x": {"enabled": True, "poll_seconds": 120}})
     bag = run_python(DESCRIBE_DAGBAG, airflow_env(tmp_path, config), tmp_path)
     assert bag["errors"] == {}

@@ -53,7 +53,7 @@ class CrashingSource:
 
 
 def test_a_crash_halfway_loses_nothing_and_duplicates_nothing(config, store, scorer, tmp_path):
-    path = config.sources.replay.resolved_path()
+    path = config.sources["replay"].resolved_path()
     reference = ReplaySource(path, batch_size=10**6).fetch(config.brands, None)
     small = ReplaySource(path, batch_size=50)
     with pytest.raises(SourceError):
@@ -65,11 +65,11 @@ def test_a_crash_halfway_loses_nothing_and_duplicates_nothing(config, store, sco
 
 
 def test_a_malformed_replay_line_is_reported_and_the_rest_processed(config, store, scorer, tmp_path):
-    lines = config.sources.replay.resolved_path().read_text(encoding="utf-8").splitlines()
+    lines = config.sources["replay"].resolved_path().read_text(encoding="utf-8").splitlines()
     lines.insert(10, '{"type": "post", "at": "yesterday"')
     recording = tmp_path / "broken.jsonl"
     recording.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    config.sources.replay.path = recording
+    config.sources["replay"].path = recording
     summary = pipeline.run_once(config, store, scorer=scorer, channels=[])
     assert [str(p) for p in summary.problems] == [f"{recording}:11: not valid JSON (Expecting ',' delimiter at column 35)"]
     assert store.count_mentions() == DEMO_MENTIONS
@@ -91,7 +91,7 @@ def test_incremental_and_all_at_once_runs_raise_the_same_alerts(config, store, s
     from monitor.store import SQLiteStore
 
     step_store = SQLiteStore(tmp_path / "steps.db")
-    source = ReplaySource(config.sources.replay.resolved_path(), batch_size=40)
+    source = ReplaySource(config.sources["replay"].resolved_path(), batch_size=40)
     stepwise = []
     while True:
         stats = pipeline.ingest(config, step_store, "replay", source=source, max_batches=1)

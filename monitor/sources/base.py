@@ -42,7 +42,7 @@ class Batch:
     snapshots: list[EngagementSnapshot] = field(default_factory=list)
     cursor: str | None = None
     problems: list[Problem] = field(default_factory=list)
-    exhausted: bool = True  # False: more is ready right now, fetch again
+    exhausted: bool = True  # False: more is ready right now, fetch again at once
 
 
 class Source(Protocol):

@@ -21,11 +21,12 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from importlib import resources
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from monitor.config import BrandConfig, Config, ReplaySourceConfig
+from monitor.config import BrandConfig, Config, SourceSettings
 from monitor.models import Engagement, EngagementSnapshot, Mention
 from monitor.sources.base import Batch, Problem, SourceError
 
@@ -85,10 +86,25 @@ def parse_line(line: str) -> PostEvent | SnapshotEvent:
         raise ValueError(_describe(exc)) from None
 
 
+class ReplaySettings(SourceSettings):
+    """A recorded stream of posts and engagement snapshots, replayed as if live."""
+
+    live: ClassVar[bool] = False
+
+    path: Path | None = None  # None: the bundled demo scenario
+    speed: float = Field(0, ge=0)  # 0: as fast as possible; 60: one recorded hour per real minute
+
+    def resolved_path(self) -> Path:
+        if self.path is not None:
+            return self.path
+        return Path(str(resources.files("monitor") / "demo" / "scenario.jsonl"))
+
+
 class ReplaySource:
     """A `Source` over a JSONL recording. `speed` 0 replays instantly; 60 plays an hour per minute."""
 
     name = "replay"
+    settings_model = ReplaySettings
 
     def __init__(
         self,
@@ -107,7 +123,8 @@ class ReplaySource:
 
     @classmethod
     def from_config(cls, config: Config) -> ReplaySource:
-        settings: ReplaySourceConfig = config.sources.replay
+        settings = config.sources["replay"]
+        assert isinstance(settings, ReplaySettings)
         return cls(config.resolve(settings.resolved_path()), speed=settings.speed)
 
     def _released_until(self, first_event: datetime) -> datetime | None:
@@ -147,8 +164,7 @@ class ReplaySource:
                 if released == "unset":
                     released = self._released_until(event.at)
                 if released is not None and event.at > released:
-                    batch.exhausted = False  # recorded in the future of the replay clock
-                    break
+                    break  # recorded in the future of the replay clock: nothing more is ready now
                 self._apply(event, brands, batch)
                 consumed += 1
                 batch.cursor = str(lineno)
