@@ -122,23 +122,33 @@ class AlertState(StrEnum):
     dismissed = "dismissed"
 
 
-class Alert(BaseModel):
-    """A post the care team should look at, and why.
+class AlertKind(StrEnum):
+    spread = "spread"  # one post taking off
+    storm = "storm"  # a brand's mention volume or negative share spiking
 
-    `id` is `mention_id:severity`: one alert per post per severity level, never a repeat.
+
+class Alert(BaseModel):
+    """Something the care team should look at, and why.
+
+    A spread alert's `id` is `mention_id:severity`: one alert per post per severity
+    level, never a repeat. A storm alert concerns a brand, not one post (`mention_id` None).
     """
 
     model_config = ConfigDict(extra="forbid")
 
     id: str
-    mention_id: str
+    kind: AlertKind = AlertKind.spread
+    mention_id: str | None
     brand: str
     severity: Severity
     created_at: datetime
     reason: str
-    velocity_per_min: float
-    baseline_per_min: float
+    velocity_per_min: float = 0.0
+    baseline_per_min: float = 0.0
     state: AlertState = AlertState.open
+    topic: str | None = None  # e.g. billing, delivery, outage: what the complaint is about
+    team: str | None = None  # the team that owns the topic, suggested for assignment
+    assignee: str | None = None
 
     _utc = field_validator("created_at")(_as_utc)
 

@@ -47,7 +47,7 @@ def deliver(store: Store, channels: Sequence[AlertChannel]) -> DeliveryReport:
     report = DeliveryReport()
     for channel in channels:
         pending = store.undelivered_alerts(channel.name)
-        mentions = store.get_mentions(a.mention_id for a in pending)
+        mentions = store.get_mentions(a.mention_id for a in pending if a.mention_id)
         sent = 0
         for alert in pending:
             try:

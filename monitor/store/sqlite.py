@@ -57,14 +57,18 @@ CREATE TABLE IF NOT EXISTS cursors (
 
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY,
-    mention_id TEXT NOT NULL,
+    mention_id TEXT,
     brand TEXT NOT NULL,
     severity TEXT NOT NULL,
     created_at TEXT NOT NULL,
     reason TEXT NOT NULL,
     velocity_per_min REAL NOT NULL,
     baseline_per_min REAL NOT NULL,
-    state TEXT NOT NULL
+    state TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'spread',
+    topic TEXT,
+    team TEXT,
+    assignee TEXT
 );
 CREATE INDEX IF NOT EXISTS alerts_state ON alerts(state, created_at);
 
@@ -257,19 +261,22 @@ class SQLiteStore:
     @staticmethod
     def _alert(row: sqlite3.Row) -> Alert:
         return Alert(
-            id=row["id"], mention_id=row["mention_id"], brand=row["brand"], severity=row["severity"],
-            created_at=_parse_ts(row["created_at"]), reason=row["reason"],
+            id=row["id"], kind=row["kind"], mention_id=row["mention_id"], brand=row["brand"],
+            severity=row["severity"], created_at=_parse_ts(row["created_at"]), reason=row["reason"],
             velocity_per_min=row["velocity_per_min"], baseline_per_min=row["baseline_per_min"],
-            state=row["state"],
+            state=row["state"], topic=row["topic"], team=row["team"], assignee=row["assignee"],
         )
 
     def add_alert(self, alert: Alert) -> bool:
         with self._tx() as db:
             cur = db.execute(
-                "INSERT OR IGNORE INTO alerts VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO alerts (id, mention_id, brand, severity, created_at, reason,"
+                " velocity_per_min, baseline_per_min, state, kind, topic, team, assignee)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     alert.id, alert.mention_id, alert.brand, alert.severity.value, _ts(alert.created_at),
                     alert.reason, alert.velocity_per_min, alert.baseline_per_min, alert.state.value,
+                    alert.kind.value, alert.topic, alert.team, alert.assignee,
                 ),
             )
             return cur.rowcount == 1

@@ -32,16 +32,17 @@ class AlertCard:
 
 def _cards(store: StoreDep, alerts: list[Alert], inbox: list[Alert]) -> list[AlertCard]:
     """View models for one inbox group; `inbox` is every shown alert, to spot escalations."""
-    mentions = store.get_mentions(a.mention_id for a in alerts)
+    mentions = store.get_mentions(a.mention_id for a in alerts if a.mention_id)
     worst: dict[str, Severity] = {}
     for a in inbox:
-        if a.mention_id not in worst or a.severity.rank > worst[a.mention_id].rank:
-            worst[a.mention_id] = a.severity
+        key = a.mention_id or a.id  # storm alerts concern a brand, not one post
+        if key not in worst or a.severity.rank > worst[key].rank:
+            worst[key] = a.severity
     return [
         AlertCard(
-            a, mentions.get(a.mention_id),
-            charts.sparkline(queries.engagement_series(store.snapshots_for(a.mention_id))),
-            worst[a.mention_id] if worst[a.mention_id].rank > a.severity.rank else None,
+            a, mentions.get(a.mention_id) if a.mention_id else None,
+            charts.sparkline(queries.engagement_series(store.snapshots_for(a.mention_id))) if a.mention_id else None,
+            worst[a.mention_id or a.id] if worst[a.mention_id or a.id].rank > a.severity.rank else None,
         )
         for a in queries.inbox_order(alerts)
     ]

@@ -21,7 +21,7 @@ COUNT_LIMIT = 100_000
 
 def with_mentions(store: Store, alerts: Sequence[Alert]) -> list[AlertOut]:
     """Attach each alert's mention, fetched in one store call instead of one per alert."""
-    mentions = store.get_mentions(a.mention_id for a in alerts)
+    mentions = store.get_mentions(a.mention_id for a in alerts if a.mention_id)
     return [AlertOut(**a.model_dump(), mention=mentions.get(a.mention_id)) for a in alerts]
 
 

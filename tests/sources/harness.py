@@ -1,0 +1,46 @@
+"""What the shared source contract suite needs from each source's test setup.
+
+Every source module in `monitor/sources/` has a `tests/sources/harness_<name>.py` that
+exposes `make_harness() -> SourceHarness`. The harness runs a real HTTP server on
+loopback speaking that platform's wire format (JSON shaped as in the platform's API
+reference) and builds the real source, with the real client library, pointed at it.
+`tests/sources/test_contract.py` runs the same behaviour checks against every harness.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from monitor.config import BrandConfig
+from monitor.sources import Source
+
+BRAND = BrandConfig(name="Acme", queries=["acme"], exclude=["hiring"])
+
+
+class SourceHarness(Protocol):
+    name: str  # the entry-point name of the source under test
+    page_size: int  # how many posts the fake returns per page, so tests can force pagination
+    secret: str  # the credential value the source was given; must never appear in logs or errors
+
+    def start(self, tmp_path: Path) -> None:
+        """Start the fake platform server (and anything else the source needs)."""
+
+    def stop(self) -> None: ...
+
+    def source(self) -> Source:
+        """A fresh source instance configured (credentials included) against the fake server."""
+
+    def publish(self, native_id: str, text: str, created_at: datetime, likes: int = 0, *,
+                author_missing: bool = False) -> None:
+        """Make a post visible to the source's search. `author_missing`: a deleted/suspended author."""
+
+    def set_likes(self, native_id: str, likes: int) -> None:
+        """Change a published post's engagement (likes/favourites/score/helpful: the platform's main count)."""
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        """Answer the next `times` requests with this HTTP status (429 with a reset ~1 s ahead)."""
+
+    def break_next_payload(self) -> None:
+        """Answer the next request 200 with a body that is not what the platform documents."""
