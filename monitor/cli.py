@@ -202,5 +202,24 @@ def check_config(config_path: Annotated[Path | None, typer.Argument(help="Config
     console.print(f"  alert channels: {', '.join(c.type for c in config.alerts.channels)}")
 
 
+@app.command("new-source")
+def new_source(
+    name: Annotated[str, typer.Argument(help="Plugin name: lowercase letters, digits, underscores (e.g. rss).")],
+    root: Annotated[Path | None, typer.Option(help="Earshot checkout to write into (default: the one around the cwd).")] = None,
+    class_name: Annotated[str | None, typer.Option(help="Source class name (default: derived from NAME).")] = None,
+) -> None:
+    """Scaffold a source plugin: module, fake API server, contract harness and entry point."""
+    from rich.markup import escape
+
+    from monitor import scaffold
+
+    try:
+        result = scaffold.new_source(name, root or scaffold.find_root(Path.cwd()), class_name=class_name)
+    except scaffold.ScaffoldError as exc:
+        err.print(f"[red]Nothing generated:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    typer.echo(scaffold.next_steps(result))
+
+
 if __name__ == "__main__":
     app()

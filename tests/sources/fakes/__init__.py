@@ -1,0 +1,1 @@
+"""Fake platform servers on loopback, one module per source, used by the contract harnesses."""
