@@ -103,19 +103,53 @@ class SentimentConfig(_Strict):
     max_length: int = Field(128, ge=8, le=512)
 
 
-class DetectionConfig(_Strict):
-    """When a negative post counts as spreading.
+class StormConfig(_Strict):
+    """When a brand's hourly mention volume or negative share counts as a storm.
 
-    Velocity is weighted engagement per minute between snapshots; the baseline is the
-    brand's typical velocity, so a brand that always gets a lot of engagement needs more.
+    Each hour is compared with what the brand's own history predicts for that hour of
+    that weekday, so ordinary daily and weekly peaks are expected, not alarming.
+    Defaults are the ones `benchmarks/detection_eval.py` measures.
+    """
+
+    enabled: bool = True
+    z_threshold: float = Field(4.0, gt=0)  # how unusual an hour must be, in robust standard deviations
+    min_mentions: int = Field(10, ge=1)  # an hour with fewer mentions (or negatives) is never a storm
+    min_ratio: float = Field(2.0, gt=1)  # volume storms: at least this many times the expected volume
+    min_share_increase: float = Field(0.15, gt=0, lt=1)  # negative-share storms: this much above expected
+    history_days: int = Field(28, ge=1)  # history the seasonal baseline is fitted on
+    min_history_days: int = Field(7, ge=1)  # the minimum-data rule: no storm alerts before this much
+    cooldown_hours: int = Field(12, ge=1)  # anomalous hours this close together are one storm, one alert
+
+    @model_validator(mode="after")
+    def _history(self) -> StormConfig:
+        if self.min_history_days > self.history_days:
+            raise ValueError("min_history_days must not exceed history_days")
+        return self
+
+
+class DetectionConfig(_Strict):
+    """When a negative post counts as spreading, and when a brand is in a storm.
+
+    A post is scored at every snapshot on two measures against its brand's normal over the
+    last `baseline_hours`: velocity (weighted engagement per minute over `window_minutes`)
+    against `baseline_multiplier` x the brand's median velocity, and predicted final
+    engagement (a Hawkes/SEISMIC estimate, `monitor/forecast.py`) against the brand's
+    `reach_quantile` of predicted reach, never below the `min_*` floors. The higher of
+    the two ratios gives info (1x), warning (`warning_factor`) or critical (`critical_factor`).
+    Defaults are the ones `benchmarks/detection_eval.py` measures.
     """
 
     min_velocity_per_min: float = Field(2.0, gt=0)
     baseline_multiplier: float = Field(5.0, gt=0)
+    min_predicted_reach: float = Field(100.0, gt=0)
+    reach_quantile: float = Field(0.95, gt=0.5, lt=1)
+    min_baseline_posts: int = Field(50, ge=1)  # fewer posts in the baseline: only the floors apply
     warning_factor: float = Field(3.0, gt=1)
     critical_factor: float = Field(10.0, gt=1)
     window_minutes: int = Field(30, ge=1)
     baseline_hours: int = Field(24, ge=1)
+    max_post_age_hours: int = Field(48, ge=1)  # older posts are no longer forecast
+    storm: StormConfig = Field(default_factory=StormConfig)
 
     @model_validator(mode="after")
     def _ordered(self) -> DetectionConfig:
@@ -124,33 +158,152 @@ class DetectionConfig(_Strict):
         return self
 
 
-class ConsoleChannel(_Strict):
+# -- alert channels ----------------------------------------------------------------
+# Secrets (chat webhook URLs, the SMTP password, the webhook signing key) are never
+# values here: a channel names the environment variable that holds each one, so the
+# file can be committed and shared. Channels are built by monitor.alerts.build_channels,
+# which names any variable that is missing.
+
+def _env_name(value: object) -> object:
+    # The message never echoes the value: someone may have pasted the secret itself here.
+    if isinstance(value, str) and not (value.isascii() and value.isidentifier()):
+        raise ValueError("must be the NAME of an environment variable (like EARSHOT_SLACK_WEBHOOK_URL), not its value")
+    return value
+
+
+EnvName = Annotated[str, BeforeValidator(_env_name)]
+
+
+class ChannelRoute(_Strict):
+    """Which alerts a channel receives. Each list empty means "all"; all conditions must hold."""
+
+    brands: list[str] = Field(default_factory=list)
+    min_severity: Literal["info", "warning", "critical"] = "info"
+    topics: list[str] = Field(default_factory=list)  # an alert without a topic matches only an empty list
+
+
+class _ChannelSettings(_Strict):
+    route: ChannelRoute = Field(default_factory=ChannelRoute)
+
+    def secret_env_names(self) -> list[str]:
+        """The environment variables this channel reads its secrets from."""
+        return []
+
+    def missing_secrets(self) -> list[str]:
+        return [name for name in self.secret_env_names() if not os.environ.get(name)]
+
+
+class _HttpChannelSettings(_ChannelSettings):
+    timeout_seconds: float = Field(10, gt=0, le=120)
+    attempts: int = Field(3, ge=1, le=10)  # per alert and run; then it waits in the outbox for the next run
+    # A 429/503 asking to wait longer than this ends the run's attempts (the outbox keeps the alert).
+    max_retry_after_seconds: float = Field(30, ge=0, le=600)
+
+
+class ConsoleChannel(_ChannelSettings):
     type: Literal["console"] = "console"
 
 
-class JsonlChannel(_Strict):
+class JsonlChannel(_ChannelSettings):
     type: Literal["jsonl"] = "jsonl"
     path: Path = Path("alerts.jsonl")
 
 
-class WebhookChannel(_Strict):
+class WebhookChannel(_HttpChannelSettings):
+    """Any HTTP endpoint; each POST is signed with HMAC-SHA256 (see monitor/alerts/webhook.py)."""
+
     type: Literal["webhook"] = "webhook"
-    url: str
-    timeout_seconds: float = Field(10, gt=0)
+    url: str | None = None  # a plain endpoint; use url_env instead if the URL embeds a token
+    url_env: EnvName | None = None
+    secret_env: EnvName = "EARSHOT_WEBHOOK_SECRET"
 
     @field_validator("url")
     @classmethod
-    def _http(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
+    def _http(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return url
 
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookChannel:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("set exactly one of url or url_env")
+        return self
 
-Channel = Annotated[ConsoleChannel | JsonlChannel | WebhookChannel, Field(discriminator="type")]
+    def secret_env_names(self) -> list[str]:
+        return [name for name in (self.url_env, self.secret_env) if name]
+
+
+class SlackChannel(_HttpChannelSettings):
+    type: Literal["slack"] = "slack"
+    url_env: EnvName = "EARSHOT_SLACK_WEBHOOK_URL"  # the incoming-webhook URL is itself the credential
+
+    def secret_env_names(self) -> list[str]:
+        return [self.url_env]
+
+
+class TeamsChannel(_HttpChannelSettings):
+    type: Literal["teams"] = "teams"
+    url_env: EnvName = "EARSHOT_TEAMS_WEBHOOK_URL"  # a Workflows (or legacy connector) webhook URL
+
+    def secret_env_names(self) -> list[str]:
+        return [self.url_env]
+
+
+class EmailChannel(_ChannelSettings):
+    type: Literal["email"] = "email"
+    host: str = Field(min_length=1)
+    port: int | None = Field(None, ge=1, le=65535)  # default: 587 starttls, 465 ssl, 25 none
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    ca_file: Path | None = None  # a private CA for the relay's certificate; default: the system's
+    username: str | None = None
+    password_env: EnvName | None = None
+    sender: str
+    to: list[str] = Field(min_length=1)
+    timeout_seconds: float = Field(10, gt=0, le=120)
+    attempts: int = Field(3, ge=1, le=10)
+
+    @field_validator("sender", "to")
+    @classmethod
+    def _address(cls, value: str | list[str]) -> str | list[str]:
+        for address in [value] if isinstance(value, str) else value:
+            if "@" not in address or any(c in address for c in "\r\n"):
+                raise ValueError(f"not an email address: {address!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _auth(self) -> EmailChannel:
+        if (self.username is None) != (self.password_env is None):
+            raise ValueError("set both username and password_env, or neither")
+        if self.password_env and self.security == "none":
+            raise ValueError("password_env needs security starttls or ssl: a password is never sent in clear text")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+    def secret_env_names(self) -> list[str]:
+        return [self.password_env] if self.password_env else []
+
+
+Channel = Annotated[
+    ConsoleChannel | JsonlChannel | WebhookChannel | SlackChannel | TeamsChannel | EmailChannel,
+    Field(discriminator="type"),
+]
 
 
 class AlertsConfig(_Strict):
+    # The public address of the Earshot UI; when set, chat and email alerts link to the alert there.
+    inbox_url: str | None = None
     channels: list[Channel] = Field(default_factory=lambda: [ConsoleChannel()])
+
+    @field_validator("inbox_url")
+    @classmethod
+    def _http(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return url
 
 
 class StoreConfig(_Strict):

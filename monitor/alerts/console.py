@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 
-from monitor.models import Alert, Mention, Severity
+from monitor.alerts.routing import EVERYTHING, Route
+from monitor.models import Alert, AlertKind, Mention, Severity
 
 _STYLE = {Severity.info: "cyan", Severity.warning: "yellow", Severity.critical: "bold red"}
 
@@ -12,11 +14,18 @@ _STYLE = {Severity.info: "cyan", Severity.warning: "yellow", Severity.critical: 
 class ConsoleChannel:
     name = "console"
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, console: Console | None = None, *, route: Route = EVERYTHING) -> None:
         self.console = console or Console(stderr=False, highlight=False)
+        self.route = route
 
     def send(self, alert: Alert, mention: Mention | None) -> None:
         style = _STYLE[alert.severity]
-        self.console.print(f"[{style}]ALERT {alert.severity.value.upper()}[/] [{alert.brand}] {alert.reason}")
+        kind = " STORM" if alert.kind == AlertKind.storm else ""
+        # Post text and reasons are data, not markup: "[bold]" in a post must print as is.
+        self.console.print(f"[{style}]ALERT {alert.severity.value.upper()}{kind}[/] [{escape(alert.brand)}] "
+                           f"{escape(alert.reason)}")
+        if alert.topic:
+            team = f" → {alert.team}" if alert.team else ""
+            self.console.print(f"    topic: {escape(alert.topic + team)}")
         if mention is not None:
-            self.console.print(f"    {mention.text[:200]!r}\n    {mention.url}", soft_wrap=True)
+            self.console.print(f"    {escape(repr(mention.text[:200]))}\n    {escape(mention.url)}", soft_wrap=True)

@@ -1,51 +1,109 @@
-"""Alerts POSTed as JSON to any HTTP endpoint (chat bridges, ticketing, automation)."""
+"""Alerts POSTed as signed JSON to any HTTP endpoint (ticketing, automation, chat bridges).
+
+The body is `alert_payload` as UTF-8 JSON. Each request carries
+
+    X-Earshot-Alert:      the alert id (stable: use it to ignore a repeat)
+    X-Earshot-Timestamp:  Unix time in seconds when this attempt was signed
+    X-Earshot-Signature:  sha256=<hex HMAC-SHA256 of  timestamp + "." + body  under the secret>
+
+The timestamp is inside the signed material, so a captured request cannot be replayed
+later with a new timestamp, and a receiver rejects old ones. Each retry is signed afresh.
+
+How a receiver verifies a request (the secret is the exact text of the environment
+variable named by `secret_env`, UTF-8 encoded; `body` is the raw request body bytes,
+before any JSON parsing):
+
+    import hashlib, hmac, time
+
+    def verify(secret: bytes, body: bytes, timestamp: str, signature: str, tolerance: int = 300) -> bool:
+        if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > tolerance:
+            return False  # too old (or from the future): possibly a replay
+        expected = "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, signature)
+
+Or in a shell, with the raw body saved to body.json:
+
+    { printf '%s.' "$TIMESTAMP"; cat body.json; } | openssl dgst -sha256 -hmac "$EARSHOT_WEBHOOK_SECRET"
+
+To also reject a replay inside the tolerance window, remember the `X-Earshot-Alert` ids
+seen in the last `tolerance` seconds (Earshot delivers at least once, so a receiver
+should ignore a repeated id anyway).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
 
 import httpx
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from monitor.alerts.base import DeliveryError, alert_payload
+from monitor.alerts.base import alert_payload
+from monitor.alerts.render import inbox_link
+from monitor.alerts.routing import EVERYTHING, Route
+from monitor.alerts.secret import fingerprint
+from monitor.alerts.transport import HttpSender, RetryPolicy
 from monitor.models import Alert, Mention
 
+SIGNATURE_HEADER = "X-Earshot-Signature"
+TIMESTAMP_HEADER = "X-Earshot-Timestamp"
+ALERT_HEADER = "X-Earshot-Alert"
+DEFAULT_TOLERANCE_SECONDS = 300
 
-class _Retryable(Exception):
-    pass
+
+def sign(secret: str | bytes, timestamp: str, body: bytes) -> str:
+    """The `X-Earshot-Signature` value for `body` sent at `timestamp`."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return "sha256=" + hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify(
+    secret: str | bytes, body: bytes, timestamp: str, signature: str, *,
+    tolerance: int = DEFAULT_TOLERANCE_SECONDS, now: float | None = None,
+) -> bool:
+    """The receiver's check, for Python receivers (the recipe above, as a function)."""
+    if not timestamp.isdigit() or abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
 class WebhookChannel:
-    def __init__(self, url: str, timeout: float = 10.0, attempts: int = 3, client: httpx.Client | None = None) -> None:
-        self.url = url
-        # Webhook URLs often embed a secret token: names and messages show only the host
-        # and a fingerprint, so deliveries stay traceable without leaking it to logs.
-        host = httpx.URL(url).host
-        self.label = f"{host}#{hashlib.sha256(url.encode()).hexdigest()[:8]}"
-        self.name = f"webhook:{self.label}"
-        self.attempts = attempts
-        self._client = client or httpx.Client(timeout=timeout)
+    """One endpoint. Named by host and URL fingerprint, or by `key` (the env variable holding the URL)."""
+
+    def __init__(
+        self, url: str, *, secret: str, key: str | None = None, route: Route = EVERYTHING,
+        inbox_url: str | None = None, timeout: float = 10.0, retry: RetryPolicy | None = None,
+        client: httpx.Client | None = None, clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not secret:
+            raise ValueError("a webhook needs a signing secret")
+        fp = fingerprint(url)
+        # Webhook URLs often embed a token: names and messages show only the host (or the
+        # env variable's name) and a fingerprint, traceable without leaking it to logs.
+        self.name = f"webhook:{key}" if key else f"webhook:{httpx.URL(url).host}#{fp}"
+        self.label = f"webhook:{key}#{fp}" if key else self.name
+        self.route = route
+        self.inbox_url = inbox_url
+        self._secret = secret.encode()
+        self._clock = clock
+        self._http = HttpSender(url, self.label, timeout=timeout, retry=retry, client=client)
+
+    def __repr__(self) -> str:
+        return f"WebhookChannel({self.label})"
 
     def send(self, alert: Alert, mention: Mention | None) -> None:
-        payload = alert_payload(alert, mention)
+        payload = alert_payload(alert, mention, inbox_link(self.inbox_url, alert.id))
+        body = json.dumps(payload, ensure_ascii=False).encode()
 
-        @retry(
-            retry=retry_if_exception_type(_Retryable),
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=0.5, max=8),
-            reraise=True,
-        )
-        def post() -> None:
-            try:
-                response = self._client.post(self.url, json=payload, headers={"X-Earshot-Alert": alert.id})
-            except httpx.HTTPError as exc:
-                raise _Retryable(type(exc).__name__) from exc  # str(exc) may echo the URL
-            if response.status_code >= 500 or response.status_code == 429:
-                raise _Retryable(f"HTTP {response.status_code}")
-            if response.status_code >= 400:
-                raise DeliveryError(f"webhook {self.label} refused the alert: HTTP {response.status_code}")
+        def headers() -> dict[str, str]:
+            timestamp = str(int(self._clock()))
+            return {
+                "Content-Type": "application/json",
+                ALERT_HEADER: alert.id,
+                TIMESTAMP_HEADER: timestamp,
+                SIGNATURE_HEADER: sign(self._secret, timestamp, body),
+            }
 
-        try:
-            post()
-        except _Retryable as exc:
-            raise DeliveryError(f"webhook {self.label} unreachable after {self.attempts} attempts: {exc}") from exc
+        self._http.post(body, headers)
