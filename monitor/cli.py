@@ -116,9 +116,16 @@ def run(
     from monitor.sources import SourceError
     from monitor.store import open_store
 
+    from monitor.alerts import build_channels
+
     _logging(verbose)
     config = _load(config_path)
     sources = _sources(config)
+    try:
+        build_channels(config)  # fail now, naming the missing variable, not after the first pass
+    except ConfigError as exc:
+        err.print(f"[red]Alert channel error[/red] {exc}")
+        raise typer.Exit(2) from None
     store = open_store(config)
     console.print(f"Store: {config.resolve(config.store.path)}")
     try:
@@ -199,7 +206,10 @@ def check_config(config_path: Annotated[Path | None, typer.Argument(help="Config
         console.print(f"  source {name}: enabled{note}")
     console.print(f"  sentiment model: {config.sentiment.model}")
     console.print(f"  store: {config.store.backend} at {config.resolve(config.store.path)}")
-    console.print(f"  alert channels: {', '.join(c.type for c in config.alerts.channels)}")
+    for channel in config.alerts.channels:
+        missing = channel.missing_secrets()
+        note = f" [yellow](missing in environment: {', '.join(missing)})[/yellow]" if missing else ""
+        console.print(f"  alert channel {channel.type}{note}")
 
 
 @app.command("new-source")
