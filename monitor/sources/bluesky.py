@@ -1,0 +1,489 @@
+"""Bluesky posts mentioning the brands, from `app.bsky.feed.searchPosts` through the atproto SDK.
+
+Logs in with a handle and an app password (`EARSHOT_BLUESKY_HANDLE`,
+`EARSHOT_BLUESKY_APP_PASSWORD`), searches each brand query newest first (`sort=latest`) and
+keeps a post when `BrandConfig.match` finds the brand in its text. Engagement is refreshed
+with `app.bsky.feed.getPosts`, 25 URIs per call (the API's limit).
+
+Why raw XRPC calls (`invoke_query`) and not the SDK's typed `search_posts`: the SDK
+validates a whole page at once, so one malformed post would lose its 99 neighbours. Here
+the page is checked, then each post on its own; a bad post becomes a `Problem`.
+
+Ids: a post's native id is its record key and its URL names the author's DID
+(`https://bsky.app/profile/{did}/post/{rkey}`): DID links survive handle changes, and
+`refresh` rebuilds the post's AT-URI from them.
+
+Cursor (JSON), per query: the newest `sortAt` seen (what `since` filters on) and the posts
+seen in the `overlap_minutes` before it, plus an unfinished newest-first scan (the search
+cursor and what it has seen). Posts can be indexed minutes after they were written, so each
+search re-reads that overlap and drops what it has already seen; the mark only moves up
+once a scan is complete, so a page limit or a crash never leaves a gap.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from atproto import Client, models
+from atproto_client import exceptions as atx
+from atproto_client.request import Request
+from pydantic import Field
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from monitor.config import BrandConfig, Config, SourceSettings
+from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
+from monitor.sources.base import Batch, Problem, SourceError
+from monitor.sources.credentials import credential
+
+log = logging.getLogger(__name__)
+
+HANDLE_ENV = "EARSHOT_BLUESKY_HANDLE"
+PASSWORD_ENV = "EARSHOT_BLUESKY_APP_PASSWORD"
+GET_POSTS_LIMIT = 25  # app.bsky.feed.getPosts takes at most this many URIs
+_POST_URL = re.compile(r"/profile/(?P<did>did:[a-z0-9]+:[A-Za-z0-9._:%-]+)/post/(?P<rkey>[A-Za-z0-9._:~-]+)$")
+
+
+class BlueskySettings(SourceSettings):
+    """Search Bluesky for every brand query. Log-in credentials come from the environment."""
+
+    credentials_env: list[str] = Field(default_factory=lambda: [HANDLE_ENV, PASSWORD_ENV])
+    # Each run logs in once, and Bluesky allows 300 logins a day per account: poll every 10 minutes.
+    poll_seconds: int = Field(600, ge=60)
+    base_url: str = "https://bsky.social"  # the account's PDS (or an entryway); a fake for tests
+    lang: str | None = None  # only posts in this language, e.g. "en"
+    page_size: int = Field(100, ge=1, le=100)
+    pages_per_fetch: int = Field(5, ge=1)  # per query and fetch; more waits for the next fetch
+    backfill_pages: int = Field(5, ge=1)  # how far back the very first fetch of a query reads
+    overlap_minutes: float = Field(10, ge=0)  # re-read window for posts indexed late
+    timeout_seconds: float = Field(30, gt=0)
+    retries: int = Field(4, ge=1)  # attempts per request for outages and rate limits
+    backoff_seconds: float = Field(2.0, ge=0)
+    max_rate_limit_wait_seconds: float = Field(900, ge=0)
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class _Transient(Exception):
+    """Worth another attempt: an outage, a dropped connection or a rate limit (`wait`: its reset)."""
+
+    def __init__(self, reason: str, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+
+
+class _Unreadable(Exception):
+    """A 200 whose body is not what the lexicon documents: reported as a Problem, never stored."""
+
+
+class _SessionExpired(Exception):
+    """The access token is no longer accepted: log in again and retry."""
+
+
+def _xrpc_error(exc: atx.RequestErrorBase) -> str:
+    """The XRPC error name of a failed call (e.g. "RateLimitExceeded"); never the request."""
+    content = exc.response.content if exc.response is not None else None
+    return getattr(content, "error", None) or ""
+
+
+def _status(exc: atx.RequestErrorBase) -> int | None:
+    return exc.response.status_code if exc.response is not None else None
+
+
+def _rate_limit_wait(exc: atx.RateLimitExceededError) -> float | None:
+    if exc.retry_after is not None:
+        return exc.retry_after
+    if exc.reset_at is not None:
+        return max((exc.reset_at - datetime.now(UTC)).total_seconds(), 0.0)
+    return None
+
+
+def _auth_error(status: int | None, error: str) -> SourceError:
+    what = f"HTTP {status} {error}".strip() if status else error or "rejected"
+    return SourceError(
+        f"sources.bluesky: Bluesky rejected the credentials ({what}): check the environment variables "
+        f"{HANDLE_ENV} and {PASSWORD_ENV} (an app password, not the account password)"
+    )
+
+
+def _classify(exc: Exception, *, login: bool) -> Exception:
+    """The exception to raise for an SDK failure: _Transient, _SessionExpired, _Unreadable or SourceError."""
+    if isinstance(exc, atx.RateLimitExceededError):
+        return _Transient("is rate limiting (HTTP 429)", wait=_rate_limit_wait(exc))
+    if isinstance(exc, atx.LoginRequiredError):
+        return _SessionExpired()
+    if isinstance(exc, atx.RequestErrorBase):
+        status, error = _status(exc), _xrpc_error(exc)
+        if error in ("ExpiredToken", "InvalidToken") and not login:
+            return _SessionExpired()
+        if isinstance(exc, atx.UnauthorizedError) or (login and status == 400):
+            return _auth_error(status, error)
+        if isinstance(exc, atx.NetworkError) or (status is not None and status >= 500):
+            if status is None:
+                return _Transient(f"could not be reached ({error or type(exc).__name__})")
+            return _Transient(f"is failing (HTTP {status})")
+        return SourceError(f"sources.bluesky: Bluesky answered HTTP {status} {error}".rstrip())
+    if isinstance(exc, ValueError | atx.ModelError):  # a body that is not JSON, or not the lexicon's shape
+        return _Unreadable(f"the reply is not valid XRPC JSON ({type(exc).__name__})")
+    return SourceError(f"sources.bluesky: the atproto SDK failed ({type(exc).__name__})")
+
+
+def _retrying(settings: BlueskySettings, sleep: Callable[[float], None]) -> Retrying:
+    """Exponential backoff for outages; a rate limit waits for its reset instead (capped)."""
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Transient) and exc.wait is not None:
+            return min(exc.wait, settings.max_rate_limit_wait_seconds)
+        if isinstance(exc, _SessionExpired):
+            return 0.0
+        return min(settings.backoff_seconds * 2 ** (state.attempt_number - 1), 60.0)
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("bluesky: Bluesky %s; retrying in %.1f s", getattr(exc, "reason", "session expired"),
+                    state.next_action.sleep if state.next_action else 0)
+
+    return Retrying(stop=stop_after_attempt(settings.retries), wait=wait, sleep=sleep, reraise=True,
+                    retry=retry_if_exception_type((_Transient, _SessionExpired)), before_sleep=before_sleep)
+
+
+# --- cursor ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Mark:
+    """The newest sort time seen, and the posts seen within `overlap` before it."""
+
+    overlap: timedelta
+    at: datetime | None = None
+    recent: dict[str, datetime] = field(default_factory=dict)  # AT-URI -> sortAt
+
+    @property
+    def floor(self) -> datetime | None:
+        """Posts sorted before this are stored already: searches start here, scans stop here."""
+        return self.at - self.overlap if self.at is not None else None
+
+    def covers(self, at: datetime, uri: str) -> bool:
+        return uri in self.recent or (self.floor is not None and at < self.floor)
+
+    def add(self, at: datetime, uri: str) -> None:
+        self.recent[uri] = at
+        if self.at is None or at > self.at:
+            self.at = at
+            floor = self.floor
+            self.recent = {u: t for u, t in self.recent.items() if floor is None or t >= floor}
+
+    def merge(self, other: _Mark) -> None:
+        for uri, when in other.recent.items():
+            self.add(when, uri)
+
+    def dump(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat() if self.at else None,
+                "recent": {uri: at.isoformat() for uri, at in sorted(self.recent.items())}}
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any] | None, overlap: timedelta) -> _Mark:
+        if not data or not data.get("at"):
+            return cls(overlap)
+        recent = {uri: datetime.fromisoformat(at) for uri, at in (data.get("recent") or {}).items()}
+        return cls(overlap, datetime.fromisoformat(data["at"]), recent)
+
+
+@dataclass
+class _Stream:
+    mark: _Mark
+    scan_cursor: str | None = None  # searchPosts cursor of an unfinished scan
+    scan_top: _Mark | None = None  # None: no scan in progress
+    scan_pages: int = 0
+
+    def dump(self) -> dict[str, Any]:
+        scan = None
+        if self.scan_top is not None:
+            scan = {"cursor": self.scan_cursor, "top": self.scan_top.dump(), "pages": self.scan_pages}
+        return {"mark": self.mark.dump(), "scan": scan}
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any], overlap: timedelta) -> _Stream:
+        scan = data.get("scan") or None
+        if scan is None:
+            return cls(_Mark.load(data.get("mark"), overlap))
+        return cls(_Mark.load(data.get("mark"), overlap), scan.get("cursor"), _Mark.load(scan.get("top"), overlap),
+                   int(scan.get("pages", 0)))
+
+
+def _load_cursor(cursor: str | None, overlap: timedelta) -> dict[str, _Stream]:
+    if not cursor:
+        return {}
+    try:
+        return {key: _Stream.load(value, overlap) for key, value in json.loads(cursor)["streams"].items()}
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise SourceError(f"sources.bluesky: the saved cursor is not readable ({type(exc).__name__})") from None
+
+
+def _dump_cursor(streams: Mapping[str, _Stream]) -> str:
+    return json.dumps({"v": 1, "streams": {key: s.dump() for key, s in sorted(streams.items())}}, sort_keys=True)
+
+
+# --- mapping --------------------------------------------------------------------------------
+
+
+@dataclass
+class Post:
+    """The parts of an `app.bsky.feed.defs#postView` Earshot uses."""
+
+    uri: str
+    did: str
+    rkey: str
+    handle: str
+    text: str
+    lang: str | None
+    created_at: datetime
+    sort_at: datetime  # what searchPosts orders and filters by: the earlier of createdAt and indexedAt
+    engagement: Engagement
+
+    @property
+    def url(self) -> str:
+        return f"https://bsky.app/profile/{self.did}/post/{self.rkey}"
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _count(view: Mapping[str, Any], key: str) -> int:
+    value = view.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def parse_post(view: Any) -> Post:
+    """One post view from searchPosts or getPosts; ValueError names what is wrong with it."""
+    if not isinstance(view, Mapping):
+        raise ValueError("a post is not an object")
+    uri = view.get("uri")
+    parts = uri.removeprefix("at://").split("/") if isinstance(uri, str) and uri.startswith("at://") else []
+    if len(parts) != 3 or parts[1] != "app.bsky.feed.post" or not parts[0].startswith("did:"):
+        raise ValueError(f"post uri {uri!r} is not an app.bsky.feed.post AT-URI")
+    did, _, rkey = parts
+    record = view.get("record")
+    if not isinstance(record, Mapping) or not isinstance(record.get("text"), str):
+        raise ValueError(f"{uri}: the post record has no text")
+    indexed = _timestamp(view.get("indexedAt"))
+    created = _timestamp(record.get("createdAt")) or indexed
+    if created is None:
+        raise ValueError(f"{uri}: neither createdAt nor indexedAt is a timestamp")
+    sort_at = min(created, indexed) if indexed else created
+    author = view.get("author") if isinstance(view.get("author"), Mapping) else {}
+    handle = author.get("handle")
+    if not isinstance(handle, str) or not handle or handle == "handle.invalid":
+        handle = did  # deactivated or broken handles: the DID still names the account
+    langs = record.get("langs")
+    return Post(
+        uri=uri, did=did, rkey=rkey, handle=handle, text=record["text"],
+        lang=langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None,
+        # A post dated in the future (clock skew, backdating tools) counts from when Bluesky saw it.
+        created_at=sort_at, sort_at=sort_at,
+        engagement=Engagement(likes=_count(view, "likeCount"), reposts=_count(view, "repostCount"),
+                              replies=_count(view, "replyCount"), quotes=_count(view, "quoteCount")),
+    )
+
+
+def post_to_mention(post: Post, brand: BrandConfig, query: str) -> Mention:
+    return Mention(
+        id=Mention.make_id("bluesky", post.rkey), source="bluesky", native_id=post.rkey, url=post.url,
+        author_handle=post.handle, text=post.text, lang=post.lang, created_at=post.created_at,
+        brand=brand.name, query=query, engagement=post.engagement,
+    )
+
+
+def uri_of(mention: Mention) -> str | None:
+    """The post's AT-URI, rebuilt from the DID in its URL."""
+    match = _POST_URL.search(mention.url)
+    return f"at://{match['did']}/app.bsky.feed.post/{match['rkey']}" if match else None
+
+
+def _posts(content: Any) -> tuple[list[Any], str | None]:
+    if not isinstance(content, Mapping) or not isinstance(content.get("posts"), list):
+        raise _Unreadable("the reply has no list of posts")
+    cursor = content.get("cursor")
+    return content["posts"], cursor if isinstance(cursor, str) and cursor else None
+
+
+# --- the source -----------------------------------------------------------------------------
+
+
+class BlueskySource:
+    """A `Source` over Bluesky's post search."""
+
+    name = "bluesky"
+    settings_model = BlueskySettings
+
+    def __init__(
+        self,
+        settings: BlueskySettings,
+        handle: str,
+        password: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self._handle = handle
+        self._password = password
+        self._sleep = sleep
+        self._now = now
+        self._client: Client | None = None
+
+    def __repr__(self) -> str:
+        return f"BlueskySource(handle={self._handle!r}, base_url={self.settings.base_url!r})"
+
+    @classmethod
+    def from_config(cls, config: Config) -> BlueskySource:
+        settings = config.sources.get("bluesky") or BlueskySettings()
+        assert isinstance(settings, BlueskySettings)
+        handle = credential(settings, HANDLE_ENV, "login", source="bluesky")
+        password = credential(settings, PASSWORD_ENV, "password", source="bluesky")
+        return cls(settings, handle, password)
+
+    # --- calls ---
+
+    def _session(self) -> Client:
+        if self._client is None:
+            client = Client(base_url=self.settings.base_url, request=Request(timeout=self.settings.timeout_seconds))
+            try:
+                client.login(self._handle, self._password, fetch_bsky_profile=False)
+            except Exception as exc:  # noqa: BLE001 - classified, never re-raised with the request
+                raise _classify(exc, login=True) from None
+            self._client = client
+        return self._client
+
+    def _query(self, nsid: str, params: Any) -> Any:
+        try:
+            return self._session().invoke_query(nsid, params=params).content
+        except (_Transient, _Unreadable, _SessionExpired, SourceError):  # already classified by _session()
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified below
+            classified = _classify(exc, login=False)
+            if isinstance(classified, _SessionExpired):
+                self._client = None  # log in again on the next attempt
+            raise classified from None
+
+    def _call(self, nsid: str, params: Any) -> Any:
+        """One XRPC query with retries; SourceError when Bluesky stays down."""
+        try:
+            return _retrying(self.settings, self._sleep)(self._query, nsid, params)
+        except _Transient as exc:
+            raise SourceError(
+                f"sources.bluesky: Bluesky {exc.reason}; gave up after {self.settings.retries} attempts"
+            ) from None
+        except _SessionExpired:
+            raise _auth_error(None, "session kept expiring") from None
+
+    # --- fetch ---
+
+    def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
+        overlap = timedelta(minutes=self.settings.overlap_minutes)
+        streams = _load_cursor(cursor, overlap)
+        batch = Batch()
+        seen: set[str] = set()
+        queries = list(dict.fromkeys(q for brand in brands for q in brand.queries))
+        for query in queries:
+            stream = streams.setdefault(f"q:{query}", _Stream(_Mark(overlap)))
+            try:
+                unfinished = self._scan(query, stream, brands, batch, seen)
+            except _Unreadable as exc:
+                batch.problems.append(Problem(f"bluesky search {query!r}", f"{exc}; will retry next fetch"))
+                log.warning("bluesky: skipped an unreadable reply for %r: %s", query, exc)
+                continue
+            if unfinished:
+                batch.exhausted = False
+        batch.cursor = _dump_cursor(streams)
+        return batch
+
+    def _scan(self, query: str, stream: _Stream, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> bool:
+        """Read a few pages of one query's scan; True if the scan is still unfinished."""
+        floor = stream.mark.floor
+        for _ in range(self.settings.pages_per_fetch):
+            params = models.AppBskyFeedSearchPosts.Params(
+                q=f'"{query}"' if " " in query else query, sort="latest", limit=self.settings.page_size,
+                cursor=stream.scan_cursor, lang=self.settings.lang,
+                since=floor.isoformat().replace("+00:00", "Z") if floor else None,
+            )
+            posts, next_cursor = _posts(self._call("app.bsky.feed.searchPosts", params))
+            if stream.scan_top is None:
+                stream.scan_top = _Mark(stream.mark.overlap)
+            reached_mark = False
+            for raw in posts:
+                try:
+                    post = parse_post(raw)
+                except ValueError as exc:
+                    batch.problems.append(Problem(f"bluesky search {query!r}", str(exc)))
+                    continue
+                stream.scan_top.add(post.sort_at, post.uri)
+                if stream.mark.covers(post.sort_at, post.uri):
+                    reached_mark = reached_mark or (floor is not None and post.sort_at < floor)
+                    continue
+                self._keep(post, brands, batch, seen)
+            stream.scan_pages += 1
+            backfilled = stream.mark.at is None and stream.scan_pages >= self.settings.backfill_pages
+            if reached_mark or next_cursor is None or not posts or backfilled:
+                stream.mark.merge(stream.scan_top)
+                stream.scan_top, stream.scan_cursor, stream.scan_pages = None, None, 0
+                return False
+            stream.scan_cursor = next_cursor
+        return True
+
+    def _keep(self, post: Post, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> None:
+        if post.uri in seen:
+            return
+        for brand in brands:
+            matched = brand.match(post.text)
+            if matched is not None:
+                seen.add(post.uri)
+                mention = post_to_mention(post, brand, matched)
+                batch.mentions.append(mention)
+                batch.snapshots.append(
+                    EngagementSnapshot(mention_id=mention.id, observed_at=self._now(), engagement=mention.engagement)
+                )
+                return
+
+    # --- refresh ---
+
+    def refresh(self, mentions: Sequence[Mention]) -> list[EngagementSnapshot]:
+        """Current counts of the mentions' posts, 25 per getPosts call; deleted posts are left out."""
+        by_uri = {uri: m for m in mentions if m.source == self.name and (uri := uri_of(m)) is not None}
+        uris = list(by_uri)
+        snapshots: list[EngagementSnapshot] = []
+        for start in range(0, len(uris), GET_POSTS_LIMIT):
+            chunk = uris[start : start + GET_POSTS_LIMIT]
+            try:
+                posts, _ = _posts(self._call("app.bsky.feed.getPosts", models.AppBskyFeedGetPosts.Params(uris=chunk)))
+            except _Unreadable as exc:
+                log.warning("bluesky: refresh skipped an unreadable getPosts reply: %s", exc)
+                continue
+            for raw in posts:
+                try:
+                    post = parse_post(raw)
+                except ValueError as exc:
+                    log.warning("bluesky: refresh skipped a post: %s", exc)
+                    continue
+                mention = by_uri.get(post.uri)
+                if mention is not None:
+                    snapshots.append(
+                        EngagementSnapshot(mention_id=mention.id, observed_at=self._now(), engagement=post.engagement)
+                    )
+        return snapshots

@@ -1,0 +1,470 @@
+"""Mastodon posts mentioning the brands: configured hashtag timelines and status search.
+
+Uses Mastodon.py against one instance (`api_base_url`) with an access token from
+`EARSHOT_MASTODON_ACCESS_TOKEN`. Hashtag timelines (`timeline_hashtag`) follow the listed
+tags; `search_v2(q, result_type="statuses")` looks for every brand query (full-text search
+only finds what the instance has indexed: opted-in public posts on Mastodon 4.2+). A post is
+kept when `BrandConfig.match` finds a brand in its text, with the HTML of `content`
+reduced to plain text.
+
+Mastodon.py is told to throw on a rate limit (`ratelimit_method="throw"`) so the source
+waits for `X-RateLimit-Reset` itself, with a sleep tests can replace; the instance version is
+read once, up front and with retries, because Mastodon.py would otherwise ask for it in the
+middle of a search and mistake a failed answer for a very old server.
+
+Cursor (JSON), per timeline/query: `since`, the id of the newest post stored. A fetch reads
+newest first down to `since` (`since_id` for timelines, `min_id` for search, `max_id` to page
+down) and only then moves `since` up, so a page limit or a crash never leaves a gap. Ids are
+compared by the server only: Mastodon documents them as opaque strings.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+import requests
+from mastodon import Mastodon
+from mastodon.errors import (
+    MastodonAPIError,
+    MastodonError,
+    MastodonNetworkError,
+    MastodonNotFoundError,
+    MastodonRatelimitError,
+    MastodonServerError,
+    MastodonUnauthorizedError,
+)
+from pydantic import Field, field_validator
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from monitor.config import BrandConfig, Config, SourceSettings
+from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
+from monitor.sources.base import Batch, Problem, SourceError
+from monitor.sources.credentials import credential
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV = "EARSHOT_MASTODON_ACCESS_TOKEN"
+DELETED_AUTHOR = "[deleted]"
+STATUSES_BATCH = 20  # ids per GET /api/v1/statuses (Mastodon 4.3+)
+
+
+class MastodonSettings(SourceSettings):
+    """One Mastodon instance: hashtag timelines plus status search for every brand query."""
+
+    credentials_env: list[str] = Field(default_factory=lambda: [TOKEN_ENV])
+    api_base_url: str = "https://mastodon.social"  # the instance the token belongs to; a fake for tests
+    hashtags: list[str] = Field(default_factory=list)  # followed tags, without '#'
+    search: bool = True  # also run search_v2 for every brand query
+    page_size: int = Field(40, ge=1, le=40)
+    pages_per_fetch: int = Field(5, ge=1)  # per timeline/query and fetch; more waits for the next fetch
+    backfill_pages: int = Field(5, ge=1)  # how far back the very first fetch of a timeline reads
+    timeout_seconds: float = Field(30, gt=0)
+    retries: int = Field(4, ge=1)  # attempts per request for outages and rate limits
+    backoff_seconds: float = Field(2.0, ge=0)
+    max_rate_limit_wait_seconds: float = Field(900, ge=0)
+
+    @field_validator("hashtags")
+    @classmethod
+    def _bare(cls, tags: list[str]) -> list[str]:
+        return [tag.lstrip("#") for tag in tags if tag.lstrip("#")]
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class _Transient(Exception):
+    """Worth another attempt: an outage, a dropped connection or a rate limit (`wait`: its reset)."""
+
+    def __init__(self, reason: str, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+
+
+class _Unreadable(Exception):
+    """A 200 whose body is not what the API documents: reported as a Problem, never stored."""
+
+
+class _NotFound(Exception):
+    """HTTP 404: a deleted post when refreshing; a missing endpoint anywhere else."""
+
+
+def _status_code(exc: BaseException) -> int | None:
+    # Mastodon.py raises ('Mastodon API returned error', status, reason, message).
+    args = getattr(exc, "args", ())
+    return args[1] if len(args) > 1 and isinstance(args[1], int) else None
+
+
+def _classify(exc: BaseException, api: Mastodon | None) -> Exception:
+    """The exception to raise for a Mastodon.py failure: _Transient, _Unreadable or SourceError."""
+    while not isinstance(exc, MastodonAPIError | MastodonNetworkError | MastodonRatelimitError) and exc.__cause__:
+        exc = exc.__cause__  # MastodonVersionError wraps the real failure of the instance lookup
+    status = _status_code(exc)
+    if isinstance(exc, MastodonRatelimitError):
+        reset = api.ratelimit_reset if api is not None else None
+        return _Transient("is rate limiting (HTTP 429)", wait=max(reset - time.time(), 0.0) if reset else None)
+    if isinstance(exc, MastodonNetworkError):
+        return _Transient("could not be reached")
+    if isinstance(exc, MastodonServerError):
+        return _Transient(f"is failing (HTTP {status})")
+    if isinstance(exc, MastodonUnauthorizedError) or status == 403:
+        return SourceError(
+            f"sources.mastodon: the instance rejected the access token (HTTP {status}): check the environment "
+            f"variable {TOKEN_ENV} (a token of this instance with the read:statuses scope)"
+        )
+    if isinstance(exc, MastodonNotFoundError):
+        return _NotFound()
+    if isinstance(exc, MastodonAPIError) and status is None:
+        return _Unreadable("the reply is not valid JSON")
+    if isinstance(exc, MastodonAPIError):
+        return SourceError(f"sources.mastodon: the instance answered HTTP {status}")
+    return SourceError(f"sources.mastodon: Mastodon.py failed ({type(exc).__name__})")
+
+
+def _retrying(settings: MastodonSettings, sleep: Callable[[float], None]) -> Retrying:
+    """Exponential backoff for outages; a rate limit waits for its reset instead (capped)."""
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Transient) and exc.wait is not None:
+            return min(exc.wait, settings.max_rate_limit_wait_seconds)
+        return min(settings.backoff_seconds * 2 ** (state.attempt_number - 1), 60.0)
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("mastodon: the instance %s; retrying in %.1f s", getattr(exc, "reason", exc),
+                    state.next_action.sleep if state.next_action else 0)
+
+    return Retrying(stop=stop_after_attempt(settings.retries), wait=wait, sleep=sleep, reraise=True,
+                    retry=retry_if_exception_type(_Transient), before_sleep=before_sleep)
+
+
+# --- mapping --------------------------------------------------------------------------------
+
+
+class _PlainText(HTMLParser):
+    """Mastodon's status HTML as text: paragraphs and line breaks kept, tags dropped, entities decoded."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag == "p" and self.parts:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)  # includes the "invisible" spans: links come out whole
+
+
+def html_to_text(content: str) -> str:
+    parser = _PlainText()
+    parser.feed(content)
+    parser.close()
+    return "".join(parser.parts).strip()
+
+
+def _count(obj: Mapping[str, Any], key: str) -> int:
+    value = obj.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _when(value: Any) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def engagement_of(status: Mapping[str, Any]) -> Engagement:
+    return Engagement(likes=_count(status, "favourites_count"), reposts=_count(status, "reblogs_count"),
+                      replies=_count(status, "replies_count"), quotes=_count(status, "quotes_count"))
+
+
+@dataclass
+class Status:
+    """The parts of a Mastodon status Earshot uses."""
+
+    id: str
+    url: str
+    text: str
+    spoiler: str | None
+    lang: str | None
+    created_at: datetime
+    handle: str
+    followers: int
+    engagement: Engagement
+
+
+def parse_status(raw: Any) -> Status:
+    """One status as Mastodon.py returns it (a dict); ValueError names what is wrong with it."""
+    if not isinstance(raw, Mapping):
+        raise ValueError("a status is not an object")
+    if isinstance(raw.get("reblog"), Mapping):
+        raw = raw["reblog"]  # a boost: the boosted post is the mention
+    status_id = raw.get("id")
+    if status_id is None or isinstance(status_id, bool) or str(status_id) == "":
+        raise ValueError("the status has no id")
+    content = raw.get("content")
+    if not isinstance(content, str):
+        raise ValueError(f"status {status_id}: content is missing")
+    created = _when(raw.get("created_at"))
+    if created is None:
+        raise ValueError(f"status {status_id}: created_at is not a timestamp")
+    url = raw.get("url") or raw.get("uri")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValueError(f"status {status_id}: neither url nor uri is a link")
+    account = raw.get("account") if isinstance(raw.get("account"), Mapping) else {}
+    handle = account.get("acct") or account.get("username")
+    spoiler = raw.get("spoiler_text")
+    lang = raw.get("language")
+    return Status(
+        id=str(status_id), url=url, text=html_to_text(content),
+        spoiler=spoiler if isinstance(spoiler, str) and spoiler else None,
+        lang=lang if isinstance(lang, str) and lang else None, created_at=created,
+        handle=handle if isinstance(handle, str) and handle else DELETED_AUTHOR,
+        followers=_count(account, "followers_count"), engagement=engagement_of(raw),
+    )
+
+
+def status_to_mention(status: Status, brand: BrandConfig, query: str) -> Mention:
+    return Mention(
+        id=Mention.make_id("mastodon", status.id), source="mastodon", native_id=status.id, url=status.url,
+        author_handle=status.handle, author_followers=status.followers, text=status.text, title=status.spoiler,
+        lang=status.lang, created_at=status.created_at, brand=brand.name, query=query, engagement=status.engagement,
+    )
+
+
+# --- cursor ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Stream:
+    since: str | None = None  # newest post stored
+    scan_top: str | None = None  # newest post of an unfinished scan
+    scan_max_id: str | None = None  # where the unfinished scan continues
+    scan_pages: int = 0
+    scanning: bool = False
+
+    def dump(self) -> dict[str, Any]:
+        scan = {"top": self.scan_top, "max_id": self.scan_max_id, "pages": self.scan_pages} if self.scanning else None
+        return {"since": self.since, "scan": scan}
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any]) -> _Stream:
+        scan = data.get("scan") or None
+        if scan is None:
+            return cls(data.get("since"))
+        return cls(data.get("since"), scan.get("top"), scan.get("max_id"), int(scan.get("pages", 0)), True)
+
+
+def _load_cursor(cursor: str | None) -> dict[str, _Stream]:
+    if not cursor:
+        return {}
+    try:
+        return {key: _Stream.load(value) for key, value in json.loads(cursor)["streams"].items()}
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise SourceError(f"sources.mastodon: the saved cursor is not readable ({type(exc).__name__})") from None
+
+
+def _dump_cursor(streams: Mapping[str, _Stream]) -> str:
+    return json.dumps({"v": 1, "streams": {key: s.dump() for key, s in sorted(streams.items())}}, sort_keys=True)
+
+
+# --- the source -----------------------------------------------------------------------------
+
+
+class MastodonSource:
+    """A `Source` over one Mastodon instance's hashtag timelines and status search."""
+
+    name = "mastodon"
+    settings_model = MastodonSettings
+
+    def __init__(
+        self,
+        settings: MastodonSettings,
+        access_token: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self._token = access_token
+        self._sleep = sleep
+        self._now = now
+        self._api: Mastodon | None = None
+
+    def __repr__(self) -> str:
+        return f"MastodonSource(api_base_url={self.settings.api_base_url!r})"
+
+    @classmethod
+    def from_config(cls, config: Config) -> MastodonSource:
+        settings = config.sources.get("mastodon") or MastodonSettings()
+        assert isinstance(settings, MastodonSettings)
+        return cls(settings, credential(settings, TOKEN_ENV, "password", source="mastodon"))
+
+    # --- calls ---
+
+    def _client(self) -> Mastodon:
+        """The API wrapper, with the instance version read (and retried) before any other call."""
+        if self._api is None:
+            api = Mastodon(access_token=self._token, api_base_url=self.settings.api_base_url,
+                           ratelimit_method="throw", request_timeout=self.settings.timeout_seconds,
+                           version_check_mode="none", session=requests.Session())
+            self._call(lambda: api.retrieve_mastodon_version(fail_hard=True), api)
+            self._api = api
+        return self._api
+
+    def _call(self, action: Callable[[], Any], api: Mastodon | None = None, *, allow_missing: bool = False) -> Any:
+        """One API call with retries; SourceError when the instance stays down or refuses.
+
+        `allow_missing`: let a 404 through as _NotFound (a deleted post) instead of an error.
+        """
+
+        def attempt() -> Any:
+            try:
+                return action()
+            except MastodonError as exc:
+                raise _classify(exc, api or self._api) from None
+
+        try:
+            return _retrying(self.settings, self._sleep)(attempt)
+        except _Transient as exc:
+            raise SourceError(
+                f"sources.mastodon: the instance {exc.reason}; gave up after {self.settings.retries} attempts"
+            ) from None
+        except _NotFound:
+            if allow_missing:
+                raise
+            raise SourceError("sources.mastodon: the instance answered HTTP 404: check "
+                              "sources.mastodon.api_base_url (is it a Mastodon instance?)") from None
+
+    # --- fetch ---
+
+    def _page(self, key: str, since: str | None, max_id: str | None) -> list[Any]:
+        api = self._client()
+        kind, _, term = key.partition(":")
+        if kind == "tag":
+            result = self._call(lambda: api.timeline_hashtag(term, since_id=since, max_id=max_id,
+                                                              limit=self.settings.page_size))
+        else:
+            result = self._call(lambda: api.search_v2(term, result_type="statuses", resolve=False, min_id=since,
+                                                      max_id=max_id, limit=self.settings.page_size))
+            result = result.get("statuses") if isinstance(result, Mapping) else None
+        if not isinstance(result, list):
+            raise _Unreadable(f"the reply is not a list of statuses ({type(result).__name__})")
+        return result
+
+    def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
+        streams = _load_cursor(cursor)
+        batch = Batch()
+        seen: set[str] = set()
+        keys = [f"tag:{tag}" for tag in self.settings.hashtags]
+        if self.settings.search:
+            keys += [f"q:{q}" for q in dict.fromkeys(q for brand in brands for q in brand.queries)]
+        for key in keys:
+            stream = streams.setdefault(key, _Stream())
+            try:
+                unfinished = self._scan(key, stream, brands, batch, seen)
+            except _Unreadable as exc:
+                batch.problems.append(Problem(f"mastodon {key}", f"{exc}; will retry next fetch"))
+                log.warning("mastodon: skipped an unreadable reply for %s: %s", key, exc)
+                continue
+            if unfinished:
+                batch.exhausted = False
+        batch.cursor = _dump_cursor(streams)
+        return batch
+
+    def _scan(self, key: str, stream: _Stream, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> bool:
+        """Read a few pages down towards `since`; True if the scan is still unfinished."""
+        for _ in range(self.settings.pages_per_fetch):
+            page = self._page(key, stream.since, stream.scan_max_id if stream.scanning else None)
+            if not stream.scanning:
+                stream.scanning, stream.scan_top, stream.scan_max_id, stream.scan_pages = True, None, None, 0
+            last_id: str | None = None
+            for raw in page:
+                raw_id = raw.get("id") if isinstance(raw, Mapping) else None
+                if raw_id is not None:
+                    last_id = str(raw_id)
+                    stream.scan_top = stream.scan_top or last_id
+                try:
+                    status = parse_status(raw)
+                except ValueError as exc:
+                    batch.problems.append(Problem(f"mastodon {key}", str(exc)))
+                    continue
+                self._keep(status, brands, batch, seen)
+            stream.scan_pages += 1
+            backfilled = stream.since is None and stream.scan_pages >= self.settings.backfill_pages
+            if last_id is None or backfilled:
+                stream.since = stream.scan_top or stream.since
+                stream.scanning, stream.scan_top, stream.scan_max_id, stream.scan_pages = False, None, None, 0
+                return False
+            stream.scan_max_id = last_id
+        return True
+
+    def _keep(self, status: Status, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> None:
+        if status.id in seen:
+            return
+        searchable = f"{status.spoiler or ''} {status.text}"
+        for brand in brands:
+            matched = brand.match(searchable)
+            if matched is not None:
+                seen.add(status.id)
+                mention = status_to_mention(status, brand, matched)
+                batch.mentions.append(mention)
+                batch.snapshots.append(
+                    EngagementSnapshot(mention_id=mention.id, observed_at=self._now(), engagement=mention.engagement)
+                )
+                return
+
+    # --- refresh ---
+
+    def refresh(self, mentions: Sequence[Mention]) -> list[EngagementSnapshot]:
+        """Current counts of the mentions' posts: batches of 20 on Mastodon 4.3+, else one by one.
+
+        Deleted posts (404) are left out.
+        """
+        wanted = {m.native_id: m for m in mentions if m.source == self.name}
+        if not wanted:
+            return []
+        api = self._client()
+        ids = list(wanted)
+        found: list[Any] = []
+        if api.verify_minimum_version("4.3.0", cached=True):
+            for start in range(0, len(ids), STATUSES_BATCH):
+                chunk = ids[start : start + STATUSES_BATCH]
+                try:
+                    result = self._call(lambda chunk=chunk: api.statuses(chunk))
+                except _Unreadable as exc:
+                    log.warning("mastodon: refresh skipped an unreadable reply: %s", exc)
+                    continue
+                found += result if isinstance(result, list) else []
+        else:
+            for status_id in ids:
+                try:
+                    found.append(self._call(lambda status_id=status_id: api.status(status_id), allow_missing=True))
+                except _NotFound:
+                    continue  # deleted since it was fetched
+                except _Unreadable as exc:
+                    log.warning("mastodon: refresh skipped an unreadable reply: %s", exc)
+        snapshots = []
+        for raw in found:
+            raw_id = raw.get("id") if isinstance(raw, Mapping) else None
+            mention = wanted.get(str(raw_id)) if raw_id is not None else None
+            if mention is not None:
+                snapshots.append(EngagementSnapshot(mention_id=mention.id, observed_at=self._now(),
+                                                    engagement=engagement_of(raw)))
+        return snapshots

@@ -1,0 +1,256 @@
+"""A fake of Apple's customer-reviews feed on loopback, in the feed's own JSON shape.
+
+`GET /{country}/rss/customerreviews/page={n}/id={app_id}/sortby=mostrecent/json` answers
+`{"feed": {"author", "entry", "updated", "rights", "title", "icon", "link", "id"}}` with the
+feed's quirks: every scalar is wrapped as `{"label": ...}`; page 1 may start with an entry
+describing the app (no `im:rating`); a page with one entry gives it as an object, not a list;
+pages past the last have no `entry`; there are never more than ten pages.
+
+Failure injection: `fail_next(status)` (429 carries Retry-After), `break_next_payload(kind)`.
+Run standalone: `python -m tests.sources.fakes.appstore_api --port 8303` and point
+`sources.appstore.base_url` at it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+MAX_PAGES = 10
+FEED_PATH = re.compile(r"^/(?P<country>[a-z]{2})/rss/customerreviews/page=(?P<page>\d+)/id=(?P<app>\d+)"
+                       r"/sortby=mostrecent/json$")
+PACIFIC = timezone(timedelta(hours=-7))  # Apple stamps reviews in Cupertino time
+
+
+@dataclass
+class Review:
+    review_id: str
+    text: str
+    updated: datetime
+    rating: int = 5
+    title: str | None = "Review"
+    author: str | None = "Reviewer"
+    version: str | None = "1.0.0"
+    votes: int = 0
+    helpful: int = 0
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.server.fake._serve(self)  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+        pass
+
+
+class FakeAppStore:
+    """Reviews per app/country, most recent first, with failures and broken replies on demand."""
+
+    def __init__(self, page_size: int = 50, host: str = "127.0.0.1", port: int = 0, app_entry: bool = True) -> None:
+        self.page_size = page_size
+        self.app_entry = app_entry  # put the app's own entry first on page 1, as Apple sometimes does
+        self._address = (host, port)
+        self._lock = threading.Lock()
+        self._reviews: dict[tuple[str, str], list[Review]] = {}
+        self._failures: list[int] = []
+        self._broken: list[str] = []
+        self._server: ThreadingHTTPServer | None = None
+        self.requests: list[str] = []
+
+    def start(self) -> str:
+        server = ThreadingHTTPServer(self._address, _Handler)
+        server.daemon_threads = True
+        server.block_on_close = False
+        server.fake = self  # type: ignore[attr-defined]
+        self._server = server
+        threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-appstore", daemon=True).start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the fake first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def publish(self, app_id: str, review: Review, country: str = "us") -> None:
+        with self._lock:
+            reviews = self._reviews.setdefault((app_id, country), [])
+            reviews[:] = [r for r in reviews if r.review_id != review.review_id] + [review]
+            reviews.sort(key=lambda r: r.updated, reverse=True)
+
+    def set_votes(self, review_id: str, votes: int) -> None:
+        with self._lock:
+            for reviews in self._reviews.values():
+                for review in reviews:
+                    if review.review_id == review_id:
+                        review.votes = votes
+                        review.helpful = min(review.helpful, votes)
+                        return
+        raise KeyError(review_id)
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        with self._lock:
+            self._failures += [status] * times
+
+    def break_next_payload(self, kind: str = "truncated") -> None:
+        """`truncated`: JSON cut off mid-way; `html`: an HTML error page with 200; `shape`: `feed.entry` a string."""
+        with self._lock:
+            self._broken.append(kind)
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        path = urlsplit(handler.path).path
+        with self._lock:
+            self.requests.append(path)
+            if self._failures:
+                reply = _error(self._failures.pop(0))
+            elif self._broken:
+                reply = _broken(self._broken.pop(0))
+            else:
+                reply = self._route(path)
+        handler.send_response(reply.status)
+        for name, value in {"Content-Length": str(len(reply.body)), **reply.headers}.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(reply.body)
+
+    def _route(self, path: str) -> Reply:
+        match = FEED_PATH.match(path)
+        if not match:
+            return Reply(404, b"<html><body>Not Found</body></html>", {"Content-Type": "text/html"})
+        country, page, app_id = match["country"], int(match["page"]), match["app"]
+        reviews = self._reviews.get((app_id, country), [])[: self.page_size * MAX_PAGES]
+        last = max(1, -(-len(reviews) // self.page_size))
+        entries: list[dict[str, Any]] = []
+        if 1 <= page <= MAX_PAGES:
+            entries = [_entry(r, app_id, country) for r in reviews[(page - 1) * self.page_size : page * self.page_size]]
+        if page == 1 and self.app_entry:
+            entries.insert(0, _app_entry(app_id, country))
+        feed: dict[str, Any] = {
+            "author": {"name": {"label": "iTunes Store"}, "uri": {"label": "http://www.apple.com/itunes/"}},
+            "updated": {"label": datetime.now(PACIFIC).replace(microsecond=0).isoformat()},
+            "rights": {"label": "Copyright 2008 Apple Inc."},
+            "title": {"label": "iTunes Store: Customer Reviews"},
+            "icon": {"label": "http://itunes.apple.com/favicon.ico"},
+            "link": [_link("alternate", f"https://apps.apple.com/{country}/app/id{app_id}?uo=2"),
+                     _link("self", _feed_url(country, page, app_id)),
+                     _link("first", _feed_url(country, 1, app_id)),
+                     _link("last", _feed_url(country, last, app_id)),
+                     _link("previous", _feed_url(country, max(page - 1, 1), app_id)),
+                     _link("next", _feed_url(country, min(page + 1, last), app_id))],
+            "id": {"label": _feed_url(country, page, app_id)},
+        }
+        if entries:
+            feed["entry"] = entries[0] if len(entries) == 1 else entries
+        body = json.dumps({"feed": feed}).encode()
+        return Reply(200, body, {"Content-Type": "text/javascript; charset=utf-8"})
+
+
+def _feed_url(country: str, page: int, app_id: str) -> str:
+    return f"https://itunes.apple.com/{country}/rss/customerreviews/page={page}/id={app_id}/sortby=mostrecent/json"
+
+
+def _link(rel: str, href: str) -> dict[str, Any]:
+    return {"attributes": {"rel": rel, "type": "text/html" if rel == "alternate" else "application/json", "href": href}}
+
+
+def _entry(review: Review, app_id: str, country: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "updated": {"label": review.updated.astimezone(PACIFIC).isoformat()},
+        "im:rating": {"label": str(review.rating)},
+        "id": {"label": review.review_id},
+        "content": {"label": review.text, "attributes": {"type": "text"}},
+        "link": {"attributes": {"rel": "related", "href": f"https://itunes.apple.com/{country}/review?id={app_id}&type=Purple%20Software"}},
+        "im:voteSum": {"label": str(review.helpful)},
+        "im:contentType": {"attributes": {"term": "Application", "label": "Application"}},
+        "im:voteCount": {"label": str(review.votes)},
+    }
+    if review.title is not None:
+        entry["title"] = {"label": review.title}
+    if review.version is not None:
+        entry["im:version"] = {"label": review.version}
+    if review.author is not None:  # a deleted account's reviews come without an author
+        entry["author"] = {"uri": {"label": f"https://itunes.apple.com/{country}/reviews/id{zlib.crc32(review.author.encode())}"},
+                           "name": {"label": review.author}, "label": ""}
+    return entry
+
+
+def _app_entry(app_id: str, country: str) -> dict[str, Any]:
+    return {
+        "im:name": {"label": "Acme"},
+        "im:image": [{"label": "https://is1-ssl.mzstatic.com/image/icon.png", "attributes": {"height": "53"}}],
+        "im:artist": {"label": "Acme Inc.", "attributes": {"href": "https://apps.apple.com/developer/id1"}},
+        "id": {"label": f"https://apps.apple.com/{country}/app/id{app_id}", "attributes": {"im:id": app_id}},
+        "category": {"attributes": {"term": "Finance", "label": "Finance"}},
+    }
+
+
+def _error(status: int) -> Reply:
+    headers = {"Content-Type": "text/html"}
+    if status == 429:
+        headers["Retry-After"] = "1"
+    return Reply(status, f"<html><body>Error {status}</body></html>".encode(), headers)
+
+
+def _broken(kind: str) -> Reply:
+    if kind == "html":
+        return Reply(200, b"<html><body>Temporarily unavailable</body></html>", {"Content-Type": "text/html"})
+    if kind == "shape":
+        return Reply(200, json.dumps({"feed": {"entry": "oops"}}).encode(), {"Content-Type": "text/javascript"})
+    return Reply(200, b'{"feed": {"entry": [{"id": {"label": "1"', {"Content-Type": "text/javascript"})
+
+
+def seed(fake: FakeAppStore, app_id: str, brand: str) -> None:
+    """A few reviews a developer can ingest: mixed ratings, one without a version or an author."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    samples = [
+        (1, "Crashes on launch", f"{brand} crashes every time I open it since 4.2", None),
+        (5, "Great support", f"{brand} support fixed my billing issue in minutes", "happycustomer"),
+        (2, "Double charge", "I was charged twice for one order", "annoyed123"),
+    ]
+    for i, (rating, title, text, author) in enumerate(samples):
+        fake.publish(app_id, Review(str(11000000000 + i), text, now - timedelta(minutes=15 * i), rating=rating,
+                                    title=title, author=author, version=None if i == 2 else "4.2.0", votes=i))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8303)
+    parser.add_argument("--app-id", default="123456789")
+    parser.add_argument("--brand", default="Acme")
+    args = parser.parse_args()
+    fake = FakeAppStore(port=args.port)
+    seed(fake, args.app_id, args.brand)
+    print(f"fake App Store feed on {fake.start()} (app {args.app_id}, country us); Ctrl-C stops it", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

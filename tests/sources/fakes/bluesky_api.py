@@ -1,0 +1,358 @@
+"""A fake Bluesky PDS/AppView on loopback, speaking XRPC JSON as in the atproto lexicons.
+
+Serves `com.atproto.server.createSession` / `refreshSession` (JWT-shaped tokens, so the SDK
+can read their expiry), `app.bsky.feed.searchPosts` (q, sort=latest, since, until, lang,
+cursor, limit; ordered by sortAt = the earlier of createdAt and indexedAt) and
+`app.bsky.feed.getPosts` (at most 25 URIs). Errors are XRPC `{"error", "message"}` bodies; a
+429 carries `ratelimit-limit/-remaining/-reset/-policy` headers with the reset ~1 s ahead.
+
+Failure injection: `fail_next(status)`, `break_next_payload(kind)`. Run standalone:
+`python -m tests.sources.fakes.bluesky_api --port 8304` (prints the handle and password to use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import math
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+GET_POSTS_MAX = 25
+
+
+@dataclass
+class Author:
+    did: str
+    handle: str
+    display_name: str | None = None
+
+
+@dataclass
+class Post:
+    rkey: str
+    author: Author
+    text: str
+    created_at: datetime
+    indexed_at: datetime
+    likes: int | None = 0
+    reposts: int | None = 0
+    replies: int | None = 0
+    quotes: int | None = 0
+    langs: list[str] | None = field(default_factory=lambda: ["en"])
+
+    @property
+    def uri(self) -> str:
+        return f"at://{self.author.did}/app.bsky.feed.post/{self.rkey}"
+
+    @property
+    def sort_at(self) -> datetime:
+        return min(self.created_at, self.indexed_at)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _jwt(claims: dict[str, Any]) -> str:
+    def part(obj: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return f"{part({'typ': 'at+jwt', 'alg': 'ES256K'})}.{part(claims)}.{secrets.token_urlsafe(32)}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.server.fake._serve(self)  # type: ignore[attr-defined]
+
+    do_POST = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+        pass
+
+
+class FakeBluesky:
+    """One account that can log in, a searchable set of posts, failures on demand."""
+
+    def __init__(self, handle: str = "earshot.test", password: str = "fake-app-password", page_size: int = 25,
+                 host: str = "127.0.0.1", port: int = 0) -> None:
+        self.handle = handle
+        self.password = password
+        self.did = "did:plc:earshotlistener00000000"
+        self.page_size = page_size
+        self._address = (host, port)
+        self._lock = threading.Lock()
+        self._posts: dict[str, Post] = {}  # by URI
+        self._tokens: set[str] = set()
+        self._refresh_tokens: set[str] = set()
+        self._failures: list[int] = []
+        self._broken: list[str] = []
+        self._server: ThreadingHTTPServer | None = None
+        self.requests: list[tuple[str, dict[str, list[str]]]] = []  # (nsid, query params)
+
+    def start(self) -> str:
+        server = ThreadingHTTPServer(self._address, _Handler)
+        server.daemon_threads = True
+        server.block_on_close = False
+        server.fake = self  # type: ignore[attr-defined]
+        self._server = server
+        threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-bluesky", daemon=True).start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the fake first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # --- content -------------------------------------------------------------------------
+
+    def publish(self, post: Post) -> None:
+        with self._lock:
+            self._posts[post.uri] = post
+
+    def find(self, rkey: str) -> Post:
+        with self._lock:
+            for post in self._posts.values():
+                if post.rkey == rkey:
+                    return post
+        raise KeyError(rkey)
+
+    def delete(self, rkey: str) -> None:
+        post = self.find(rkey)
+        with self._lock:
+            del self._posts[post.uri]
+
+    def calls(self, nsid: str) -> list[dict[str, list[str]]]:
+        return [params for name, params in self.requests if name == nsid]
+
+    # --- failure injection ---------------------------------------------------------------
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        with self._lock:
+            self._failures += [status] * times
+
+    def break_next_payload(self, kind: str = "truncated") -> None:
+        """`truncated`: JSON cut off mid-way; `shape`: valid JSON without the lexicon's fields;
+        `html`: an HTML page with 200 (a captive proxy)."""
+        with self._lock:
+            self._broken.append(kind)
+
+    def expire_tokens(self) -> None:
+        """Make every access token issued so far answer 400 ExpiredToken, as a PDS does."""
+        with self._lock:
+            self._tokens.clear()
+
+    # --- serving -------------------------------------------------------------------------
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        url = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        nsid = url.path.removeprefix("/xrpc/")
+        params = parse_qs(url.query)
+        with self._lock:
+            self.requests.append((nsid, params))
+            if self._failures:
+                reply = _error(self._failures.pop(0))
+            elif self._broken:
+                reply = _broken(self._broken.pop(0))
+            else:
+                reply = self._route(handler.command, nsid, params, body, handler.headers.get("Authorization", ""))
+        handler.send_response(reply.status)
+        for name, value in {"Content-Length": str(len(reply.body)), **reply.headers}.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(reply.body)
+
+    def _route(self, method: str, nsid: str, params: dict[str, list[str]], body: bytes, auth: str) -> Reply:
+        if nsid == "com.atproto.server.createSession" and method == "POST":
+            return self._create_session(body)
+        if nsid == "com.atproto.server.refreshSession" and method == "POST":
+            token = auth.removeprefix("Bearer ")
+            if token not in self._refresh_tokens:
+                return _xrpc(400, "ExpiredToken", "Token has expired")
+            return self._session()
+        if nsid in ("app.bsky.feed.searchPosts", "app.bsky.feed.getPosts") and method == "GET":
+            token = auth.removeprefix("Bearer ")
+            if not auth.startswith("Bearer "):
+                return _xrpc(401, "AuthenticationRequired", "Authentication Required")
+            if token not in self._tokens:
+                return _xrpc(400, "ExpiredToken", "Token has expired")
+            if nsid == "app.bsky.feed.searchPosts":
+                return self._search(params)
+            return self._get_posts(params)
+        return _xrpc(501, "MethodNotImplemented", f"Method Not Implemented: {nsid}")
+
+    def _create_session(self, body: bytes) -> Reply:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return _xrpc(400, "InvalidRequest", "Input must be JSON")
+        if data.get("identifier") not in (self.handle, self.did) or data.get("password") != self.password:
+            return _xrpc(401, "AuthenticationRequired", "Invalid identifier or password")
+        return self._session()
+
+    def _session(self) -> Reply:
+        now = int(time.time())
+        access = _jwt({"scope": "com.atproto.appPass", "sub": self.did, "iat": now, "exp": now + 7200,
+                       "aud": "did:web:fake.pds"})
+        refresh = _jwt({"scope": "com.atproto.refresh", "sub": self.did, "iat": now, "exp": now + 86400 * 60,
+                        "jti": secrets.token_urlsafe(8)})
+        self._tokens.add(access)
+        self._refresh_tokens.add(refresh)
+        return _json(200, {"accessJwt": access, "refreshJwt": refresh, "handle": self.handle, "did": self.did,
+                           "email": "listener@example.test", "emailConfirmed": True, "active": True})
+
+    def _search(self, params: dict[str, list[str]]) -> Reply:
+        q = (params.get("q") or [""])[0].strip('"').lower()
+        if not q:
+            return _xrpc(400, "InvalidRequest", 'Error: Params must have the property "q"')
+        try:
+            limit = int((params.get("limit") or ["25"])[0])
+            offset = int((params.get("cursor") or ["0"])[0])
+        except ValueError:
+            return _xrpc(400, "InvalidRequest", "Invalid cursor or limit")
+        if not 1 <= limit <= 100:
+            return _xrpc(400, "InvalidRequest", "limit must be between 1 and 100")
+        since = _parse_bound((params.get("since") or [None])[0])
+        until = _parse_bound((params.get("until") or [None])[0])
+        lang = (params.get("lang") or [None])[0]
+        hits = [p for p in self._posts.values()
+                if q in p.text.lower()
+                and (since is None or p.sort_at >= since)
+                and (until is None or p.sort_at < until)
+                and (lang is None or lang in (p.langs or []))]
+        hits.sort(key=lambda p: (p.sort_at, p.rkey), reverse=True)
+        page = hits[offset : offset + min(limit, self.page_size)]
+        out: dict[str, Any] = {"posts": [_post_view(p) for p in page], "hitsTotal": len(hits)}
+        if offset + len(page) < len(hits):
+            out["cursor"] = str(offset + len(page))
+        return _json(200, out)
+
+    def _get_posts(self, params: dict[str, list[str]]) -> Reply:
+        uris = params.get("uris") or []
+        if len(uris) > GET_POSTS_MAX:
+            return _xrpc(400, "InvalidRequest", f"uris must not have more than {GET_POSTS_MAX} elements")
+        return _json(200, {"posts": [_post_view(self._posts[u]) for u in uris if u in self._posts]})
+
+
+def _parse_bound(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def _post_view(post: Post) -> dict[str, Any]:
+    author: dict[str, Any] = {"did": post.author.did, "handle": post.author.handle, "labels": [],
+                              "createdAt": "2023-04-01T00:00:00.000Z"}
+    if post.author.display_name:
+        author["displayName"] = post.author.display_name
+        author["avatar"] = f"https://cdn.example.test/avatar/{post.author.did}.jpg"
+    record: dict[str, Any] = {"$type": "app.bsky.feed.post", "text": post.text, "createdAt": _iso(post.created_at)}
+    if post.langs is not None:
+        record["langs"] = post.langs
+    view: dict[str, Any] = {
+        "uri": post.uri,
+        "cid": "bafyreib2rxk3rh6kzwq" + post.rkey.lower().rjust(20, "a")[:20],
+        "author": author,
+        "record": record,
+        "indexedAt": _iso(post.indexed_at),
+        "labels": [],
+    }
+    for key, value in (("replyCount", post.replies), ("repostCount", post.reposts), ("likeCount", post.likes),
+                       ("quoteCount", post.quotes)):
+        if value is not None:  # counts are optional in the lexicon
+            view[key] = value
+    return view
+
+
+def _json(status: int, obj: Any, headers: dict[str, str] | None = None) -> Reply:
+    content_type = {"Content-Type": "application/json; charset=utf-8"}
+    return Reply(status, json.dumps(obj).encode(), {**content_type, **(headers or {})})
+
+
+def _xrpc(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> Reply:
+    return _json(status, {"error": error, "message": message}, headers)
+
+
+def _error(status: int) -> Reply:
+    if status == 429:
+        reset = math.ceil(time.time() + 1)
+        return _xrpc(429, "RateLimitExceeded", "Rate Limit Exceeded", {
+            "ratelimit-limit": "3000", "ratelimit-remaining": "0", "ratelimit-reset": str(reset),
+            "ratelimit-policy": "3000;w=300"})
+    names = {400: "InvalidRequest", 401: "AuthenticationRequired", 403: "Forbidden", 404: "NotFound",
+             500: "InternalServerError", 502: "UpstreamFailure", 503: "NotEnoughResources"}
+    return _xrpc(status, names.get(status, "InternalServerError"), f"fake failure {status}")
+
+
+def _broken(kind: str) -> Reply:
+    if kind == "shape":
+        return _json(200, {"feed": "posts live elsewhere now"})
+    if kind == "html":
+        return Reply(200, b"<html><body>Please sign in to the network</body></html>", {"Content-Type": "text/html"})
+    return Reply(200, b'{"posts": [{"uri": "at://did:plc:x/app.bsky.feed.post/1", "rec',
+                 {"Content-Type": "application/json; charset=utf-8"})
+
+
+def seed(fake: FakeBluesky, brand: str) -> None:
+    """A few posts about the brand, one viral complaint among them, one by a deactivated account."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    ana = Author("did:plc:ana0000000000000000000000", "ana.bsky.social", "Ana")
+    ben = Author("did:plc:ben0000000000000000000000", "ben.bsky.social", "Ben")
+    gone = Author("did:plc:gone000000000000000000000", "handle.invalid")
+    samples = [
+        (ana, f"{brand} charged me twice and support is silent. Anyone else?", 480, 120),
+        (ben, f"Shout out to {brand} support, fixed in 5 minutes", 12, 1),
+        (gone, f"{brand} app logs me out every hour", 3, 0),
+        (ben, f"{brand} is hiring engineers!", 2, 0),
+    ]
+    for i, (author, text, likes, reposts) in enumerate(samples):
+        at = now - timedelta(minutes=5 * i)
+        fake.publish(Post(f"3kseed{i:07d}", author, text, at, at, likes=likes, reposts=reposts, replies=i))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8304)
+    parser.add_argument("--brand", default="Acme")
+    args = parser.parse_args()
+    fake = FakeBluesky(port=args.port)
+    seed(fake, args.brand)
+    url = fake.start()
+    print(f"fake Bluesky on {url}; set sources.bluesky.base_url to it and\n"
+          f"  EARSHOT_BLUESKY_HANDLE={fake.handle} EARSHOT_BLUESKY_APP_PASSWORD={fake.password}\n"
+          "Ctrl-C stops it", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

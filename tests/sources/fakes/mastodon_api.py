@@ -1,0 +1,344 @@
+"""A fake Mastodon instance on loopback, speaking the REST API's JSON as documented.
+
+Serves `/api/v1/instance` and `/api/v2/instance` (Mastodon.py reads the version there),
+`/api/v1/timelines/tag/:tag` (since_id, min_id, max_id, limit), `/api/v2/search?type=statuses`
+(q, min_id, max_id, offset, limit), `/api/v1/statuses/:id` and, from version 4.3,
+`/api/v1/statuses?id[]=` for several at once. Ids are opaque strings ordered by publication,
+as the API promises; statuses carry HTML `content`, Link headers page the timelines, and
+every reply has `X-RateLimit-*` headers (a 429's reset is ~1 s ahead, as an ISO timestamp).
+
+Failure injection: `fail_next(status)`, `break_next_payload(kind)`. Run standalone:
+`python -m tests.sources.fakes.mastodon_api --port 8305` (prints the token to use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+MAX_LIMIT = 40
+DOMAIN = "fake.social"
+HASHTAG = re.compile(r"#(\w+)")
+
+
+@dataclass
+class Account:
+    id: str
+    username: str
+    followers: int = 0
+    domain: str | None = None  # None: local to the instance
+
+    @property
+    def acct(self) -> str:
+        return self.username if self.domain is None else f"{self.username}@{self.domain}"
+
+
+@dataclass
+class Status:
+    id: str
+    account: Account | None  # None: the author's account is gone (suspended or deleted)
+    text: str
+    created_at: datetime
+    favourites: int = 0
+    reblogs: int = 0
+    replies: int = 0
+    language: str | None = "en"
+    spoiler: str = ""
+    seq: int = 0  # publication order: what ids sort by
+
+    @property
+    def tags(self) -> set[str]:
+        return {t.lower() for t in HASHTAG.findall(self.text)}
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_html(text: str) -> str:
+    """Plain text as Mastodon renders it: paragraphs, <br>, linked hashtags, escaped entities."""
+
+    def line(raw: str) -> str:
+        escaped = html.escape(raw, quote=False)
+        return HASHTAG.sub(lambda m: f'<a href="https://{DOMAIN}/tags/{m[1].lower()}" class="mention hashtag" '
+                                     f'rel="tag">#<span>{m[1]}</span></a>', escaped)
+
+    return "".join("<p>" + "<br />".join(line(ln) for ln in para.split("\n")) + "</p>" for para in text.split("\n\n"))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.server.fake._serve(self)  # type: ignore[attr-defined]
+
+    do_HEAD = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+        pass
+
+
+class FakeMastodon:
+    """One instance with one valid token, public statuses, failures on demand."""
+
+    def __init__(self, token: str = "fake-mastodon-token", page_size: int = 20, version: str = "4.3.2",
+                 host: str = "127.0.0.1", port: int = 0) -> None:
+        self.token = token
+        self.page_size = page_size
+        self.version = version
+        self._address = (host, port)
+        self._lock = threading.Lock()
+        self._statuses: dict[str, Status] = {}
+        self._seq = 0
+        self._failures: list[int] = []
+        self._broken: list[str] = []
+        self._server: ThreadingHTTPServer | None = None
+        self.requests: list[tuple[str, dict[str, list[str]]]] = []  # (path, query)
+
+    def start(self) -> str:
+        server = ThreadingHTTPServer(self._address, _Handler)
+        server.daemon_threads = True
+        server.block_on_close = False
+        server.fake = self  # type: ignore[attr-defined]
+        self._server = server
+        threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-mastodon", daemon=True).start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the fake first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # --- content -------------------------------------------------------------------------
+
+    def publish(self, status: Status) -> None:
+        with self._lock:
+            self._seq += 1
+            status.seq = self._seq
+            self._statuses[status.id] = status
+
+    def status(self, status_id: str) -> Status:
+        with self._lock:
+            return self._statuses[status_id]
+
+    def delete(self, status_id: str) -> None:
+        with self._lock:
+            del self._statuses[status_id]
+
+    def paths(self, prefix: str = "") -> list[str]:
+        return [path for path, _ in self.requests if path.startswith(prefix)]
+
+    # --- failure injection ---------------------------------------------------------------
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        with self._lock:
+            self._failures += [status] * times
+
+    def break_next_payload(self, kind: str = "truncated") -> None:
+        """`truncated`: JSON cut off mid-way; `shape`: an object where a list belongs;
+        `html`: the instance's HTML maintenance page with 200."""
+        with self._lock:
+            self._broken.append(kind)
+
+    # --- serving -------------------------------------------------------------------------
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        url = urlsplit(handler.path)
+        params = parse_qs(url.query)
+        with self._lock:
+            self.requests.append((url.path, params))
+            if self._failures:
+                reply = _error(self._failures.pop(0))
+            elif self._broken:
+                reply = _broken(self._broken.pop(0))
+            else:
+                reply = self._route(url.path.rstrip("/"), params, handler.headers.get("Authorization", ""))
+        reply.headers.setdefault("X-RateLimit-Limit", "300")
+        reply.headers.setdefault("X-RateLimit-Remaining", "299")
+        reply.headers.setdefault("X-RateLimit-Reset", _iso(datetime.now(UTC) + timedelta(minutes=5)))
+        handler.send_response(reply.status)
+        for name, value in {"Content-Length": str(len(reply.body)), **reply.headers}.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(reply.body)
+
+    def _route(self, path: str, params: dict[str, list[str]], auth: str) -> Reply:
+        if path == "/api/v1/instance":
+            return _json({"uri": DOMAIN, "title": "Fake Social", "version": self.version,
+                          "urls": {"streaming_api": f"wss://{DOMAIN}"}, "stats": {"user_count": 3}})
+        if path == "/api/v2/instance":
+            return _json({"domain": DOMAIN, "title": "Fake Social", "version": self.version,
+                          "api_versions": {"mastodon": 2}, "configuration": {"urls": {}}})
+        if auth != f"Bearer {self.token}":
+            return _json({"error": "The access token is invalid"}, 401)
+        if path.startswith("/api/v1/timelines/tag/"):
+            tag = path.removeprefix("/api/v1/timelines/tag/").lower()
+            return self._timeline(path, [s for s in self._ordered() if tag in s.tags], params)
+        if path == "/api/v2/search":
+            return self._search(params)
+        if path == "/api/v1/statuses":
+            if _version(self.version) < (4, 3, 0):
+                return _json({"error": "Record not found"}, 404)
+            ids = params.get("id[]", [])
+            return _json([self._status_json(self._statuses[i]) for i in ids if i in self._statuses])
+        if path.startswith("/api/v1/statuses/"):
+            found = self._statuses.get(path.removeprefix("/api/v1/statuses/"))
+            return _json(self._status_json(found)) if found else _json({"error": "Record not found"}, 404)
+        return _json({"error": "Record not found"}, 404)
+
+    def _ordered(self) -> list[Status]:
+        return sorted(self._statuses.values(), key=lambda s: s.seq, reverse=True)  # newest first
+
+    def _seq_of(self, params: dict[str, list[str]], name: str) -> int | None:
+        value = (params.get(name) or [None])[0]
+        if value is None:
+            return None
+        found = self._statuses.get(value)
+        return found.seq if found else None
+
+    def _limit(self, params: dict[str, list[str]]) -> int:
+        return min(int((params.get("limit") or ["20"])[0]), MAX_LIMIT, self.page_size)
+
+    def _timeline(self, path: str, statuses: list[Status], params: dict[str, list[str]]) -> Reply:
+        since, min_seq, max_seq = (self._seq_of(params, n) for n in ("since_id", "min_id", "max_id"))
+        limit = self._limit(params)
+        if max_seq is not None:
+            statuses = [s for s in statuses if s.seq < max_seq]
+        if min_seq is not None:  # the page right after min_id, still newest first
+            page = list(reversed([s for s in reversed(statuses) if s.seq > min_seq][:limit]))
+        else:
+            page = [s for s in statuses if since is None or s.seq > since][:limit]
+        headers = {}
+        if page:
+            base = f"https://{DOMAIN}{path}"
+            headers["Link"] = (f'<{base}?{urlencode({"max_id": page[-1].id})}>; rel="next", '
+                               f'<{base}?{urlencode({"min_id": page[0].id})}>; rel="prev"')
+        return _json([self._status_json(s) for s in page], headers=headers)
+
+    def _search(self, params: dict[str, list[str]]) -> Reply:
+        q = (params.get("q") or [""])[0].lower()
+        kind = (params.get("type") or [None])[0]
+        if kind not in (None, "statuses"):
+            return _json({"accounts": [], "statuses": [], "hashtags": []})
+        min_seq, max_seq = self._seq_of(params, "min_id"), self._seq_of(params, "max_id")
+        offset = int((params.get("offset") or ["0"])[0])
+        hits = [s for s in self._ordered()
+                if q and q in s.text.lower()
+                and (min_seq is None or s.seq > min_seq) and (max_seq is None or s.seq < max_seq)]
+        page = hits[offset : offset + self._limit(params)]
+        return _json({"accounts": [], "statuses": [self._status_json(s) for s in page], "hashtags": []})
+
+    def _status_json(self, status: Status) -> dict[str, Any]:
+        if status.account is None:
+            account: dict[str, Any] = {"id": "0", "suspended": True}  # everything else about the author is gone
+        else:
+            a = status.account
+            account = {"id": a.id, "username": a.username, "acct": a.acct, "display_name": a.username.title(),
+                       "locked": False, "bot": False, "discoverable": True, "group": False,
+                       "created_at": "2022-11-01T00:00:00.000Z", "note": "<p>hi</p>",
+                       "url": f"https://{a.domain or DOMAIN}/@{a.username}", "avatar": "https://fake.social/a.png",
+                       "followers_count": a.followers, "following_count": 10, "statuses_count": 100,
+                       "last_status_at": "2025-01-01", "emojis": [], "fields": []}
+        username = status.account.username if status.account else "gone"
+        return {
+            "id": status.id, "created_at": _iso(status.created_at), "in_reply_to_id": None,
+            "in_reply_to_account_id": None, "sensitive": bool(status.spoiler), "spoiler_text": status.spoiler,
+            "visibility": "public", "language": status.language,
+            "uri": f"https://{DOMAIN}/users/{username}/statuses/{status.id}",
+            "url": f"https://{DOMAIN}/@{username}/{status.id}",
+            "replies_count": status.replies, "reblogs_count": status.reblogs, "favourites_count": status.favourites,
+            "edited_at": None, "content": to_html(status.text), "reblog": None, "application": None,
+            "account": account, "media_attachments": [], "mentions": [],
+            "tags": [{"name": t, "url": f"https://{DOMAIN}/tags/{t}"} for t in sorted(status.tags)],
+            "emojis": [], "card": None, "poll": None,
+        }
+
+
+def _version(value: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", value)[:3])
+
+
+def _json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
+    content_type = {"Content-Type": "application/json; charset=utf-8"}
+    return Reply(status, json.dumps(obj).encode(), {**content_type, **(headers or {})})
+
+
+def _error(status: int) -> Reply:
+    if status == 429:
+        return _json({"error": "Too many requests"}, 429, {
+            "X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": _iso(datetime.now(UTC) + timedelta(seconds=1))})
+    messages = {401: "The access token is invalid", 403: "This action is not allowed", 404: "Record not found",
+                422: "Validation failed"}
+    if status >= 500:
+        return Reply(status, b"<html><body>We're sorry, but something went wrong.</body></html>",
+                     {"Content-Type": "text/html"})
+    return _json({"error": messages.get(status, "Error")}, status)
+
+
+def _broken(kind: str) -> Reply:
+    if kind == "shape":
+        return _json({"statuses_moved": True})
+    if kind == "html":
+        return Reply(200, b"<html><body>Down for maintenance</body></html>", {"Content-Type": "text/html"})
+    return Reply(200, b'[{"id": "1", "content": "<p>acme', {"Content-Type": "application/json; charset=utf-8"})
+
+
+def seed(fake: FakeMastodon, brand: str) -> None:
+    """A few statuses about the brand: a complaint with a hashtag, praise, a remote post, a gone author."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    ana, ben = Account("1", "ana", 1200), Account("2", "ben", 40, domain="other.example")
+    tag = brand.lower().replace(" ", "")
+    samples = [
+        (ana, f"#{tag} charged me twice & support says \"wait\". Again.", 310, 95),
+        (ben, f"Shout out to {brand} support!\n\nFixed in 5 minutes.", 4, 0),
+        (None, f"{brand} app logs me out every hour", 2, 1),
+    ]
+    for i, (account, text, favourites, reblogs) in enumerate(samples):
+        fake.publish(Status(str(113_000_000_000_000_000 + i), account, text, now - timedelta(minutes=10 * (3 - i)),
+                            favourites=favourites, reblogs=reblogs, replies=i))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8305)
+    parser.add_argument("--brand", default="Acme")
+    args = parser.parse_args()
+    fake = FakeMastodon(port=args.port)
+    seed(fake, args.brand)
+    url = fake.start()
+    print(f"fake Mastodon on {url}; set sources.mastodon.api_base_url to it and\n"
+          f"  EARSHOT_MASTODON_ACCESS_TOKEN={fake.token}\nCtrl-C stops it", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Contract harness for the Bluesky source: the real atproto SDK against a loopback XRPC fake.
+
+Each source instance logs in (createSession) on its first call, as each Airflow task run
+does, so the first request a fresh source makes is the login: `fail_next` and
+`break_next_payload` land on it then. A post's native id is its record key; the fake
+files it under one of a few authors' DIDs.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor.sources.bluesky import BlueskySettings, BlueskySource
+from tests.sources.fakes.bluesky_api import Author, FakeBluesky, Post
+
+AUTHORS = [Author("did:plc:ana0000000000000000000000", "ana.bsky.social", "Ana"),
+           Author("did:plc:ben0000000000000000000000", "ben.bsky.social", None)]
+GONE = Author("did:plc:gone000000000000000000000", "handle.invalid")  # deactivated: the PDS no longer vouches
+
+
+class BlueskyHarness:
+    name = "bluesky"
+    page_size = 5
+    secret = "s3cret-app-pass-x9z"  # the app password the source is given
+    matches_text = True
+    network_failures = True
+    engagement = "refresh"
+
+    def __init__(self) -> None:
+        self.fake = FakeBluesky(handle="earshot.test", password=self.secret, page_size=self.page_size)
+        self.sleeps: list[float] = []  # every wait the source asked for, in order
+
+    def start(self, tmp_path: Path) -> None:
+        self.fake.start()
+
+    def stop(self) -> None:
+        self.fake.stop()
+
+    def settings(self) -> BlueskySettings:
+        return BlueskySettings(base_url=self.fake.url, page_size=self.page_size, backoff_seconds=0.01, retries=3,
+                               max_rate_limit_wait_seconds=5)
+
+    def _sleep(self, seconds: float) -> None:
+        """Record the wait and honour it, capped, so a 429's ~1 s reset really passes."""
+        self.sleeps.append(seconds)
+        time.sleep(min(seconds, 1.5))
+
+    def source(self) -> BlueskySource:
+        return BlueskySource(self.settings(), self.fake.handle, self.secret, sleep=self._sleep)
+
+    def publish(self, native_id: str, text: str, created_at: datetime, likes: int = 0, *,
+                author_missing: bool = False) -> None:
+        author = GONE if author_missing else AUTHORS[sum(map(ord, native_id)) % len(AUTHORS)]
+        self.fake.publish(Post(native_id, author, text, created_at, datetime.now(UTC), likes=likes))
+
+    def set_likes(self, native_id: str, likes: int) -> None:
+        self.fake.find(native_id).likes = likes
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        self.fake.fail_next(status, times)
+
+    def break_next_payload(self) -> None:
+        self.fake.break_next_payload()
+
+
+def make_harness() -> BlueskyHarness:
+    return BlueskyHarness()

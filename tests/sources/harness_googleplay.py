@@ -1,0 +1,70 @@
+"""Contract harness for the Google Play source: the real google-play-scraper against a loopback fake.
+
+The source's urllib handler sends the library's play.google.com requests to the fake, so
+everything between the library and the wire is the production path. Google Play needs no
+credential (`secret` is empty). Reviews are not matched by text: every review of the
+configured app is a mention of the app's brand (`matches_text = False`).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+from monitor.sources.googleplay import GooglePlaySettings, GooglePlaySource
+from tests.sources.fakes.googleplay_api import FakeGooglePlay, Review
+from tests.sources.harness import BRAND
+
+APP_ID = "com.acme.app"
+
+
+class GooglePlayHarness:
+    name = "googleplay"
+    page_size = 5
+    secret = ""  # Google Play takes no credential
+    matches_text = False  # the brand comes from the app's configuration, not from the text
+    network_failures = True
+    engagement = "refresh"
+
+    def __init__(self) -> None:
+        self.fake = FakeGooglePlay(page_size=self.page_size)
+        self.sleeps: list[float] = []  # every wait the source asked for, in order
+
+    def start(self, tmp_path: Path) -> None:
+        self.fake.start()
+
+    def stop(self) -> None:
+        self.fake.stop()
+
+    def settings(self) -> GooglePlaySettings:
+        return GooglePlaySettings(
+            apps=[{"app_id": APP_ID, "brand": BRAND.name}], base_url=self.fake.url, page_size=self.page_size,
+            backoff_seconds=0.01, retries=3, max_rate_limit_wait_seconds=5,
+        )
+
+    def _sleep(self, seconds: float) -> None:
+        """Record the wait and honour it, capped, so a 429's ~1 s reset really passes."""
+        self.sleeps.append(seconds)
+        time.sleep(min(seconds, 1.5))
+
+    def source(self) -> GooglePlaySource:
+        return GooglePlaySource(self.settings(), sleep=self._sleep)
+
+    def publish(self, native_id: str, text: str, created_at: datetime, likes: int = 0, *,
+                author_missing: bool = False) -> None:
+        self.fake.publish(APP_ID, Review(native_id, text, created_at, score=2, helpful=likes,
+                                         user=None if author_missing else f"user{native_id}"))
+
+    def set_likes(self, native_id: str, likes: int) -> None:
+        self.fake.set_helpful(native_id, likes)
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        self.fake.fail_next(status, times)
+
+    def break_next_payload(self) -> None:
+        self.fake.break_next_payload()
+
+
+def make_harness() -> GooglePlayHarness:
+    return GooglePlayHarness()

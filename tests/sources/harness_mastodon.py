@@ -1,0 +1,67 @@
+"""Contract harness for the Mastodon source: the real Mastodon.py against a loopback REST fake.
+
+The contract's posts carry no hashtag, so they reach the source through status search
+(`search_v2`); the source also follows #acme, which the platform tests exercise. Each fresh
+source reads the instance version first (`/api/v1/instance`), so that is the request
+`fail_next` and `break_next_payload` land on for a new source.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+from monitor.sources.mastodon import MastodonSettings, MastodonSource
+from tests.sources.fakes.mastodon_api import Account, FakeMastodon, Status
+
+AUTHORS = [Account("1", "ana", 1200), Account("2", "ben", 40, domain="other.example")]
+
+
+class MastodonHarness:
+    name = "mastodon"
+    page_size = 5
+    secret = "mastodon-token-Zq81xx"  # the access token the source is given
+    matches_text = True
+    network_failures = True
+    engagement = "refresh"
+
+    def __init__(self) -> None:
+        self.fake = FakeMastodon(token=self.secret, page_size=self.page_size)
+        self.sleeps: list[float] = []  # every wait the source asked for, in order
+
+    def start(self, tmp_path: Path) -> None:
+        self.fake.start()
+
+    def stop(self) -> None:
+        self.fake.stop()
+
+    def settings(self) -> MastodonSettings:
+        return MastodonSettings(api_base_url=self.fake.url, hashtags=["acme"], page_size=self.page_size,
+                                backoff_seconds=0.01, retries=3, max_rate_limit_wait_seconds=5)
+
+    def _sleep(self, seconds: float) -> None:
+        """Record the wait and honour it, capped, so a 429's ~1 s reset really passes."""
+        self.sleeps.append(seconds)
+        time.sleep(min(seconds, 1.5))
+
+    def source(self) -> MastodonSource:
+        return MastodonSource(self.settings(), self.secret, sleep=self._sleep)
+
+    def publish(self, native_id: str, text: str, created_at: datetime, likes: int = 0, *,
+                author_missing: bool = False) -> None:
+        account = None if author_missing else AUTHORS[sum(map(ord, native_id)) % len(AUTHORS)]
+        self.fake.publish(Status(native_id, account, text, created_at, favourites=likes))
+
+    def set_likes(self, native_id: str, likes: int) -> None:
+        self.fake.status(native_id).favourites = likes
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        self.fake.fail_next(status, times)
+
+    def break_next_payload(self) -> None:
+        self.fake.break_next_payload()
+
+
+def make_harness() -> MastodonHarness:
+    return MastodonHarness()
