@@ -51,6 +51,9 @@ class SourceSettings(_Strict):
 
     enabled: bool = True  # listing a source means using it; `enabled: false` pauses it
     poll_seconds: int = Field(300, ge=10)
+    # How long after posting a mention's engagement keeps being refreshed: spread is followed
+    # while it can still matter, without re-polling old posts forever.
+    follow_hours: int = Field(24, ge=0, le=24 * 14)
     credentials_env: list[str] = Field(default_factory=list)
     airflow_conn_id: str | None = None
 
@@ -139,10 +142,10 @@ class DetectionConfig(_Strict):
     Defaults are the ones `benchmarks/detection_eval.py` measures.
     """
 
-    min_velocity_per_min: float = Field(2.0, gt=0)
+    min_velocity_per_min: float = Field(10.0, gt=0)
     baseline_multiplier: float = Field(5.0, gt=0)
-    min_predicted_reach: float = Field(100.0, gt=0)
-    reach_quantile: float = Field(0.95, gt=0.5, lt=1)
+    min_predicted_reach: float = Field(200.0, gt=0)
+    reach_quantile: float = Field(0.96, gt=0.5, lt=1)
     min_baseline_posts: int = Field(50, ge=1)  # fewer posts in the baseline: only the floors apply
     warning_factor: float = Field(3.0, gt=1)
     critical_factor: float = Field(10.0, gt=1)

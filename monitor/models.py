@@ -77,6 +77,7 @@ class Mention(BaseModel):
     query: str
     engagement: Engagement = Field(default_factory=Engagement)
     rating: int | None = Field(None, ge=1, le=5)
+    app_version: str | None = None  # for app-store reviews: which release the reviewer ran
     sentiment: Sentiment | None = None
 
     _utc = field_validator("created_at")(_as_utc)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from monitor.alerts import AlertChannel, DeliveryReport, build_channels, deliver
 from monitor.config import Config
@@ -70,7 +70,25 @@ def ingest(
             progress(stats.new_mentions + stats.updated_mentions, None)
         if batch.exhausted:
             break
+    stats.new_snapshots += refresh(config, store, source_name, source)
     return stats
+
+
+def refresh(config: Config, store: Store, source_name: str, source: Source) -> int:
+    """Re-read the engagement of the source's recent mentions, so their spread can be followed.
+
+    Returns how many new snapshots were stored. A failure here raises like a failed fetch:
+    everything fetched before it is already stored.
+    """
+    settings = config.sources.get(source_name)
+    if settings is None or settings.follow_hours == 0:
+        return 0
+    since = datetime.now(UTC) - timedelta(hours=settings.follow_hours)
+    recent = store.recent_mentions(source_name, since)
+    if not recent:
+        return 0
+    snapshots = source.refresh(recent)
+    return store.ingest([], snapshots).new_snapshots if snapshots else 0
 
 
 def score(config: Config, store: Store, scorer=None, progress: Progress | None = None) -> int:
@@ -101,22 +119,55 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
 
 
 def detect(config: Config, store: Store) -> list[Alert]:
-    """Evaluate snapshots that arrived since the last run; store and return the new alerts."""
+    """Evaluate snapshots that arrived since the last run; store and return the new alerts.
+
+    Loads enough history before the watermark (`SpreadDetector.history_needed`) for each
+    run to compute exactly what one run over everything would, so incremental runs and a
+    single run raise the same alerts. Spread alerts first, then brand storms.
+    """
     latest = store.latest_observation()
     if latest is None:
         return []
     raw = store.get_cursor(DETECT_WATERMARK)
     since = datetime.fromisoformat(raw) if raw else None
-    history = timedelta(hours=config.detection.baseline_hours, minutes=config.detection.window_minutes)
-    snapshots = store.snapshots_since(since - history) if since else store.snapshots_since(datetime.min.replace(tzinfo=latest.tzinfo))
+    detector = SpreadDetector(config.detection)
+    start = since - detector.history_needed() if since else datetime.min.replace(tzinfo=latest.tzinfo)
+    snapshots = store.snapshots_since(start)
     mentions = store.get_mentions({s.mention_id for s in snapshots})
     already: dict[str, Severity] = {}
     for alert in store.alerts_for(mentions):
         if alert.mention_id not in already or alert.severity.rank > already[alert.mention_id].rank:
             already[alert.mention_id] = alert.severity
-    new = [a for a in SpreadDetector(config.detection).detect(mentions, snapshots, since, already) if store.add_alert(a)]
+    new = [a for a in detector.detect(mentions, snapshots, since, already) if store.add_alert(a)]
+    new += [a for a in detect_storms(config, store, since, latest) if store.add_alert(a)]
     store.set_cursor(DETECT_WATERMARK, latest.isoformat())
     return new
+
+
+def detect_storms(config: Config, store: Store, since: datetime | None, now: datetime) -> list[Alert]:
+    """Storm alerts for brand hours that completed after `since` and by `now`.
+
+    Hourly counts come from `Store.trend`, which counts mentions of all brands together:
+    with one brand configured those are that brand's counts; with several, storms need a
+    per-brand trend from the store and are skipped with a warning rather than mixed up.
+    Negative means a negative sentiment label here (a neutral-text 1-star review is not).
+    """
+    from monitor.storm import HourlyCounts, floor_hour, hourly_totals, storm_alerts, window_start
+
+    cfg = config.detection.storm
+    if not cfg.enabled:
+        return []
+    if len(config.brands) != 1:
+        log.warning("storm detection skipped: the store's trend() is not per brand and %d brands are configured",
+                    len(config.brands))
+        return []
+    points = store.trend(window_start(now, since, cfg) if since is not None else None)
+    if not points:
+        return []
+    start = floor_hour(min(p.bucket for p in points)).replace(hour=0)
+    counts = HourlyCounts.from_counts(hourly_totals([(p.bucket, p.label, p.count) for p in points]),
+                                      start, floor_hour(now) + timedelta(hours=1))
+    return storm_alerts(config.brands[0].name, counts, cfg, since, now)
 
 
 def notify(config: Config, store: Store, channels: list[AlertChannel] | None = None) -> DeliveryReport:

@@ -100,3 +100,32 @@ def test_incremental_and_all_at_once_runs_raise_the_same_alerts(config, store, s
         if stats.exhausted:
             break
     assert [(a.id, a.created_at) for a in stepwise] == [(a.id, a.created_at) for a in once]
+
+
+def test_ingest_refreshes_the_engagement_of_recent_mentions(tmp_path):
+    """A live source's posts are re-read on every run while they are recent, so spread can be followed."""
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.config import parse_config
+    from monitor.store import SQLiteStore
+    from tests.sources.harness_mastodon import make_harness
+
+    harness = make_harness()
+    harness.start(tmp_path)
+    try:
+        config = parse_config({"brands": [{"name": "Acme", "queries": ["acme"]}],
+                               "sources": {"mastodon": {"follow_hours": 6}}})
+        store = SQLiteStore(tmp_path / "earshot.db")
+        now = datetime.now(UTC)
+        harness.publish("101", "acme support never answers", now - timedelta(minutes=20), likes=1)
+        harness.publish("102", "acme was fine last week", now - timedelta(hours=8), likes=1)
+        pipeline.ingest(config, store, "mastodon", source=harness.source())
+        harness.set_likes("101", 40)
+        harness.set_likes("102", 40)
+        stats = pipeline.ingest(config, store, "mastodon", source=harness.source())
+        assert stats.new_mentions == 0
+        assert [s.engagement.likes for s in store.snapshots_for("mastodon:101")][-1] == 40
+        assert all(s.engagement.likes == 1 for s in store.snapshots_for("mastodon:102"))  # too old to follow
+        assert store.get_mention("mastodon:101").engagement.likes == 40
+    finally:
+        harness.stop()

@@ -27,6 +27,7 @@ class TrendPoint:
     source: str
     label: str  # negative / neutral / positive / unscored
     count: int
+    brand: str = ""
 
 
 class Store(Protocol):
@@ -52,6 +53,9 @@ class Store(Protocol):
     def get_mentions(self, mention_ids: Iterable[str]) -> dict[str, Mention]: ...
 
     def count_mentions(self) -> int: ...
+
+    def recent_mentions(self, source: str, since: datetime, limit: int = 1000) -> list[Mention]:
+        """Mentions from `source` created at or after `since`, newest first: the ones whose spread to follow."""
 
     def count_snapshots(self) -> int: ...
 
@@ -84,7 +88,7 @@ class Store(Protocol):
 
     def mark_delivered(self, alert_id: str, channel: str) -> None: ...
 
-    def trend(self, since: datetime | None = None) -> list[TrendPoint]:
-        """Mentions per hour by source and sentiment label, for the trend chart."""
+    def trend(self, since: datetime | None = None, brand: str | None = None) -> list[TrendPoint]:
+        """Mentions per hour by brand, source and sentiment label, for trend charts and storm detection."""
 
     def close(self) -> None: ...

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS mentions (
     query TEXT NOT NULL,
     engagement TEXT NOT NULL,
     rating INTEGER,
+    app_version TEXT,
     sentiment_label TEXT,
     sentiment_score REAL,
     sentiment_model TEXT,
@@ -101,6 +102,20 @@ class SQLiteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    # Columns added after the first release, for databases created before them.
+    _ADDED_COLUMNS = {
+        "mentions": {"app_version": "TEXT"},
+        "alerts": {"kind": "TEXT NOT NULL DEFAULT 'spread'", "topic": "TEXT", "team": "TEXT", "assignee": "TEXT"},
+    }
+
+    def _migrate(self) -> None:
+        for table, columns in self._ADDED_COLUMNS.items():
+            present = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, ddl in columns.items():
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
 
     @contextmanager
     def _tx(self):
@@ -140,11 +155,13 @@ class SQLiteStore:
                     updated += 1
                 else:
                     db.execute(
-                        "INSERT INTO mentions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "INSERT INTO mentions (id, source, native_id, url, author_handle, author_followers, text,"
+                        " title, lang, created_at, brand, query, engagement, rating, app_version, sentiment_label,"
+                        " sentiment_score, sentiment_model, first_seen_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (
                             m.id, m.source, m.native_id, m.url, m.author_handle, m.author_followers,
                             m.text, m.title, m.lang, _ts(m.created_at), m.brand, m.query,
-                            m.engagement.model_dump_json(), m.rating,
+                            m.engagement.model_dump_json(), m.rating, m.app_version,
                             m.sentiment.label.value if m.sentiment else None,
                             m.sentiment.score if m.sentiment else None,
                             m.sentiment.model if m.sentiment else None,
@@ -197,7 +214,7 @@ class SQLiteStore:
             text=row["text"], title=row["title"], lang=row["lang"],
             created_at=_parse_ts(row["created_at"]), brand=row["brand"], query=row["query"],
             engagement=Engagement.model_validate_json(row["engagement"]), rating=row["rating"],
-            sentiment=sentiment,
+            app_version=row["app_version"], sentiment=sentiment,
         )
 
     def get_mention(self, mention_id: str) -> Mention | None:
@@ -215,6 +232,13 @@ class SQLiteStore:
 
     def count_mentions(self) -> int:
         return self._query("SELECT COUNT(*) FROM mentions")[0][0]
+
+    def recent_mentions(self, source: str, since: datetime, limit: int = 1000) -> list[Mention]:
+        rows = self._query(
+            "SELECT * FROM mentions WHERE source = ? AND created_at >= ? ORDER BY created_at DESC LIMIT ?",
+            (source, _ts(since), limit),
+        )
+        return [self._mention(r) for r in rows]
 
     def count_snapshots(self) -> int:
         return self._query("SELECT COUNT(*) FROM snapshots")[0][0]
@@ -330,16 +354,20 @@ class SQLiteStore:
 
     # -- dashboards -----------------------------------------------------------
 
-    def trend(self, since: datetime | None = None) -> list[TrendPoint]:
-        rows = self._query(
-            "SELECT substr(created_at, 1, 13) AS hour, source, COALESCE(sentiment_label, 'unscored') AS label,"
-            " COUNT(*) AS n FROM mentions WHERE created_at >= ? GROUP BY hour, source, label ORDER BY hour",
-            (_ts(since) if since else "",),
+    def trend(self, since: datetime | None = None, brand: str | None = None) -> list[TrendPoint]:
+        sql = (
+            "SELECT substr(created_at, 1, 13) AS hour, brand, source, COALESCE(sentiment_label, 'unscored') AS label,"
+            " COUNT(*) AS n FROM mentions WHERE created_at >= ?"
         )
+        params: list[object] = [_ts(since) if since else ""]
+        if brand is not None:
+            sql += " AND brand = ?"
+            params.append(brand)
+        rows = self._query(sql + " GROUP BY hour, brand, source, label ORDER BY hour", params)
         return [
             TrendPoint(
                 bucket=datetime.strptime(r["hour"], "%Y-%m-%dT%H").replace(tzinfo=UTC),
-                source=r["source"], label=r["label"], count=r["n"],
+                source=r["source"], label=r["label"], count=r["n"], brand=r["brand"],
             )
             for r in rows
         ]
