@@ -127,7 +127,7 @@ def run(
         err.print(f"[red]Alert channel error[/red] {exc}")
         raise typer.Exit(2) from None
     store = open_store(config)
-    console.print(f"Store: {config.resolve(config.store.path)}")
+    console.print(f"Store: {_describe_store(config)}")
     try:
         _one_pass(config, store, sources)
     except SourceError as exc:
@@ -205,7 +205,7 @@ def check_config(config_path: Annotated[Path | None, typer.Argument(help="Config
         note = f" [yellow](missing in environment: {', '.join(missing)})[/yellow]" if missing else ""
         console.print(f"  source {name}: enabled{note}")
     console.print(f"  sentiment model: {config.sentiment.model}")
-    console.print(f"  store: {config.store.backend} at {config.resolve(config.store.path)}")
+    console.print(f"  store: {_describe_store(config)}")
     for channel in config.alerts.channels:
         missing = channel.missing_secrets()
         note = f" [yellow](missing in environment: {', '.join(missing)})[/yellow]" if missing else ""
@@ -229,6 +229,53 @@ def new_source(
         err.print(f"[red]Nothing generated:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     typer.echo(scaffold.next_steps(result))
+
+
+index_app = typer.Typer(help="Elasticsearch: index templates and ILM policy.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+
+@index_app.command("setup")
+def index_setup(config_path: ConfigOption = None) -> None:
+    """Create or update Earshot's index templates, ILM policy and indices in Elasticsearch (idempotent)."""
+    from elasticsearch import ConnectionError as EsConnectionError
+
+    from monitor.indexing import setup_from_config
+    from monitor.store.es_client import ElasticsearchConfigError
+
+    config = _load(config_path)
+    try:
+        report = setup_from_config(config)
+    except (ElasticsearchConfigError, EsConnectionError) as exc:
+        err.print(f"[red]Elasticsearch:[/red] {exc}")
+        raise typer.Exit(2) from None
+    for line in report.lines():
+        console.print(line)
+
+
+@app.command()
+def reindex(
+    config_path: ConfigOption = None,
+    sqlite: Annotated[Path | None, typer.Option("--from", help="SQLite file to copy (default: store.path).")] = None,
+) -> None:
+    """Copy a SQLite store into the Elasticsearch store of the config (store.elasticsearch); safe to run again."""
+    from monitor.indexing import reindex_from_config
+
+    config = _load(config_path)
+    with _progress() as progress:
+        report = reindex_from_config(config, sqlite, progress=_Bars(progress))
+    for line in report.lines():
+        (console if report.ok else err).print(line)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _describe_store(config: Config) -> str:
+    if config.store.backend == "elasticsearch":
+        from monitor.store.es_client import describe
+
+        return describe(config.store.elasticsearch)
+    return f"sqlite at {config.resolve(config.store.path)}"
 
 
 if __name__ == "__main__":

@@ -309,9 +309,37 @@ class AlertsConfig(_Strict):
         return url
 
 
+class ElasticsearchStoreConfig(_Strict):
+    """`store.elasticsearch`: where the Elasticsearch store is and how long it keeps data.
+
+    Credentials are never values here: `url_env`, `api_key_env` and `password_env` name
+    environment variables; inside Airflow tasks `airflow_conn_id` names a connection
+    (apache-airflow-providers-elasticsearch), used instead of the URL.
+    """
+
+    url_env: EnvName = "ELASTICSEARCH_URL"  # the URL may carry user:password; it is never logged
+    api_key_env: EnvName | None = None
+    username: str | None = None
+    password_env: EnvName | None = None
+    index_prefix: str = Field("earshot", pattern=r"^[a-z0-9][a-z0-9_-]{0,47}$")
+    retention_days: int | None = Field(365, ge=1)  # mentions and snapshots, by post date; None keeps all
+    airflow_conn_id: str | None = None
+    ca_certs: Path | None = None  # CA bundle for an https URL; relative to this file
+    verify_certs: bool = True
+
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> ElasticsearchStoreConfig:
+        if self.username and not self.password_env:
+            raise ValueError("username needs password_env (the variable that holds the password)")
+        if self.api_key_env and self.username:
+            raise ValueError("use api_key_env or username + password_env, not both")
+        return self
+
+
 class StoreConfig(_Strict):
-    backend: Literal["sqlite"] = "sqlite"
-    path: Path = Path("earshot.db")
+    backend: Literal["sqlite", "elasticsearch"] = "sqlite"
+    path: Path = Path("earshot.db")  # the SQLite file (and what `earshot reindex` copies from)
+    elasticsearch: ElasticsearchStoreConfig = Field(default_factory=ElasticsearchStoreConfig)
 
 
 class WebConfig(_Strict):

@@ -6,6 +6,8 @@ when it exists and ELASTICSEARCH_URL is set.
 
 from __future__ import annotations
 
+import os
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,8 +20,19 @@ from monitor.store import SQLiteStore
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "elasticsearch"])
 def backend(request, tmp_path):
+    if request.param == "elasticsearch":
+        if not os.environ.get("ELASTICSEARCH_URL"):
+            pytest.skip("ELASTICSEARCH_URL is not set: no Elasticsearch server on this machine")
+        from monitor.store.elasticsearch import ElasticsearchStore
+
+        # A fresh prefix per test: its own templates, policy and indices, deleted afterwards.
+        store = ElasticsearchStore.from_env(index_prefix=f"earshot-test-{uuid.uuid4().hex[:12]}")
+        yield store
+        store.delete_everything()
+        store.close()
+        return
     store = SQLiteStore(tmp_path / "store.db")
     yield store
     store.close()

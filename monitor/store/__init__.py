@@ -12,4 +12,12 @@ __all__ = ["IngestResult", "SQLiteStore", "Store", "TrendPoint", "open_store"]
 def open_store(config: Config) -> Store:
     if config.store.backend == "sqlite":
         return SQLiteStore(config.resolve(config.store.path))
+    if config.store.backend == "elasticsearch":
+        try:
+            from monitor.store.elasticsearch import ElasticsearchStore
+        except ImportError as exc:
+            raise ValueError(
+                f"store.backend: elasticsearch needs pip install 'earshot[elasticsearch]' ({exc})"
+            ) from None
+        return ElasticsearchStore.from_config(config)
     raise ValueError(f"store.backend: unknown backend {config.store.backend!r}")

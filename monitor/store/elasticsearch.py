@@ -1,0 +1,558 @@
+"""The Elasticsearch store: the `Store` protocol on an Elasticsearch 8.x/9.x cluster.
+
+Design, and why
+---------------
+Re-runs must be idempotent (Airflow retries tasks; sources re-fetch), and Elasticsearch has
+no multi-document transactions. So every document has a deterministic `_id` and lands in
+an index that is a pure function of the document itself:
+
+* **Mentions** go to monthly indices `P-mentions-YYYY.MM` chosen by the post's
+  `created_at`, `_id` = the mention id. A re-fetch finds the same index and `_id` and
+  updates it in place (engagement, followers, URL; never the sentiment). A rollover alias
+  or a data stream would route by *write* time instead: after a rollover the same post
+  would be written again into the new index, a duplicate, and data streams do not
+  update in place at all. Monthly indices keep the ILM benefits: the retention policy
+  deletes a month `retention_days` after it ends (`index.lifecycle.origination_date`).
+* **Engagement snapshots** go to `P-snapshots-YYYY.MM` by `observed_at`, `_id` =
+  `mention_id@observed_at`, written with `op_type=create`: a snapshot stored twice is
+  rejected (409) and counted as not new. Each carries the mention's brand and source,
+  so Kibana can chart how fast posts spread.
+* **Alerts** (`P-alerts`), the outbox log (`P-deliveries`) and source cursors
+  (`P-cursors`) are small single indices. `add_alert` is `op_type=create` (insert if
+  absent); state changes are read-modify-write guarded by `if_seq_no`/`if_primary_term`
+  and stamp `first_response_at`/`acknowledged_at`/`resolved_at` for the dashboards.
+
+`ingest` replaces SQLite's transaction with ordering: every document is built (and so
+validated) before anything is sent, the batch is bulk-written, and the source cursor is
+written last, only if every document was stored. A crash or a rejected document leaves
+the cursor where it was, so the batch is fetched again and re-applied without
+duplicates: the same outcome the protocol promises. Writes use `refresh=true` so what a
+step stores is visible to the next step at once, as the protocol expects.
+
+Adding a method (the triage work: assign, notes, audit trail) means: a field or an
+`IndexKind` in es_templates, a document shape in es_docs, and a method here, usually via
+`_update_alert` (read-modify-write with optimistic concurrency).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from elasticsearch import ApiError, ConflictError, Elasticsearch
+
+from monitor.models import Alert, AlertState, EngagementSnapshot, Mention, Sentiment
+from monitor.store import es_docs as docs
+from monitor.store import es_queries as q
+from monitor.store.base import IngestResult, TrendPoint
+from monitor.store.es_bulk import DEFAULT_RETRY, BulkOutcome, BulkWriteError, RetryPolicy, bulk_write
+from monitor.store.es_client import ElasticsearchSettings, client_for, client_from_env
+from monitor.store.es_templates import (
+    KINDS,
+    IndexNames,
+    ilm_policy,
+    index_template,
+    mappings_component,
+    monthly_index_settings,
+    settings_component,
+)
+
+if TYPE_CHECKING:
+    from monitor.config import Config
+
+__all__ = ["ElasticsearchStore", "SetupReport", "setup_indices"]
+
+log = logging.getLogger(__name__)
+
+PAGE = 1000  # documents per search page
+IDS_PER_LOOKUP = 500
+CONFLICT_ATTEMPTS = 5  # optimistic-concurrency retries when another writer got there first
+
+
+class ConcurrentWriteError(RuntimeError):
+    """Another writer kept changing the same documents; the step fails and is retried as a whole."""
+
+
+# -- setup ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetupReport:
+    policy: str
+    component_templates: list[str]
+    index_templates: list[str]
+    indices_created: list[str]
+
+    def lines(self) -> list[str]:
+        return [
+            f"ILM policy: {self.policy}",
+            f"component templates: {', '.join(self.component_templates)}",
+            f"index templates: {', '.join(self.index_templates)}",
+            f"indices created: {', '.join(self.indices_created) or 'none (all existed)'}",
+        ]
+
+
+def setup_indices(client: Elasticsearch, names: IndexNames, retention_days: int | None) -> SetupReport:
+    """Create or update the ILM policy, the templates and the single indices. Idempotent.
+
+    PUT replaces a policy or template with the same body, so running it again changes
+    nothing, and running it after an upgrade applies new mappings to the indices created
+    from then on (new monthly indices; existing ones keep theirs).
+    """
+    client.ilm.put_lifecycle(name=names.policy, policy=ilm_policy(retention_days))
+    components = [names.settings_component]
+    client.cluster.put_component_template(name=names.settings_component, **_template_args(settings_component()))
+    for kind in KINDS:
+        name = names.mappings_component(kind.name)
+        client.cluster.put_component_template(name=name, **_template_args(mappings_component(kind.name)))
+        components.append(name)
+    templates = []
+    for kind in KINDS:
+        body = index_template(names, kind.name)
+        client.indices.put_index_template(
+            name=names.template(kind.name),
+            index_patterns=body["index_patterns"],
+            composed_of=body["composed_of"],
+            priority=body["priority"],
+            template=body["template"],
+            meta=body["_meta"],
+        )
+        templates.append(names.template(kind.name))
+    single = [names.index(kind.name) for kind in KINDS if not kind.partitioned]
+    created = [index for index in single if _create_index(client, index)]
+    return SetupReport(names.policy, components, templates, created)
+
+
+def _template_args(body: dict[str, Any]) -> dict[str, Any]:
+    return {"template": body["template"], "meta": body["_meta"]}
+
+
+def _create_index(client: Elasticsearch, index: str, settings: dict[str, Any] | None = None) -> bool:
+    """Create `index` (its template applies); False if it already existed."""
+    try:
+        client.indices.create(index=index, settings=settings)
+    except ApiError as exc:
+        if exc.status_code == 400 and error_type(exc) == "resource_already_exists_exception":
+            return False
+        raise
+    return True
+
+
+def error_type(exc: ApiError) -> str | None:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"].get("type")
+    return None
+
+
+def is_set_up(client: Elasticsearch, names: IndexNames) -> bool:
+    return bool(client.indices.exists_index_template(name=names.template("mentions")))
+
+
+# -- the store --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Located:
+    """Where a stored mention is, with what optimistic concurrency needs."""
+
+    index: str
+    seq_no: int
+    primary_term: int
+    source: dict[str, Any]
+
+
+class ElasticsearchStore:
+    def __init__(
+        self,
+        client: Elasticsearch,
+        index_prefix: str = "earshot",
+        retention_days: int | None = 365,
+        *,
+        ensure_setup: bool = True,
+        refresh: bool | str = True,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client = client
+        self.names = IndexNames(index_prefix)
+        self.retention_days = retention_days
+        self.refresh = refresh
+        self.retry = retry
+        self._now = clock
+        self._known_indices: set[str] = set()
+        if ensure_setup and not is_set_up(client, self.names):
+            setup_indices(client, self.names, retention_days)
+
+    @classmethod
+    def from_settings(
+        cls, settings: ElasticsearchSettings, base_dir: Path | None = None, **kwargs: Any
+    ) -> ElasticsearchStore:
+        return cls(client_for(settings, base_dir), settings.index_prefix, settings.retention_days, **kwargs)
+
+    @classmethod
+    def from_config(cls, config: Config, **kwargs: Any) -> ElasticsearchStore:
+        """The store `store.elasticsearch` describes (what `open_store` returns for that backend)."""
+        return cls.from_settings(config.store.elasticsearch, config.base_dir, **kwargs)  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_env(cls, index_prefix: str = "earshot", **kwargs: Any) -> ElasticsearchStore:
+        """$ELASTICSEARCH_URL (+ optional $ELASTICSEARCH_API_KEY, $ELASTICSEARCH_CA_CERTS): for tests and scripts."""
+        return cls(client_from_env(), index_prefix, **kwargs)
+
+    def setup(self) -> SetupReport:
+        return setup_indices(self.client, self.names, self.retention_days)
+
+    # -- plumbing -----------------------------------------------------------------
+
+    def _ensure_monthly(self, kind: str, when: datetime) -> str:
+        index = self.names.index(kind, when)
+        if index not in self._known_indices:
+            _create_index(self.client, index, monthly_index_settings(when))
+            self._known_indices.add(index)
+        return index
+
+    def _bulk(self, actions: list[dict[str, Any]], what: str) -> BulkOutcome:
+        if not actions:
+            return BulkOutcome()
+        outcome = bulk_write(self.client, actions, refresh=self.refresh, retry=self.retry)
+        if outcome.failed:
+            raise BulkWriteError(outcome.failed, what)
+        return outcome
+
+    def _search(self, index: str, query: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return self.client.search(
+            index=index, query=query, ignore_unavailable=True, allow_no_indices=True, **kwargs
+        ).body
+
+    def _get(self, index: str, doc_id: str) -> dict[str, Any]:
+        """A real-time GET by id; `found` is false (no exception) when the document is absent."""
+        return self.client.options(ignore_status=404).get(index=index, id=docs.safe_id(doc_id)).body
+
+    def _hits(
+        self, index: str, query: dict[str, Any], sort: list[dict[str, Any]], limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every hit of a sorted query, page by page with search_after (no 10,000 cap)."""
+        after: list[Any] | None = None
+        returned = 0
+        while limit is None or returned < limit:
+            size = PAGE if limit is None else min(PAGE, limit - returned)
+            extra = {"search_after": after} if after is not None else {}
+            hits = self._search(index, query, sort=sort, size=size, track_total_hits=False, **extra)["hits"]["hits"]
+            yield from hits
+            returned += len(hits)
+            if len(hits) < size:
+                return
+            after = hits[-1]["sort"]
+
+    def _locate(self, mention_ids: Iterable[str]) -> dict[str, _Located]:
+        ids = list(dict.fromkeys(mention_ids))
+        found: dict[str, _Located] = {}
+        for start in range(0, len(ids), IDS_PER_LOOKUP):
+            chunk = ids[start : start + IDS_PER_LOOKUP]
+            body = self._search(
+                self.names.pattern("mentions"), q.ids(chunk), size=len(chunk), seq_no_primary_term=True,
+                source_includes=["brand", "source", "engagement_observed_at"],
+            )
+            for hit in body["hits"]["hits"]:
+                found[hit["_id"]] = _Located(hit["_index"], hit["_seq_no"], hit["_primary_term"], hit["_source"])
+        return found
+
+    # -- mentions -----------------------------------------------------------------
+
+    def ingest(
+        self,
+        mentions: Sequence[Mention],
+        snapshots: Sequence[EngagementSnapshot],
+        cursor_key: str | None = None,
+        cursor: str | None = None,
+    ) -> IngestResult:
+        now = self._now()
+        # Build every document first: a malformed batch fails here, before anything is written.
+        batch = {m.id: (m, docs.mention_doc(m, now), docs.refetch_update(m)) for m in _checked(mentions, Mention)}
+        snaps = list(_checked(snapshots, EngagementSnapshot))
+        snap_docs = [docs.snapshot_doc(s) for s in snaps]
+        cursor_body = None
+        if cursor_key is not None and cursor is not None:
+            cursor_body = docs.cursor_doc(cursor_key, cursor, now)
+
+        latest: dict[str, EngagementSnapshot] = {}
+        for s in snaps:  # the newest snapshot of each mention in this batch (the later one on a tie)
+            if s.mention_id not in latest or s.observed_at >= latest[s.mention_id].observed_at:
+                latest[s.mention_id] = s
+
+        located = self._locate([*batch, *latest])
+        new_snapshots = self._write_snapshots(snaps, snap_docs, batch, located)
+        new, updated = self._write_mentions(batch, latest, located)
+        if cursor_body is not None:
+            self._write_cursor(cursor_body)
+        return IngestResult(new, updated, new_snapshots)
+
+    def _write_snapshots(
+        self,
+        snaps: list[EngagementSnapshot],
+        snap_docs: list[dict[str, Any]],
+        batch: dict[str, tuple[Mention, dict[str, Any], dict[str, Any]]],
+        located: dict[str, _Located],
+    ) -> int:
+        actions = []
+        for s, doc in zip(snaps, snap_docs, strict=True):
+            if s.mention_id in batch:
+                doc.update(brand=batch[s.mention_id][0].brand, source=batch[s.mention_id][0].source)
+            elif s.mention_id in located:
+                stored = located[s.mention_id].source
+                doc.update(brand=stored.get("brand"), source=stored.get("source"))
+            index = self._ensure_monthly("snapshots", s.observed_at)
+            actions.append({"_op_type": "create", "_index": index, "_id": docs.snapshot_id(s), "_source": doc})
+        outcome = self._bulk(actions, "engagement snapshots")
+        return len(outcome.ids("succeeded"))  # a 409 conflict is a snapshot stored before
+
+    def _write_mentions(
+        self,
+        batch: dict[str, tuple[Mention, dict[str, Any], dict[str, Any]]],
+        latest: dict[str, EngagementSnapshot],
+        located: dict[str, _Located],
+    ) -> tuple[int, int]:
+        """Insert new mentions, update known ones; retry the ones another writer changed meanwhile."""
+        new = updated = 0
+        pending = set(batch) | set(latest)
+        for attempt in range(CONFLICT_ATTEMPTS):
+            if attempt:
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+                located = self._locate(pending)
+            planned = (self._mention_action(m, batch.get(m), latest.get(m), located.get(m)) for m in sorted(pending))
+            actions = [action for action in planned if action is not None]
+            outcome = self._bulk(actions, "mentions")
+            for item in outcome.succeeded:
+                if item.doc_id in batch:
+                    if item.op == "create":
+                        new += 1
+                    else:
+                        updated += 1
+            pending = outcome.ids("conflicts")
+            if not pending:
+                return new, updated
+        raise ConcurrentWriteError(f"mentions kept changing under this write: {', '.join(sorted(pending)[:10])}")
+
+    def _mention_action(
+        self,
+        mention_id: str,
+        fetched: tuple[Mention, dict[str, Any], dict[str, Any]] | None,
+        snapshot: EngagementSnapshot | None,
+        stored: _Located | None,
+    ) -> dict[str, Any] | None:
+        if stored is None:
+            if fetched is None:
+                return None  # a snapshot of a mention this store never had: nothing to update
+            mention, doc, _ = fetched
+            if snapshot is not None:
+                doc = {**doc, "engagement": docs.engagement_doc(snapshot.engagement),
+                       "engagement_observed_at": docs.iso(snapshot.observed_at)}
+            index = self._ensure_monthly("mentions", mention.created_at)
+            return {"_op_type": "create", "_index": index, "_id": mention_id, "_source": doc}
+        change: dict[str, Any] = dict(fetched[2]) if fetched else {}
+        observed = stored.source.get("engagement_observed_at")
+        if snapshot is not None and (observed is None or snapshot.observed_at >= docs.parse_iso(observed)):
+            change["engagement"] = docs.engagement_doc(snapshot.engagement)
+            change["engagement_observed_at"] = docs.iso(snapshot.observed_at)
+        if not change:
+            return None
+        return {
+            "_op_type": "update", "_index": stored.index, "_id": mention_id, "doc": change,
+            "if_seq_no": stored.seq_no, "if_primary_term": stored.primary_term,
+        }
+
+    def get_cursor(self, key: str) -> str | None:
+        resp = self._get(self.names.index("cursors"), key)
+        return resp["_source"]["value"] if resp.get("found") else None
+
+    def set_cursor(self, key: str, value: str) -> None:
+        self._write_cursor(docs.cursor_doc(key, value, self._now()))
+
+    def _write_cursor(self, body: dict[str, Any]) -> None:
+        self.client.index(
+            index=self.names.index("cursors"), id=docs.safe_id(body["key"]), document=body, refresh=self.refresh
+        )
+
+    def get_mention(self, mention_id: str) -> Mention | None:
+        return self.get_mentions([mention_id]).get(mention_id)
+
+    def get_mentions(self, mention_ids: Iterable[str]) -> dict[str, Mention]:
+        ids = list(dict.fromkeys(mention_ids))
+        found: dict[str, Mention] = {}
+        for start in range(0, len(ids), IDS_PER_LOOKUP):
+            chunk = ids[start : start + IDS_PER_LOOKUP]
+            body = self._search(self.names.pattern("mentions"), q.ids(chunk), size=len(chunk))
+            for hit in body["hits"]["hits"]:
+                found[hit["_id"]] = docs.mention_from_doc(hit["_source"])
+        return found
+
+    def _count(self, kind: str) -> int:
+        resp = self.client.count(index=self.names.pattern(kind), ignore_unavailable=True, allow_no_indices=True)
+        return int(resp["count"])
+
+    def count_mentions(self) -> int:
+        return self._count("mentions")
+
+    def recent_mentions(self, source: str, since: datetime, limit: int = 1000) -> list[Mention]:
+        hits = self._hits(self.names.pattern("mentions"), q.source_since(source, since), q.MENTIONS_NEWEST_FIRST, limit)
+        return [docs.mention_from_doc(hit["_source"]) for hit in hits]
+
+    def count_snapshots(self) -> int:
+        return self._count("snapshots")
+
+    def unscored_mentions(self, limit: int = 1000) -> list[Mention]:
+        hits = self._hits(self.names.pattern("mentions"), q.unscored(), q.MENTIONS_BY_TIME, limit)
+        return [docs.mention_from_doc(hit["_source"]) for hit in hits]
+
+    def set_sentiments(self, results: Sequence[tuple[str, Sentiment]]) -> None:
+        located = self._locate(mid for mid, _ in results)
+        actions = [
+            {"_op_type": "update", "_index": located[mid].index, "_id": mid,
+             "doc": {"sentiment": docs.sentiment_doc(s)}}
+            for mid, s in results
+            if mid in located
+        ]
+        self._bulk(actions, "sentiment scores")
+
+    # -- snapshots ----------------------------------------------------------------
+
+    def snapshots_since(self, since: datetime) -> list[EngagementSnapshot]:
+        hits = self._hits(self.names.pattern("snapshots"), q.since("observed_at", since), q.SNAPSHOTS_BY_TIME)
+        return [docs.snapshot_from_doc(hit["_source"]) for hit in hits]
+
+    def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]:
+        hits = self._hits(self.names.pattern("snapshots"), q.term("mention_id", mention_id), q.SNAPSHOTS_BY_TIME)
+        return [docs.snapshot_from_doc(hit["_source"]) for hit in hits]
+
+    def latest_observation(self) -> datetime | None:
+        hits = list(self._hits(self.names.pattern("snapshots"), q.match_all(), q.SNAPSHOTS_NEWEST_FIRST, limit=1))
+        return docs.parse_iso(hits[0]["_source"]["observed_at"]) if hits else None
+
+    # -- alerts -------------------------------------------------------------------
+
+    @property
+    def _alerts(self) -> str:
+        return self.names.index("alerts")
+
+    def add_alert(self, alert: Alert) -> bool:
+        body = docs.alert_doc(alert)
+        try:
+            self.client.create(index=self._alerts, id=docs.safe_id(alert.id), document=body, refresh=self.refresh)
+        except ConflictError:
+            return False
+        return True
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        resp = self._get(self._alerts, alert_id)
+        return docs.alert_from_doc(resp["_source"]) if resp.get("found") else None
+
+    def alerts_for(self, mention_ids: Iterable[str]) -> list[Alert]:
+        ids = list(dict.fromkeys(mention_ids))
+        found: list[Alert] = []
+        for start in range(0, len(ids), PAGE):
+            hits = self._hits(self._alerts, q.terms("mention_id", ids[start : start + PAGE]), q.ALERTS_OLDEST_FIRST)
+            found += [docs.alert_from_doc(hit["_source"]) for hit in hits]
+        return found
+
+    def alerts(self, states: Sequence[AlertState] | None = None, limit: int = 200) -> list[Alert]:
+        query = q.alerts_in_states([s.value for s in states] if states else None)
+        hits = self._hits(self._alerts, query, q.ALERTS_NEWEST_FIRST, limit)
+        return [docs.alert_from_doc(hit["_source"]) for hit in hits]
+
+    def _update_alert(self, alert_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Alert:
+        """Read the alert, apply `change` (a partial document, None for no change), write it back
+        only if nobody wrote in between; KeyError if there is no such alert."""
+        for attempt in range(CONFLICT_ATTEMPTS):
+            resp = self._get(self._alerts, alert_id)
+            if not resp.get("found"):
+                raise KeyError(alert_id)
+            source = resp["_source"]
+            partial = change(source)
+            if not partial:
+                return docs.alert_from_doc(source)
+            try:
+                self.client.update(
+                    index=self._alerts, id=docs.safe_id(alert_id), doc=partial, refresh=self.refresh,
+                    if_seq_no=resp["_seq_no"], if_primary_term=resp["_primary_term"],
+                )
+            except ConflictError:
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+                continue
+            return docs.alert_from_doc({**source, **partial})
+        raise ConcurrentWriteError(f"alert {alert_id} kept changing under this update")
+
+    def set_alert_state(self, alert_id: str, state: AlertState) -> Alert:
+        now = self._now()
+        return self._update_alert(alert_id, lambda doc: docs.state_change(doc, state, now))
+
+    def undelivered_alerts(self, channel: str) -> list[Alert]:
+        hits = self._hits(self._alerts, q.not_delivered_to(channel), q.ALERTS_OLDEST_FIRST)
+        return [docs.alert_from_doc(hit["_source"]) for hit in hits]
+
+    def mark_delivered(self, alert_id: str, channel: str) -> None:
+        """Log the delivery, then take the alert out of the channel's outbox.
+
+        In that order: a crash in between leaves the alert in the outbox, so it is sent
+        again (at least once) rather than never.
+        """
+        try:
+            self.client.create(
+                index=self.names.index("deliveries"), id=docs.delivery_id(alert_id, channel),
+                document=docs.delivery_doc(alert_id, channel, self._now()), refresh=self.refresh,
+            )
+        except ConflictError:
+            pass  # delivered before; still make sure the alert says so
+        try:
+            self._update_alert(alert_id, lambda doc: docs.add_delivery(doc, channel))
+        except KeyError:
+            pass  # as in SQLite, a delivery of an unknown alert is only logged
+
+    # -- dashboards ---------------------------------------------------------------
+
+    def trend(self, since: datetime | None = None, brand: str | None = None) -> list[TrendPoint]:
+        points: list[TrendPoint] = []
+        aggs = q.trend_aggregation()
+        query = q.trend_query(since, brand)
+        after: dict[str, Any] | None = None
+        while True:
+            if after is not None:
+                aggs["trend"]["composite"]["after"] = after
+            body = self._search(self.names.pattern("mentions"), query, size=0, aggs=aggs)
+            page, after = q.parse_trend(body)
+            points += page
+            if after is None or len(page) < aggs["trend"]["composite"]["size"]:
+                return sorted(points, key=lambda p: (p.bucket, p.brand, p.source, p.label))
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def delete_everything(self) -> None:
+        """Delete every index, template and the policy under this prefix. For tests and teardown only."""
+        lenient = self.client.options(ignore_status=404)
+        # Wildcard deletes are refused by default (action.destructive_requires_name): resolve names first.
+        for pattern in self.names.managed_indices:
+            found = lenient.indices.get(index=pattern, allow_no_indices=True).body
+            for index in sorted(name for name in found if isinstance(found[name], dict) and "settings" in found[name]):
+                lenient.indices.delete(index=index)
+        for kind in KINDS:
+            lenient.indices.delete_index_template(name=self.names.template(kind.name))
+        for kind in KINDS:
+            lenient.cluster.delete_component_template(name=self.names.mappings_component(kind.name))
+        lenient.cluster.delete_component_template(name=self.names.settings_component)
+        lenient.ilm.delete_lifecycle(name=self.names.policy)
+        self._known_indices.clear()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _checked(items: Sequence[Any], kind: type) -> Iterator[Any]:
+    for item in items:
+        if not isinstance(item, kind):
+            raise TypeError(f"expected {kind.__name__}, got {type(item).__name__}")
+        yield item

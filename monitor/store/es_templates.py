@@ -1,0 +1,324 @@
+"""Elasticsearch index layout: names, mappings, component/index templates and the ILM policy.
+
+Pure functions returning the JSON bodies, so they can be checked without a server
+(tests/test_elasticsearch_store.py) and so the Kibana dashboards can be validated
+against the same mappings (tests/test_dashboards.py).
+
+Layout for a prefix `P` (default `earshot`):
+
+| data | indices | why |
+|---|---|---|
+| mentions | `P-mentions-YYYY.MM`, by the post's `created_at` | time-partitioned, ILM retention |
+| engagement snapshots | `P-snapshots-YYYY.MM`, by `observed_at` | time-partitioned, ILM retention |
+| alerts | `P-alerts` | small, kept for the care team's history |
+| alert deliveries (outbox log) | `P-deliveries` | small |
+| source cursors | `P-cursors` | tiny |
+
+The monthly indices carry the read alias `P-mentions` / `P-snapshots`; Earshot itself
+reads through the `P-mentions-*` pattern, which also works before the first index exists.
+Mappings are `dynamic: strict`: a field the code does not know is a bug, and fails loudly
+with the document id instead of silently growing the mapping.
+
+Adding an index (the triage audit trail, say) is one more `IndexKind` in `KINDS`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+SCHEMA_VERSION = 1
+MANAGED_BY = "earshot"
+TEMPLATE_PRIORITY = 200  # above Elasticsearch's built-in templates (100), which never match ours anyway
+
+KEYWORD: dict[str, Any] = {"type": "keyword", "ignore_above": 1024}
+DATE: dict[str, Any] = {"type": "date"}  # strict_date_optional_time||epoch_millis; microseconds kept in _source
+
+
+def text_with_keyword(ignore_above: int = 1024) -> dict[str, Any]:
+    """Full-text search on the field, and exact values (tables, top-N) on `<field>.keyword`."""
+    return {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": ignore_above}}}
+
+
+ENGAGEMENT: dict[str, Any] = {
+    "properties": {
+        "likes": {"type": "long"},
+        "reposts": {"type": "long"},
+        "replies": {"type": "long"},
+        "quotes": {"type": "long"},
+        "score": {"type": "long"},
+        # Engagement.total, stored so dashboards can chart it without scripts.
+        "total": {"type": "long"},
+    }
+}
+
+MENTION_PROPERTIES: dict[str, Any] = {
+    "id": KEYWORD,
+    "source": KEYWORD,
+    "native_id": KEYWORD,
+    "url": {"type": "keyword", "ignore_above": 2048},
+    "author_handle": KEYWORD,
+    "author_followers": {"type": "long"},
+    "text": text_with_keyword(),
+    "title": text_with_keyword(),
+    "lang": KEYWORD,
+    "created_at": DATE,
+    "brand": KEYWORD,
+    "query": KEYWORD,
+    "engagement": ENGAGEMENT,
+    # When `engagement` was observed (the newest snapshot applied); None = as fetched.
+    "engagement_observed_at": DATE,
+    "rating": {"type": "byte"},
+    "app_version": KEYWORD,  # app-store reviews: the release the reviewer ran
+    "sentiment": {
+        "properties": {
+            "label": KEYWORD,
+            "score": {"type": "float"},
+            "model": KEYWORD,
+        }
+    },
+    "first_seen_at": DATE,
+}
+
+SNAPSHOT_PROPERTIES: dict[str, Any] = {
+    "mention_id": KEYWORD,
+    "observed_at": DATE,
+    "engagement": ENGAGEMENT,
+    # Copied from the mention when it is known, so velocity can be charted per brand/source.
+    "brand": KEYWORD,
+    "source": KEYWORD,
+}
+
+ALERT_PROPERTIES: dict[str, Any] = {
+    "id": KEYWORD,
+    "kind": KEYWORD,
+    "mention_id": KEYWORD,
+    "brand": KEYWORD,
+    "severity": KEYWORD,
+    "created_at": DATE,
+    "reason": text_with_keyword(),
+    "velocity_per_min": {"type": "double"},
+    "baseline_per_min": {"type": "double"},
+    "state": KEYWORD,
+    "topic": KEYWORD,
+    "team": KEYWORD,
+    "assignee": KEYWORD,
+    # Care-team handling, kept so Kibana can chart time to first response and to resolve.
+    "updated_at": DATE,
+    "first_response_at": DATE,  # first time the alert left `open`
+    "acknowledged_at": DATE,
+    "resolved_at": DATE,
+    "dismissed_at": DATE,
+    "time_to_first_response_minutes": {"type": "double"},
+    "time_to_resolve_minutes": {"type": "double"},
+    # Channels that have the alert: the outbox is "alerts whose delivered_to lacks the channel".
+    "delivered_to": KEYWORD,
+}
+
+DELIVERY_PROPERTIES: dict[str, Any] = {
+    "alert_id": KEYWORD,
+    "channel": KEYWORD,
+    "delivered_at": DATE,
+}
+
+CURSOR_PROPERTIES: dict[str, Any] = {
+    "key": KEYWORD,
+    # Opaque to Earshot (page tokens can be long): stored, never searched.
+    "value": {"type": "keyword", "index": False, "doc_values": False},
+    "updated_at": DATE,
+}
+
+
+@dataclass(frozen=True)
+class IndexKind:
+    """One kind of document and how it is stored."""
+
+    name: str  # mentions, snapshots, alerts, ...
+    properties: dict[str, Any]
+    time_field: str | None = None  # set: monthly indices by this field, with the ILM policy
+    description: str = ""
+
+    @property
+    def partitioned(self) -> bool:
+        return self.time_field is not None
+
+
+KINDS: tuple[IndexKind, ...] = (
+    IndexKind("mentions", MENTION_PROPERTIES, "created_at", "Posts and reviews, one document per mention id."),
+    IndexKind("snapshots", SNAPSHOT_PROPERTIES, "observed_at", "Engagement of a mention at one moment."),
+    IndexKind("alerts", ALERT_PROPERTIES, None, "Alerts and their handling by the care team."),
+    IndexKind("deliveries", DELIVERY_PROPERTIES, None, "Which channel received which alert, and when."),
+    IndexKind("cursors", CURSOR_PROPERTIES, None, "Where each source resumes."),
+)
+KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
+
+
+@dataclass(frozen=True)
+class IndexNames:
+    """Every name Earshot uses in a cluster, derived from one prefix."""
+
+    prefix: str = "earshot"
+
+    def __post_init__(self) -> None:
+        validate_prefix(self.prefix)
+
+    @property
+    def policy(self) -> str:
+        return f"{self.prefix}-retention"
+
+    @property
+    def settings_component(self) -> str:
+        return f"{self.prefix}-settings"
+
+    def mappings_component(self, kind: str) -> str:
+        return f"{self.prefix}-{kind}-mappings"
+
+    def template(self, kind: str) -> str:
+        return f"{self.prefix}-{kind}"
+
+    def alias(self, kind: str) -> str:
+        """The read alias of a partitioned kind (also the index name of an unpartitioned one)."""
+        return f"{self.prefix}-{kind}"
+
+    def pattern(self, kind: str) -> str:
+        """What to read: all monthly indices of a partitioned kind, or the one index of another."""
+        return f"{self.prefix}-{kind}-*" if KINDS_BY_NAME[kind].partitioned else self.alias(kind)
+
+    def index(self, kind: str, when: datetime | None = None) -> str:
+        """The concrete index a document goes to: a pure function of the document's time.
+
+        Routing by the document's own time (not by write time, as rollover does) is what
+        makes re-runs idempotent: the same mention always lands in the same index, so its
+        deterministic `_id` is unique there.
+        """
+        if not KINDS_BY_NAME[kind].partitioned:
+            return self.alias(kind)
+        if when is None:
+            raise ValueError(f"{kind} indices are monthly: a time is needed")
+        return f"{self.prefix}-{kind}-{when.astimezone(UTC):%Y.%m}"
+
+    @property
+    def managed_indices(self) -> list[str]:
+        """Patterns of every index Earshot owns under this prefix (for teardown)."""
+        return [self.pattern(kind.name) for kind in KINDS]
+
+
+def validate_prefix(prefix: str) -> str:
+    """Index names must be lowercase and cannot start with -, _ or +; we also keep them short and plain."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,47}", prefix):
+        raise ValueError(
+            f"index prefix {prefix!r}: use 1-48 lowercase letters, digits, '-' or '_', starting with a letter or digit"
+        )
+    return prefix
+
+
+def month_start(when: datetime) -> datetime:
+    when = when.astimezone(UTC)
+    return datetime(when.year, when.month, 1, tzinfo=UTC)
+
+
+def next_month_start(when: datetime) -> datetime:
+    start = month_start(when)
+    return datetime(start.year + (start.month == 12), start.month % 12 + 1, 1, tzinfo=UTC)
+
+
+def origination_millis(when: datetime) -> int:
+    """ILM's origination date for the monthly index holding `when`: the end of that month.
+
+    ILM counts an index's age from this date, so `delete.min_age = N days` removes a month
+    once its newest possible document is N days old — retention by the posts' own dates.
+    """
+    return int(next_month_start(when).timestamp() * 1000)
+
+
+def _meta(description: str) -> dict[str, Any]:
+    return {"managed_by": MANAGED_BY, "schema_version": SCHEMA_VERSION, "description": description}
+
+
+def ilm_policy(retention_days: int | None) -> dict[str, Any]:
+    """The lifecycle of monthly indices: hot while written, deleted `retention_days` after the month ends.
+
+    No rollover action: indices are cut by document time (see `IndexNames.index`), and no
+    read-only/shrink phase, because a late update (a sentiment score, an engagement
+    refresh) may still reach an older month.
+    """
+    phases: dict[str, Any] = {"hot": {"min_age": "0ms", "actions": {"set_priority": {"priority": 100}}}}
+    if retention_days is not None:
+        if retention_days < 1:
+            raise ValueError("retention_days must be at least 1 (or None to keep everything)")
+        phases["delete"] = {"min_age": f"{retention_days}d", "actions": {"delete": {}}}
+    return {"_meta": _meta("Earshot mentions and snapshots retention"), "phases": phases}
+
+
+def settings_component() -> dict[str, Any]:
+    """Settings shared by every Earshot index.
+
+    One shard: a brand's month of mentions is small. `auto_expand_replicas` gives a replica
+    when the cluster has a second node and none (green health) on a single-node install.
+    """
+    return {
+        "template": {
+            "settings": {
+                "index": {
+                    "number_of_shards": 1,
+                    "auto_expand_replicas": "0-1",
+                    "refresh_interval": "1s",
+                }
+            }
+        },
+        "_meta": _meta("Earshot index settings"),
+    }
+
+
+def mappings(kind: str) -> dict[str, Any]:
+    spec = KINDS_BY_NAME[kind]
+    return {
+        "dynamic": "strict",
+        "_meta": {"managed_by": MANAGED_BY, "schema_version": SCHEMA_VERSION, "kind": kind},
+        "properties": spec.properties,
+    }
+
+
+def mappings_component(kind: str) -> dict[str, Any]:
+    return {"template": {"mappings": mappings(kind)}, "_meta": _meta(KINDS_BY_NAME[kind].description)}
+
+
+def index_template(names: IndexNames, kind: str) -> dict[str, Any]:
+    """The composable index template for one kind: settings + mappings components, plus ILM and alias if monthly."""
+    spec = KINDS_BY_NAME[kind]
+    template: dict[str, Any] = {}
+    if spec.partitioned:
+        template["settings"] = {"index": {"lifecycle": {"name": names.policy}}}
+        template["aliases"] = {names.alias(kind): {}}
+    return {
+        "index_patterns": [names.pattern(kind)],
+        "composed_of": [names.settings_component, names.mappings_component(kind)],
+        "priority": TEMPLATE_PRIORITY,
+        "template": template,
+        "_meta": _meta(spec.description),
+    }
+
+
+def monthly_index_settings(when: datetime) -> dict[str, Any]:
+    """Settings given when the store creates a monthly index (the template supplies the rest)."""
+    return {"index": {"lifecycle": {"origination_date": origination_millis(when)}}}
+
+
+def field_types(properties: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Flatten mapping properties to {"dotted.path": type}, multi-fields included (`text.keyword`).
+
+    What Kibana calls a field; the dashboards test checks every field a visualization uses
+    is one of these.
+    """
+    out: dict[str, str] = {}
+    for name, spec in properties.items():
+        path = f"{prefix}{name}"
+        if "properties" in spec:
+            out.update(field_types(spec["properties"], f"{path}."))
+            continue
+        out[path] = spec["type"]
+        for sub, sub_spec in spec.get("fields", {}).items():
+            out[f"{path}.{sub}"] = sub_spec["type"]
+    return out
