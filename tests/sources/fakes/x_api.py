@@ -1,0 +1,575 @@
+"""A fake X API v2 on loopback: recent search and tweet lookup, as the API reference documents them.
+
+It speaks the real wire format (so tweepy parses it for real) and evaluates the search
+query operators Earshot uses: quoted phrases, bare words, OR, grouping, `-` negation,
+`is:retweet` and `lang:`. Posts are only searchable for seven days, like recent search.
+Tests script failures with `fail_next`, `deny_access_level` and `break_next_payload`.
+
+Run it standalone to point a local Earshot at it:
+
+    python -m tests.sources.fakes.x_api --port 8765 --brand "Brisa Mobile" --live
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import itertools
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+SEARCH_WINDOW = timedelta(days=7)
+TWITTER_EPOCH_MS = 1288834974657
+PAGE_MAX = 100
+ACCESS_LEVEL_MESSAGE = (
+    "You currently have access to a subset of X API V2 endpoints and limited v1.1 endpoints "
+    "(e.g. media post, oauth) only. If you need access to this endpoint, you may need a different "
+    "access level. You can learn more here: https://developer.x.com/en/portal/product"
+)
+
+
+def snowflake(created_at: datetime, sequence: int = 0) -> str:
+    """A post id as X makes them: the creation time in the high bits, so ids sort by time."""
+    ms = int(created_at.timestamp() * 1000) - TWITTER_EPOCH_MS
+    return str((ms << 22) | (sequence & 0x3FFFFF))
+
+
+def _time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@dataclass
+class FakeUser:
+    id: str
+    username: str
+    name: str
+    followers: int = 0
+
+
+@dataclass
+class FakeTweet:
+    id: str
+    text: str
+    author_id: str
+    created_at: datetime
+    lang: str = "en"
+    likes: int = 0
+    retweets: int = 0
+    replies: int = 0
+    quotes: int = 0
+    is_retweet: bool = False
+    in_reply_to: str | None = None
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    params: dict[str, str]
+
+
+class BadRequest(Exception):
+    def __init__(self, parameter: str, value: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter, self.value, self.message = parameter, value, message
+
+
+# --- query operators ----------------------------------------------------------------------------
+
+Predicate = Callable[[FakeTweet], bool]
+_TOKEN = re.compile(r'\s*(\(|\)|"[^"]*"|-(?=\S)|[^\s()"]+)')
+
+
+def parse_query(query: str) -> Predicate:
+    """The subset of X's search operators Earshot uses, evaluated case-insensitively."""
+    tokens = [t for t in _TOKEN.findall(query) if t]
+    pos = 0
+
+    def peek() -> str | None:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take() -> str:
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1]
+
+    def or_expr() -> Predicate:
+        parts = [and_expr()]
+        while peek() == "OR":
+            take()
+            parts.append(and_expr())
+        return parts[0] if len(parts) == 1 else (lambda t: any(p(t) for p in parts))
+
+    def and_expr() -> Predicate:
+        parts = []
+        while peek() not in (None, ")", "OR"):
+            parts.append(unary())
+        if not parts:
+            raise ValueError("empty group")
+        return parts[0] if len(parts) == 1 else (lambda t: all(p(t) for p in parts))
+
+    def unary() -> Predicate:
+        if peek() == "-":
+            take()
+            inner = unary()
+            return lambda t: not inner(t)
+        return atom()
+
+    def atom() -> Predicate:
+        token = take()
+        if token == "(":
+            inner = or_expr()
+            if peek() != ")":
+                raise ValueError("unbalanced parentheses")
+            take()
+            return inner
+        if token.startswith('"'):
+            phrase = token[1:-1].lower()
+            return lambda t: phrase in t.text.lower()
+        if token == "is:retweet":
+            return lambda t: t.is_retweet
+        if token.startswith("lang:"):
+            code = token[5:].lower()
+            return lambda t: t.lang.lower() == code
+        if ":" in token:
+            raise ValueError(f"operator {token!r} is not supported by this fake")
+        word = token.lower()
+        return lambda t: word in t.text.lower()
+
+    predicate = or_expr()
+    if pos != len(tokens):
+        raise ValueError("unbalanced parentheses")
+    return predicate
+
+
+# --- the fake -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    kind: str  # "pass", "status", "access_level" or "broken"
+    status: int = 200
+    mode: str = "html"
+
+
+@dataclass
+class FakeX:
+    """State of the fake platform plus the HTTP server that serves it."""
+
+    token: str = "earshot-dev-token"
+    page_size: int = PAGE_MAX  # at most this many posts per page, whatever max_results asks
+    max_query_length: int = 512
+    rate_limit: int = 450  # requests per window, as X's app-auth recent search
+    window_seconds: int = 900
+    min_since_id: int | None = None  # since_id below this is "too old", as past the 7-day horizon
+    omit_fields: set[str] = field(default_factory=set)  # post fields left out even when requested
+
+    users: dict[str, FakeUser] = field(default_factory=dict)
+    tweets: dict[str, FakeTweet] = field(default_factory=dict)
+    requests: list[Recorded] = field(default_factory=list)
+    _pending: deque[_Pending] = field(default_factory=deque)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _window: tuple[float, int] = (0.0, 0)  # (window start, requests in it)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self.add_user("101", "ana_sousa", "Ana Sousa", followers=120)
+
+    # -- lifecycle
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve in a background thread; returns the base URL."""
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-x",
+                                        daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    # -- scripting
+
+    def add_user(self, user_id: str, username: str, name: str = "", followers: int = 0) -> FakeUser:
+        with self._lock:
+            self.users[user_id] = FakeUser(user_id, username, name or username, followers)
+            return self.users[user_id]
+
+    def publish(self, native_id: str, text: str, created_at: datetime, likes: int = 0, *,
+                author_id: str = "101", author_missing: bool = False, **extra: Any) -> FakeTweet:
+        """Make a post searchable. `author_missing`: its author is deleted or suspended."""
+        if not native_id.isdigit():
+            raise ValueError(f"X post ids are numeric strings (snowflakes), not {native_id!r}")
+        if created_at.tzinfo is None:
+            created_at = created_at.replace(tzinfo=UTC)
+        if author_missing:
+            author_id = "9" + native_id[-8:]  # an id no user in `users` has
+            self.users.pop(author_id, None)
+        with self._lock:
+            tweet = FakeTweet(native_id, text, author_id, created_at, likes=likes, **extra)
+            self.tweets[native_id] = tweet
+            return tweet
+
+    def set_likes(self, native_id: str, likes: int) -> None:
+        with self._lock:
+            self.tweets[native_id].likes = likes
+
+    def delete(self, native_id: str) -> None:
+        with self._lock:
+            self.tweets.pop(native_id, None)
+
+    def fail_next(self, status: int, times: int = 1, *, after: int = 0) -> None:
+        """Answer the next `times` requests with this HTTP status (429: resets ~1 s ahead).
+
+        `after`: let that many requests through first, to fail in the middle of a pagination.
+        """
+        with self._lock:
+            self._pending.extend(_Pending("pass") for _ in range(after))
+            self._pending.extend(_Pending("status", status) for _ in range(times))
+
+    def deny_access_level(self, times: int = 1) -> None:
+        """Answer as X does when the app's access level lacks the endpoint: 403 with error code 453."""
+        with self._lock:
+            self._pending.extend(_Pending("access_level", 403) for _ in range(times))
+
+    def break_next_payload(self, mode: str = "html", *, after: int = 0) -> None:
+        """Answer the next request 200 with a body X does not document.
+
+        "html": not JSON at all (a proxy's error page); "shape": JSON with `data` not a
+        list; "items": a normal page with two malformed posts added to `data`.
+        """
+        with self._lock:
+            self._pending.extend(_Pending("pass") for _ in range(after))
+            self._pending.append(_Pending("broken", mode=mode))
+
+    def searches(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path == "/2/tweets/search/recent"]
+
+    # -- serving
+
+    def _rate_headers(self) -> tuple[dict[str, str], bool]:
+        now = time.time()
+        start, used = self._window
+        if now - start >= self.window_seconds:
+            start, used = now, 0
+        used += 1
+        self._window = (start, used)
+        headers = {
+            "x-rate-limit-limit": str(self.rate_limit),
+            "x-rate-limit-remaining": str(max(self.rate_limit - used, 0)),
+            "x-rate-limit-reset": str(int(start + self.window_seconds)),
+        }
+        return headers, used > self.rate_limit
+
+    def handle(
+        self, method: str, path: str, params: dict[str, str], auth: str | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            self.requests.append(Recorded(method, path, params))
+            headers, over_limit = self._rate_headers()
+            pending = self._pending.popleft() if self._pending else None
+            if pending is not None and pending.kind == "status":
+                return self._failure(pending.status, headers)
+            if pending is not None and pending.kind == "access_level":
+                return 403, headers, _json({"errors": [{"message": ACCESS_LEVEL_MESSAGE, "code": 453}]})
+            if auth != f"Bearer {self.token}":
+                return 401, headers, _json(_problem(401, "Unauthorized"))
+            if over_limit:
+                return self._failure(429, headers)
+            try:
+                if method == "GET" and path == "/2/tweets/search/recent":
+                    body = self._search(params)
+                elif method == "GET" and path == "/2/tweets":
+                    body = self._lookup(params)
+                else:
+                    return 404, headers, _json({"errors": [{"message": "Sorry, that page does not exist", "code": 34}]})
+            except BadRequest as exc:
+                return 400, headers, _json({
+                    "errors": [{"parameters": {exc.parameter: [exc.value]}, "message": exc.message}],
+                    "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+                    "type": "https://api.twitter.com/2/problems/invalid-request",
+                })
+            if pending is not None and pending.kind == "broken":
+                return 200, headers, _broken(pending.mode, body)
+            return 200, headers, _json(body)
+
+    def _failure(self, status: int, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        if status == 429:
+            headers = {**headers, "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(time.time()) + 1)}
+        reason = {429: "Too Many Requests", 401: "Unauthorized", 403: "Forbidden",
+                  500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+                  504: "Gateway Timeout"}.get(status, "Error")
+        return status, headers, _json(_problem(status, reason))
+
+    # -- endpoints
+
+    def _search(self, params: dict[str, str]) -> dict[str, Any]:
+        query = params.get("query", "")
+        if not query or len(query) > self.max_query_length:
+            raise BadRequest("query", query, f"Query must be between 1 and {self.max_query_length} characters")
+        try:
+            predicate = parse_query(query)
+        except ValueError as exc:
+            raise BadRequest("query", query, f"There were errors processing your request: {exc}") from None
+        max_results = _int(params, "max_results", 10)
+        if not 10 <= max_results <= PAGE_MAX:
+            raise BadRequest("max_results", str(max_results),
+                             f"The `max_results` query parameter value [{max_results}] is not between 10 and 100")
+        now = datetime.now(UTC)
+        since_id, until_id = _id(params, "since_id"), _id(params, "until_id")
+        if since_id is not None and self.min_since_id is not None and since_id < self.min_since_id:
+            raise BadRequest("since_id", str(since_id), f"Invalid 'since_id':'{since_id}'. 'since_id' must be a tweet "
+                             f"id created after {(now - SEARCH_WINDOW):%Y-%m-%dT%H:%MZ}.")
+        start = _moment(params, "start_time") or now - SEARCH_WINDOW
+        if start < now - SEARCH_WINDOW - timedelta(seconds=30):
+            raise BadRequest("start_time", params["start_time"], f"Invalid 'start_time':'{params['start_time']}'. "
+                             f"'start_time' must be on or after {(now - SEARCH_WINDOW):%Y-%m-%dT%H:%MZ}")
+        end = _moment(params, "end_time") or now + timedelta(days=1)
+        before = None
+        if token := params.get("next_token"):
+            try:
+                before = int(base64.b32decode(token.upper() + "=" * (-len(token) % 8)).decode())
+            except ValueError:
+                raise BadRequest("next_token", token, "The `next_token` query parameter value is not valid") from None
+        found = sorted(
+            (t for t in self.tweets.values()
+             if predicate(t) and now - SEARCH_WINDOW <= t.created_at and start <= t.created_at < end
+             and (since_id is None or int(t.id) > since_id) and (until_id is None or int(t.id) < until_id)
+             and (before is None or int(t.id) < before)),
+            key=lambda t: int(t.id), reverse=True,
+        )
+        page, rest = found[: min(max_results, self.page_size)], found[min(max_results, self.page_size):]
+        body = self._tweets_body(page, params)
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if page:
+            meta.update(newest_id=page[0].id, oldest_id=page[-1].id)
+        if rest:
+            meta["next_token"] = base64.b32encode(page[-1].id.encode()).decode().rstrip("=").lower()
+        body["meta"] = meta
+        return body
+
+    def _lookup(self, params: dict[str, str]) -> dict[str, Any]:
+        ids = [i for i in params.get("ids", "").split(",") if i]
+        if not 1 <= len(ids) <= 100:
+            raise BadRequest("ids", params.get("ids", ""), "The number of values in the `ids` query parameter "
+                             f"list [{len(ids)}] is not between 1 and 100")
+        found = [self.tweets[i] for i in ids if i in self.tweets]
+        body = self._tweets_body(found, params)
+        missing = [i for i in ids if i not in self.tweets]
+        if missing:
+            body.setdefault("errors", []).extend(
+                _not_found("tweet", "ids", i, f"Could not find tweet with ids: [{i}].") for i in missing)
+        return body
+
+    def _tweets_body(self, tweets: list[FakeTweet], params: dict[str, str]) -> dict[str, Any]:
+        tweet_fields = set(params.get("tweet.fields", "").split(","))
+        user_fields = set(params.get("user.fields", "").split(","))
+        body: dict[str, Any] = {}
+        if tweets:
+            body["data"] = [self._tweet_json(t, tweet_fields) for t in tweets]
+        if "author_id" in params.get("expansions", "").split(","):
+            users, errors = [], []
+            for author_id in dict.fromkeys(t.author_id for t in tweets):
+                if user := self.users.get(author_id):
+                    users.append(_user_json(user, user_fields))
+                else:
+                    errors.append(_not_found("user", "author_id", author_id,
+                                             f"Could not find user with author_id: [{author_id}]."))
+            if users:
+                body["includes"] = {"users": users}
+            if errors:
+                body["errors"] = errors
+        return body
+
+    def _tweet_json(self, tweet: FakeTweet, fields: set[str]) -> dict[str, Any]:
+        fields = fields - self.omit_fields
+        out: dict[str, Any] = {"id": tweet.id, "text": tweet.text, "edit_history_tweet_ids": [tweet.id]}
+        if "created_at" in fields:
+            out["created_at"] = _time(tweet.created_at)
+        if "author_id" in fields:
+            out["author_id"] = tweet.author_id
+        if "lang" in fields:
+            out["lang"] = tweet.lang
+        if "conversation_id" in fields:
+            out["conversation_id"] = tweet.in_reply_to or tweet.id
+        if "referenced_tweets" in fields and tweet.in_reply_to:
+            out["referenced_tweets"] = [{"type": "replied_to", "id": tweet.in_reply_to}]
+        if "public_metrics" in fields:
+            out["public_metrics"] = {"retweet_count": tweet.retweets, "reply_count": tweet.replies,
+                                     "like_count": tweet.likes, "quote_count": tweet.quotes,
+                                     "bookmark_count": 0, "impression_count": 40 * (tweet.likes + 1)}
+        return out
+
+
+def _user_json(user: FakeUser, fields: set[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": user.id, "name": user.name, "username": user.username}
+    if "public_metrics" in fields:
+        out["public_metrics"] = {"followers_count": user.followers, "following_count": 80,
+                                 "tweet_count": 1500, "listed_count": 2, "like_count": 900}
+    return out
+
+
+def _not_found(resource: str, parameter: str, value: str, detail: str) -> dict[str, str]:
+    return {"value": value, "detail": detail, "title": "Not Found Error", "resource_type": resource,
+            "parameter": parameter, "resource_id": value,
+            "type": "https://api.twitter.com/2/problems/resource-not-found"}
+
+
+def _problem(status: int, title: str) -> dict[str, Any]:
+    return {"title": title, "detail": title, "type": "about:blank", "status": status}
+
+
+def _broken(mode: str, body: dict[str, Any]) -> bytes:
+    if mode == "shape":
+        return _json({"data": {"id": "1", "text": "not a list"}, "meta": ["no", "object"]})
+    if mode == "items":
+        return _json({**body, "data": [*body.get("data", []), {"id": "12ab", "edit_history_tweet_ids": []}, "garbage"]})
+    return b"<html><body><h1>Over capacity</h1></body></html>"
+
+
+def _json(payload: object) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def _int(params: dict[str, str], name: str, default: int) -> int:
+    try:
+        return int(params.get(name, default))
+    except ValueError:
+        raise BadRequest(name, params[name], f"The `{name}` query parameter value is not a number") from None
+
+
+def _id(params: dict[str, str], name: str) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise BadRequest(name, value, f"The `{name}` query parameter value [{value}] does not match ^[0-9]{{1,19}}$")
+    return int(value)
+
+
+def _moment(params: dict[str, str], name: str) -> datetime | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise BadRequest(name, value, f"The `{name}` query parameter value [{value}] is not a valid time") from None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeX
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes; don't stall the second
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._answer("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._answer("POST")
+
+    def _answer(self, method: str) -> None:
+        url = urlsplit(self.path)
+        if length := int(self.headers.get("Content-Length") or 0):
+            self.rfile.read(length)
+        params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        status, headers, body = self.fake.handle(method, url.path, params, self.headers.get("Authorization"))
+        self.send_response(status)
+        html = body.startswith(b"<")
+        self.send_header("Content-Type", "text/html" if html else "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if self.close_connection:  # the client asked to close (prawcore's token request does): say so,
+            self.send_header("Connection", "close")  # or urllib3 pools the socket we are about to close
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+        pass
+
+
+# --- standalone ---------------------------------------------------------------------------------
+
+
+def seed_demo(fake: FakeX, brand: str) -> list[FakeTweet]:
+    """A few posts about `brand` from the last hour: complaints, praise, noise and an exclusion."""
+    now = datetime.now(UTC)
+    fake.add_user("201", "k_tanaka", "Kenji Tanaka", followers=180)
+    fake.add_user("202", "mariela_rz", "Mariela Ruiz", followers=5400)
+    fake.add_user("203", "acme_jobs", "Jobs Board", followers=900)
+    posts = [
+        (50, "201", f"{brand} app keeps crashing every time I try to pay my bill. So annoying.", "en", 3),
+        (41, "202", f"Got charged twice by {brand} this month and support just hangs up on me. Terrible.", "en", 25),
+        (33, "101", f"Shout out to {brand} support, sorted my roaming in five minutes!", "en", 4),
+        (25, "203", f"{brand} is hiring customer care agents in Lisbon", "en", 0),
+        (12, "202", f"La app de {brand} no funciona desde ayer, pésimo servicio.", "es", 2),
+    ]
+    made = [fake.publish(snowflake(now - timedelta(minutes=m), seq), text, now - timedelta(minutes=m), likes,
+                         author_id=author, lang=lang)
+            for seq, (m, author, text, lang, likes) in enumerate(posts)]
+    made.append(fake.publish(snowflake(now - timedelta(minutes=7), 9), f"{brand} deleted my account??",
+                             now - timedelta(minutes=7), 1, author_missing=True))
+    return made
+
+
+def _live(fake: FakeX, brand: str, viral: FakeTweet, every: float) -> None:
+    """Every `every` seconds the charged-twice complaint spreads and someone new chimes in."""
+    for n in itertools.count(1):
+        time.sleep(every)
+        with fake._lock:
+            viral.likes += 15 * n
+            viral.retweets += 6 * n
+            viral.replies += 2 * n
+        now = datetime.now(UTC)
+        fake.publish(snowflake(now, n), f"Same here, {brand} charged me twice too. #{n}", now, author_id="201")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve a fake X API v2 for local Earshot runs.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--token", default="earshot-dev-token", help="the bearer token the fake accepts")
+    parser.add_argument("--brand", default="Brisa Mobile", help="the brand the demo posts talk about")
+    parser.add_argument("--page-size", type=int, default=PAGE_MAX)
+    parser.add_argument("--live", action="store_true", help="keep posting and growing engagement")
+    parser.add_argument("--every", type=float, default=30.0, help="seconds between live updates")
+    args = parser.parse_args(argv)
+    fake = FakeX(token=args.token, page_size=args.page_size)
+    posts = seed_demo(fake, args.brand)
+    url = fake.start(args.host, args.port)
+    print(f"Fake X API v2 serving {len(fake.tweets)} posts about {args.brand!r} at {url}", flush=True)
+    print(f"  export EARSHOT_X_BEARER_TOKEN={args.token}", flush=True)
+    print(f"  earshot.yaml:  sources: {{x: {{api_base_url: '{url}'}}}}", flush=True)
+    if args.live:
+        threading.Thread(target=_live, args=(fake, args.brand, posts[1], args.every), daemon=True).start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
