@@ -342,9 +342,112 @@ class StoreConfig(_Strict):
     elasticsearch: ElasticsearchStoreConfig = Field(default_factory=ElasticsearchStoreConfig)
 
 
+class WebUser(_Strict):
+    """A person who signs in to the UI with a password, read from the variable `password_env`."""
+
+    username: str = Field(min_length=1, max_length=100, pattern=r"^[^\s:]+$")
+    password_env: EnvName
+    display_name: str | None = Field(None, min_length=1, max_length=100)  # in the audit trail; default: username
+
+    @property
+    def actor(self) -> str:
+        return self.display_name or self.username
+
+
+class WebAuthConfig(_Strict):
+    """Who may read the inbox and act on alerts: every page and API call needs one of these.
+
+    * a token from the environment variable `token_env`: `Authorization: Bearer <token>`
+      for the API, or the login page / a `/login?token=...` link for the UI;
+    * users with passwords from environment variables, for the login form.
+
+    With neither set (the demo), a random token is made at each start and the CLI prints
+    a login link. Secrets are never values in this file.
+    """
+
+    token_env: EnvName = "EARSHOT_WEB_TOKEN"
+    token_actor: str = Field("token", min_length=1, max_length=100)  # who token sign-ins are in the audit trail
+    users: list[WebUser] = Field(default_factory=list)
+    session_hours: float = Field(12, gt=0, le=24 * 30)
+    # A stable key for signing session cookies, so sessions survive a restart; default: random per start.
+    secret_key_env: EnvName | None = None
+    secure_cookies: bool = False  # true when the UI is served over HTTPS (e.g. behind a TLS proxy)
+
+    @field_validator("users")
+    @classmethod
+    def _unique(cls, users: list[WebUser]) -> list[WebUser]:
+        names = [u.username.casefold() for u in users]
+        if len(names) != len(set(names)):
+            raise ValueError("usernames must be unique")
+        return users
+
+    def token(self) -> str | None:
+        return os.environ.get(self.token_env) or None
+
+
 class WebConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    auth: WebAuthConfig = Field(default_factory=WebAuthConfig)
+
+
+class TeamConfig(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    members: list[str] = Field(default_factory=list)  # people, suggested when assigning
+
+
+class TopicConfig(_Strict):
+    """One topic of the taxonomy: the keywords that say a post is about it, and who owns it.
+
+    `keywords` maps a language code (en, es, id, ...; `any` for every language) to words
+    or phrases. Matching ignores case and accents and respects word boundaries; a
+    trailing `*` matches any word starting with it (`refund*`: refund, refunds, refunded).
+    """
+
+    name: str = Field(min_length=1, max_length=60)
+    team: str | None = Field(None, min_length=1, max_length=100)
+    keywords: dict[str, list[str]] = Field(min_length=1)
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, keywords: dict[str, list[str]]) -> dict[str, list[str]]:
+        for lang, words in keywords.items():
+            if not words:
+                raise ValueError(f"{lang}: list at least one keyword")
+            for word in words:
+                stripped = word.strip()
+                if len(stripped.rstrip("*")) < 2 or "*" in stripped.rstrip("*") or stripped.endswith("**"):
+                    raise ValueError(f"{lang}: {word!r} is not a keyword (2+ characters; '*' only at the end)")
+        return keywords
+
+
+class TopicsConfig(_Strict):
+    """What negative posts are about, and which team owns each topic (routing).
+
+    `backend: keywords` (the default) works offline from `taxonomy`; other backends
+    (a zero-shot classifier, say) plug in behind `monitor.topics.TopicClassifier`.
+    """
+
+    backend: Literal["keywords"] = "keywords"
+    taxonomy: list[TopicConfig] = Field(default_factory=list)
+    teams: list[TeamConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TopicsConfig:
+        names = [t.name.casefold() for t in self.taxonomy]
+        if len(names) != len(set(names)):
+            raise ValueError("taxonomy: topic names must be unique")
+        if self.teams:
+            known = {t.name for t in self.teams}
+            for topic in self.taxonomy:
+                if topic.team is not None and topic.team not in known:
+                    raise ValueError(f"taxonomy: topic {topic.name!r} names team {topic.team!r}, not in teams")
+        return self
+
+    def team_names(self) -> list[str]:
+        """Declared teams, then any team a topic names without declaring it."""
+        names = [t.name for t in self.teams]
+        return names + [t.team for t in self.taxonomy if t.team and t.team not in names]
 
 
 class Config(_Strict):
@@ -356,6 +459,7 @@ class Config(_Strict):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    topics: TopicsConfig = Field(default_factory=TopicsConfig)
 
     # Where relative paths in the file are resolved; set by load_config, not by the file.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -92,11 +92,15 @@ def refresh(config: Config, store: Store, source_name: str, source: Source) -> i
 
 
 def score(config: Config, store: Store, scorer=None, progress: Progress | None = None) -> int:
-    """Score every mention that has no sentiment yet; returns how many were scored.
+    """Score every mention that has no sentiment yet, then tag the negative ones with a topic.
 
+    Returns how many were scored. The topic (and its owning team) is set here, right
+    after sentiment, so `detect` finds it on the mention when it raises an alert.
     The model is loaded here, on first need, never at import: DAG files import this
     module and must stay fast.
     """
+    from monitor.topics import build_classifier, tag_negative
+
     pending = store.unscored_mentions(limit=10**9)
     if not pending:
         return 0
@@ -105,12 +109,18 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
 
         scorer = load_scorer(config.sentiment.model, batch_size=config.sentiment.batch_size,
                              max_length=config.sentiment.max_length)
+    classifier = build_classifier(config.topics)
     step = config.sentiment.batch_size * 8
     done = 0
     for start in range(0, len(pending), step):
         chunk = pending[start : start + step]
         texts = [f"{m.title}. {m.text}" if m.title else m.text for m in chunk]
         results = scorer.score(texts)
+        if classifier is not None:
+            # Topics first: a crash before the sentiments are stored leaves the chunk unscored,
+            # so it is scored and tagged again; the other order could leave it never tagged.
+            scored = [m.model_copy(update={"sentiment": s}) for m, s in zip(chunk, results, strict=True)]
+            store.set_topics(tag_negative(classifier, scored))
         store.set_sentiments([(m.id, s) for m, s in zip(chunk, results, strict=True)])
         done += len(chunk)
         if progress:
@@ -145,29 +155,26 @@ def detect(config: Config, store: Store) -> list[Alert]:
 
 
 def detect_storms(config: Config, store: Store, since: datetime | None, now: datetime) -> list[Alert]:
-    """Storm alerts for brand hours that completed after `since` and by `now`.
+    """Storm alerts for each brand's hours that completed after `since` and by `now`.
 
-    Hourly counts come from `Store.trend`, which counts mentions of all brands together:
-    with one brand configured those are that brand's counts; with several, storms need a
-    per-brand trend from the store and are skipped with a warning rather than mixed up.
-    Negative means a negative sentiment label here (a neutral-text 1-star review is not).
+    Hourly counts come from `Store.trend(since, brand)`; negative means a negative
+    sentiment label there (a neutral-text 1-star review is not counted as negative).
     """
     from monitor.storm import HourlyCounts, floor_hour, hourly_totals, storm_alerts, window_start
 
     cfg = config.detection.storm
     if not cfg.enabled:
         return []
-    if len(config.brands) != 1:
-        log.warning("storm detection skipped: the store's trend() is not per brand and %d brands are configured",
-                    len(config.brands))
-        return []
-    points = store.trend(window_start(now, since, cfg) if since is not None else None)
-    if not points:
-        return []
-    start = floor_hour(min(p.bucket for p in points)).replace(hour=0)
-    counts = HourlyCounts.from_counts(hourly_totals([(p.bucket, p.label, p.count) for p in points]),
-                                      start, floor_hour(now) + timedelta(hours=1))
-    return storm_alerts(config.brands[0].name, counts, cfg, since, now)
+    alerts: list[Alert] = []
+    for brand in config.brands:
+        points = store.trend(window_start(now, since, cfg) if since is not None else None, brand=brand.name)
+        if not points:
+            continue
+        start = floor_hour(min(p.bucket for p in points)).replace(hour=0)
+        counts = HourlyCounts.from_counts(hourly_totals([(p.bucket, p.label, p.count) for p in points]),
+                                          start, floor_hour(now) + timedelta(hours=1))
+        alerts += storm_alerts(brand.name, counts, cfg, since, now)
+    return alerts
 
 
 def notify(config: Config, store: Store, channels: list[AlertChannel] | None = None) -> DeliveryReport:

@@ -1,23 +1,35 @@
 """Spread detection: which negative posts are taking off, measured against the brand's normal.
 
-Velocity is weighted engagement gained per minute over a sliding window, read at every
-snapshot. A brand's baseline is the median velocity of all its posts over the last
-hours, so a brand that always gets attention needs a bigger jump. Evaluating every
-snapshot (not only the latest) makes the result the same whether snapshots arrive one
-at a time or a day at once.
+Every snapshot of a post is scored on two measures, each against its brand's baseline:
+
+* velocity, weighted engagement gained per minute over a sliding window, against a
+  multiple of the brand's median velocity — what is happening now;
+* predicted final engagement (`monitor.forecast`, a Hawkes/SEISMIC estimate that weighs
+  the author's followers and the platform), against the brand's usual top reach — where
+  it is heading. This is what flags a post early, before its velocity peaks.
+
+The higher ratio sets the severity; a post is alerted again only when it climbs to a
+higher level (re-acceleration), never twice at the same one.
+
+The baseline for a reading is computed from the brand's readings in the `baseline_hours`
+before the start of the reading's hour, and each forecast uses only the post's own
+snapshots up to it, so the alerts are the same whether snapshots arrive one at a time or
+a day at once (given the pipeline loads `history_needed` of snapshots before its watermark).
 """
 
 from __future__ import annotations
 
-import statistics
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
 
 from monitor.config import DetectionConfig
-from monitor.models import Alert, EngagementSnapshot, Mention, Severity
+from monitor.forecast import HORIZON_MINUTES, forecast_counts, profile_for, propagating
+from monitor.models import Alert, Engagement, EngagementSnapshot, Mention, Severity
 
 
 @dataclass(frozen=True)
@@ -48,35 +60,183 @@ def readings(snapshots: Sequence[EngagementSnapshot], window: timedelta) -> list
     return out
 
 
-def _severity(velocity: float, threshold: float, cfg: DetectionConfig) -> Severity | None:
-    if velocity >= threshold * cfg.critical_factor:
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything known about one post at one snapshot."""
+
+    reading: Reading
+    engagement: float  # weighted engagement so far
+    predicted_final: float | None  # None once the post is older than max_post_age_hours
+    branching: float
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A brand's normal, from its readings in the hours before one hour."""
+
+    velocity_per_min: float  # median velocity of the brand's readings
+    velocity_threshold: float
+    reach_level: float | None  # the brand's reach_quantile of predicted reach; None: too few posts
+    reach_threshold: float
+    posts: int  # posts the reach level was computed from
+
+
+def history_needed(cfg: DetectionConfig) -> timedelta:
+    """Snapshots before the watermark a run must load to reproduce an all-at-once run exactly.
+
+    Baselines reach back `baseline_hours` from the start of an hour; forecasts need a
+    post's snapshots since it was created, for posts up to `max_post_age_hours` old.
+    """
+    return timedelta(hours=cfg.baseline_hours + cfg.max_post_age_hours + 1, minutes=cfg.window_minutes)
+
+
+def evaluate(mention: Mention, snapshots: Sequence[EngagementSnapshot], cfg: DetectionConfig) -> list[Evaluation]:
+    """Velocity and forecast at each snapshot of ONE mention (snapshots oldest first, unique times).
+
+    A post is taken to have had no engagement when it was created, so its first snapshot
+    already has a velocity and a forecast even when the source first saw it late.
+    """
+    series = list(snapshots)
+    if series and series[0].observed_at > mention.created_at:
+        series.insert(0, EngagementSnapshot(mention_id=mention.id, observed_at=mention.created_at,
+                                            engagement=Engagement()))
+    found = readings(series, timedelta(minutes=cfg.window_minutes))
+    if not found:
+        return []
+    minutes = np.array([(s.observed_at - mention.created_at).total_seconds() / 60 for s in series])
+    arrays = forecast_counts(minutes, [propagating(s.engagement) for s in series],
+                             [s.engagement.total for s in series], mention.author_followers,
+                             profile_for(mention.source), HORIZON_MINUTES)
+    index = {s.observed_at: i for i, s in enumerate(series)}
+    max_age = cfg.max_post_age_hours * 60
+    out = []
+    for r in found:
+        i = index[r.at]
+        predicted = float(arrays.predicted_final[i]) if minutes[i] <= max_age else None
+        out.append(Evaluation(r, float(arrays.engagement[i]), predicted, float(arrays.branching[i])))
+    return out
+
+
+def baseline(velocities: np.ndarray, latest_predictions: np.ndarray, cfg: DetectionConfig) -> Baseline:
+    """The brand's thresholds from its recent readings and its posts' latest predicted reach.
+
+    Reach is judged against the brand's own distribution (a quantile) because what is
+    "a lot" differs by orders of magnitude between brands; with fewer than
+    `min_baseline_posts` posts there is no distribution yet and only the floor applies.
+    """
+    median_velocity = float(np.median(velocities)) if len(velocities) else 0.0
+    level = None
+    if len(latest_predictions) >= cfg.min_baseline_posts:
+        level = float(np.quantile(latest_predictions, cfg.reach_quantile))
+    return Baseline(
+        velocity_per_min=median_velocity,
+        velocity_threshold=max(cfg.min_velocity_per_min, cfg.baseline_multiplier * median_velocity),
+        reach_level=level,
+        reach_threshold=max(cfg.min_predicted_reach, level or 0.0),
+        posts=len(latest_predictions),
+    )
+
+
+def severity_for(ratio: float, cfg: DetectionConfig) -> Severity | None:
+    """info at the threshold, warning at `warning_factor` x it, critical at `critical_factor` x it."""
+    if ratio >= cfg.critical_factor:
         return Severity.critical
-    if velocity >= threshold * cfg.warning_factor:
+    if ratio >= cfg.warning_factor:
         return Severity.warning
-    if velocity >= threshold:
+    if ratio >= 1:
         return Severity.info
     return None
 
 
-def explain(mention: Mention, reading: Reading, baseline: float, threshold: float, severity: Severity) -> str:
-    """One sentence a care agent can act on: how fast, compared with what, who, how negative."""
+def _ratios(ev: Evaluation, base: Baseline) -> tuple[float, float]:
+    reach = (ev.predicted_final or 0.0) / base.reach_threshold
+    return ev.reading.velocity_per_min / base.velocity_threshold, reach
+
+
+def explain(mention: Mention, ev: Evaluation, base: Baseline, severity: Severity, cfg: DetectionConfig) -> str:
+    """One sentence a care agent can act on: how fast vs normal, where it is heading, who, how negative."""
     who = f"@{mention.author_handle.lstrip('@')} ({mention.author_followers:,} followers)"
-    tone = ""
-    if mention.sentiment is not None:
-        tone = f"; sentiment {mention.sentiment.score:+.2f}"
-    if mention.rating is not None:
-        tone += f"; {mention.rating}-star review"
-    return (
+    r = ev.reading
+    velocity_ratio, reach_ratio = _ratios(ev, base)
+    text = (
         f"{severity.value.capitalize()}: negative {mention.source} post by {who} is gaining "
-        f"{reading.velocity_per_min:,.1f} engagements/min over the last {reading.window_minutes:.0f} min, "
-        f"{reading.velocity_per_min / threshold:,.1f}x the alert threshold of {threshold:,.1f}/min "
-        f"(brand baseline {baseline:,.1f}/min){tone}."
+        f"{r.velocity_per_min:,.1f} engagements/min over the last {r.window_minutes:.0f} min "
+        f"({velocity_ratio:,.1f}x the alert threshold of {base.velocity_threshold:,.1f}/min; "
+        f"brand baseline {base.velocity_per_min:,.1f}/min)"
     )
+    if ev.predicted_final is not None:
+        if base.reach_level is not None and base.reach_threshold == base.reach_level:
+            level = f"the brand's top-{(1 - cfg.reach_quantile) * 100:.0f}% level of {base.reach_threshold:,.0f}"
+        else:
+            level = f"the minimum of {base.reach_threshold:,.0f}"
+        text += (
+            f" and is predicted to reach about {ev.predicted_final:,.0f} engagements from "
+            f"{ev.engagement:,.0f} now ({reach_ratio:,.1f}x {level})"
+        )
+    if mention.sentiment is not None:
+        text += f"; sentiment {mention.sentiment.score:+.2f}"
+    if mention.rating is not None:
+        text += f"; {mention.rating}-star review"
+    return text + "."
+
+
+def _hour(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class _BrandSeries:
+    """A brand's evaluations in time order, with arrays for fast baseline slices."""
+
+    evaluations: list[Evaluation]
+    times: list[datetime]
+    velocity: np.ndarray
+    predicted: np.ndarray  # nan where there is no forecast
+    post: np.ndarray  # index of the post, for "latest prediction per post"
+
+    @classmethod
+    def build(cls, evaluations: list[Evaluation]) -> _BrandSeries:
+        evaluations.sort(key=lambda e: (e.reading.at, e.reading.mention_id))
+        ids: dict[str, int] = {}
+        return cls(
+            evaluations,
+            [e.reading.at for e in evaluations],
+            np.array([e.reading.velocity_per_min for e in evaluations], dtype=float),
+            np.array([np.nan if e.predicted_final is None else e.predicted_final for e in evaluations], dtype=float),
+            np.array([ids.setdefault(e.reading.mention_id, len(ids)) for e in evaluations], dtype=np.int64),
+        )
+
+    def baseline_before(self, hour: datetime, cfg: DetectionConfig) -> Baseline:
+        lo = bisect_left(self.times, hour - timedelta(hours=cfg.baseline_hours))
+        hi = bisect_left(self.times, hour)
+        predicted, post = self.predicted[lo:hi], self.post[lo:hi]
+        known = ~np.isnan(predicted)
+        predicted, post = predicted[known], post[known]
+        # The latest prediction of each post: first occurrence in the reversed slice.
+        _, last = np.unique(post[::-1], return_index=True)
+        return baseline(self.velocity[lo:hi], predicted[::-1][last], cfg)
 
 
 class SpreadDetector:
     def __init__(self, config: DetectionConfig) -> None:
         self.config = config
+
+    def history_needed(self) -> timedelta:
+        return history_needed(self.config)
+
+    def evaluations(self, mentions: Mapping[str, Mention],
+                    snapshots: Iterable[EngagementSnapshot]) -> dict[str, list[Evaluation]]:
+        """Every mention's evaluations, grouped by brand."""
+        series: dict[str, dict[datetime, EngagementSnapshot]] = defaultdict(dict)
+        for snap in snapshots:
+            if snap.mention_id in mentions:
+                series[snap.mention_id][snap.observed_at] = snap
+        by_brand: dict[str, list[Evaluation]] = defaultdict(list)
+        for mention_id, snaps in series.items():
+            mention = mentions[mention_id]
+            ordered = [snaps[t] for t in sorted(snaps)]
+            by_brand[mention.brand].extend(evaluate(mention, ordered, self.config))
+        return by_brand
 
     def detect(
         self,
@@ -92,34 +252,23 @@ class SpreadDetector:
         the same or a lower one.
         """
         cfg = self.config
-        window = timedelta(minutes=cfg.window_minutes)
-        lookback = timedelta(hours=cfg.baseline_hours)
-
-        series: dict[str, list[EngagementSnapshot]] = defaultdict(list)
-        for snap in snapshots:
-            if snap.mention_id in mentions:
-                series[snap.mention_id].append(snap)
-
-        by_brand: dict[str, list[Reading]] = defaultdict(list)
-        for mention_id, snaps in series.items():
-            snaps.sort(key=lambda s: s.observed_at)
-            by_brand[mentions[mention_id].brand].extend(readings(snaps, window))
-
         highest = dict(already)
         alerts: list[Alert] = []
-        for brand_readings in by_brand.values():
-            brand_readings.sort(key=lambda r: (r.at, r.mention_id))
-            times = [r.at for r in brand_readings]
-            for i, reading in enumerate(brand_readings):
+        for brand_evaluations in self.evaluations(mentions, snapshots).values():
+            brand = _BrandSeries.build(brand_evaluations)
+            baselines: dict[datetime, Baseline] = {}
+            for ev in brand.evaluations:
+                reading = ev.reading
                 if since is not None and reading.at <= since:
                     continue
                 mention = mentions[reading.mention_id]
                 if not mention.is_negative:
                     continue
-                recent = brand_readings[bisect_left(times, reading.at - lookback) : i + 1]
-                baseline = statistics.median(r.velocity_per_min for r in recent)
-                threshold = max(cfg.min_velocity_per_min, cfg.baseline_multiplier * baseline)
-                severity = _severity(reading.velocity_per_min, threshold, cfg)
+                hour = _hour(reading.at)
+                if hour not in baselines:
+                    baselines[hour] = brand.baseline_before(hour, cfg)
+                base = baselines[hour]
+                severity = severity_for(max(_ratios(ev, base)), cfg)
                 if severity is None:
                     continue
                 previous = highest.get(mention.id)
@@ -133,9 +282,9 @@ class SpreadDetector:
                         brand=mention.brand,
                         severity=severity,
                         created_at=reading.at,
-                        reason=explain(mention, reading, baseline, threshold, severity),
+                        reason=explain(mention, ev, base, severity, cfg),
                         velocity_per_min=round(reading.velocity_per_min, 3),
-                        baseline_per_min=round(baseline, 3),
+                        baseline_per_min=round(base.velocity_per_min, 3),
                     )
                 )
         alerts.sort(key=lambda a: (a.created_at, a.id))

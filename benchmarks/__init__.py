@@ -1,0 +1,1 @@
+"""Measurements of Earshot's detectors on simulated data with known ground truth."""
