@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-dev clean
+.PHONY: run test install install-dev clean dev-live
 
 run: $(VENV)/.installed
 	$(BIN)/earshot run
@@ -30,3 +30,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 
 clean:
 	rm -rf $(VENV) earshot-data test-artifacts .pytest_cache
+
+# The main job listening to every fake platform on loopback as live sources, seeded about the
+# demo brand with one complaint spreading (tests/sources/fakes/serve_all.py). Ctrl-C stops both.
+dev-live: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.sources.fakes.serve_all --run
