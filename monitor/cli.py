@@ -157,11 +157,15 @@ def run(
 
 def _serve_in_background(config: Config, store) -> None:
     import uvicorn
+    from rich.markup import escape
 
     from monitor.web.app import create_app
+    from monitor.web.auth import redact_access_log
 
+    web_app = create_app(config, store)
+    redact_access_log()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(config, store), host=config.web.host, port=config.web.port, log_level="warning")
+        uvicorn.Config(web_app, host=config.web.host, port=config.web.port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -172,7 +176,9 @@ def _serve_in_background(config: Config, store) -> None:
     if not server.started:
         err.print(f"[red]Could not serve the UI on {config.web.host}:{config.web.port}[/red] (port in use?)")
         raise typer.Exit(1)
-    console.print(f"[bold green]Earshot UI: http://{config.web.host}:{config.web.port}[/bold green]")
+    # With no token configured, the link carries the one made for this run (shown nowhere else).
+    url = web_app.state.auth.login_url(config.web.host, config.web.port)
+    console.print(f"[bold green]Earshot UI: {escape(url)}[/bold green]", soft_wrap=True)  # never break the URL
 
 
 @app.command("serve")
@@ -183,14 +189,20 @@ def serve_cmd(
 ) -> None:
     """Serve the web UI and JSON API over the configured store (no ingestion)."""
     import uvicorn
+    from rich.markup import escape
 
     from monitor.web.app import create_app
+    from monitor.web.auth import redact_access_log
 
     config = _load(config_path)
     host = host or config.web.host
     port = port or config.web.port
-    console.print(f"[bold green]Earshot UI: http://{host}:{port}[/bold green]")
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+    web_app = create_app(config)
+    # With no token configured, the link carries the one made for this run (shown nowhere else).
+    url = web_app.state.auth.login_url(host, port)
+    console.print(f"[bold green]Earshot UI: {escape(url)}[/bold green]", soft_wrap=True)  # never break the URL
+    redact_access_log()
+    uvicorn.run(web_app, host=host, port=port, log_level="warning")
 
 
 @app.command("check-config")

@@ -381,9 +381,6 @@ class WebAuthConfig(_Strict):
             raise ValueError("usernames must be unique")
         return users
 
-    def token(self) -> str | None:
-        return os.environ.get(self.token_env) or None
-
 
 class WebConfig(_Strict):
     host: str = "127.0.0.1"

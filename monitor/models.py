@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 def utcnow() -> datetime:
@@ -21,6 +22,10 @@ def utcnow() -> datetime:
 def _as_utc(value: datetime) -> datetime:
     """Naive timestamps are taken as UTC so comparisons never mix naive and aware times."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _as_utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else _as_utc(value)
 
 
 class Engagement(BaseModel):
@@ -79,6 +84,10 @@ class Mention(BaseModel):
     rating: int | None = Field(None, ge=1, le=5)
     app_version: str | None = None  # for app-store reviews: which release the reviewer ran
     sentiment: Sentiment | None = None
+    # What a negative post is about (billing, outage, ...) and the team that owns that topic,
+    # tagged after sentiment (monitor/topics.py) so an alert can be routed when it is raised.
+    topic: str | None = None
+    team: str | None = None
 
     _utc = field_validator("created_at")(_as_utc)
 
@@ -149,10 +158,64 @@ class Alert(BaseModel):
     state: AlertState = AlertState.open
     topic: str | None = None  # e.g. billing, delivery, outage: what the complaint is about
     team: str | None = None  # the team that owns the topic, suggested for assignment
-    assignee: str | None = None
+    assignee: str | None = None  # a person or a team
+    # Handling times, stamped by the store as the triage trail grows (monitor/triage.py), so
+    # time-to-first-response and time-to-resolve are a subtraction, not a replay of events.
+    first_response_at: datetime | None = None  # first triage action of any kind (state, assignment, note)
+    acknowledged_at: datetime | None = None  # first time acknowledged
+    resolved_at: datetime | None = None  # cleared when the alert is reopened
+    dismissed_at: datetime | None = None  # cleared when the alert is reopened
 
     _utc = field_validator("created_at")(_as_utc)
+    _utc_handling = field_validator("first_response_at", "acknowledged_at", "resolved_at", "dismissed_at")(
+        _as_utc_or_none
+    )
 
     @staticmethod
     def make_id(mention_id: str, severity: Severity) -> str:
         return f"{mention_id}:{severity.value}"
+
+
+class AlertEventKind(StrEnum):
+    state = "state"  # moved from `from_state` to `to_state`
+    assignment = "assignment"  # `assignee` is the new assignee (None: unassigned)
+    note = "note"  # a comment in `text`; changes nothing else
+
+
+class AlertEvent(BaseModel):
+    """One entry of an alert's audit trail: who did what, and when.
+
+    Events are only ever appended, never edited: the trail is the record of what the
+    care team did, and the alert's state, assignee and handling times follow from it.
+    A state event names the state it expects to leave (`from_state`), so two agents
+    acting on the same alert at once cannot both win (the store checks it).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(default_factory=lambda: uuid4().hex)
+    alert_id: str
+    at: datetime
+    actor: str = Field(min_length=1, max_length=200)
+    kind: AlertEventKind
+    from_state: AlertState | None = None
+    to_state: AlertState | None = None
+    assignee: str | None = Field(None, max_length=200)
+    text: str | None = Field(None, max_length=4000)  # the note, or the reason for a state change
+
+    _utc = field_validator("at")(_as_utc)
+
+    @model_validator(mode="after")
+    def _complete(self) -> AlertEvent:
+        if self.kind == AlertEventKind.state:
+            if self.from_state is None or self.to_state is None:
+                raise ValueError("a state event needs from_state and to_state")
+            if self.to_state == AlertState.dismissed and not (self.text or "").strip():
+                raise ValueError("dismissing an alert needs a reason")
+        elif self.from_state is not None or self.to_state is not None:
+            raise ValueError(f"a {self.kind.value} event has no from_state/to_state")
+        if self.kind == AlertEventKind.note and not (self.text or "").strip():
+            raise ValueError("a note needs text")
+        if self.kind != AlertEventKind.assignment and self.assignee is not None:
+            raise ValueError(f"a {self.kind.value} event has no assignee")
+        return self

@@ -91,11 +91,12 @@ def refresh(config: Config, store: Store, source_name: str, source: Source) -> i
     return store.ingest([], snapshots).new_snapshots if snapshots else 0
 
 
-def score(config: Config, store: Store, scorer=None, progress: Progress | None = None) -> int:
+def score(config: Config, store: Store, scorer=None, progress: Progress | None = None, classifier=None) -> int:
     """Score every mention that has no sentiment yet, then tag the negative ones with a topic.
 
     Returns how many were scored. The topic (and its owning team) is set here, right
-    after sentiment, so `detect` finds it on the mention when it raises an alert.
+    after sentiment, so `detect` finds it on the mention when it raises an alert;
+    `classifier` (a `monitor.topics.TopicClassifier`) overrides the configured one.
     The model is loaded here, on first need, never at import: DAG files import this
     module and must stay fast.
     """
@@ -109,7 +110,7 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
 
         scorer = load_scorer(config.sentiment.model, batch_size=config.sentiment.batch_size,
                              max_length=config.sentiment.max_length)
-    classifier = build_classifier(config.topics)
+    classifier = classifier or build_classifier(config.topics)
     step = config.sentiment.batch_size * 8
     done = 0
     for start in range(0, len(pending), step):
@@ -148,7 +149,11 @@ def detect(config: Config, store: Store) -> list[Alert]:
     for alert in store.alerts_for(mentions):
         if alert.mention_id not in already or alert.severity.rank > already[alert.mention_id].rank:
             already[alert.mention_id] = alert.severity
-    new = [a for a in detector.detect(mentions, snapshots, since, already) if store.add_alert(a)]
+    from monitor.topics import tag_alerts
+
+    # Each alert carries its post's topic and owning team, so routing and the inbox can use them.
+    spread = tag_alerts(detector.detect(mentions, snapshots, since, already), mentions)
+    new = [a for a in spread if store.add_alert(a)]
     new += [a for a in detect_storms(config, store, since, latest) if store.add_alert(a)]
     store.set_cursor(DETECT_WATERMARK, latest.isoformat())
     return new

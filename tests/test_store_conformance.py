@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.models import (
-    Alert, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment, SentimentLabel, Severity,
+    Alert, AlertEvent, AlertEventKind, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment, SentimentLabel,
+    Severity,
 )
 from monitor.store import SQLiteStore
+from monitor.triage import InvalidTransition, StateConflict
 
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
 
@@ -121,3 +123,107 @@ def test_trend_counts_mentions_per_hour_source_and_label(backend):
     backend.set_sentiments([("x:1", Sentiment(label=SentimentLabel.negative, score=-0.5, model="m"))])
     points = {(p.bucket.hour, p.label): p.count for p in backend.trend()}
     assert points == {(10, "negative"): 1, (10, "unscored"): 1, (11, "unscored"): 1}
+
+
+# -- triage: topics, the audit trail and handling times ------------------------------
+
+
+def event(alert_id: str, minutes: int, kind: AlertEventKind, actor: str = "ana", **fields) -> AlertEvent:
+    return AlertEvent(alert_id=alert_id, at=T0 + timedelta(minutes=minutes), actor=actor, kind=kind, **fields)
+
+
+def moved(alert_id: str, minutes: int, old: AlertState, new: AlertState, **fields) -> AlertEvent:
+    return event(alert_id, minutes, AlertEventKind.state, from_state=old, to_state=new, **fields)
+
+
+def test_topics_are_set_on_mentions_and_survive_a_re_fetch(backend):
+    backend.ingest([mention("1"), mention("2")], [])
+    backend.set_topics([("x:1", "billing", "Billing care"), ("x:2", "outage", None)])
+    backend.ingest([mention("1", likes=3)], [])
+    found = backend.get_mentions(["x:1", "x:2"])
+    assert (found["x:1"].topic, found["x:1"].team) == ("billing", "Billing care")
+    assert (found["x:2"].topic, found["x:2"].team) == ("outage", None)
+    assert found["x:1"].engagement.likes == 3
+
+
+def test_alert_events_apply_and_stamp_the_handling_times(backend):
+    backend.add_alert(alert("x:1", Severity.warning))
+    note = backend.record_alert_event(event("x:1:warning", 3, AlertEventKind.note, text="looking"))
+    assert note.state == AlertState.open and note.first_response_at == T0 + timedelta(minutes=3)
+    acked = backend.record_alert_event(moved("x:1:warning", 5, AlertState.open, AlertState.acknowledged))
+    assert acked.state == AlertState.acknowledged and acked.acknowledged_at == T0 + timedelta(minutes=5)
+    assert acked.first_response_at == T0 + timedelta(minutes=3)  # the note was the first response
+    assigned = backend.record_alert_event(event("x:1:warning", 6, AlertEventKind.assignment, assignee="Billing care"))
+    assert assigned.assignee == "Billing care"
+    resolved = backend.record_alert_event(moved("x:1:warning", 30, AlertState.acknowledged, AlertState.resolved,
+                                                text="refunded"))
+    assert resolved.resolved_at == T0 + timedelta(minutes=30)
+    reopened = backend.record_alert_event(moved("x:1:warning", 40, AlertState.resolved, AlertState.open))
+    assert reopened.state == AlertState.open and reopened.resolved_at is None
+    assert reopened.acknowledged_at == T0 + timedelta(minutes=5) and reopened.assignee == "Billing care"
+    dismissed = backend.record_alert_event(moved("x:1:warning", 41, AlertState.open, AlertState.dismissed,
+                                                 text="duplicate"))
+    assert dismissed.dismissed_at == T0 + timedelta(minutes=41) and dismissed.resolved_at is None
+    stored = backend.get_alert("x:1:warning")
+    assert stored == dismissed
+    trail = backend.alert_events(["x:1:warning"])
+    assert [(e.kind, e.to_state, e.text) for e in trail] == [
+        (AlertEventKind.note, None, "looking"),
+        (AlertEventKind.state, AlertState.acknowledged, None),
+        (AlertEventKind.assignment, None, None),
+        (AlertEventKind.state, AlertState.resolved, "refunded"),
+        (AlertEventKind.state, AlertState.open, None),
+        (AlertEventKind.state, AlertState.dismissed, "duplicate"),
+    ]
+    assert all(e.actor == "ana" for e in trail) and trail[2].assignee == "Billing care"
+
+
+def test_a_stale_or_invalid_state_event_changes_nothing(backend):
+    backend.add_alert(alert("x:1", Severity.warning))
+    backend.record_alert_event(moved("x:1:warning", 1, AlertState.open, AlertState.acknowledged, actor="ana"))
+    with pytest.raises(StateConflict):  # luis clicked on a page that still showed it open
+        backend.record_alert_event(moved("x:1:warning", 2, AlertState.open, AlertState.resolved, actor="luis"))
+    with pytest.raises(InvalidTransition):
+        backend.record_alert_event(moved("x:1:warning", 3, AlertState.acknowledged, AlertState.open))
+    with pytest.raises(KeyError):
+        backend.record_alert_event(event("nope", 1, AlertEventKind.note, text="x"))
+    assert backend.get_alert("x:1:warning").state == AlertState.acknowledged
+    assert [e.actor for e in backend.alert_events(["x:1:warning"])] == ["ana"]
+
+
+def test_recording_the_same_event_twice_stores_it_once(backend):
+    backend.add_alert(alert("x:1", Severity.info))
+    first = moved("x:1:info", 1, AlertState.open, AlertState.acknowledged)
+    backend.record_alert_event(first)
+    assert backend.record_alert_event(first).state == AlertState.acknowledged  # a retry, not a conflict
+    assert [e.id for e in backend.alert_events(["x:1:info"])] == [first.id]
+
+
+def test_alert_events_of_several_alerts_come_oldest_first(backend):
+    backend.add_alert(alert("x:1", Severity.warning))
+    backend.add_alert(alert("x:1", Severity.critical, minutes=2))
+    backend.record_alert_event(event("x:1:critical", 9, AlertEventKind.note, text="later"))
+    backend.record_alert_event(event("x:1:warning", 4, AlertEventKind.note, text="earlier"))
+    backend.record_alert_event(event("x:1:warning", 9, AlertEventKind.note, text="same time, recorded last"))
+    texts = [e.text for e in backend.alert_events(["x:1:critical", "x:1:warning"])]
+    assert texts == ["earlier", "later", "same time, recorded last"]
+    assert backend.alert_events(["x:1:critical"])[0].alert_id == "x:1:critical"
+    assert backend.alert_events([]) == []
+
+
+def test_set_alert_state_stamps_handling_times_too(backend):
+    backend.add_alert(alert("x:1", Severity.info))
+    acked = backend.set_alert_state("x:1:info", AlertState.acknowledged)
+    assert acked.acknowledged_at is not None and acked.first_response_at == acked.acknowledged_at
+    resolved = backend.set_alert_state("x:1:info", AlertState.resolved)
+    assert resolved.resolved_at is not None and resolved.acknowledged_at == acked.acknowledged_at
+    assert backend.set_alert_state("x:1:info", AlertState.open).resolved_at is None
+    assert backend.alert_events(["x:1:info"]) == []  # not an audited action
+
+
+def test_alerts_created_in_a_window(backend):
+    for native_id, minutes in (("1", 0), ("2", 59), ("3", 60), ("4", 120)):
+        backend.add_alert(alert(f"x:{native_id}", Severity.info, minutes=minutes))
+    found = backend.alerts_created(T0 + timedelta(minutes=1), T0 + timedelta(minutes=120))
+    assert [a.id for a in found] == ["x:2:info", "x:3:info"]
+

@@ -2,7 +2,9 @@
 
 The app runs under uvicorn in a background thread on a loopback socket bound
 before the server starts (no free-port race); the store is filled by the real
-pipeline with a keyword test double instead of the sentiment model.
+pipeline with a keyword test double instead of the sentiment model. The agent signs
+in, triages the demo's escalated complaint (acknowledge, assign, note, resolve) and
+the screenshots land in test-artifacts/.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CRITICAL = "x:1991500000000000001:critical"
+WARNING = "x:1991500000000000001:warning"
+TOKEN = "browser-test-token-8f3a1c"
 
 
 class KeywordScorer:
@@ -50,8 +55,14 @@ class KeywordScorer:
         return [one(t) for t in texts]
 
 
+@dataclass(frozen=True)
+class Site:
+    url: str
+    store: SQLiteStore
+
+
 @pytest.fixture
-def base_url(tmp_path: Path) -> Iterator[str]:
+def site(tmp_path: Path) -> Iterator[Site]:
     import uvicorn
 
     config = load_config(demo_config_path())
@@ -63,7 +74,8 @@ def base_url(tmp_path: Path) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(config, store), log_level="warning", lifespan="on"))
+    app = create_app(config, store, environ={"EARSHOT_WEB_TOKEN": TOKEN})
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -72,7 +84,7 @@ def base_url(tmp_path: Path) -> Iterator[str]:
             pytest.fail("uvicorn did not start")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield Site(f"http://127.0.0.1:{port}", store)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -119,43 +131,98 @@ def _screenshot(driver, name: str) -> Path:
     return path
 
 
-def test_inbox_in_a_real_browser(base_url, browser):
+def test_sign_in_and_triage_in_a_real_browser(site, browser):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(base_url + "/")
-    assert "Inbox" in browser.title
+    base_url = site.url
+    # A page may be replaced while a condition reads it (each action reloads the page): keep polling.
+    wait = WebDriverWait(browser, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
 
-    card = browser.find_element(By.CSS_SELECTOR, f'article[data-alert-id="{CRITICAL}"]')
-    assert card.is_displayed()
+    # Nothing without signing in: the inbox sends the browser to the login form.
+    browser.get(base_url + "/")
+    assert "/login?next=" in browser.current_url
+    assert "Sign in" in browser.title
+    browser.find_element(By.ID, "token").send_keys("wrong")
+    browser.find_element(By.CSS_SELECTOR, "#token-login button[type=submit]").click()
+    error = wait.until(ec.presence_of_element_located((By.ID, "login-error")))  # the form, answered again
+    assert "That token is not valid." in error.text
+    _screenshot(browser, "login.png")
+    browser.find_element(By.ID, "token").send_keys(TOKEN)
+    browser.find_element(By.ID, "name").send_keys("Dana Reyes")
+    browser.find_element(By.CSS_SELECTOR, "#token-login button[type=submit]").click()
+    wait.until(ec.presence_of_element_located((By.ID, "inbox")))
+    assert browser.current_url.rstrip("/") == base_url
+    assert "Inbox" in browser.title
+    assert browser.find_element(By.CSS_SELECTOR, ".user-name").text == "Dana Reyes"
+    session = browser.get_cookie("earshot_session")
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+
+    # One card for the escalated post, with its history, topic and owner.
+    cards = browser.find_elements(By.CSS_SELECTOR, "#open-alerts article")
+    assert [c.get_attribute("data-alert-id") for c in cards] == [CRITICAL]
+    card = cards[0]
     assert card.get_attribute("data-state") == "open"
     assert "charged me twice" in card.text
-    assert "Critical" in card.text or "CRITICAL" in card.text
-    assert "22.8/min" in card.text
+    assert "CRITICAL" in card.text.upper() and "Warning" in card.find_element(By.CSS_SELECTOR, ".escalation").text
+    assert card.find_element(By.CSS_SELECTOR, ".chip-topic").text.lower() == "billing"
+    assert "Unassigned" in card.text and "owner: Billing care" in card.text
     link = card.find_element(By.LINK_TEXT, "Open post ↗")
     assert link.get_attribute("href").startswith("https://x.com/")
     assert link.get_attribute("target") == "_blank"
-
     chart = browser.find_element(By.CSS_SELECTOR, "#chart-sentiment svg")
-    assert chart.is_displayed()
-    assert chart.size["width"] > 200 and chart.size["height"] > 80
+    assert chart.is_displayed() and chart.size["width"] > 200 and chart.size["height"] > 80
     assert len(chart.find_elements(By.TAG_NAME, "rect")) > 5
-    assert browser.find_element(By.CSS_SELECTOR, "#chart-sources svg").is_displayed()
+    assert browser.find_element(By.ID, "metrics").is_displayed()
     # The stylesheet really applied (not just linked): the critical badge is red on white.
     badge = card.find_element(By.CSS_SELECTOR, ".badge-critical")
     assert badge.value_of_css_property("background-color") in {"rgba(201, 42, 42, 1)", "rgb(201, 42, 42)"}
-
     _screenshot(browser, "inbox.png")
 
+    # Acknowledge: the card moves to the acknowledged group.
     card.find_element(By.XPATH, ".//button[normalize-space()='Acknowledge']").click()
-    WebDriverWait(browser, 10).until(ec.presence_of_element_located(
+    wait.until(ec.presence_of_element_located(
         (By.CSS_SELECTOR, f'#acknowledged-alerts article[data-alert-id="{CRITICAL}"]')))
+    assert browser.find_element(By.ID, "stat-open").text == "0"
     card = browser.find_element(By.CSS_SELECTOR, f'article[data-alert-id="{CRITICAL}"]')
-    assert card.get_attribute("data-state") == "acknowledged"
-    assert "Acknowledged" in card.text
     assert not card.find_elements(By.XPATH, ".//button[normalize-space()='Acknowledge']")
-    assert browser.find_element(By.ID, "stat-open").text == "1"
-    assert browser.current_url.rstrip("/") == base_url  # the 303 landed back on the inbox
 
-    _screenshot(browser, "inbox-acknowledged.png")
+    # Assign: the popover form, with the owning team suggested.
+    card.find_element(By.XPATH, ".//summary[normalize-space()='Assign']").click()
+    panel = card.find_element(By.CSS_SELECTOR, "details[open] .popover-panel")
+    assert panel.is_displayed()
+    _screenshot(browser, "inbox-assign.png")
+    panel.find_element(By.XPATH, ".//button[normalize-space()='Assign to Billing care']").click()
+    wait.until(lambda d: "Billing care" in d.find_element(
+        By.CSS_SELECTOR, f'article[data-alert-id="{CRITICAL}"] .assignee').text)
+
+    # The detail page: note, then resolve with a comment.
+    browser.find_element(By.CSS_SELECTOR, f'article[data-alert-id="{CRITICAL}"] .details-link').click()
+    wait.until(ec.presence_of_element_located((By.ID, "audit-trail")))
+    browser.find_element(By.ID, "note-text").send_keys("Called Dana back: both charges will be refunded today.")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Add note']").click()
+    wait.until(lambda d: "both charges will be refunded" in d.find_element(By.ID, "audit-trail").text)
+    browser.find_element(By.ID, "state-comment").send_keys("Refund issued, customer confirmed")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Resolve']").click()
+    wait.until(lambda d: d.find_element(By.ID, "case").get_attribute("data-state") == "resolved")
+    trail = browser.find_element(By.ID, "audit-trail").text
+    for line in ("Dana Reyes (via token) acknowledged", "assigned to Billing care", "added a note", "resolved",
+                 "Refund issued, customer confirmed"):
+        assert line in trail, line
+    assert "Resolved" in browser.find_element(By.ID, "fact-state").text
+    assert browser.find_element(By.XPATH, "//button[normalize-space()='Reopen']").is_displayed()
+    _screenshot(browser, "alert-resolved.png")
+
+    browser.get(base_url + "/")
+    assert "No open alerts." in browser.find_element(By.ID, "inbox").text
+    assert browser.find_element(By.ID, "kpi-resolution-rate").text.startswith("100%")
+    assert site.store.get_alert(WARNING).state.value == "resolved"  # the card acted on the whole post
+    trail = site.store.alert_events([CRITICAL])
+    assert len(trail) == 4 and {e.actor for e in trail} == {"Dana Reyes (via token)"}
+
+    # The API reference is a page of Earshot's own (Swagger UI would fetch scripts from a CDN).
+    browser.get(base_url + "/docs")
+    assert browser.find_elements(By.CSS_SELECTOR, ".api-op") and not browser.find_elements(By.TAG_NAME, "script")
+    _screenshot(browser, "api-docs.png")

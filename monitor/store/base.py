@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from monitor.models import Alert, AlertState, EngagementSnapshot, Mention, Sentiment
+from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,9 @@ class Store(Protocol):
 
     def set_sentiments(self, results: Sequence[tuple[str, Sentiment]]) -> None: ...
 
+    def set_topics(self, results: Sequence[tuple[str, str, str | None]]) -> None:
+        """Tag mentions with (mention_id, topic, team); like sentiment, a re-fetch keeps the tag."""
+
     def snapshots_since(self, since: datetime) -> list[EngagementSnapshot]:
         """Snapshots observed at or after `since`, oldest first."""
 
@@ -81,7 +84,25 @@ class Store(Protocol):
     def alerts(self, states: Sequence[AlertState] | None = None, limit: int = 200) -> list[Alert]:
         """Newest first."""
 
-    def set_alert_state(self, alert_id: str, state: AlertState) -> Alert: ...
+    def set_alert_state(self, alert_id: str, state: AlertState) -> Alert:
+        """Set the state without an audit entry (no transition check), stamping the handling
+        times as `monitor.triage.state_stamps` says; people's actions go through `record_alert_event`."""
+
+    def record_alert_event(self, event: AlertEvent) -> Alert:
+        """Append `event` to its alert's audit trail and apply it, in one atomic step; returns the alert.
+
+        Applying is `monitor.triage.apply_event` (state, assignee and handling times). A state
+        event whose `from_state` is no longer the alert's state raises `triage.StateConflict`
+        and stores nothing, so concurrent agents cannot both win. KeyError for an unknown
+        alert. An event whose id is already stored changes nothing (a retry is safe).
+        The trail is append-only: no method edits or deletes an event.
+        """
+
+    def alert_events(self, alert_ids: Iterable[str]) -> list[AlertEvent]:
+        """The audit trail of these alerts, oldest first (same time: in the order recorded)."""
+
+    def alerts_created(self, since: datetime, until: datetime) -> list[Alert]:
+        """Alerts created in [since, until), oldest first: what handling metrics are computed over."""
 
     def undelivered_alerts(self, channel: str) -> list[Alert]:
         """Alerts not yet delivered to `channel`, oldest first: the outbox."""

@@ -14,8 +14,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.models import Alert, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment
+from monitor.models import (
+    Alert, AlertEvent, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment,
+)
 from monitor.store.base import IngestResult, TrendPoint
+from monitor.triage import apply_event, state_stamps
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mentions (
@@ -79,6 +82,25 @@ CREATE TABLE IF NOT EXISTS deliveries (
     delivered_at TEXT NOT NULL,
     PRIMARY KEY (alert_id, channel)
 );
+
+-- The triage audit trail: append-only, enforced by the database itself.
+CREATE TABLE IF NOT EXISTS alert_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    alert_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    from_state TEXT,
+    to_state TEXT,
+    assignee TEXT,
+    text TEXT
+);
+CREATE INDEX IF NOT EXISTS alert_events_alert ON alert_events(alert_id, at);
+CREATE TRIGGER IF NOT EXISTS alert_events_no_update BEFORE UPDATE ON alert_events
+BEGIN SELECT RAISE(ABORT, 'alert_events is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS alert_events_no_delete BEFORE DELETE ON alert_events
+BEGIN SELECT RAISE(ABORT, 'alert_events is append-only'); END;
 """
 
 
@@ -89,6 +111,10 @@ def _ts(value: datetime) -> str:
 
 def _parse_ts(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+# When the care team responded to, acknowledged, resolved and dismissed an alert.
+_HANDLING_TIMES = ("first_response_at", "acknowledged_at", "resolved_at", "dismissed_at")
 
 
 class SQLiteStore:
@@ -106,8 +132,11 @@ class SQLiteStore:
 
     # Columns added after the first release, for databases created before them.
     _ADDED_COLUMNS = {
-        "mentions": {"app_version": "TEXT"},
-        "alerts": {"kind": "TEXT NOT NULL DEFAULT 'spread'", "topic": "TEXT", "team": "TEXT", "assignee": "TEXT"},
+        "mentions": {"app_version": "TEXT", "topic": "TEXT", "team": "TEXT"},
+        "alerts": {
+            "kind": "TEXT NOT NULL DEFAULT 'spread'", "topic": "TEXT", "team": "TEXT", "assignee": "TEXT",
+            "first_response_at": "TEXT", "acknowledged_at": "TEXT", "resolved_at": "TEXT", "dismissed_at": "TEXT",
+        },
     }
 
     def _migrate(self) -> None:
@@ -157,7 +186,8 @@ class SQLiteStore:
                     db.execute(
                         "INSERT INTO mentions (id, source, native_id, url, author_handle, author_followers, text,"
                         " title, lang, created_at, brand, query, engagement, rating, app_version, sentiment_label,"
-                        " sentiment_score, sentiment_model, first_seen_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        " sentiment_score, sentiment_model, first_seen_at, topic, team)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (
                             m.id, m.source, m.native_id, m.url, m.author_handle, m.author_followers,
                             m.text, m.title, m.lang, _ts(m.created_at), m.brand, m.query,
@@ -165,7 +195,7 @@ class SQLiteStore:
                             m.sentiment.label.value if m.sentiment else None,
                             m.sentiment.score if m.sentiment else None,
                             m.sentiment.model if m.sentiment else None,
-                            now,
+                            now, m.topic, m.team,
                         ),
                     )
                     new += 1
@@ -214,7 +244,7 @@ class SQLiteStore:
             text=row["text"], title=row["title"], lang=row["lang"],
             created_at=_parse_ts(row["created_at"]), brand=row["brand"], query=row["query"],
             engagement=Engagement.model_validate_json(row["engagement"]), rating=row["rating"],
-            app_version=row["app_version"], sentiment=sentiment,
+            app_version=row["app_version"], sentiment=sentiment, topic=row["topic"], team=row["team"],
         )
 
     def get_mention(self, mention_id: str) -> Mention | None:
@@ -256,6 +286,11 @@ class SQLiteStore:
                 [(s.label.value, s.score, s.model, mid) for mid, s in results],
             )
 
+    def set_topics(self, results: Sequence[tuple[str, str, str | None]]) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE mentions SET topic = ?, team = ? WHERE id = ?",
+                           [(topic, team, mid) for mid, topic, team in results])
+
     # -- snapshots ------------------------------------------------------------
 
     @staticmethod
@@ -289,6 +324,7 @@ class SQLiteStore:
             severity=row["severity"], created_at=_parse_ts(row["created_at"]), reason=row["reason"],
             velocity_per_min=row["velocity_per_min"], baseline_per_min=row["baseline_per_min"],
             state=row["state"], topic=row["topic"], team=row["team"], assignee=row["assignee"],
+            **{name: _parse_ts(row[name]) if row[name] else None for name in _HANDLING_TIMES},
         )
 
     def add_alert(self, alert: Alert) -> bool:
@@ -331,12 +367,64 @@ class SQLiteStore:
 
     def set_alert_state(self, alert_id: str, state: AlertState) -> Alert:
         with self._tx() as db:
-            cur = db.execute("UPDATE alerts SET state = ? WHERE id = ?", (state.value, alert_id))
-            if cur.rowcount == 0:
+            rows = db.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchall()
+            if not rows:
                 raise KeyError(alert_id)
-        alert = self.get_alert(alert_id)
-        assert alert is not None
-        return alert
+            alert = self._alert(rows[0])
+            updated = alert.model_copy(update=state_stamps(alert, state, datetime.now(UTC)))
+            self._write_handling(db, updated)
+        return updated
+
+    @staticmethod
+    def _write_handling(db: sqlite3.Connection, alert: Alert) -> None:
+        db.execute(
+            "UPDATE alerts SET state = ?, assignee = ?, " + ", ".join(f"{n} = ?" for n in _HANDLING_TIMES)
+            + " WHERE id = ?",
+            (alert.state.value, alert.assignee,
+             *(_ts(v) if (v := getattr(alert, n)) else None for n in _HANDLING_TIMES), alert.id),
+        )
+
+    def record_alert_event(self, event: AlertEvent) -> Alert:
+        with self._tx() as db:
+            rows = db.execute("SELECT * FROM alerts WHERE id = ?", (event.alert_id,)).fetchall()
+            if not rows:
+                raise KeyError(event.alert_id)
+            alert = self._alert(rows[0])
+            if db.execute("SELECT 1 FROM alert_events WHERE id = ?", (event.id,)).fetchone():
+                return alert  # already recorded: a retry
+            updated = apply_event(alert, event)  # raises before anything is written
+            db.execute(
+                "INSERT INTO alert_events (id, alert_id, at, actor, kind, from_state, to_state, assignee, text)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (event.id, event.alert_id, _ts(event.at), event.actor, event.kind.value,
+                 event.from_state.value if event.from_state else None,
+                 event.to_state.value if event.to_state else None, event.assignee, event.text),
+            )
+            self._write_handling(db, updated)
+        return updated
+
+    def alert_events(self, alert_ids: Iterable[str]) -> list[AlertEvent]:
+        ids = list(dict.fromkeys(alert_ids))
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self._query(f"SELECT * FROM alert_events WHERE alert_id IN ({marks})", chunk)
+        rows.sort(key=lambda r: (r["at"], r["seq"]))
+        return [
+            AlertEvent(
+                id=r["id"], alert_id=r["alert_id"], at=_parse_ts(r["at"]), actor=r["actor"], kind=r["kind"],
+                from_state=r["from_state"], to_state=r["to_state"], assignee=r["assignee"], text=r["text"],
+            )
+            for r in rows
+        ]
+
+    def alerts_created(self, since: datetime, until: datetime) -> list[Alert]:
+        rows = self._query(
+            "SELECT * FROM alerts WHERE created_at >= ? AND created_at < ? ORDER BY created_at, id",
+            (_ts(since), _ts(until)),
+        )
+        return [self._alert(r) for r in rows]
 
     def undelivered_alerts(self, channel: str) -> list[Alert]:
         rows = self._query(

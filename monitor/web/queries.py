@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.models import Alert, AlertState, EngagementSnapshot
 from monitor.store import Store, TrendPoint
+from monitor.triage import ACTIVE_STATES
 from monitor.web.schemas import AlertOut, StatsOut
 
-INBOX_STATES: tuple[AlertState, ...] = (AlertState.open, AlertState.acknowledged)
+INBOX_STATES: tuple[AlertState, ...] = ACTIVE_STATES  # open and acknowledged
 # The store has no COUNT by state; counting through `alerts()` needs a limit above any real inbox.
 COUNT_LIMIT = 100_000
 
@@ -23,12 +24,6 @@ def with_mentions(store: Store, alerts: Sequence[Alert]) -> list[AlertOut]:
     """Attach each alert's mention, fetched in one store call instead of one per alert."""
     mentions = store.get_mentions(a.mention_id for a in alerts if a.mention_id)
     return [AlertOut(**a.model_dump(), mention=mentions.get(a.mention_id)) for a in alerts]
-
-
-def inbox_order(alerts: Sequence[Alert]) -> list[Alert]:
-    """Most severe first, then newest: a critical alert must never hide below a fresh info one."""
-    newest_first = sorted(alerts, key=lambda a: a.created_at, reverse=True)
-    return sorted(newest_first, key=lambda a: a.severity.rank, reverse=True)
 
 
 def count_by_state(store: Store) -> dict[AlertState, int]:

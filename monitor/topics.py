@@ -1,0 +1,150 @@
+"""Topic tagging: what a negative post is about, and which team owns that topic.
+
+`pipeline.score` tags each negative mention right after its sentiment, so when
+`detect` raises an alert the alert can carry the mention's topic and team
+(`tag_alerts`): the inbox filters on them, channels route on them, and the owning
+team is suggested for assignment.
+
+The default classifier matches the configured keywords (`topics.taxonomy` in the
+config): offline, instant and explainable ("matched: charged, refund"). Anything else,
+a zero-shot model for instance, plugs in as a `TopicClassifier`.
+
+Keyword matching ignores case and accents (`cobró` = `cobro`, `señal` = `senal`) and
+respects word boundaries (`bill` does not match `billion`); a trailing `*` matches word
+prefixes (`refund*`). A post written in a language the taxonomy has keywords for is
+matched against that language's keywords (plus `any`), so a word that means something
+else in another language (Spanish `red`, network) cannot mislabel it; a post whose
+language is unknown or not in the taxonomy is matched against every language. Each
+matched keyword scores its number of words, so a specific phrase ("charged me twice")
+outweighs a lone generic word; ties go to the topic listed first.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from monitor.config import TopicConfig, TopicsConfig
+from monitor.models import Alert, Mention
+
+ANY_LANGUAGE = "any"
+
+
+@dataclass(frozen=True)
+class TopicMatch:
+    topic: str
+    team: str | None
+    score: float  # keyword backend: words matched; other backends: their confidence
+    evidence: tuple[str, ...] = ()  # what made the match (the keywords), for people to check
+
+
+class TopicClassifier(Protocol):
+    """Assigns at most one topic to each mention (None: no topic fits)."""
+
+    def classify(self, mentions: Sequence[Mention]) -> list[TopicMatch | None]: ...
+
+
+def normalize(text: str) -> str:
+    """Casefolded, accents removed: what keywords and posts are compared as."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", stripped.casefold())
+
+
+def keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """A keyword or phrase as a whole-word pattern over normalized text; `word*` matches prefixes."""
+    words = normalize(keyword.strip()).split()
+    prefix = words[-1].endswith("*")
+    if prefix:
+        words[-1] = words[-1].rstrip("*")
+    body = r"\s+".join(re.escape(w) for w in words) + (r"\w*" if prefix else "")
+    return re.compile(rf"(?<!\w){body}(?!\w)")
+
+
+def primary_language(lang: str | None) -> str | None:
+    """`es-MX` -> `es`; None stays None."""
+    return lang.replace("_", "-").split("-")[0].casefold() if lang else None
+
+
+@dataclass(frozen=True)
+class _Keyword:
+    text: str
+    pattern: re.Pattern[str]
+    weight: int
+
+
+class KeywordClassifier:
+    """The offline default: the topic whose configured keywords the post matches best."""
+
+    def __init__(self, taxonomy: Sequence[TopicConfig]) -> None:
+        self.taxonomy = list(taxonomy)
+        self._keywords: list[dict[str, list[_Keyword]]] = [
+            {
+                lang.casefold(): [_Keyword(k, keyword_pattern(k), len(k.split())) for k in dict.fromkeys(words)]
+                for lang, words in topic.keywords.items()
+            }
+            for topic in self.taxonomy
+        ]
+        self.languages = {lang for per_lang in self._keywords for lang in per_lang} - {ANY_LANGUAGE}
+
+    def _candidates(self, per_lang: Mapping[str, list[_Keyword]], lang: str | None) -> Iterable[_Keyword]:
+        if lang in self.languages:
+            return [*per_lang.get(lang, []), *per_lang.get(ANY_LANGUAGE, [])]
+        return [k for words in per_lang.values() for k in words]
+
+    def classify_text(self, text: str, lang: str | None = None) -> TopicMatch | None:
+        normalized = normalize(text)
+        lang = primary_language(lang)
+        best: TopicMatch | None = None
+        for topic, per_lang in zip(self.taxonomy, self._keywords, strict=True):
+            hits = {k.text: k.weight for k in self._candidates(per_lang, lang) if k.pattern.search(normalized)}
+            score = sum(hits.values())
+            if score and (best is None or score > best.score):
+                best = TopicMatch(topic.name, topic.team, score, tuple(hits))
+        return best
+
+    def classify(self, mentions: Sequence[Mention]) -> list[TopicMatch | None]:
+        return [self.classify_text(mention_text(m), m.lang) for m in mentions]
+
+
+def mention_text(mention: Mention) -> str:
+    return f"{mention.title}. {mention.text}" if mention.title else mention.text
+
+
+def build_classifier(config: TopicsConfig) -> TopicClassifier | None:
+    """The configured classifier, or None when there is no taxonomy (nothing to tag)."""
+    if not config.taxonomy:
+        return None
+    if config.backend == "keywords":
+        return KeywordClassifier(config.taxonomy)
+    raise ValueError(f"topics.backend: unknown backend {config.backend!r}")  # pragma: no cover - config forbids it
+
+
+def tag_negative(classifier: TopicClassifier, mentions: Sequence[Mention]) -> list[tuple[str, str, str | None]]:
+    """(mention_id, topic, team) for the negative mentions a topic fits: what `Store.set_topics` takes.
+
+    Only negative posts are tagged: topics exist to route complaints, and tagging every
+    neutral or happy post would only cost time.
+    """
+    negative = [m for m in mentions if m.is_negative]
+    if not negative:
+        return []
+    return [
+        (m.id, match.topic, match.team)
+        for m, match in zip(negative, classifier.classify(negative), strict=True)
+        if match is not None
+    ]
+
+
+def tag_alerts(alerts: Iterable[Alert], mentions: Mapping[str, Mention]) -> list[Alert]:
+    """Copy each post's topic and team onto its alerts (an alert's own topic, if set, wins)."""
+    tagged: list[Alert] = []
+    for alert in alerts:
+        mention = mentions.get(alert.mention_id) if alert.mention_id else None
+        if mention is not None and alert.topic is None and mention.topic is not None:
+            alert = alert.model_copy(update={"topic": mention.topic, "team": alert.team or mention.team})
+        tagged.append(alert)
+    return tagged
