@@ -2,8 +2,12 @@
 
 `reindex` reads the SQLite file read-only, page by page, and bulk-writes every record
 with its deterministic `_id` (`index` operations, so SQLite's version wins and running it
-twice changes nothing). The indices are refreshed once at the end rather than per page,
-which is what makes a large copy fast.
+twice changes nothing). The triage audit trail is append-only in Elasticsearch too, so its
+events are written with `create`: one already copied is left as it is. The indices are
+refreshed once at the end rather than per page, which is what makes a large copy fast.
+
+A file written by an older Earshot (columns added since missing) is read as the SQLite
+store would read it after its migration: the missing columns are empty.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from monitor.models import AlertEvent
 from monitor.store import es_docs as docs
 from monitor.store.es_bulk import ItemResult, bulk_write
 from monitor.store.sqlite import SQLiteStore
@@ -67,12 +72,25 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _pages(db: sqlite3.Connection, sql: str) -> Iterator[list[sqlite3.Row]]:
+class _Row(dict):
+    """A row as a mapping where a column the file does not have yet reads as its default."""
+
+    DEFAULTS: dict[str, Any] = {"kind": "spread"}  # alerts.kind: NOT NULL DEFAULT 'spread'
+
+    def __missing__(self, key: str) -> Any:
+        return self.DEFAULTS.get(key)
+
+
+def _pages(db: sqlite3.Connection, sql: str) -> Iterator[list[_Row]]:
     """Keyset paging on rowid; `sql` selects `rowid AS rid` and has `WHERE <alias>.rowid > ?`."""
     last = 0
     while rows := db.execute(f"{sql} LIMIT {PAGE}", (last,)).fetchall():
-        yield rows
+        yield [_Row(zip(row.keys(), row, strict=True)) for row in rows]
         last = rows[-1]["rid"]
+
+
+def _has_table(db: sqlite3.Connection, table: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is not None
 
 
 def _in(values: list[str]) -> str:
@@ -82,7 +100,7 @@ def _in(values: list[str]) -> str:
 Action = dict[str, Any]
 
 
-def _mention_actions(store: ElasticsearchStore, db: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Action]:
+def _mention_actions(store: ElasticsearchStore, db: sqlite3.Connection, rows: list[_Row]) -> list[Action]:
     ids = [row["id"] for row in rows]
     sql = f"SELECT mention_id, MAX(observed_at) FROM snapshots WHERE mention_id IN ({_in(ids)}) GROUP BY mention_id"
     observed = dict(db.execute(sql, ids))
@@ -97,7 +115,7 @@ def _mention_actions(store: ElasticsearchStore, db: sqlite3.Connection, rows: li
     return actions
 
 
-def _snapshot_actions(store: ElasticsearchStore, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+def _snapshot_actions(store: ElasticsearchStore, rows: list[_Row]) -> list[dict[str, Any]]:
     actions = []
     for row in rows:
         snapshot = SQLiteStore._snapshot(row)
@@ -107,7 +125,7 @@ def _snapshot_actions(store: ElasticsearchStore, rows: list[sqlite3.Row]) -> lis
     return actions
 
 
-def _alert_actions(store: ElasticsearchStore, db: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+def _alert_actions(store: ElasticsearchStore, db: sqlite3.Connection, rows: list[_Row]) -> list[dict[str, Any]]:
     ids = [row["id"] for row in rows]
     delivered: dict[str, list[str]] = {}
     sql = f"SELECT alert_id, channel FROM deliveries WHERE alert_id IN ({_in(ids)})"
@@ -123,7 +141,7 @@ def _alert_actions(store: ElasticsearchStore, db: sqlite3.Connection, rows: list
     return actions
 
 
-def _delivery_actions(store: ElasticsearchStore, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+def _delivery_actions(store: ElasticsearchStore, rows: list[_Row]) -> list[dict[str, Any]]:
     return [
         {
             "_op_type": "index", "_index": store.names.index("deliveries"),
@@ -134,7 +152,7 @@ def _delivery_actions(store: ElasticsearchStore, rows: list[sqlite3.Row]) -> lis
     ]
 
 
-def _cursor_actions(store: ElasticsearchStore, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+def _cursor_actions(store: ElasticsearchStore, rows: list[_Row]) -> list[dict[str, Any]]:
     return [
         {
             "_op_type": "index", "_index": store.names.index("cursors"), "_id": docs.safe_id(row["key"]),
@@ -144,13 +162,30 @@ def _cursor_actions(store: ElasticsearchStore, rows: list[sqlite3.Row]) -> list[
     ]
 
 
+def _event_actions(store: ElasticsearchStore, rows: list[_Row]) -> list[dict[str, Any]]:
+    """`create`, never `index`: the trail is append-only (a 409 is an event copied before).
+
+    `seq` is SQLite's, which orders the events recorded at the same time as SQLite did.
+    """
+    actions = []
+    for row in rows:
+        event = AlertEvent(
+            id=row["id"], alert_id=row["alert_id"], at=docs.parse_iso(row["at"]), actor=row["actor"], kind=row["kind"],
+            from_state=row["from_state"], to_state=row["to_state"], assignee=row["assignee"], text=row["text"],
+        )
+        doc = {**docs.event_doc(event, brand=row["a_brand"], recorded_at=None), "seq": row["seq"]}
+        actions.append({"_op_type": "create", "_index": store.names.index("alert_events"),
+                        "_id": docs.safe_id(event.id), "_source": doc})
+    return actions
+
+
 def reindex_sqlite(
     sqlite_path: Path | str, store: ElasticsearchStore, progress: ProgressFactory | None = None
 ) -> ReindexReport:
     """Copy everything in a SQLite store into `store`; per-document failures are reported, not raised."""
     db = _connect_read_only(Path(sqlite_path))
     report = ReindexReport()
-    phases: list[tuple[str, str, str, Callable[[list[sqlite3.Row]], list[dict[str, Any]]]]] = [
+    phases: list[tuple[str, str, str, Callable[[list[_Row]], list[dict[str, Any]]]]] = [
         ("mentions", "mentions", "SELECT rowid AS rid, * FROM mentions WHERE rowid > ? ORDER BY rowid",
          lambda rows: _mention_actions(store, db, rows)),
         ("snapshots", "snapshots",
@@ -163,9 +198,16 @@ def reindex_sqlite(
          lambda rows: _delivery_actions(store, rows)),
         ("cursors", "cursors", "SELECT rowid AS rid, * FROM cursors WHERE rowid > ? ORDER BY rowid",
          lambda rows: _cursor_actions(store, rows)),
+        ("alert_events", "alert_events",
+         "SELECT e.rowid AS rid, e.*, a.brand AS a_brand FROM alert_events e"
+         " LEFT JOIN alerts a ON a.id = e.alert_id WHERE e.rowid > ? ORDER BY e.rowid",
+         lambda rows: _event_actions(store, rows)),
     ]
     try:
         for kind, table, sql, build in phases:
+            if not _has_table(db, table):  # a file from before the table existed: nothing to copy
+                report.copied[kind] = 0
+                continue
             total = db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
             tick = progress(f"copy {kind}") if progress else None
             done = 0
@@ -173,7 +215,9 @@ def reindex_sqlite(
                 tick(0, total)
             for rows in _pages(db, sql):
                 outcome = bulk_write(store.client, build(rows), refresh=False, retry=store.retry)
-                report.failures += outcome.failed + outcome.conflicts
+                report.failures += outcome.failed
+                if kind != "alert_events":  # there a conflict is an event already copied
+                    report.failures += outcome.conflicts
                 done += len(rows)
                 if tick:
                     tick(done, total)
@@ -187,7 +231,7 @@ def reindex_sqlite(
 
 
 def _kind_of(store: ElasticsearchStore, index: str) -> str:
-    for kind in ("mentions", "snapshots", "alerts", "deliveries", "cursors"):
+    for kind in ("mentions", "snapshots", "alerts", "deliveries", "cursors", "alert_events"):
         if index == store.names.index(kind) or index.startswith(f"{store.names.alias(kind)}-"):
             return kind
     return "?"

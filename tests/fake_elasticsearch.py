@@ -11,7 +11,9 @@ Fault injection: `fail_bulk_item(doc_id, status, type, reason, times)` makes the
 `document_parsing_exception` to test error reporting).
 
 Simplifications: always real-time (refresh is a no-op); dates compare at millisecond
-precision like the `date` type; only the query/aggregation shapes Earshot sends.
+precision like the `date` type (nanoseconds for `date_nanos`); one writer at a time, so
+an update without `if_seq_no` never conflicts; only the query/aggregation shapes Earshot
+sends.
 """
 
 from __future__ import annotations
@@ -74,6 +76,23 @@ def _millis(value: Any) -> int | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return int(when.timestamp() * 1000)  # the `date` type keeps milliseconds
+
+
+def _nanos(value: Any) -> int | None:
+    """`date_nanos`: what sorts and compares (the fake keeps microseconds, all Python has)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int | float):
+        return int(value) * 1_000_000  # epoch millis
+    when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = when - datetime(1970, 1, 1, tzinfo=UTC)
+    if delta.total_seconds() < 0:
+        raise ValueError("date_nanos cannot hold dates before 1970")
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -181,11 +200,20 @@ class FakeElasticsearch:
             return 200, {"name": "fake", "cluster_name": "fake", "version": {"number": "9.0.0"}, "tagline": "You Know, for Search"}
         head = parts[0]
         if head == "_ilm" and len(parts) == 3:
-            return self._named(self.policies, method, parts[2], body)
+            status, found = self._named(self.policies, method, parts[2], body)
+            if method == "GET":
+                found = {name: {"version": 1, "policy": policy.get("policy", {})} for name, policy in found.items()}
+            return status, found
         if head == "_component_template" and len(parts) == 2:
-            return self._named(self.component_templates, method, parts[1], body)
+            status, found = self._named(self.component_templates, method, parts[1], body)
+            if method == "GET":
+                found = {"component_templates": [{"name": n, "component_template": t} for n, t in found.items()]}
+            return status, found
         if head == "_index_template" and len(parts) == 2:
-            return self._named(self.index_templates, method, parts[1], body)
+            status, found = self._named(self.index_templates, method, parts[1], body)
+            if method == "GET":
+                found = {"index_templates": [{"name": n, "index_template": t} for n, t in found.items()]}
+            return status, found
         if head == "_bulk":
             return self.bulk(raw, None)
         if head == "_security" and method in ("PUT", "POST"):
@@ -207,20 +235,26 @@ class FakeElasticsearch:
             return 200, {"count": sum(1 for _ in self._matching(head, params, body.get("query")))}
         if action == "_refresh":
             return 200, {"_shards": {"total": 1, "successful": 1, "failed": 0}}
+        if action == "_mapping" and method in ("PUT", "POST"):
+            return self.put_mapping(head, params, body)
         if action in ("_doc", "_create", "_update") and len(parts) == 3:
             return self.document(method, head, action, parts[2], params, body)
         raise EsError(400, "illegal_argument_exception", f"fake does not support {method} /{'/'.join(parts)}")
 
     def _named(self, store: dict[str, Any], method: str, name: str, body: Any) -> tuple[int, Any]:
+        """PUT, DELETE, HEAD or GET one named policy or template; GET takes wildcards too."""
         if method == "PUT":
             store[name] = body
             return 200, {"acknowledged": True}
-        if name not in store:
+        found = {n: copy.deepcopy(store[n]) for n in sorted(store) if fnmatch.fnmatchcase(n, name)}
+        if not found:
             raise EsError(404, "resource_not_found_exception", f"[{name}] not found")
         if method == "DELETE":
+            if "*" in name:
+                raise EsError(400, "illegal_argument_exception", "fake deletes by exact name only")
             del store[name]
             return 200, {"acknowledged": True}
-        return 200, {name: store[name]}
+        return 200, found
 
     # -- indices ------------------------------------------------------------------
 
@@ -284,6 +318,29 @@ class FakeElasticsearch:
             }
         raise EsError(405, "method_not_allowed", method)
 
+    def put_mapping(self, target: str, params: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        """Add fields to existing indices; changing a field's type is refused, as in Elasticsearch."""
+        indices = self.resolve(target, params)
+        if not indices and params.get("allow_no_indices") != "true":
+            raise EsError(404, "index_not_found_exception", f"no such index [{target}]")
+        for index in indices:
+            self._check_compatible(index.properties, body.get("properties", {}), "")
+        for index in indices:
+            index.properties = _deep_merge(index.properties, body.get("properties", {}))
+            index.dynamic = body.get("dynamic", index.dynamic)
+        return 200, {"acknowledged": True}
+
+    def _check_compatible(self, current: dict[str, Any], new: dict[str, Any], path: str) -> None:
+        for name, spec in new.items():
+            old = current.get(name)
+            if old is None:
+                continue
+            if "properties" in spec or "properties" in old:
+                self._check_compatible(old.get("properties", {}), spec.get("properties", {}), f"{path}{name}.")
+            elif old.get("type") != spec.get("type"):
+                raise EsError(400, "illegal_argument_exception",
+                              f"mapper [{path}{name}] cannot be changed from type [{old.get('type')}] to [{spec.get('type')}]")
+
     # -- documents ----------------------------------------------------------------
 
     def check(self, index: Index, doc_id: str, source: dict[str, Any]) -> None:
@@ -318,9 +375,9 @@ class FakeElasticsearch:
             return isinstance(value, int) and not isinstance(value, bool)
         if type_ in ("float", "double"):
             return isinstance(value, int | float) and not isinstance(value, bool)
-        if type_ == "date":
+        if type_ in ("date", "date_nanos"):
             try:
-                _millis(value)
+                (_millis if type_ == "date" else _nanos)(value)
             except (ValueError, TypeError):
                 return False
             return True
@@ -424,7 +481,8 @@ class FakeElasticsearch:
         return None
 
     def _norm(self, indices: list[Index], path: str, value: Any) -> Any:
-        return _millis(value) if self._field_type(indices, path) == "date" else value
+        type_ = self._field_type(indices, path)
+        return _millis(value) if type_ == "date" else _nanos(value) if type_ == "date_nanos" else value
 
     def matches(self, indices: list[Index], query: dict[str, Any] | None, doc_id: str, source: dict[str, Any]) -> bool:
         if not query:

@@ -18,14 +18,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import tests.test_store_conformance as conformance
+from monitor import triage
 from monitor.indexing import reindex_sqlite
-from monitor.models import Alert, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment, SentimentLabel, Severity
+from monitor.models import (
+    Alert, AlertEvent, AlertEventKind, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment, SentimentLabel,
+    Severity,
+)
 from monitor.store import SQLiteStore
 from monitor.store import es_docs as docs
 from monitor.store import es_queries as q
 from monitor.store import es_templates as t
 from monitor.store.base import TrendPoint
-from monitor.store.elasticsearch import ElasticsearchStore, setup_indices
+from monitor.store.elasticsearch import AlertWriteContention, ElasticsearchStore, setup_indices
 from monitor.store.es_bulk import BulkWriteError, RetryPolicy, bulk_write
 from monitor.store.es_client import ElasticsearchConfigError, EsSettings, client_for, client_from_url, redacted
 from tests.fake_elasticsearch import FakeElasticsearch
@@ -157,6 +161,19 @@ def test_documents_round_trip_and_use_only_mapped_fields():
     assert _leaves(alert_doc) <= set(t.field_types(t.ALERT_PROPERTIES))
     s = EngagementSnapshot(mention_id="x:1", observed_at=T0, engagement=Engagement(likes=1))
     assert docs.snapshot_from_doc(docs.snapshot_doc(s)) == s
+    tagged = mention("2", topic="billing", team="Billing care")
+    assert docs.mention_from_doc(docs.mention_doc(tagged, T0)) == tagged
+    assert "topic" not in docs.refetch_update(tagged)  # a re-fetch keeps the tag
+    handled = a.model_copy(update={"state": AlertState.resolved, "assignee": "luis", "first_response_at": T0,
+                                   "resolved_at": T0 + timedelta(minutes=90)})
+    handled_doc = docs.alert_doc(handled)  # `earshot reindex` copies an alert with its handling times
+    assert docs.alert_from_doc(handled_doc) == handled and handled_doc["time_to_resolve_minutes"] == 90
+    e = AlertEvent(alert_id=a.id, at=T0 + timedelta(microseconds=3), actor="ana", kind=AlertEventKind.state,
+                   from_state=AlertState.open, to_state=AlertState.dismissed, text="spam")
+    event_doc = {**docs.event_doc(e, brand="Acme", recorded_at=T0), "seq": 4}
+    assert tuple(docs.event_doc(e, brand=None, recorded_at=None)) == docs.EVENT_KEYS  # every key, always
+    assert docs.event_from_doc(json.loads(json.dumps(event_doc))) == e
+    assert _leaves(event_doc) <= set(t.field_types(t.ALERT_EVENT_PROPERTIES))
     assert docs.snapshot_id(s) == "x:1@2026-01-31T23:30:00.000000Z"
     assert docs.iso(datetime.min.replace(tzinfo=UTC)) == "0001-01-01T00:00:00.000000Z"
     assert docs.parse_iso(docs.iso(T0 + timedelta(microseconds=7))) == T0 + timedelta(microseconds=7)
@@ -172,6 +189,7 @@ def test_every_field_of_the_models_has_a_mapping_so_none_is_dropped_silently():
     assert set(docs.mention_doc(mention("1"), T0)) >= set(Mention.model_fields)
     assert set(Alert.model_fields) <= set(t.ALERT_PROPERTIES)
     assert set(EngagementSnapshot.model_fields) <= set(t.SNAPSHOT_PROPERTIES)
+    assert set(AlertEvent.model_fields) <= set(t.ALERT_EVENT_PROPERTIES)
 
 
 def _leaves(doc: dict, prefix: str = "") -> set[str]:
@@ -194,6 +212,10 @@ def test_handling_times_are_stamped_when_the_state_changes():
     doc.update(resolved)
     reopened = docs.state_change(doc, AlertState.open, T0 + timedelta(hours=3))
     assert reopened["resolved_at"] is None and reopened["time_to_resolve_minutes"] is None
+    doc.update(reopened)
+    dismissed = docs.state_change(doc, AlertState.dismissed, T0 + timedelta(hours=4))
+    assert dismissed["dismissed_at"] == docs.iso(T0 + timedelta(hours=4)) and "resolved_at" not in dismissed
+    assert dismissed["state"] == "dismissed" and "acknowledged_at" not in dismissed  # only what changes
     assert docs.add_delivery({"delivered_to": ["slack"]}, "slack") is None
     assert docs.add_delivery({"delivered_to": ["slack"]}, "email") == {"delivered_to": ["slack", "email"]}
 
@@ -284,6 +306,133 @@ def test_conformance_suite_runs_against_the_loopback_server(fake):
             store.close()
 
 
+# -- triage: the audit trail under concurrency --------------------------------------
+
+
+def _alert(native_id: str = "1", severity: Severity = Severity.warning) -> Alert:
+    return Alert(id=f"x:{native_id}:{severity.value}", mention_id=f"x:{native_id}", brand="Acme", severity=severity,
+                 created_at=T0, reason="r")
+
+
+def _moved(alert_id: str, minutes: int, old: AlertState, new: AlertState, actor: str = "ana", **extra) -> AlertEvent:
+    return AlertEvent(alert_id=alert_id, at=T0 + timedelta(minutes=minutes), actor=actor, kind=AlertEventKind.state,
+                      from_state=old, to_state=new, **extra)
+
+
+def _note(alert_id: str, minutes: int, text: str, actor: str = "ana") -> AlertEvent:
+    return AlertEvent(alert_id=alert_id, at=T0 + timedelta(minutes=minutes), actor=actor, kind=AlertEventKind.note,
+                      text=text)
+
+
+def _race(store, monkeypatch, other_action, times: int = 1) -> list[int]:
+    """Make another writer act on the alert right after `store` read it, `times` times."""
+    real_get = store._get
+    raced: list[int] = []
+
+    def get(index, doc_id):
+        found = real_get(index, doc_id)
+        if index == store._alerts and len(raced) < times:
+            raced.append(1)
+            other_action()
+        return found
+
+    monkeypatch.setattr(store, "_get", get)
+    return raced
+
+
+def test_two_agents_moving_one_alert_at_once_one_wins_and_the_other_gets_a_state_conflict(store, fake, monkeypatch):
+    store.add_alert(_alert())
+    other = ElasticsearchStore(client_from_url(fake.url), "test", retry=FAST)  # the other agent's web worker
+    ack = _moved("x:1:warning", 1, AlertState.open, AlertState.acknowledged, actor="ana")
+    raced = _race(store, monkeypatch, lambda: other.record_alert_event(ack))
+    with pytest.raises(triage.StateConflict):  # luis saw it open; ana acknowledged it meanwhile
+        store.record_alert_event(_moved("x:1:warning", 1, AlertState.open, AlertState.resolved, actor="luis"))
+    assert raced == [1]
+    assert store.get_alert("x:1:warning").state == AlertState.acknowledged
+    assert [(e.actor, e.to_state) for e in store.alert_events(["x:1:warning"])] == [("ana", AlertState.acknowledged)]
+    assert len(fake.indices["test-alert_events"].docs) == 1
+
+
+def test_a_note_racing_a_state_change_is_applied_after_it_and_both_are_in_the_trail(store, fake, monkeypatch):
+    store.add_alert(_alert())
+    other = ElasticsearchStore(client_from_url(fake.url), "test", retry=FAST)
+    _race(store, monkeypatch, lambda: other.record_alert_event(
+        _moved("x:1:warning", 2, AlertState.open, AlertState.acknowledged)))
+    noted = store.record_alert_event(_note("x:1:warning", 2, "calling them", actor="luis"))
+    assert noted.state == AlertState.acknowledged and noted.first_response_at == T0 + timedelta(minutes=2)
+    trail = store.alert_events(["x:1:warning"])
+    assert [e.kind for e in trail] == [AlertEventKind.state, AlertEventKind.note]  # same time: as recorded
+
+
+def test_an_alert_that_keeps_changing_is_a_triage_conflict_not_a_server_error(store, fake, monkeypatch):
+    store.add_alert(_alert())
+    other = ElasticsearchStore(client_from_url(fake.url), "test", retry=FAST)
+    count = iter(range(100))
+    _race(store, monkeypatch, lambda: other.record_alert_event(_note("x:1:warning", 1, f"n{next(count)}")), times=100)
+    monkeypatch.setattr("monitor.store.elasticsearch.time.sleep", lambda _: None)
+    with pytest.raises(AlertWriteContention) as info:
+        store.record_alert_event(_note("x:1:warning", 1, "mine"))
+    assert isinstance(info.value, triage.TriageError)  # what the web layer answers with 409
+    assert "mine" not in [e.text for e in store.alert_events(["x:1:warning"])]
+
+
+def test_an_event_applied_but_not_yet_copied_to_the_trail_index_is_not_lost(store, fake, monkeypatch):
+    store.add_alert(_alert())
+    real_append = store._append_event
+
+    def dies_copying(event_id):
+        def append(body, seq):
+            if body["id"] == event_id:
+                raise ConnectionError("killed")
+            real_append(body, seq)
+        return append
+
+    ack = _moved("x:1:warning", 1, AlertState.open, AlertState.acknowledged)
+    monkeypatch.setattr(store, "_append_event", dies_copying(ack.id))
+    with pytest.raises(ConnectionError):  # the writer dies between applying the event and copying it
+        store.record_alert_event(ack)
+    monkeypatch.setattr(store, "_append_event", real_append)
+    assert store.get_alert("x:1:warning").state == AlertState.acknowledged  # applied: the alert is the commit
+    assert fake.indices["test-alert_events"].docs == {}
+    assert [e.id for e in store.alert_events(["x:1:warning"])] == [ack.id]  # read from the alert meanwhile
+    assert store.record_alert_event(ack).state == AlertState.acknowledged  # a retry finishes the copy
+    assert list(fake.indices["test-alert_events"].docs) == [ack.id]
+    note = _note("x:1:warning", 2, "second")
+    monkeypatch.setattr(store, "_append_event", dies_copying(note.id))
+    with pytest.raises(ConnectionError):
+        store.record_alert_event(note)
+    monkeypatch.setattr(store, "_append_event", real_append)
+    resolve = _moved("x:1:warning", 3, AlertState.acknowledged, AlertState.resolved)
+    assert [e.id for e in store.alert_events(["x:1:warning"])] == [ack.id, note.id]
+    store.record_alert_event(resolve)  # copies the note before replacing it in the alert
+    assert set(fake.indices["test-alert_events"].docs) == {ack.id, note.id, resolve.id}
+    assert [e.id for e in store.alert_events(["x:1:warning"])] == [ack.id, note.id, resolve.id]
+
+
+def test_the_trail_index_is_append_only_and_ordered_by_the_update_that_applied_each_event(store, fake):
+    store.add_alert(_alert())
+    store.add_alert(_alert(severity=Severity.critical))
+    store.mark_delivered("x:1:critical", "slack")  # other writes to the alerts index move its _seq_no too
+    first = store.record_alert_event(_note("x:1:critical", 5, "a"))
+    store.record_alert_event(_note("x:1:warning", 5, "b"))
+    assert first.first_response_at == T0 + timedelta(minutes=5)
+    docs_ = sorted(fake.indices["test-alert_events"].docs.values(), key=lambda d: d.source["seq"])
+    assert [d.source["text"] for d in docs_] == ["a", "b"] and all(d.version == 1 for d in docs_)
+    assert {d.source["brand"] for d in docs_} == {"Acme"}
+    writes = [r for r in fake.requests if "/test-alert_events/" in r["path"] and r["method"] in ("PUT", "POST")]
+    assert writes and all("/_create/" in r["path"] for r in writes)  # never index, update or delete
+
+
+def test_topic_tags_and_sentiments_survive_a_conflicting_writer(store, fake):
+    store.ingest([mention("1")], [])
+    store.set_topics([("x:1", "billing", "Billing care"), ("x:404", "outage", None)])  # unknown ids are skipped
+    store.set_sentiments([("x:1", Sentiment(label=SentimentLabel.negative, score=-0.5, model="m"))])
+    stored = store.get_mention("x:1")
+    assert (stored.topic, stored.team, stored.sentiment.label) == ("billing", "Billing care", SentimentLabel.negative)
+    updates = [line["update"] for request in fake.bulk_requests() for line in request if "update" in line]
+    assert updates and all(u["retry_on_conflict"] >= 1 for u in updates)
+
+
 # -- setup, reindex ----------------------------------------------------------------
 
 
@@ -292,7 +441,8 @@ def test_index_setup_is_idempotent(fake):
     first = setup_indices(client, t.IndexNames("s"), 90)
     templates = json.dumps(fake.index_templates, sort_keys=True)
     second = setup_indices(client, t.IndexNames("s"), 90)
-    assert first.indices_created == ["s-alerts", "s-deliveries", "s-cursors"] and second.indices_created == []
+    assert first.indices_created == ["s-alerts", "s-deliveries", "s-cursors", "s-alert_events"]
+    assert second.indices_created == []
     assert json.dumps(fake.index_templates, sort_keys=True) == templates
     assert set(fake.component_templates) == {"s-settings", *(f"s-{k.name}-mappings" for k in t.KINDS)}
     assert fake.component_templates["s-mentions-mappings"]["template"]["mappings"]["dynamic"] == "strict"
@@ -303,23 +453,101 @@ def test_reindex_copies_a_sqlite_store_and_running_it_twice_changes_nothing(tmp_
     snaps = [EngagementSnapshot(mention_id="x:1", observed_at=T0 + timedelta(minutes=m), engagement=Engagement(likes=m)) for m in (0, 5)]
     sqlite.ingest([mention("1"), mention("2", minutes=45)], snaps, cursor_key="source:x", cursor="c1")
     sqlite.set_sentiments([("x:1", Sentiment(label=SentimentLabel.negative, score=-0.9, model="m"))])
+    sqlite.set_topics([("x:1", "billing", "Billing care")])
     sqlite.add_alert(Alert(id="x:1:info", mention_id="x:1", brand="Acme", severity=Severity.info, created_at=T0, reason="r"))
     sqlite.mark_delivered("x:1:info", "slack")
+    trail = [
+        _note("x:1:info", 3, "looking"),
+        _moved("x:1:info", 3, AlertState.open, AlertState.acknowledged),  # same time: recorded after the note
+        AlertEvent(alert_id="x:1:info", at=T0 + timedelta(minutes=4), actor="ana", kind=AlertEventKind.assignment,
+                   assignee="Billing care"),
+        _moved("x:1:info", 30, AlertState.acknowledged, AlertState.resolved, text="refunded"),
+    ]
+    for e in trail:
+        sqlite.record_alert_event(e)
     ticks: dict[str, list] = {}
     report = reindex_sqlite(tmp_path / "e.db", store, lambda label: lambda done, total: ticks.setdefault(label, []).append((done, total)))
-    assert report.ok and report.copied == {"mentions": 2, "snapshots": 2, "alerts": 1, "deliveries": 1, "cursors": 1}
-    assert ticks["copy mentions"][-1] == (2, 2)
+    assert report.ok and report.copied == {
+        "mentions": 2, "snapshots": 2, "alerts": 1, "deliveries": 1, "cursors": 1, "alert_events": 4}
+    assert ticks["copy mentions"][-1] == (2, 2) and ticks["copy alert_events"][-1] == (4, 4)
     ids = ["x:1", "x:2"]
-    assert store.get_mentions(ids) == sqlite.get_mentions(ids)
+    assert store.get_mentions(ids) == sqlite.get_mentions(ids) and store.get_mention("x:1").topic == "billing"
+    assert store.get_alert("x:1:info") == sqlite.get_alert("x:1:info")  # state, assignee and handling times
+    assert store.alert_events(["x:1:info"]) == sqlite.alert_events(["x:1:info"]) == trail
+    assert store.alerts_created(T0, T0 + timedelta(hours=1)) == sqlite.alerts_created(T0, T0 + timedelta(hours=1))
     assert store.snapshots_for("x:1") == sqlite.snapshots_for("x:1")
     assert store.get_cursor("source:x") == "c1"
     assert store.undelivered_alerts("slack") == [] and len(store.undelivered_alerts("email")) == 1
     assert store.trend() == sqlite.trend() and store.trend(brand="Acme") == sqlite.trend(brand="Acme")
     assert store.recent_mentions("x", T0) == sqlite.recent_mentions("x", T0)
-    assert reindex_sqlite(tmp_path / "e.db", store).ok
+    again = reindex_sqlite(tmp_path / "e.db", store)
+    assert again.ok and again.copied["alert_events"] == 4  # already there: left as they were
     assert (store.count_mentions(), store.count_snapshots()) == (2, 2)
+    assert store.alert_events(["x:1:info"]) == trail
+    # The store carries on from the copy: the next action applies to the copied state.
+    reopened = store.record_alert_event(_moved("x:1:info", 60, AlertState.resolved, AlertState.open))
+    assert reopened.resolved_at is None and reopened.acknowledged_at == T0 + timedelta(minutes=3)
     with pytest.raises(FileNotFoundError):
         reindex_sqlite(tmp_path / "missing.db", store)
+
+
+def test_reindex_reads_a_file_written_before_topics_and_the_audit_trail(tmp_path, store):
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "old.db")  # the first release's schema: no topic/team, kind, handling, trail
+    old.executescript("""
+        CREATE TABLE mentions (id TEXT PRIMARY KEY, source TEXT, native_id TEXT, url TEXT, author_handle TEXT,
+            author_followers INTEGER, text TEXT, title TEXT, lang TEXT, created_at TEXT, brand TEXT, query TEXT,
+            engagement TEXT, rating INTEGER, sentiment_label TEXT, sentiment_score REAL, sentiment_model TEXT,
+            first_seen_at TEXT);
+        CREATE TABLE snapshots (mention_id TEXT, observed_at TEXT, engagement TEXT, PRIMARY KEY (mention_id, observed_at));
+        CREATE TABLE cursors (key TEXT PRIMARY KEY, value TEXT, updated_at TEXT);
+        CREATE TABLE alerts (id TEXT PRIMARY KEY, mention_id TEXT, brand TEXT, severity TEXT, created_at TEXT,
+            reason TEXT, velocity_per_min REAL, baseline_per_min REAL, state TEXT);
+        CREATE TABLE deliveries (alert_id TEXT, channel TEXT, delivered_at TEXT, PRIMARY KEY (alert_id, channel));
+        INSERT INTO mentions VALUES ('x:1', 'x', '1', 'https://x.com/a/1', 'ana', 0, 'post 1', NULL, NULL,
+            '2026-01-31T23:30:00.000000Z', 'Acme', 'acme', '{"likes": 1}', NULL, NULL, NULL, NULL,
+            '2026-01-31T23:31:00.000000Z');
+        INSERT INTO alerts VALUES ('x:1:info', 'x:1', 'Acme', 'info', '2026-01-31T23:40:00.000000Z', 'r', 1, 0.5,
+            'acknowledged');
+    """)
+    old.close()
+    report = reindex_sqlite(tmp_path / "old.db", store)
+    assert report.ok and report.copied == {
+        "mentions": 1, "snapshots": 0, "alerts": 1, "deliveries": 0, "cursors": 0, "alert_events": 0}
+    assert store.get_mention("x:1").topic is None and store.get_mention("x:1").engagement.likes == 1
+    copied = store.get_alert("x:1:info")
+    assert copied.kind == "spread" and copied.state == AlertState.acknowledged and copied.first_response_at is None
+
+
+def test_a_cluster_set_up_by_an_older_earshot_is_brought_up_to_date_when_the_store_starts(fake):
+    client = client_from_url(fake.url)
+    setup_indices(client, t.IndexNames("u"), 30)
+    old = ElasticsearchStore(client, "u", retry=FAST)
+    old.ingest([mention("1")], [])
+    old.add_alert(_alert())
+    # Wind the cluster back to schema version 1: no topic/team, no last_event, no trail index or template.
+    for index in fake.indices.values():
+        for name in ("topic", "team", "last_event"):
+            index.properties.pop(name, None)
+    del fake.indices["u-alert_events"]
+    del fake.index_templates["u-alert_events"]
+    for template in fake.index_templates.values():
+        template["_meta"]["schema_version"] = 1
+    with pytest.raises(BulkWriteError, match="strict_dynamic_mapping_exception"):
+        old.set_topics([("x:1", "billing", None)])  # what an upgrade without the migration would hit
+
+    store = ElasticsearchStore(client_from_url(fake.url), "u", retry=FAST)  # a new version starting
+    assert fake.index_templates["u-mentions"]["_meta"]["schema_version"] == t.SCHEMA_VERSION
+    assert "topic" in fake.indices["u-mentions-2026.01"].properties  # the existing month got the new fields
+    assert "last_event" in fake.indices["u-alerts"].properties and "u-alert_events" in fake.indices
+    store.set_topics([("x:1", "billing", None)])
+    store.record_alert_event(_note("x:1:warning", 1, "on it"))
+    assert store.get_mention("x:1").topic == "billing" and len(store.alert_events(["x:1:warning"])) == 1
+    report = store.setup()  # and again: nothing changes
+    assert report.indices_created == [] and "u-mentions-*" in report.mappings_updated
+    with pytest.raises(Exception, match="cannot be changed"):  # a type change would be refused, not applied
+        client.indices.put_mapping(index="u-alerts", properties={"state": {"type": "long"}})
 
 
 # -- clients: credentials from the environment or an Airflow connection --------------

@@ -21,6 +21,26 @@ an index that is a pure function of the document itself:
   (`P-cursors`) are small single indices. `add_alert` is `op_type=create` (insert if
   absent); state changes are read-modify-write guarded by `if_seq_no`/`if_primary_term`
   and stamp `first_response_at`/`acknowledged_at`/`resolved_at` for the dashboards.
+* **The triage audit trail** (`P-alert_events`) is append-only: `_id` = the event's id,
+  written with `op_type=create` only, never updated or deleted (a retry of the same event
+  is a 409, "already there").
+
+`record_alert_event` has to append an event *and* apply it, atomically, with no
+multi-document transactions. The commit point is one single-document write: the update
+of the alert, guarded by `if_seq_no`/`if_primary_term`, which sets the new state,
+assignee and handling times *and* keeps the event itself in the alert (`last_event`).
+Then the event is copied into `P-alert_events`. So:
+
+* two agents acting at once both read the alert, but only one update matches its
+  `_seq_no`; the other gets a 409, reads the alert again and re-applies its event to what
+  is there now: a state event that expected the old state raises `triage.StateConflict`
+  (the web answers 409, as with SQLite) and stores nothing; a note or an assignment is
+  simply applied after the other change;
+* if the writer stops between the two writes, the event is not lost: it is in the
+  alert's `last_event`, `alert_events()` reads it from there, and the next change to the
+  alert copies it into the index before replacing it;
+* the order of events recorded at the same time is the alerts index's `_seq_no` of the
+  update that applied each (one shard, so a total order, like SQLite's rowid).
 
 `ingest` replaces SQLite's transaction with ordering: every document is built (and so
 validated) before anything is sent, the batch is bulk-written, and the source cursor is
@@ -29,24 +49,25 @@ the cursor where it was, so the batch is fetched again and re-applied without
 duplicates: the same outcome the protocol promises. Writes use `refresh=true` so what a
 step stores is visible to the next step at once, as the protocol expects.
 
-Adding a method (the triage work: assign, notes, audit trail) means: a field or an
-`IndexKind` in es_templates, a document shape in es_docs, and a method here, usually via
-`_update_alert` (read-modify-write with optimistic concurrency).
+Adding a method means: a field or an `IndexKind` in es_templates (and a bump of its
+`SCHEMA_VERSION`, so existing clusters get the new mappings), a document shape in es_docs,
+and a method here, usually via `_update_alert` (read-modify-write with optimistic concurrency).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from elasticsearch import ApiError, ConflictError, Elasticsearch
+from elasticsearch import ApiError, ConflictError, Elasticsearch, TransportError
 
-from monitor.models import Alert, AlertState, EngagementSnapshot, Mention, Sentiment
+from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment
 from monitor.store import es_docs as docs
 from monitor.store import es_queries as q
 from monitor.store.base import IngestResult, TrendPoint
@@ -54,28 +75,37 @@ from monitor.store.es_bulk import DEFAULT_RETRY, BulkOutcome, BulkWriteError, Re
 from monitor.store.es_client import ElasticsearchSettings, client_for, client_from_env
 from monitor.store.es_templates import (
     KINDS,
+    SCHEMA_VERSION,
     IndexNames,
     ilm_policy,
     index_template,
+    mappings,
     mappings_component,
     monthly_index_settings,
     settings_component,
 )
+from monitor.triage import TriageError, apply_event
 
 if TYPE_CHECKING:
     from monitor.config import Config
 
-__all__ = ["ElasticsearchStore", "SetupReport", "setup_indices"]
+__all__ = ["AlertWriteContention", "ConcurrentWriteError", "ElasticsearchStore", "SetupReport", "setup_indices"]
 
 log = logging.getLogger(__name__)
 
 PAGE = 1000  # documents per search page
 IDS_PER_LOOKUP = 500
 CONFLICT_ATTEMPTS = 5  # optimistic-concurrency retries when another writer got there first
+TRIAGE_ATTEMPTS = 8  # the same for a person's action on an alert, before answering "try again"
+RETRY_ON_CONFLICT = 3  # Elasticsearch's own retries of a partial update that checks nothing
 
 
 class ConcurrentWriteError(RuntimeError):
     """Another writer kept changing the same documents; the step fails and is retried as a whole."""
+
+
+class AlertWriteContention(ConcurrentWriteError, TriageError):
+    """An alert kept changing under a person's action: a triage conflict (the web answers 409)."""
 
 
 # -- setup ----------------------------------------------------------------------
@@ -87,13 +117,15 @@ class SetupReport:
     component_templates: list[str]
     index_templates: list[str]
     indices_created: list[str]
+    mappings_updated: list[str] = field(default_factory=list)  # existing indices given the current mappings
 
     def lines(self) -> list[str]:
         return [
             f"ILM policy: {self.policy}",
             f"component templates: {', '.join(self.component_templates)}",
-            f"index templates: {', '.join(self.index_templates)}",
+            f"index templates: {', '.join(self.index_templates)} (schema version {SCHEMA_VERSION})",
             f"indices created: {', '.join(self.indices_created) or 'none (all existed)'}",
+            f"mappings applied to existing indices: {', '.join(self.mappings_updated) or 'none'}",
         ]
 
 
@@ -101,8 +133,10 @@ def setup_indices(client: Elasticsearch, names: IndexNames, retention_days: int 
     """Create or update the ILM policy, the templates and the single indices. Idempotent.
 
     PUT replaces a policy or template with the same body, so running it again changes
-    nothing, and running it after an upgrade applies new mappings to the indices created
-    from then on (new monthly indices; existing ones keep theirs).
+    nothing. Running it after an upgrade applies new mappings to the indices created from
+    then on, and adds new fields to the indices that exist (mappings only ever grow, so
+    this is always allowed): an existing `alerts` index or the current month's mentions
+    accept the new fields at once.
     """
     client.ilm.put_lifecycle(name=names.policy, policy=ilm_policy(retention_days))
     components = [names.settings_component]
@@ -125,7 +159,18 @@ def setup_indices(client: Elasticsearch, names: IndexNames, retention_days: int 
         templates.append(names.template(kind.name))
     single = [names.index(kind.name) for kind in KINDS if not kind.partitioned]
     created = [index for index in single if _create_index(client, index)]
-    return SetupReport(names.policy, components, templates, created)
+    updated = []
+    for kind in KINDS:
+        target = names.pattern(kind.name)
+        if target in created:
+            continue  # made from the template just now
+        body = mappings(kind.name)
+        client.indices.put_mapping(
+            index=target, properties=body["properties"], dynamic=body["dynamic"], meta=body["_meta"],
+            allow_no_indices=True, ignore_unavailable=True,
+        )
+        updated.append(target)
+    return SetupReport(names.policy, components, templates, created, updated)
 
 
 def _template_args(body: dict[str, Any]) -> dict[str, Any]:
@@ -150,8 +195,24 @@ def error_type(exc: ApiError) -> str | None:
     return None
 
 
+def installed_schema_version(client: Elasticsearch, names: IndexNames) -> int | None:
+    """The schema version Earshot's index templates under this prefix were written with
+    (the oldest of them); None if any is missing."""
+    found = client.options(ignore_status=404).indices.get_index_template(name=f"{names.prefix}-*").body
+    templates = {t["name"]: t["index_template"] for t in found.get("index_templates", [])}
+    versions = []
+    for kind in KINDS:
+        template = templates.get(names.template(kind.name))
+        if template is None:
+            return None
+        versions.append(int((template.get("_meta") or {}).get("schema_version", 0)))
+    return min(versions)
+
+
 def is_set_up(client: Elasticsearch, names: IndexNames) -> bool:
-    return bool(client.indices.exists_index_template(name=names.template("mentions")))
+    """Set up, and for this version of Earshot (or a newer one): nothing for `setup_indices` to do."""
+    version = installed_schema_version(client, names)
+    return version is not None and version >= SCHEMA_VERSION
 
 
 # -- the store --------------------------------------------------------------------
@@ -411,14 +472,31 @@ class ElasticsearchStore:
         return [docs.mention_from_doc(hit["_source"]) for hit in hits]
 
     def set_sentiments(self, results: Sequence[tuple[str, Sentiment]]) -> None:
-        located = self._locate(mid for mid, _ in results)
+        self._update_mentions([(mid, {"sentiment": docs.sentiment_doc(s)}) for mid, s in results], "sentiment scores")
+
+    def set_topics(self, results: Sequence[tuple[str, str, str | None]]) -> None:
+        self._update_mentions([(mid, docs.topic_update(topic, team)) for mid, topic, team in results], "topic tags")
+
+    def _update_mentions(self, changes: list[tuple[str, dict[str, Any]]], what: str) -> None:
+        """Partial updates of stored mentions (unknown ids are skipped, as in SQLite).
+
+        The fields written are this step's own, so no `if_seq_no` check: Elasticsearch
+        re-applies the partial document itself if another writer got in between
+        (`retry_on_conflict`); a conflict that outlives that fails the step rather than
+        dropping the write silently (the pipeline would never tag the mention again).
+        """
+        located = self._locate(mid for mid, _ in changes)
         actions = [
-            {"_op_type": "update", "_index": located[mid].index, "_id": mid,
-             "doc": {"sentiment": docs.sentiment_doc(s)}}
-            for mid, s in results
+            {"_op_type": "update", "_index": located[mid].index, "_id": mid, "doc": change,
+             "retry_on_conflict": RETRY_ON_CONFLICT}
+            for mid, change in changes
             if mid in located
         ]
-        self._bulk(actions, "sentiment scores")
+        outcome = self._bulk(actions, what)
+        if outcome.conflicts:
+            raise ConcurrentWriteError(
+                f"{what}: mentions kept changing under this write: {', '.join(sorted(outcome.ids('conflicts'))[:10])}"
+            )
 
     # -- snapshots ----------------------------------------------------------------
 
@@ -490,6 +568,79 @@ class ElasticsearchStore:
     def set_alert_state(self, alert_id: str, state: AlertState) -> Alert:
         now = self._now()
         return self._update_alert(alert_id, lambda doc: docs.state_change(doc, state, now))
+
+    # -- the triage audit trail -----------------------------------------------------
+
+    @property
+    def _events(self) -> str:
+        return self.names.index("alert_events")
+
+    def record_alert_event(self, event: AlertEvent) -> Alert:
+        """Apply `event` to its alert and append it to the trail; see the module docstring for how."""
+        if not isinstance(event, AlertEvent):
+            raise TypeError(f"expected an AlertEvent, got {type(event).__name__}")
+        for attempt in range(TRIAGE_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0.01, min(0.02 * 2**attempt, 0.5)))  # jitter: no lockstep
+            resp = self._get(self._alerts, event.alert_id)
+            if not resp.get("found"):
+                raise KeyError(event.alert_id)
+            source, seq_no = resp["_source"], resp["_seq_no"]
+            alert = docs.alert_from_doc(source)
+            pending = source.get("last_event")
+            if pending and pending.get("id") == event.id:
+                self._append_event(pending, seq_no)  # a retry: finish what the first attempt began
+                return alert
+            if self._get(self._events, event.id).get("found"):
+                return alert  # recorded before: a retry changes nothing
+            updated = apply_event(alert, event)  # StateConflict, InvalidTransition: nothing is written
+            if pending:  # the previous event, in case its writer stopped before copying it
+                self._append_event(pending, seq_no)
+            body = docs.event_doc(event, brand=alert.brand, recorded_at=self._now())
+            try:
+                result = self.client.update(
+                    index=self._alerts, id=docs.safe_id(event.alert_id), refresh=self.refresh,
+                    doc={**docs.handling_change(source, updated, event.at), "last_event": body},
+                    if_seq_no=seq_no, if_primary_term=resp["_primary_term"],
+                )
+            except ConflictError:
+                continue  # someone else changed the alert: read it again and re-apply
+            try:
+                self._append_event(body, result["_seq_no"])
+            except (ApiError, TransportError) as exc:  # applied and kept in the alert; copied at its next change
+                log.warning("event %s of alert %s is applied but not yet in %s: %s",
+                            event.id, event.alert_id, self._events, exc)
+            return updated
+        raise AlertWriteContention(f"alert {event.alert_id} kept changing under this action; reload and try again")
+
+    def _append_event(self, body: dict[str, Any], seq: int) -> None:
+        """Copy an applied event into the append-only index; already there is fine."""
+        try:
+            self.client.create(
+                index=self._events, id=docs.safe_id(body["id"]), document={**body, "seq": seq}, refresh=self.refresh
+            )
+        except ConflictError:
+            pass
+
+    def alert_events(self, alert_ids: Iterable[str]) -> list[AlertEvent]:
+        ids = list(dict.fromkeys(alert_ids))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), IDS_PER_LOOKUP):
+            chunk = ids[start : start + IDS_PER_LOOKUP]
+            for hit in self._hits(self._events, q.terms("alert_id", chunk), q.EVENTS_OLDEST_FIRST):
+                found[hit["_source"]["id"]] = hit["_source"]
+            # An event applied whose copy into the index has not happened (yet): it is in its alert.
+            body = self._search(self._alerts, q.ids([docs.safe_id(a) for a in chunk]), size=len(chunk),
+                                seq_no_primary_term=True, source_includes=["last_event"])
+            for hit in body["hits"]["hits"]:
+                pending = hit["_source"].get("last_event")
+                if pending and pending["id"] not in found:
+                    found[pending["id"]] = {**pending, "seq": hit["_seq_no"]}
+        return [docs.event_from_doc(doc) for doc in sorted(found.values(), key=docs.event_order)]
+
+    def alerts_created(self, since: datetime, until: datetime) -> list[Alert]:
+        hits = self._hits(self._alerts, q.between("created_at", since, until), q.ALERTS_OLDEST_FIRST)
+        return [docs.alert_from_doc(hit["_source"]) for hit in hits]
 
     def undelivered_alerts(self, channel: str) -> list[Alert]:
         hits = self._hits(self._alerts, q.not_delivered_to(channel), q.ALERTS_OLDEST_FIRST)

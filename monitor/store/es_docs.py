@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.models import Alert, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment
+from monitor.models import Alert, AlertEvent, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment
+from monitor.triage import state_stamps
 
 MAX_ID_BYTES = 512  # Elasticsearch's limit on `_id`
 
@@ -72,11 +73,13 @@ def mention_doc(mention: Mention, first_seen_at: datetime) -> dict[str, Any]:
         "app_version": mention.app_version,
         "sentiment": sentiment_doc(mention.sentiment),
         "first_seen_at": iso(first_seen_at),
+        "topic": mention.topic,
+        "team": mention.team,
     }
 
 
 def refetch_update(mention: Mention) -> dict[str, Any]:
-    """What a re-fetch changes on a stored mention; its sentiment and first-seen time stay."""
+    """What a re-fetch changes on a stored mention; its sentiment, topic and first-seen time stay."""
     if not isinstance(mention, Mention):
         raise TypeError(f"expected a Mention, got {type(mention).__name__}")
     return {
@@ -95,7 +98,12 @@ def mention_from_doc(doc: Mapping[str, Any]) -> Mention:
         brand=doc["brand"], query=doc["query"], engagement=engagement_from_doc(doc["engagement"]),
         rating=doc.get("rating"), app_version=doc.get("app_version"),
         sentiment=Sentiment.model_validate(sentiment) if sentiment and sentiment.get("label") else None,
+        topic=doc.get("topic"), team=doc.get("team"),
     )
+
+
+def topic_update(topic: str, team: str | None) -> dict[str, Any]:
+    return {"topic": topic, "team": team}
 
 
 # -- snapshots ----------------------------------------------------------------
@@ -128,19 +136,32 @@ def snapshot_from_doc(doc: Mapping[str, Any]) -> EngagementSnapshot:
 # -- alerts -------------------------------------------------------------------
 
 ALERT_FIELDS = tuple(Alert.model_fields)
+HANDLING_TIMES = ("first_response_at", "acknowledged_at", "resolved_at", "dismissed_at")
+
+
+def _minutes_between(start: datetime, end: datetime | None) -> float | None:
+    return None if end is None else round((end - start).total_seconds() / 60, 3)
+
+
+def handling_fields(alert: Alert) -> dict[str, Any]:
+    """What an alert's handling looks like as document fields: the model's own (state,
+    assignee, handling times) plus the derived durations Kibana charts."""
+    return {
+        "state": alert.state.value,
+        "assignee": alert.assignee,
+        **{name: iso(value) if (value := getattr(alert, name)) else None for name in HANDLING_TIMES},
+        "time_to_first_response_minutes": _minutes_between(alert.created_at, alert.first_response_at),
+        "time_to_resolve_minutes": _minutes_between(alert.created_at, alert.resolved_at),
+    }
 
 
 def alert_doc(alert: Alert) -> dict[str, Any]:
+    """The document of an alert as it is (a new one, or one copied handled by `earshot reindex`)."""
     if not isinstance(alert, Alert):
         raise TypeError(f"expected an Alert, got {type(alert).__name__}")
     doc: dict[str, Any] = alert.model_dump(mode="json")
     doc["created_at"] = iso(alert.created_at)
-    doc.update(
-        updated_at=doc["created_at"], first_response_at=None, acknowledged_at=None, resolved_at=None,
-        dismissed_at=None, time_to_first_response_minutes=None, time_to_resolve_minutes=None, delivered_to=[],
-    )
-    # An alert copied already handled (earshot reindex) keeps its state; when it was
-    # handled is unknown, so its handling timestamps stay empty rather than made up.
+    doc.update(handling_fields(alert), updated_at=doc["created_at"], delivered_to=[])
     return doc
 
 
@@ -148,32 +169,23 @@ def alert_from_doc(doc: Mapping[str, Any]) -> Alert:
     return Alert.model_validate({name: doc.get(name) for name in ALERT_FIELDS if name in doc})
 
 
-def _minutes_between(start: str, end: datetime) -> float:
-    return round((end - parse_iso(start)).total_seconds() / 60, 3)
+def handling_change(doc: Mapping[str, Any], updated: Alert, now: datetime) -> dict[str, Any]:
+    """The partial update that turns the stored alert `doc` into `updated`: the handling
+    fields that differ (a cleared time is written as null), plus `state` and `updated_at`."""
+    change = {name: value for name, value in handling_fields(updated).items() if doc.get(name) != value}
+    change.update(state=updated.state.value, updated_at=iso(now))
+    return change
 
 
 def state_change(doc: Mapping[str, Any], state: AlertState, now: datetime) -> dict[str, Any]:
-    """The partial update that moves an alert to `state` at `now`, with its handling timestamps.
+    """The partial update that moves an alert to `state` at `now` without an audit entry
+    (`Store.set_alert_state`), stamped by the rules every store shares (`triage.state_stamps`).
 
-    First response = the first time the alert leaves `open` (acknowledged, resolved or
-    dismissed); time to resolve = created to resolved. Re-opening clears the resolution,
-    keeping the first response: it did happen.
+    Time to first response is created -> first response; time to resolve is created ->
+    resolved. Re-opening clears the resolution, keeping the first response: it did happen.
     """
-    stamp = iso(now)
-    change: dict[str, Any] = {"state": state.value, "updated_at": stamp}
-    if state != AlertState.open and not doc.get("first_response_at"):
-        change["first_response_at"] = stamp
-        change["time_to_first_response_minutes"] = _minutes_between(doc["created_at"], now)
-    if state == AlertState.acknowledged and not doc.get("acknowledged_at"):
-        change["acknowledged_at"] = stamp
-    if state == AlertState.resolved:
-        change["resolved_at"] = stamp
-        change["time_to_resolve_minutes"] = _minutes_between(doc["created_at"], now)
-    if state == AlertState.dismissed:
-        change["dismissed_at"] = stamp
-    if state == AlertState.open:
-        change.update(resolved_at=None, dismissed_at=None, time_to_resolve_minutes=None)
-    return change
+    alert = alert_from_doc(doc)
+    return handling_change(doc, alert.model_copy(update=state_stamps(alert, state, now)), now)
 
 
 def add_delivery(doc: Mapping[str, Any], channel: str) -> dict[str, Any] | None:
@@ -182,6 +194,47 @@ def add_delivery(doc: Mapping[str, Any], channel: str) -> dict[str, Any] | None:
     if channel in delivered:
         return None
     return {"delivered_to": [*delivered, channel]}
+
+
+# -- the triage audit trail -------------------------------------------------------
+
+# Every key, always: the event is also merged into the alert's `last_event` by a partial
+# update, which merges objects key by key, so a key left out would keep the previous value.
+EVENT_KEYS = ("id", "alert_id", "at", "actor", "kind", "from_state", "to_state", "assignee", "text",
+              "recorded_at", "brand")
+
+
+def event_doc(event: AlertEvent, *, brand: str | None, recorded_at: datetime | None) -> dict[str, Any]:
+    """An event as stored in the alert (`last_event`); the `alert_events` copy adds `seq`."""
+    if not isinstance(event, AlertEvent):
+        raise TypeError(f"expected an AlertEvent, got {type(event).__name__}")
+    return {
+        "id": event.id,
+        "alert_id": event.alert_id,
+        "at": iso(event.at),
+        "actor": event.actor,
+        "kind": event.kind.value,
+        "from_state": event.from_state.value if event.from_state else None,
+        "to_state": event.to_state.value if event.to_state else None,
+        "assignee": event.assignee,
+        "text": event.text,
+        "recorded_at": iso(recorded_at) if recorded_at else None,
+        "brand": brand,
+    }
+
+
+def event_from_doc(doc: Mapping[str, Any]) -> AlertEvent:
+    return AlertEvent.model_validate({
+        "id": doc["id"], "alert_id": doc["alert_id"], "at": parse_iso(doc["at"]), "actor": doc["actor"],
+        "kind": doc["kind"], "from_state": doc.get("from_state"), "to_state": doc.get("to_state"),
+        "assignee": doc.get("assignee"), "text": doc.get("text"),
+    })
+
+
+def event_order(doc: Mapping[str, Any]) -> tuple[datetime, int, str]:
+    """Oldest first; the same time: in the order recorded."""
+    seq = doc.get("seq")
+    return parse_iso(doc["at"]), seq if isinstance(seq, int) else -1, doc["id"]
 
 
 # -- outbox log and cursors ----------------------------------------------------

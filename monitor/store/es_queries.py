@@ -20,6 +20,10 @@ SNAPSHOTS_BY_TIME: list[dict[str, Any]] = [{"observed_at": {"order": "asc"}}, {"
 SNAPSHOTS_NEWEST_FIRST: list[dict[str, Any]] = [{"observed_at": {"order": "desc"}}, {"mention_id": {"order": "desc"}}]
 ALERTS_OLDEST_FIRST: list[dict[str, Any]] = [{"created_at": {"order": "asc"}}, {"id": {"order": "asc"}}]
 ALERTS_NEWEST_FIRST: list[dict[str, Any]] = [{"created_at": {"order": "desc"}}, {"id": {"order": "asc"}}]
+# The audit trail: by time, then in the order recorded (`seq`), then by the unique id.
+EVENTS_OLDEST_FIRST: list[dict[str, Any]] = [
+    {"at": {"order": "asc"}}, {"seq": {"order": "asc"}}, {"id": {"order": "asc"}},
+]
 
 
 def match_all() -> dict[str, Any]:
@@ -40,6 +44,11 @@ def term(field: str, value: str) -> dict[str, Any]:
 
 def since(field: str, when: datetime) -> dict[str, Any]:
     return {"range": {field: {"gte": iso(when)}}}
+
+
+def between(field: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """`start` <= field < `end`."""
+    return {"range": {field: {"gte": iso(start), "lt": iso(end)}}}
 
 
 def unscored() -> dict[str, Any]:

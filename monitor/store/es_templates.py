@@ -13,13 +13,17 @@ Layout for a prefix `P` (default `earshot`):
 | alerts | `P-alerts` | small, kept for the care team's history |
 | alert deliveries (outbox log) | `P-deliveries` | small |
 | source cursors | `P-cursors` | tiny |
+| the triage audit trail | `P-alert_events` | append-only, one document per event |
 
 The monthly indices carry the read alias `P-mentions` / `P-snapshots`; Earshot itself
 reads through the `P-mentions-*` pattern, which also works before the first index exists.
 Mappings are `dynamic: strict`: a field the code does not know is a bug, and fails loudly
 with the document id instead of silently growing the mapping.
 
-Adding an index (the triage audit trail, say) is one more `IndexKind` in `KINDS`.
+Adding an index is one more `IndexKind` in `KINDS`. Adding a field: put it in the
+properties here and bump `SCHEMA_VERSION`; `setup_indices` then adds it to the indices
+that already exist (mappings only grow), and a store that finds an older version set up
+runs it on start.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-SCHEMA_VERSION = 1
+# 2: mentions.topic/team, alert handling times from the triage trail, alerts.last_event, alert_events.
+SCHEMA_VERSION = 2
 MANAGED_BY = "earshot"
 TEMPLATE_PRIORITY = 200  # above Elasticsearch's built-in templates (100), which never match ours anyway
 
@@ -80,6 +85,9 @@ MENTION_PROPERTIES: dict[str, Any] = {
         }
     },
     "first_seen_at": DATE,
+    # What a negative post is about, and the team that owns that topic (monitor/topics.py).
+    "topic": KEYWORD,
+    "team": KEYWORD,
 }
 
 SNAPSHOT_PROPERTIES: dict[str, Any] = {
@@ -105,16 +113,39 @@ ALERT_PROPERTIES: dict[str, Any] = {
     "topic": KEYWORD,
     "team": KEYWORD,
     "assignee": KEYWORD,
-    # Care-team handling, kept so Kibana can chart time to first response and to resolve.
+    # Care-team handling (monitor/triage.py stamps it), kept so Kibana can chart time to
+    # first response and to resolve.
     "updated_at": DATE,
-    "first_response_at": DATE,  # first time the alert left `open`
-    "acknowledged_at": DATE,
-    "resolved_at": DATE,
-    "dismissed_at": DATE,
+    "first_response_at": DATE,  # first triage action of any kind: state change, assignment or note
+    "acknowledged_at": DATE,  # first acknowledgement
+    "resolved_at": DATE,  # cleared when reopened
+    "dismissed_at": DATE,  # cleared when reopened
     "time_to_first_response_minutes": {"type": "double"},
     "time_to_resolve_minutes": {"type": "double"},
     # Channels that have the alert: the outbox is "alerts whose delivered_to lacks the channel".
     "delivered_to": KEYWORD,
+    # The last triage event applied, written in the same single-document update that applies
+    # it: the commit point of `record_alert_event`. Copied to `alert_events` right after; kept
+    # here so an event is never lost if the writer stops in between. Stored, not indexed.
+    "last_event": {"type": "object", "enabled": False},
+}
+
+ALERT_EVENT_PROPERTIES: dict[str, Any] = {
+    "id": KEYWORD,
+    "alert_id": KEYWORD,
+    # Nanosecond dates: the trail is ordered by `at` at the precision it was given in.
+    "at": {"type": "date_nanos"},
+    "actor": KEYWORD,
+    "kind": KEYWORD,  # state, assignment, note
+    "from_state": KEYWORD,
+    "to_state": KEYWORD,
+    "assignee": KEYWORD,
+    "text": text_with_keyword(),  # the note, or the reason for a state change
+    # Order of recording among events with the same `at`: the alerts index's `_seq_no` of the
+    # update that applied the event (one shard, so one total order, like SQLite's rowid).
+    "seq": {"type": "long"},
+    "recorded_at": DATE,  # the store's clock when it was recorded
+    "brand": KEYWORD,  # the alert's, for filtering in Kibana
 }
 
 DELIVERY_PROPERTIES: dict[str, Any] = {
@@ -151,6 +182,7 @@ KINDS: tuple[IndexKind, ...] = (
     IndexKind("alerts", ALERT_PROPERTIES, None, "Alerts and their handling by the care team."),
     IndexKind("deliveries", DELIVERY_PROPERTIES, None, "Which channel received which alert, and when."),
     IndexKind("cursors", CURSOR_PROPERTIES, None, "Where each source resumes."),
+    IndexKind("alert_events", ALERT_EVENT_PROPERTIES, None, "The triage audit trail: append-only, one per action."),
 )
 KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
 
