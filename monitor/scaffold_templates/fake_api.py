@@ -1,4 +1,9 @@
-"""Template of `tests/sources/fakes/<name>_api.py`: the platform's API as a loopback HTTP server."""
+"""Template of `tests/sources/fakes/<name>_api.py`: the platform's API as a loopback HTTP server.
+
+Unlike the repo's fakes, the generated one carries its own server plumbing instead of building
+on tests/sources/fakes/_server.py: tests/test_scaffold.py runs it in a copy of the checkout
+that holds only the contract suite, not the other fakes.
+"""
 
 TEMPLATE = r'''"""A fake ${title} API on 127.0.0.1, speaking the wire format monitor/sources/${name}.py reads.
 

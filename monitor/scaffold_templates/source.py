@@ -21,9 +21,9 @@ Cursor: JSON {query: newest post id seen}. The batch returned with it holds exac
 posts up to those ids, and pipeline.ingest stores both in one transaction, so the cursor
 only moves once the posts are stored.
 
-Failures: 429 and 5xx are retried with backoff (a rate limit's reset is honoured); when
-retries run out the fetch raises SourceError, so nothing of it is stored and Airflow
-retries the run. A payload that is not the documented shape becomes a Problem, never a
+Failures: 429 and 5xx are retried with backoff (a rate limit's reset is honoured), by the
+retry policy all sources share (monitor/sources/retries.py); when retries run out the fetch
+raises SourceError, so nothing of it is stored and Airflow retries the run. A payload that is not the documented shape becomes a Problem, never a
 KeyError. The token is sent in a header and never logged or put in a message.
 """
 
@@ -34,17 +34,17 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState
 
 from monitor.config import BrandConfig, Config, SourceSettings
 from monitor.models import Engagement, EngagementSnapshot, Mention
 from monitor.sources.base import Batch, Problem, SourceError
 from monitor.sources.credentials import credential
+from monitor.sources.retries import Transient, retry_after_seconds, retrying
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +91,6 @@ class _Page(BaseModel):
     model_config = ConfigDict(extra="ignore")
     data: list[dict[str, Any]]
     next_token: str | None = None
-
-
-class _Retryable(Exception):
-    """A failure worth retrying (rate limit, 5xx, network); `wait` is the platform's own hint."""
-
-    def __init__(self, message: str, wait: float | None = None) -> None:
-        super().__init__(message)
-        self.wait = wait
 
 
 class _Unusable(Exception):
@@ -292,25 +284,22 @@ class ${cls}Source:
             raise _Unusable(f"{where}: the response is not JSON") from None
 
     def _get(self, client: httpx.Client, path: str, params: dict[str, Any], where: str) -> httpx.Response:
-        retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts), wait=self._wait, retry=retry_if_exception_type(_Retryable),
-            sleep=self._sleep, before_sleep=self._log_retry, reraise=True,
-        )
+        """One request: backoff doubling from backoff_seconds, a rate limit's reset honoured, both capped."""
+        retry = retrying(attempts=self.max_attempts, backoff_seconds=self.backoff_seconds, sleep=self._sleep,
+                         max_wait_seconds=self.max_wait_seconds, max_backoff_seconds=self.max_wait_seconds,
+                         before_sleep=self._log_retry)
         try:
-            for attempt in retrying:
-                with attempt:
-                    return self._get_once(client, path, params, where)
-        except _Retryable as exc:
+            return retry(self._get_once, client, path, params, where)
+        except Transient as exc:
             raise SourceError(
                 f"sources.{NAME}: {exc}; gave up after {self.max_attempts} attempts, the next run resumes from the saved cursor"
             ) from None
-        raise AssertionError("unreachable: tenacity either returns or reraises")
 
     def _get_once(self, client: httpx.Client, path: str, params: dict[str, Any], where: str) -> httpx.Response:
         try:
             response = client.get(path, params=params)
         except httpx.TransportError as exc:
-            raise _Retryable(f"{where}: {type(exc).__name__} ({exc})") from None
+            raise Transient(f"{where}: {type(exc).__name__} ({exc})") from None
         status = response.status_code
         if status == 429:
             wait = _reset_wait(response)
@@ -319,9 +308,9 @@ class ${cls}Source:
                     f"sources.{NAME}: rate limited (HTTP 429) for {wait:.0f} s, longer than max_wait_seconds; "
                     "the next run resumes from the saved cursor"
                 )
-            raise _Retryable(f"{where}: rate limited (HTTP 429)", wait)
+            raise Transient(f"{where}: rate limited (HTTP 429)", wait)
         if status >= 500:
-            raise _Retryable(f"{where}: server error (HTTP {status} {response.reason_phrase})")
+            raise Transient(f"{where}: server error (HTTP {status} {response.reason_phrase})")
         if status in (401, 403):
             raise SourceError(
                 f"sources.{NAME}: the API refused the credentials (HTTP {status}); "
@@ -330,12 +319,6 @@ class ${cls}Source:
         if response.is_error:
             raise SourceError(f"sources.{NAME}: {where}: unexpected HTTP {status} {response.reason_phrase}")
         return response
-
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _Retryable) and error.wait is not None:
-            return min(error.wait, self.max_wait_seconds)
-        return min(self.backoff_seconds * 2 ** (state.attempt_number - 1), self.max_wait_seconds)
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -346,15 +329,8 @@ class ${cls}Source:
 def _reset_wait(response: httpx.Response) -> float | None:
     """Seconds until the rate limit resets: Retry-After (seconds or a date) or an epoch reset header."""
     # TODO(new-source): the platform's header, e.g. x-rate-limit-reset (epoch) or x-ratelimit-reset (seconds).
-    value = response.headers.get("retry-after")
-    if value:
-        try:
-            return max(float(value), 0.0)
-        except ValueError:
-            try:
-                return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
-            except (TypeError, ValueError):
-                return None
+    if response.headers.get("retry-after"):
+        return retry_after_seconds(response.headers["retry-after"])
     reset = response.headers.get("x-rate-limit-reset")
     if reset:
         try:

@@ -18,23 +18,22 @@ which updates the stored mention.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from monitor.config import BrandConfig, Config, SourceSettings
+from monitor.config import BrandConfig, Config
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
 from monitor.sources.base import Batch, Problem, SourceError
+from monitor.sources.cursors import ScanPage, TimeMark, dump_streams, load_streams
+from monitor.sources.retries import RetryPolicy, RetrySettings, Transient, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -52,110 +51,30 @@ class StoreApp(BaseModel):
     countries: list[str] = Field(default_factory=lambda: ["us"], min_length=1)
 
 
-class AppStoreSettings(SourceSettings):
+class AppStoreSettings(RetrySettings):
     """Reviews of the listed apps; the feed needs no credential."""
 
     apps: list[StoreApp] = Field(default_factory=list)
     base_url: str = "https://itunes.apple.com"  # a proxy or a local fake instead of Apple
     pages_per_fetch: int = Field(5, ge=1, le=APPLE_MAX_PAGES)  # per stream and fetch
     refresh_pages: int = Field(2, ge=1, le=APPLE_MAX_PAGES)  # newest pages re-read for vote counts
-    timeout_seconds: float = Field(30, gt=0)
-    retries: int = Field(4, ge=1)  # attempts per request for outages and rate limits
-    backoff_seconds: float = Field(2.0, ge=0)
-    max_rate_limit_wait_seconds: float = Field(900, ge=0)
 
 
 # --- transport ------------------------------------------------------------------------------
-
-
-class _Transient(Exception):
-    """Worth another attempt: an outage, a dropped connection or a rate limit (`wait`: its reset)."""
-
-    def __init__(self, reason: str, wait: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.wait = wait
 
 
 class _Unreadable(Exception):
     """A 200 whose body is not the documented feed: reported as a Problem, never stored."""
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (seconds or an HTTP date), None if absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
-
-
-def _retrying(settings: AppStoreSettings, sleep: Callable[[float], None]) -> Retrying:
-    """Exponential backoff for outages; a rate limit waits for its reset instead (capped)."""
-
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Transient) and exc.wait is not None:
-            return min(exc.wait, settings.max_rate_limit_wait_seconds)
-        return min(settings.backoff_seconds * 2 ** (state.attempt_number - 1), 60.0)
-
-    def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.warning("appstore: the App Store feed %s; retrying in %.1f s", getattr(exc, "reason", exc),
-                    state.next_action.sleep if state.next_action else 0)
-
-    return Retrying(stop=stop_after_attempt(settings.retries), wait=wait, sleep=sleep, reraise=True,
-                    retry=retry_if_exception_type(_Transient), before_sleep=before_sleep)
-
-
 # --- cursor ---------------------------------------------------------------------------------
 
 
 @dataclass
-class _Mark:
-    """The newest `updated` time seen and the review ids seen at that time."""
-
-    at: datetime | None = None
-    ids: set[str] = field(default_factory=set)
-
-    def covers(self, at: datetime, review_id: str) -> bool:
-        """Already stored: older than the mark, or at the mark and already seen."""
-        return self.at is not None and (at < self.at or (at == self.at and review_id in self.ids))
-
-    def add(self, at: datetime, review_id: str) -> None:
-        if self.at is None or at > self.at:
-            self.at, self.ids = at, {review_id}
-        elif at == self.at:
-            self.ids.add(review_id)
-
-    def merge(self, other: _Mark) -> None:
-        if other.at is not None:
-            for review_id in other.ids:
-                self.add(other.at, review_id)
-
-    def dump(self) -> dict[str, Any]:
-        return {"at": self.at.isoformat() if self.at else None, "ids": sorted(self.ids)}
-
-    @classmethod
-    def load(cls, data: Mapping[str, Any] | None) -> _Mark:
-        if not data or not data.get("at"):
-            return cls()
-        return cls(datetime.fromisoformat(data["at"]), set(data.get("ids", [])))
-
-
-@dataclass
 class _Stream:
-    mark: _Mark = field(default_factory=_Mark)
+    mark: TimeMark = field(default_factory=TimeMark)
     scan_page: int = 1  # next page of an unfinished scan
-    scan_top: _Mark | None = None  # None: no scan in progress
+    scan_top: TimeMark | None = None  # None: no scan in progress
 
     def dump(self) -> dict[str, Any]:
         scan = None if self.scan_top is None else {"page": self.scan_page, "top": self.scan_top.dump()}
@@ -165,21 +84,8 @@ class _Stream:
     def load(cls, data: Mapping[str, Any]) -> _Stream:
         scan = data.get("scan") or None
         if scan is None:
-            return cls(_Mark.load(data.get("mark")))
-        return cls(_Mark.load(data.get("mark")), int(scan["page"]), _Mark.load(scan.get("top")))
-
-
-def _load_cursor(cursor: str | None) -> dict[str, _Stream]:
-    if not cursor:
-        return {}
-    try:
-        return {key: _Stream.load(value) for key, value in json.loads(cursor)["streams"].items()}
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise SourceError(f"sources.appstore: the saved cursor is not readable ({type(exc).__name__})") from None
-
-
-def _dump_cursor(streams: Mapping[str, _Stream]) -> str:
-    return json.dumps({"v": 1, "streams": {key: s.dump() for key, s in sorted(streams.items())}}, sort_keys=True)
+            return cls(TimeMark.load(data.get("mark")))
+        return cls(TimeMark.load(data.get("mark")), int(scan["page"]), TimeMark.load(scan.get("top")))
 
 
 # --- mapping --------------------------------------------------------------------------------
@@ -293,7 +199,7 @@ class AppStoreSource:
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
-        self._sleep = sleep
+        self._retry = RetryPolicy(settings, "appstore", "the App Store feed", sleep, log)
         self._now = now
         self._http: httpx.Client | None = None
 
@@ -317,7 +223,7 @@ class AppStoreSource:
             self._http = None
 
     def _get(self, path: str) -> Any:
-        response = _retrying(self.settings, self._sleep)(self._send, path)
+        response = self._retry.call(self._send, path)
         try:
             return response.json()
         except ValueError:
@@ -328,12 +234,13 @@ class AppStoreSource:
         try:
             response = self._http.get(path)
         except httpx.HTTPError as exc:  # refused, reset, timeout
-            raise _Transient(f"could not be reached ({type(exc).__name__})") from None
+            raise Transient(f"could not be reached ({type(exc).__name__})") from None
         status = response.status_code
         if status == 429:
-            raise _Transient("is rate limiting (HTTP 429)", wait=_retry_after(response.headers.get("Retry-After")))
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            raise Transient("is rate limiting (HTTP 429)", wait=wait)
         if status >= 500:
-            raise _Transient(f"is failing (HTTP {status})")
+            raise Transient(f"is failing (HTTP {status})")
         if status in (401, 403):
             raise SourceError(
                 f"sources.appstore: Apple refused the request (HTTP {status}); the feed needs no credential, so this "
@@ -346,16 +253,10 @@ class AppStoreSource:
         return response
 
     def _page(self, app: StoreApp, country: str, page: int) -> list[Any]:
-        path = f"/{country}/rss/customerreviews/page={page}/id={app.app_id}/sortby=mostrecent/json"
-        try:
-            return _entries(self._get(path))
-        except _Transient as exc:
-            raise SourceError(
-                f"sources.appstore: the App Store feed {exc.reason}; gave up after {self.settings.retries} attempts"
-            ) from None
+        return _entries(self._get(f"/{country}/rss/customerreviews/page={page}/id={app.app_id}/sortby=mostrecent/json"))
 
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
-        streams = _load_cursor(cursor)
+        streams = load_streams(cursor, _Stream.load, source=self.name)
         batch = Batch()
         known = {brand.name for brand in brands}
         seen: set[str] = set()
@@ -369,7 +270,7 @@ class AppStoreSource:
                     stream = streams.setdefault(f"{app.app_id}/{country}", _Stream())
                     if self._scan(app, country, stream, batch, seen):
                         batch.exhausted = False
-        batch.cursor = _dump_cursor(streams)
+        batch.cursor = dump_streams(streams)
         return batch
 
     def _scan(self, app: StoreApp, country: str, stream: _Stream, batch: Batch, seen: set[str]) -> bool:
@@ -384,8 +285,8 @@ class AppStoreSource:
                 log.warning("appstore: skipped an unreadable page of %s %s: %s", app.app_id, country, exc)
                 return False  # the scan stays where it was; the next fetch reads this page again
             if stream.scan_top is None:
-                stream.scan_top = _Mark()
-            reached_mark = False
+                stream.scan_top = TimeMark()
+            scan = ScanPage(stream.mark, stream.scan_top)
             reviews = 0
             for index, entry in enumerate(entries):
                 if not isinstance(entry, Mapping):
@@ -399,18 +300,14 @@ class AppStoreSource:
                 except ValueError as exc:
                     batch.problems.append(Problem(f"{where} page {page}", str(exc)))
                     continue
-                stream.scan_top.add(mention.created_at, mention.native_id)
-                if stream.mark.covers(mention.created_at, mention.native_id):
-                    reached_mark = reached_mark or mention.created_at != stream.mark.at  # strictly older
-                    continue
-                if mention.id not in seen:
+                if scan.is_new(mention.created_at, mention.native_id) and mention.id not in seen:
                     seen.add(mention.id)
                     batch.mentions.append(mention)
                     batch.snapshots.append(
                         EngagementSnapshot(mention_id=mention.id, observed_at=self._now(),
                                            engagement=mention.engagement)
                     )
-            if reached_mark or reviews == 0 or page >= APPLE_MAX_PAGES:
+            if scan.caught_up or reviews == 0 or page >= APPLE_MAX_PAGES:
                 stream.mark.merge(stream.scan_top)
                 stream.scan_page, stream.scan_top = 1, None
                 return False

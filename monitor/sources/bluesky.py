@@ -22,7 +22,6 @@ once a scan is complete, so a page limit or a crash never leaves a gap.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -35,12 +34,13 @@ from atproto import Client, models
 from atproto_client import exceptions as atx
 from atproto_client.request import Request
 from pydantic import Field
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from monitor.config import BrandConfig, Config, SourceSettings
+from monitor.config import BrandConfig, Config
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
 from monitor.sources.base import Batch, Problem, SourceError
 from monitor.sources.credentials import credential
+from monitor.sources.cursors import ScanPage, dump_streams, load_streams
+from monitor.sources.retries import RetryPolicy, RetrySettings, Transient
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ GET_POSTS_LIMIT = 25  # app.bsky.feed.getPosts takes at most this many URIs
 _POST_URL = re.compile(r"/profile/(?P<did>did:[a-z0-9]+:[A-Za-z0-9._:%-]+)/post/(?P<rkey>[A-Za-z0-9._:~-]+)$")
 
 
-class BlueskySettings(SourceSettings):
+class BlueskySettings(RetrySettings):
     """Search Bluesky for every brand query. Log-in credentials come from the environment."""
 
     credentials_env: list[str] = Field(default_factory=lambda: [HANDLE_ENV, PASSWORD_ENV])
@@ -62,22 +62,9 @@ class BlueskySettings(SourceSettings):
     pages_per_fetch: int = Field(5, ge=1)  # per query and fetch; more waits for the next fetch
     backfill_pages: int = Field(5, ge=1)  # how far back the very first fetch of a query reads
     overlap_minutes: float = Field(10, ge=0)  # re-read window for posts indexed late
-    timeout_seconds: float = Field(30, gt=0)
-    retries: int = Field(4, ge=1)  # attempts per request for outages and rate limits
-    backoff_seconds: float = Field(2.0, ge=0)
-    max_rate_limit_wait_seconds: float = Field(900, ge=0)
 
 
 # --- errors ---------------------------------------------------------------------------------
-
-
-class _Transient(Exception):
-    """Worth another attempt: an outage, a dropped connection or a rate limit (`wait`: its reset)."""
-
-    def __init__(self, reason: str, wait: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.wait = wait
 
 
 class _Unreadable(Exception):
@@ -85,7 +72,9 @@ class _Unreadable(Exception):
 
 
 class _SessionExpired(Exception):
-    """The access token is no longer accepted: log in again and retry."""
+    """The access token is no longer accepted: log in again and retry (at once)."""
+
+    reason = "session expired"
 
 
 def _xrpc_error(exc: atx.RequestErrorBase) -> str:
@@ -115,9 +104,9 @@ def _auth_error(status: int | None, error: str) -> SourceError:
 
 
 def _classify(exc: Exception, *, login: bool) -> Exception:
-    """The exception to raise for an SDK failure: _Transient, _SessionExpired, _Unreadable or SourceError."""
+    """The exception to raise for an SDK failure: Transient, _SessionExpired, _Unreadable or SourceError."""
     if isinstance(exc, atx.RateLimitExceededError):
-        return _Transient("is rate limiting (HTTP 429)", wait=_rate_limit_wait(exc))
+        return Transient("is rate limiting (HTTP 429)", wait=_rate_limit_wait(exc))
     if isinstance(exc, atx.LoginRequiredError):
         return _SessionExpired()
     if isinstance(exc, atx.RequestErrorBase):
@@ -128,32 +117,12 @@ def _classify(exc: Exception, *, login: bool) -> Exception:
             return _auth_error(status, error)
         if isinstance(exc, atx.NetworkError) or (status is not None and status >= 500):
             if status is None:
-                return _Transient(f"could not be reached ({error or type(exc).__name__})")
-            return _Transient(f"is failing (HTTP {status})")
+                return Transient(f"could not be reached ({error or type(exc).__name__})")
+            return Transient(f"is failing (HTTP {status})")
         return SourceError(f"sources.bluesky: Bluesky answered HTTP {status} {error}".rstrip())
     if isinstance(exc, ValueError | atx.ModelError):  # a body that is not JSON, or not the lexicon's shape
         return _Unreadable(f"the reply is not valid XRPC JSON ({type(exc).__name__})")
     return SourceError(f"sources.bluesky: the atproto SDK failed ({type(exc).__name__})")
-
-
-def _retrying(settings: BlueskySettings, sleep: Callable[[float], None]) -> Retrying:
-    """Exponential backoff for outages; a rate limit waits for its reset instead (capped)."""
-
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Transient) and exc.wait is not None:
-            return min(exc.wait, settings.max_rate_limit_wait_seconds)
-        if isinstance(exc, _SessionExpired):
-            return 0.0
-        return min(settings.backoff_seconds * 2 ** (state.attempt_number - 1), 60.0)
-
-    def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.warning("bluesky: Bluesky %s; retrying in %.1f s", getattr(exc, "reason", "session expired"),
-                    state.next_action.sleep if state.next_action else 0)
-
-    return Retrying(stop=stop_after_attempt(settings.retries), wait=wait, sleep=sleep, reraise=True,
-                    retry=retry_if_exception_type((_Transient, _SessionExpired)), before_sleep=before_sleep)
 
 
 # --- cursor ---------------------------------------------------------------------------------
@@ -173,7 +142,12 @@ class _Mark:
         return self.at - self.overlap if self.at is not None else None
 
     def covers(self, at: datetime, uri: str) -> bool:
-        return uri in self.recent or (self.floor is not None and at < self.floor)
+        return uri in self.recent or self.passed(at)
+
+    def passed(self, at: datetime) -> bool:
+        """Sorted before the re-read window: a newest-first scan that gets here has caught up."""
+        floor = self.floor
+        return floor is not None and at < floor
 
     def add(self, at: datetime, uri: str) -> None:
         self.recent[uri] = at
@@ -218,19 +192,6 @@ class _Stream:
             return cls(_Mark.load(data.get("mark"), overlap))
         return cls(_Mark.load(data.get("mark"), overlap), scan.get("cursor"), _Mark.load(scan.get("top"), overlap),
                    int(scan.get("pages", 0)))
-
-
-def _load_cursor(cursor: str | None, overlap: timedelta) -> dict[str, _Stream]:
-    if not cursor:
-        return {}
-    try:
-        return {key: _Stream.load(value, overlap) for key, value in json.loads(cursor)["streams"].items()}
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise SourceError(f"sources.bluesky: the saved cursor is not readable ({type(exc).__name__})") from None
-
-
-def _dump_cursor(streams: Mapping[str, _Stream]) -> str:
-    return json.dumps({"v": 1, "streams": {key: s.dump() for key, s in sorted(streams.items())}}, sort_keys=True)
 
 
 # --- mapping --------------------------------------------------------------------------------
@@ -344,7 +305,7 @@ class BlueskySource:
         self.settings = settings
         self._handle = handle
         self._password = password
-        self._sleep = sleep
+        self._retry = RetryPolicy(settings, "bluesky", "Bluesky", sleep, log, at_once=(_SessionExpired,))
         self._now = now
         self._client: Client | None = None
 
@@ -374,7 +335,7 @@ class BlueskySource:
     def _query(self, nsid: str, params: Any) -> Any:
         try:
             return self._session().invoke_query(nsid, params=params).content
-        except (_Transient, _Unreadable, _SessionExpired, SourceError):  # already classified by _session()
+        except (Transient, _Unreadable, _SessionExpired, SourceError):  # already classified by _session()
             raise
         except Exception as exc:  # noqa: BLE001 - classified below
             classified = _classify(exc, login=False)
@@ -385,11 +346,7 @@ class BlueskySource:
     def _call(self, nsid: str, params: Any) -> Any:
         """One XRPC query with retries; SourceError when Bluesky stays down."""
         try:
-            return _retrying(self.settings, self._sleep)(self._query, nsid, params)
-        except _Transient as exc:
-            raise SourceError(
-                f"sources.bluesky: Bluesky {exc.reason}; gave up after {self.settings.retries} attempts"
-            ) from None
+            return self._retry.call(self._query, nsid, params)
         except _SessionExpired:
             raise _auth_error(None, "session kept expiring") from None
 
@@ -397,7 +354,7 @@ class BlueskySource:
 
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
         overlap = timedelta(minutes=self.settings.overlap_minutes)
-        streams = _load_cursor(cursor, overlap)
+        streams = load_streams(cursor, lambda state: _Stream.load(state, overlap), source=self.name)
         batch = Batch()
         seen: set[str] = set()
         queries = list(dict.fromkeys(q for brand in brands for q in brand.queries))
@@ -411,7 +368,7 @@ class BlueskySource:
                 continue
             if unfinished:
                 batch.exhausted = False
-        batch.cursor = _dump_cursor(streams)
+        batch.cursor = dump_streams(streams)
         return batch
 
     def _scan(self, query: str, stream: _Stream, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> bool:
@@ -426,21 +383,18 @@ class BlueskySource:
             posts, next_cursor = _posts(self._call("app.bsky.feed.searchPosts", params))
             if stream.scan_top is None:
                 stream.scan_top = _Mark(stream.mark.overlap)
-            reached_mark = False
+            scan = ScanPage(stream.mark, stream.scan_top)
             for raw in posts:
                 try:
                     post = parse_post(raw)
                 except ValueError as exc:
                     batch.problems.append(Problem(f"bluesky search {query!r}", str(exc)))
                     continue
-                stream.scan_top.add(post.sort_at, post.uri)
-                if stream.mark.covers(post.sort_at, post.uri):
-                    reached_mark = reached_mark or (floor is not None and post.sort_at < floor)
-                    continue
-                self._keep(post, brands, batch, seen)
+                if scan.is_new(post.sort_at, post.uri):
+                    self._keep(post, brands, batch, seen)
             stream.scan_pages += 1
             backfilled = stream.mark.at is None and stream.scan_pages >= self.settings.backfill_pages
-            if reached_mark or next_cursor is None or not posts or backfilled:
+            if scan.caught_up or next_cursor is None or not posts or backfilled:
                 stream.mark.merge(stream.scan_top)
                 stream.scan_top, stream.scan_cursor, stream.scan_pages = None, None, 0
                 return False

@@ -31,18 +31,18 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode
 from urllib.response import addinfourl
 
 from pydantic import BaseModel, ConfigDict, Field
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from monitor.config import BrandConfig, Config, SourceSettings
+from monitor.config import BrandConfig, Config
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
 from monitor.sources.base import Batch, Problem, SourceError
+from monitor.sources.cursors import ScanPage, TimeMark, dump_streams, load_streams
+from monitor.sources.retries import RetryPolicy, RetrySettings, Transient, retry_after_seconds
 
 # google-play-scraper disables TLS certificate checks for the whole process when imported
 # (ssl._create_default_https_context = _create_unverified_context). Undo that side effect;
@@ -71,7 +71,7 @@ class PlayApp(BaseModel):
     languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
 
 
-class GooglePlaySettings(SourceSettings):
+class GooglePlaySettings(RetrySettings):
     """Reviews of the listed apps; Google Play needs no credential."""
 
     apps: list[PlayApp] = Field(default_factory=list)
@@ -80,39 +80,9 @@ class GooglePlaySettings(SourceSettings):
     pages_per_fetch: int = Field(5, ge=1)  # per stream and fetch; more waits for the next fetch
     backfill_pages: int = Field(10, ge=1)  # how far back the very first fetch of a stream reads
     refresh_pages: int = Field(2, ge=1)  # newest pages re-read to update helpful counts
-    timeout_seconds: float = Field(30, gt=0)
-    retries: int = Field(4, ge=1)  # attempts per request for outages and rate limits
-    backoff_seconds: float = Field(2.0, ge=0)
-    max_rate_limit_wait_seconds: float = Field(900, ge=0)
 
 
 # --- transport ------------------------------------------------------------------------------
-
-
-class _Transient(Exception):
-    """Worth another attempt: an outage, a dropped connection or a rate limit (`wait`: its reset)."""
-
-    def __init__(self, reason: str, wait: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.wait = wait
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (seconds or an HTTP date), None if absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _payload_problem(body: bytes) -> str | None:
@@ -136,7 +106,7 @@ class _PlayTransport(urllib.request.BaseHandler):
 
     def __init__(self, settings: GooglePlaySettings, sleep: Callable[[float], None]) -> None:
         self._settings = settings
-        self._sleep = sleep
+        self._retry = RetryPolicy(settings, "googleplay", "Google Play", sleep, log)
         self._base = settings.base_url.rstrip("/")
         self._inner = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl.create_default_context()))
         self.failure: SourceError | None = None  # what made the library's call come back empty
@@ -158,13 +128,8 @@ class _PlayTransport(urllib.request.BaseHandler):
             self._base + req.selector, data=req.data, headers=dict(req.header_items()), method=req.get_method()
         )
         try:
-            body, headers, status = _retrying(self._settings, self._sleep)(self._send, target)
-        except _Transient as exc:
-            self.failure = SourceError(
-                f"sources.googleplay: Google Play {exc.reason}; gave up after {self._settings.retries} attempts"
-            )
-            raise URLError(str(self.failure)) from None
-        except SourceError as exc:
+            body, headers, status = self._retry.call(self._send, target)
+        except SourceError as exc:  # gave up, or refused
             self.failure = exc
             raise URLError(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - the library would swallow it and report "no reviews"
@@ -180,47 +145,29 @@ class _PlayTransport(urllib.request.BaseHandler):
             with self._inner.open(target, timeout=self._settings.timeout_seconds) as resp:
                 body, headers, status = resp.read(), resp.headers, resp.status
         except HTTPError as err:
-            wait = _retry_after(err.headers.get("Retry-After") if err.headers else None)
+            wait = retry_after_seconds(err.headers.get("Retry-After") if err.headers else None)
             err.close()
             _raise_for_status(err.code, wait)
             raise  # unreachable: _raise_for_status always raises for an error status
         except (URLError, OSError) as err:  # refused, reset, DNS, timeout
             reason = getattr(err, "reason", err)
-            raise _Transient(f"could not be reached ({type(reason).__name__})") from None
+            raise Transient(f"could not be reached ({type(reason).__name__})") from None
         if b"com.google.play.gateway.proto.PlayGatewayError" in body:
-            raise _Transient("is rate limiting (PlayGatewayError)")  # Google's in-band throttle signal
+            raise Transient("is rate limiting (PlayGatewayError)")  # Google's in-band throttle signal
         return body, headers, status
 
 
 def _raise_for_status(status: int, wait: float | None) -> None:
     if status == 429:
-        raise _Transient("is rate limiting (HTTP 429)", wait=wait)
+        raise Transient("is rate limiting (HTTP 429)", wait=wait)
     if status >= 500:
-        raise _Transient(f"is failing (HTTP {status})")
+        raise Transient(f"is failing (HTTP {status})")
     if status in (401, 403):
         raise SourceError(
             f"sources.googleplay: Google Play refused the request (HTTP {status}); it needs no credential, so this "
             "address is probably blocked: check sources.googleplay.base_url or route it through a proxy"
         )
     raise SourceError(f"sources.googleplay: Google Play answered HTTP {status}")
-
-
-def _retrying(settings: GooglePlaySettings, sleep: Callable[[float], None]) -> Retrying:
-    """Exponential backoff for outages; a rate limit waits for its reset instead (capped)."""
-
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Transient) and exc.wait is not None:
-            return min(exc.wait, settings.max_rate_limit_wait_seconds)
-        return min(settings.backoff_seconds * 2 ** (state.attempt_number - 1), 60.0)
-
-    def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.warning("googleplay: Google Play %s; retrying in %.1f s", getattr(exc, "reason", exc),
-                    state.next_action.sleep if state.next_action else 0)
-
-    return Retrying(stop=stop_after_attempt(settings.retries), wait=wait, sleep=sleep, reraise=True,
-                    retry=retry_if_exception_type(_Transient), before_sleep=before_sleep)
 
 
 _OPENER_LOCK = threading.Lock()
@@ -246,42 +193,10 @@ def _routed(transport: _PlayTransport) -> Iterator[None]:
 
 
 @dataclass
-class _Mark:
-    """The newest review time seen and the ids seen at that time."""
-
-    at: datetime | None = None
-    ids: set[str] = field(default_factory=set)
-
-    def covers(self, at: datetime, review_id: str) -> bool:
-        """Already stored: older than the mark, or at the mark and already seen."""
-        return self.at is not None and (at < self.at or (at == self.at and review_id in self.ids))
-
-    def add(self, at: datetime, review_id: str) -> None:
-        if self.at is None or at > self.at:
-            self.at, self.ids = at, {review_id}
-        elif at == self.at:
-            self.ids.add(review_id)
-
-    def merge(self, other: _Mark) -> None:
-        if other.at is not None:
-            for review_id in other.ids:
-                self.add(other.at, review_id)
-
-    def dump(self) -> dict[str, Any]:
-        return {"at": self.at.isoformat() if self.at else None, "ids": sorted(self.ids)}
-
-    @classmethod
-    def load(cls, data: Mapping[str, Any] | None) -> _Mark:
-        if not data or not data.get("at"):
-            return cls()
-        return cls(datetime.fromisoformat(data["at"]), set(data.get("ids", [])))
-
-
-@dataclass
 class _Stream:
-    mark: _Mark = field(default_factory=_Mark)
+    mark: TimeMark = field(default_factory=TimeMark)
     scan_token: str | None = None  # continuation of an unfinished scan
-    scan_top: _Mark | None = None  # None: no scan in progress
+    scan_top: TimeMark | None = None  # None: no scan in progress
     scan_pages: int = 0
 
     def dump(self) -> dict[str, Any]:
@@ -294,25 +209,11 @@ class _Stream:
     def load(cls, data: Mapping[str, Any]) -> _Stream:
         scan = data.get("scan") or None
         return cls(
-            _Mark.load(data.get("mark")),
+            TimeMark.load(data.get("mark")),
             scan.get("token") if scan else None,
-            _Mark.load(scan.get("top")) if scan else None,
+            TimeMark.load(scan.get("top")) if scan else None,
             int(scan.get("pages", 0)) if scan else 0,
         )
-
-
-def _load_cursor(cursor: str | None) -> dict[str, _Stream]:
-    if not cursor:
-        return {}
-    try:
-        data = json.loads(cursor)
-        return {key: _Stream.load(value) for key, value in data["streams"].items()}
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise SourceError(f"sources.googleplay: the saved cursor is not readable ({type(exc).__name__})") from None
-
-
-def _dump_cursor(streams: Mapping[str, _Stream]) -> str:
-    return json.dumps({"v": 1, "streams": {key: s.dump() for key, s in sorted(streams.items())}}, sort_keys=True)
 
 
 # --- mapping --------------------------------------------------------------------------------
@@ -415,7 +316,7 @@ class GooglePlaySource:
         return result, cont.token if isinstance(cont.token, str) else None, None
 
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
-        streams = _load_cursor(cursor)
+        streams = load_streams(cursor, _Stream.load, source=self.name)
         batch = Batch()
         known = {brand.name for brand in brands}
         seen: set[str] = set()
@@ -429,7 +330,7 @@ class GooglePlaySource:
                     stream = streams.setdefault(f"{app.app_id}/{country}/{lang}", _Stream())
                     if self._scan(app, country, lang, stream, batch, seen):
                         batch.exhausted = False
-        batch.cursor = _dump_cursor(streams)
+        batch.cursor = dump_streams(streams)
         return batch
 
     def _scan(self, app: PlayApp, country: str, lang: str, stream: _Stream, batch: Batch, seen: set[str]) -> bool:
@@ -444,19 +345,15 @@ class GooglePlaySource:
                 log.warning("googleplay: skipped an unreadable page: %s", broken)
                 return False  # the scan stays where it was; the next fetch reads this page again
             if stream.scan_top is None:
-                stream.scan_top = _Mark()
-            reached_mark = False
+                stream.scan_top = TimeMark()
+            scan = ScanPage(stream.mark, stream.scan_top)
             for raw in page:
                 try:
                     mention = review_to_mention(raw, app, country, lang)
                 except ValueError as exc:
                     batch.problems.append(Problem(where, str(exc)))
                     continue
-                stream.scan_top.add(mention.created_at, mention.native_id)
-                if stream.mark.covers(mention.created_at, mention.native_id):
-                    reached_mark = reached_mark or mention.created_at != stream.mark.at  # strictly older
-                    continue
-                if mention.id not in seen:
+                if scan.is_new(mention.created_at, mention.native_id) and mention.id not in seen:
                     seen.add(mention.id)
                     batch.mentions.append(mention)
                     batch.snapshots.append(
@@ -465,7 +362,7 @@ class GooglePlaySource:
                     )
             stream.scan_pages += 1
             backfilled = stream.mark.at is None and stream.scan_pages >= self.settings.backfill_pages
-            if reached_mark or token is None or backfilled:
+            if scan.caught_up or token is None or backfilled:
                 stream.mark.merge(stream.scan_top)
                 stream.scan_top, stream.scan_token, stream.scan_pages = None, None, 0
                 return False

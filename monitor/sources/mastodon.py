@@ -20,7 +20,6 @@ compared by the server only: Mastodon documents them as opaque strings.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,12 +40,13 @@ from mastodon.errors import (
     MastodonUnauthorizedError,
 )
 from pydantic import Field, field_validator
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from monitor.config import BrandConfig, Config, SourceSettings
+from monitor.config import BrandConfig, Config
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
 from monitor.sources.base import Batch, Problem, SourceError
 from monitor.sources.credentials import credential
+from monitor.sources.cursors import dump_streams, load_streams
+from monitor.sources.retries import RetryPolicy, RetrySettings, Transient
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ DELETED_AUTHOR = "[deleted]"
 STATUSES_BATCH = 20  # ids per GET /api/v1/statuses (Mastodon 4.3+)
 
 
-class MastodonSettings(SourceSettings):
+class MastodonSettings(RetrySettings):
     """One Mastodon instance: hashtag timelines plus status search for every brand query."""
 
     credentials_env: list[str] = Field(default_factory=lambda: [TOKEN_ENV])
@@ -65,10 +65,6 @@ class MastodonSettings(SourceSettings):
     page_size: int = Field(40, ge=1, le=40)
     pages_per_fetch: int = Field(5, ge=1)  # per timeline/query and fetch; more waits for the next fetch
     backfill_pages: int = Field(5, ge=1)  # how far back the very first fetch of a timeline reads
-    timeout_seconds: float = Field(30, gt=0)
-    retries: int = Field(4, ge=1)  # attempts per request for outages and rate limits
-    backoff_seconds: float = Field(2.0, ge=0)
-    max_rate_limit_wait_seconds: float = Field(900, ge=0)
 
     @field_validator("hashtags")
     @classmethod
@@ -77,15 +73,6 @@ class MastodonSettings(SourceSettings):
 
 
 # --- errors ---------------------------------------------------------------------------------
-
-
-class _Transient(Exception):
-    """Worth another attempt: an outage, a dropped connection or a rate limit (`wait`: its reset)."""
-
-    def __init__(self, reason: str, wait: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.wait = wait
 
 
 class _Unreadable(Exception):
@@ -103,17 +90,17 @@ def _status_code(exc: BaseException) -> int | None:
 
 
 def _classify(exc: BaseException, api: Mastodon | None) -> Exception:
-    """The exception to raise for a Mastodon.py failure: _Transient, _Unreadable or SourceError."""
+    """The exception to raise for a Mastodon.py failure: Transient, _NotFound, _Unreadable or SourceError."""
     while not isinstance(exc, MastodonAPIError | MastodonNetworkError | MastodonRatelimitError) and exc.__cause__:
         exc = exc.__cause__  # MastodonVersionError wraps the real failure of the instance lookup
     status = _status_code(exc)
     if isinstance(exc, MastodonRatelimitError):
         reset = api.ratelimit_reset if api is not None else None
-        return _Transient("is rate limiting (HTTP 429)", wait=max(reset - time.time(), 0.0) if reset else None)
+        return Transient("is rate limiting (HTTP 429)", wait=max(reset - time.time(), 0.0) if reset else None)
     if isinstance(exc, MastodonNetworkError):
-        return _Transient("could not be reached")
+        return Transient("could not be reached")
     if isinstance(exc, MastodonServerError):
-        return _Transient(f"is failing (HTTP {status})")
+        return Transient(f"is failing (HTTP {status})")
     if isinstance(exc, MastodonUnauthorizedError) or status == 403:
         return SourceError(
             f"sources.mastodon: the instance rejected the access token (HTTP {status}): check the environment "
@@ -126,24 +113,6 @@ def _classify(exc: BaseException, api: Mastodon | None) -> Exception:
     if isinstance(exc, MastodonAPIError):
         return SourceError(f"sources.mastodon: the instance answered HTTP {status}")
     return SourceError(f"sources.mastodon: Mastodon.py failed ({type(exc).__name__})")
-
-
-def _retrying(settings: MastodonSettings, sleep: Callable[[float], None]) -> Retrying:
-    """Exponential backoff for outages; a rate limit waits for its reset instead (capped)."""
-
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Transient) and exc.wait is not None:
-            return min(exc.wait, settings.max_rate_limit_wait_seconds)
-        return min(settings.backoff_seconds * 2 ** (state.attempt_number - 1), 60.0)
-
-    def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.warning("mastodon: the instance %s; retrying in %.1f s", getattr(exc, "reason", exc),
-                    state.next_action.sleep if state.next_action else 0)
-
-    return Retrying(stop=stop_after_attempt(settings.retries), wait=wait, sleep=sleep, reraise=True,
-                    retry=retry_if_exception_type(_Transient), before_sleep=before_sleep)
 
 
 # --- mapping --------------------------------------------------------------------------------
@@ -271,19 +240,6 @@ class _Stream:
         return cls(data.get("since"), scan.get("top"), scan.get("max_id"), int(scan.get("pages", 0)), True)
 
 
-def _load_cursor(cursor: str | None) -> dict[str, _Stream]:
-    if not cursor:
-        return {}
-    try:
-        return {key: _Stream.load(value) for key, value in json.loads(cursor)["streams"].items()}
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise SourceError(f"sources.mastodon: the saved cursor is not readable ({type(exc).__name__})") from None
-
-
-def _dump_cursor(streams: Mapping[str, _Stream]) -> str:
-    return json.dumps({"v": 1, "streams": {key: s.dump() for key, s in sorted(streams.items())}}, sort_keys=True)
-
-
 # --- the source -----------------------------------------------------------------------------
 
 
@@ -303,7 +259,7 @@ class MastodonSource:
     ) -> None:
         self.settings = settings
         self._token = access_token
-        self._sleep = sleep
+        self._retry = RetryPolicy(settings, "mastodon", "the instance", sleep, log)
         self._now = now
         self._api: Mastodon | None = None
 
@@ -341,11 +297,7 @@ class MastodonSource:
                 raise _classify(exc, api or self._api) from None
 
         try:
-            return _retrying(self.settings, self._sleep)(attempt)
-        except _Transient as exc:
-            raise SourceError(
-                f"sources.mastodon: the instance {exc.reason}; gave up after {self.settings.retries} attempts"
-            ) from None
+            return self._retry.call(attempt)
         except _NotFound:
             if allow_missing:
                 raise
@@ -369,7 +321,7 @@ class MastodonSource:
         return result
 
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
-        streams = _load_cursor(cursor)
+        streams = load_streams(cursor, _Stream.load, source=self.name)
         batch = Batch()
         seen: set[str] = set()
         keys = [f"tag:{tag}" for tag in self.settings.hashtags]
@@ -385,7 +337,7 @@ class MastodonSource:
                 continue
             if unfinished:
                 batch.exhausted = False
-        batch.cursor = _dump_cursor(streams)
+        batch.cursor = dump_streams(streams)
         return batch
 
     def _scan(self, key: str, stream: _Stream, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> bool:

@@ -34,12 +34,12 @@ import prawcore
 import requests
 from praw.models import Comment, Redditor, Submission
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from monitor.config import BrandConfig, Config, SourceSettings
 from monitor.models import Engagement, EngagementSnapshot, Mention
 from monitor.sources.base import Batch, Problem, SourceError
 from monitor.sources.credentials import credential
+from monitor.sources.retries import RateLimitWaits, Transient, retrying
 
 log = logging.getLogger(__name__)
 
@@ -281,10 +281,6 @@ class RateLimiter:
             self._sleep(60 - (now - self._sent[0]))
 
 
-class _Transient(Exception):
-    """A failure worth retrying: 5xx or the network."""
-
-
 class _Transport(prawcore.Requestor):
     """Every HTTP request praw makes (token included): paced, retried, given up on cleanly."""
 
@@ -300,38 +296,29 @@ class _Transport(prawcore.Requestor):
         try:
             response = super().request(*args, **kwargs)
         except prawcore.RequestException as exc:
-            raise _Transient(f"unreachable ({type(exc.original_exception).__name__})") from None
+            raise Transient(f"unreachable ({type(exc.original_exception).__name__})") from None
         if response.status_code in RETRY_STATUSES:
-            raise _Transient(f"unavailable (HTTP {response.status_code})")
+            raise Transient(f"unavailable (HTTP {response.status_code})")
         return response
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         attempts = self.settings.server_error_retries + 1
-        retrying = Retrying(
-            retry=retry_if_exception_type(_Transient),
-            stop=stop_after_attempt(attempts),
-            wait=wait_exponential(multiplier=self.settings.retry_backoff_seconds, max=60),
-            sleep=self.sleep,
-            reraise=True,
+        retry = retrying(
+            attempts=attempts, backoff_seconds=self.settings.retry_backoff_seconds, sleep=self.sleep,
             before_sleep=lambda state: log.warning("Reddit API %s (attempt %d), retrying",
                                                    state.outcome.exception(), state.attempt_number),
         )
-        waited = 0.0
+        rate_limits = RateLimitWaits(self.settings.max_rate_limit_wait_seconds, self.sleep, log,
+                                     "Reddit rate limit reached")
         while True:
             try:
-                response = retrying(lambda: self._send(*args, **kwargs))
-            except _Transient as exc:
+                response = retry(lambda: self._send(*args, **kwargs))
+            except Transient as exc:
                 raise SourceError(
                     f"sources.reddit: Reddit API {exc} after {attempts} attempts; Airflow will retry the task"
                 ) from None
-            if response.status_code != 429:
-                return response
-            wait = _reset_seconds(response)
-            if wait is None or waited + wait > self.settings.max_rate_limit_wait_seconds:
-                return response  # prawcore raises TooManyRequests, which the source reports
-            log.warning("Reddit rate limit reached; waiting %.1f s for it to reset", wait)
-            self.sleep(wait)
-            waited += wait
+            if response.status_code != 429 or not rate_limits.wait(_reset_seconds(response)):
+                return response  # a 429 not waited out: prawcore raises TooManyRequests, which the source reports
 
 
 def _reset_seconds(response: requests.Response) -> float | None:

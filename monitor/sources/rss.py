@@ -30,7 +30,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from html import unescape
 from html.parser import HTMLParser
 from typing import Annotated, Any
@@ -39,12 +38,13 @@ from urllib.parse import urlsplit
 import feedparser
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState
 
 from monitor.config import BrandConfig, Config, SourceSettings
 from monitor.models import EngagementSnapshot, Mention
 from monitor.sources.base import Batch, Problem, SourceError
 from monitor.sources.credentials import credential
+from monitor.sources.retries import Transient, retry_after_seconds, retrying
 
 log = logging.getLogger(__name__)
 
@@ -146,12 +146,6 @@ class _Entry:
     author: str
     lang: str | None
     published: datetime
-
-
-class _Retryable(Exception):
-    def __init__(self, message: str, wait: float | None = None) -> None:
-        super().__init__(message)
-        self.wait = wait
 
 
 class _FeedFailed(Exception):
@@ -371,45 +365,35 @@ class RSSSource:
         headers = dict(extra)
         if feed.token:
             headers["Authorization"] = f"Bearer {feed.token}"
-        retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts), wait=self._wait, retry=retry_if_exception_type(_Retryable),
-            sleep=self._sleep, before_sleep=self._log_retry, reraise=True,
-        )
+        retry = retrying(attempts=self.max_attempts, backoff_seconds=self.backoff_seconds, sleep=self._sleep,
+                         max_wait_seconds=self.max_wait_seconds, max_backoff_seconds=self.max_wait_seconds,
+                         before_sleep=self._log_retry)
         try:
-            for attempt in retrying:
-                with attempt:
-                    return self._get_once(client, feed, url, headers)
-        except _Retryable as exc:
+            return retry(self._get_once, client, feed, url, headers)
+        except Transient as exc:
             raise _FeedFailed(f"{exc}; gave up after {self.max_attempts} attempts") from None
-        raise AssertionError("unreachable: tenacity either returns or reraises")
 
     def _get_once(self, client: httpx.Client, feed: Feed, url: str, headers: dict[str, str]) -> httpx.Response:
         try:
             response = client.get(url, headers=headers)
         except httpx.TimeoutException:
-            raise _Retryable(f"{url}: timed out after {self.timeout_seconds:g} s") from None
+            raise Transient(f"{url}: timed out after {self.timeout_seconds:g} s") from None
         except httpx.TransportError as exc:
-            raise _Retryable(f"{url}: cannot connect ({type(exc).__name__}: {exc})") from None
+            raise Transient(f"{url}: cannot connect ({type(exc).__name__}: {exc})") from None
         status = response.status_code
         if status == 429:
-            wait = _retry_after(response.headers.get("retry-after"))
+            wait = retry_after_seconds(response.headers.get("retry-after"))
             if wait is not None and wait > self.max_wait_seconds:
                 raise _FeedFailed(f"{url}: rate limited (HTTP 429) for {wait:.0f} s, longer than max_wait_seconds")
-            raise _Retryable(f"{url}: rate limited (HTTP 429)", wait)
+            raise Transient(f"{url}: rate limited (HTTP 429)", wait)
         if status >= 500:
-            raise _Retryable(f"{url}: server error (HTTP {status} {response.reason_phrase})")
+            raise Transient(f"{url}: server error (HTTP {status} {response.reason_phrase})")
         if status in (401, 403):
             hint = f"check the token in {feed.token_env}" if feed.token_env else "the feed needs a token: set token_env"
             raise _FeedFailed(f"{url}: access refused (HTTP {status}); {hint}")
         if status == 304 or 200 <= status < 300:
             return response
         raise _FeedFailed(f"{url}: HTTP {status} {response.reason_phrase}")
-
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _Retryable) and error.wait is not None:
-            return min(error.wait, self.max_wait_seconds)
-        return min(self.backoff_seconds * 2 ** (state.attempt_number - 1), self.max_wait_seconds)
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -458,16 +442,3 @@ def _next_link(parsed: Any) -> str | None:
         if link.get("rel") == "next" and link.get("href"):
             return str(link["href"])
     return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
-    except (TypeError, ValueError):
-        return None

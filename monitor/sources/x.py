@@ -27,12 +27,12 @@ import requests
 import tweepy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from requests.adapters import HTTPAdapter
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from monitor.config import BrandConfig, Config, SourceSettings
 from monitor.models import Engagement, EngagementSnapshot, Mention
 from monitor.sources.base import Batch, Problem, SourceError
 from monitor.sources.credentials import credential
+from monitor.sources.retries import RateLimitWaits, retrying
 
 log = logging.getLogger(__name__)
 
@@ -427,26 +427,20 @@ class XSource:
 
     def _call(self, what: str, request: Callable[[], T]) -> T:
         """One API request: 5xx and network errors retried with backoff, 429 waited out up to the cap."""
-        retrying = Retrying(
-            retry=retry_if_exception_type((tweepy.TwitterServerError, requests.ConnectionError, requests.Timeout)),
-            stop=stop_after_attempt(self.settings.server_error_retries + 1),
-            wait=wait_exponential(multiplier=self.settings.retry_backoff_seconds, max=60),
-            sleep=self._sleep,
-            reraise=True,
+        retry = retrying(
+            attempts=self.settings.server_error_retries + 1, backoff_seconds=self.settings.retry_backoff_seconds,
+            retry_on=(tweepy.TwitterServerError, requests.ConnectionError, requests.Timeout), sleep=self._sleep,
             before_sleep=lambda state: log.warning("X API failed during %s (attempt %d), retrying: %s",
                                                    what, state.attempt_number, state.outcome.exception()),
         )
-        waited = 0.0
+        rate_limits = RateLimitWaits(self.settings.max_rate_limit_wait_seconds, self._sleep, log,
+                                     f"X rate limit reached during {what}")
         while True:
             try:
-                return retrying(request)
+                return retry(request)
             except tweepy.TooManyRequests as exc:
-                wait = self._rate_limit_wait(exc.response)
-                if wait is None or waited + wait > self.settings.max_rate_limit_wait_seconds:
+                if not rate_limits.wait(self._rate_limit_wait(exc.response)):
                     raise _RateLimited() from None
-                log.warning("X rate limit reached during %s; waiting %.1f s for it to reset", what, wait)
-                self._sleep(wait)
-                waited += wait
             except tweepy.TwitterServerError as exc:
                 raise SourceError(
                     f"sources.x: X API unavailable (HTTP {exc.response.status_code}) during {what} after "

@@ -7,13 +7,13 @@ The fake puts the app's own entry first on page 1, as Apple's feed sometimes doe
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from pathlib import Path
 
 from monitor.sources.appstore import AppStoreSettings, AppStoreSource
 from tests.sources.fakes.appstore_api import FakeAppStore, Review
 from tests.sources.harness import BRAND
+from tests.sources.sleeps import CappedSleeps
 
 APP_ID = "123456789"
 
@@ -28,7 +28,7 @@ class AppStoreHarness:
 
     def __init__(self) -> None:
         self.fake = FakeAppStore(page_size=self.page_size)
-        self.sleeps: list[float] = []  # every wait the source asked for, in order
+        self.sleeps = CappedSleeps()  # every wait the source asked for, in order
 
     def start(self, tmp_path: Path) -> None:
         self.fake.start()
@@ -40,13 +40,8 @@ class AppStoreHarness:
         return AppStoreSettings(apps=[{"app_id": APP_ID, "brand": BRAND.name}], base_url=self.fake.url,
                                 backoff_seconds=0.01, retries=3, max_rate_limit_wait_seconds=5)
 
-    def _sleep(self, seconds: float) -> None:
-        """Record the wait and honour it, capped, so a 429's ~1 s reset really passes."""
-        self.sleeps.append(seconds)
-        time.sleep(min(seconds, 1.5))
-
     def source(self) -> AppStoreSource:
-        return AppStoreSource(self.settings(), sleep=self._sleep)
+        return AppStoreSource(self.settings(), sleep=self.sleeps)
 
     def publish(self, native_id: str, text: str, created_at: datetime, likes: int = 0, *,
                 author_missing: bool = False) -> None:

@@ -8,12 +8,12 @@ files it under one of a few authors' DIDs.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.sources.bluesky import BlueskySettings, BlueskySource
 from tests.sources.fakes.bluesky_api import Author, FakeBluesky, Post
+from tests.sources.sleeps import CappedSleeps
 
 AUTHORS = [Author("did:plc:ana0000000000000000000000", "ana.bsky.social", "Ana"),
            Author("did:plc:ben0000000000000000000000", "ben.bsky.social", None)]
@@ -30,7 +30,7 @@ class BlueskyHarness:
 
     def __init__(self) -> None:
         self.fake = FakeBluesky(handle="earshot.test", password=self.secret, page_size=self.page_size)
-        self.sleeps: list[float] = []  # every wait the source asked for, in order
+        self.sleeps = CappedSleeps()  # every wait the source asked for, in order
 
     def start(self, tmp_path: Path) -> None:
         self.fake.start()
@@ -42,13 +42,8 @@ class BlueskyHarness:
         return BlueskySettings(base_url=self.fake.url, page_size=self.page_size, backoff_seconds=0.01, retries=3,
                                max_rate_limit_wait_seconds=5)
 
-    def _sleep(self, seconds: float) -> None:
-        """Record the wait and honour it, capped, so a 429's ~1 s reset really passes."""
-        self.sleeps.append(seconds)
-        time.sleep(min(seconds, 1.5))
-
     def source(self) -> BlueskySource:
-        return BlueskySource(self.settings(), self.fake.handle, self.secret, sleep=self._sleep)
+        return BlueskySource(self.settings(), self.fake.handle, self.secret, sleep=self.sleeps)
 
     def publish(self, native_id: str, text: str, created_at: datetime, likes: int = 0, *,
                 author_missing: bool = False) -> None:

@@ -8,13 +8,13 @@ configured app is a mention of the app's brand (`matches_text = False`).
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from pathlib import Path
 
 from monitor.sources.googleplay import GooglePlaySettings, GooglePlaySource
 from tests.sources.fakes.googleplay_api import FakeGooglePlay, Review
 from tests.sources.harness import BRAND
+from tests.sources.sleeps import CappedSleeps
 
 APP_ID = "com.acme.app"
 
@@ -29,7 +29,7 @@ class GooglePlayHarness:
 
     def __init__(self) -> None:
         self.fake = FakeGooglePlay(page_size=self.page_size)
-        self.sleeps: list[float] = []  # every wait the source asked for, in order
+        self.sleeps = CappedSleeps()  # every wait the source asked for, in order
 
     def start(self, tmp_path: Path) -> None:
         self.fake.start()
@@ -43,13 +43,8 @@ class GooglePlayHarness:
             backoff_seconds=0.01, retries=3, max_rate_limit_wait_seconds=5,
         )
 
-    def _sleep(self, seconds: float) -> None:
-        """Record the wait and honour it, capped, so a 429's ~1 s reset really passes."""
-        self.sleeps.append(seconds)
-        time.sleep(min(seconds, 1.5))
-
     def source(self) -> GooglePlaySource:
-        return GooglePlaySource(self.settings(), sleep=self._sleep)
+        return GooglePlaySource(self.settings(), sleep=self.sleeps)
 
     def publish(self, native_id: str, text: str, created_at: datetime, likes: int = 0, *,
                 author_missing: bool = False) -> None:

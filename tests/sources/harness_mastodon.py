@@ -8,12 +8,12 @@ source reads the instance version first (`/api/v1/instance`), so that is the req
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from pathlib import Path
 
 from monitor.sources.mastodon import MastodonSettings, MastodonSource
 from tests.sources.fakes.mastodon_api import Account, FakeMastodon, Status
+from tests.sources.sleeps import CappedSleeps
 
 AUTHORS = [Account("1", "ana", 1200), Account("2", "ben", 40, domain="other.example")]
 
@@ -28,7 +28,7 @@ class MastodonHarness:
 
     def __init__(self) -> None:
         self.fake = FakeMastodon(token=self.secret, page_size=self.page_size)
-        self.sleeps: list[float] = []  # every wait the source asked for, in order
+        self.sleeps = CappedSleeps()  # every wait the source asked for, in order
 
     def start(self, tmp_path: Path) -> None:
         self.fake.start()
@@ -40,13 +40,8 @@ class MastodonHarness:
         return MastodonSettings(api_base_url=self.fake.url, hashtags=["acme"], page_size=self.page_size,
                                 backoff_seconds=0.01, retries=3, max_rate_limit_wait_seconds=5)
 
-    def _sleep(self, seconds: float) -> None:
-        """Record the wait and honour it, capped, so a 429's ~1 s reset really passes."""
-        self.sleeps.append(seconds)
-        time.sleep(min(seconds, 1.5))
-
     def source(self) -> MastodonSource:
-        return MastodonSource(self.settings(), self.secret, sleep=self._sleep)
+        return MastodonSource(self.settings(), self.secret, sleep=self.sleeps)
 
     def publish(self, native_id: str, text: str, created_at: datetime, likes: int = 0, *,
                 author_missing: bool = False) -> None:

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitor import pipeline
-from monitor.config import BrandConfig, parse_config
+from monitor.config import parse_config
 from monitor.models import Mention
 from monitor.sources import SourceError
 from monitor.sources.appstore import AppStoreSettings, AppStoreSource, StoreApp, entry_to_mention, is_app_entry
 from monitor.store import SQLiteStore
 from tests.sources.fakes.appstore_api import FakeAppStore, Review
+from tests.sources.harness import BRAND
+from tests.sources.sleeps import Sleeps
 
 APP = "284882215"
-BRANDS = [BrandConfig(name="Acme", queries=["acme"], exclude=["hiring"])]
+BRANDS = [BRAND]
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
@@ -28,20 +29,6 @@ def fake() -> Iterator[FakeAppStore]:
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "earshot.db")
-    yield s
-    s.close()
-
-
-class Sleeps(list[float]):
-    """An injected sleep: records each wait instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 def make_source(fake: FakeAppStore, sleeps: Sleeps | None = None, **overrides: Any) -> AppStoreSource:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +14,11 @@ from monitor.sources import SourceError
 from monitor.sources.bluesky import HANDLE_ENV, PASSWORD_ENV, BlueskySettings, BlueskySource
 from monitor.store import SQLiteStore
 from tests.sources.fakes.bluesky_api import Author, FakeBluesky, Post
+from tests.sources.harness import BRAND
+from tests.sources.sleeps import Sleeps
 
 PASSWORD = "app-pass-abcd-efgh"
-BRANDS = [BrandConfig(name="Acme", queries=["acme"], exclude=["hiring"])]
+BRANDS = [BRAND]
 ANA = Author("did:plc:ana0000000000000000000000", "ana.bsky.social", "Ana")
 GONE = Author("did:plc:gone000000000000000000000", "handle.invalid")
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -29,20 +30,6 @@ def fake() -> Iterator[FakeBluesky]:
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "earshot.db")
-    yield s
-    s.close()
-
-
-class Sleeps(list[float]):
-    """An injected sleep: records each wait instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 def make_source(fake: FakeBluesky, sleeps: Sleeps | None = None, password: str = PASSWORD,

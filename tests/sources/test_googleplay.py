@@ -6,21 +6,22 @@ import ssl
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitor import pipeline
-from monitor.config import BrandConfig, Config, parse_config
+from monitor.config import Config, parse_config
 from monitor.models import Mention
 from monitor.sources import SourceError
 from monitor.sources.googleplay import GooglePlaySettings, GooglePlaySource, review_version
 from monitor.store import SQLiteStore
 from tests.sources.fakes.googleplay_api import FakeGooglePlay, Review
+from tests.sources.harness import BRAND
+from tests.sources.sleeps import Sleeps
 
 APP = "com.acme.app"
-BRANDS = [BrandConfig(name="Acme", queries=["acme"], exclude=["hiring"])]
+BRANDS = [BRAND]
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
@@ -30,20 +31,6 @@ def fake() -> Iterator[FakeGooglePlay]:
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "earshot.db")
-    yield s
-    s.close()
-
-
-class Sleeps(list[float]):
-    """An injected sleep: records each wait instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 def make_source(fake: FakeGooglePlay, sleeps: Sleeps | None = None, **overrides: Any) -> GooglePlaySource:

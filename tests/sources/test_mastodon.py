@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitor import pipeline
-from monitor.config import BrandConfig, parse_config
+from monitor.config import parse_config
 from monitor.sources import SourceError
 from monitor.sources.mastodon import TOKEN_ENV, MastodonSettings, MastodonSource, html_to_text
 from monitor.store import SQLiteStore
 from tests.sources.fakes.mastodon_api import Account, FakeMastodon, Status, to_html
+from tests.sources.harness import BRAND
+from tests.sources.sleeps import Sleeps
 
 TOKEN = "tok-4f9a7c1e2b"
-BRANDS = [BrandConfig(name="Acme", queries=["acme"], exclude=["hiring"])]
+BRANDS = [BRAND]
 ANA = Account("7", "ana", followers=1200)
 BEN = Account("8", "ben", followers=3, domain="other.example")
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -29,20 +30,6 @@ def fake() -> Iterator[FakeMastodon]:
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "earshot.db")
-    yield s
-    s.close()
-
-
-class Sleeps(list[float]):
-    """An injected sleep: records each wait instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 def make_source(fake: FakeMastodon, sleeps: Sleeps | None = None, token: str = TOKEN,

@@ -15,7 +15,6 @@ from monitor.config import BrandConfig, parse_config
 from monitor.pipeline import cursor_key, ingest
 from monitor.sources import SourceError, create_source
 from monitor.sources.reddit import RateLimiter, RedditSource, build_queries, time_filter
-from monitor.store import SQLiteStore
 
 from .fakes.reddit_api import FakeReddit
 from .harness import BRAND
@@ -176,9 +175,8 @@ def test_items_in_the_same_second_as_the_watermark_are_not_lost_nor_repeated(har
     assert sorted(mark["ids"]) == ["t3_a1", "t3_a2"]
 
 
-def test_a_budget_leaves_a_hole_the_next_fetch_fills_before_moving_on(harness, fake, sleeps, tmp_path):
+def test_a_budget_leaves_a_hole_the_next_fetch_fills_before_moving_on(harness, fake, sleeps, store):
     names = submit_series(fake, 7)
-    store = SQLiteStore(tmp_path / "earshot.db")
     source = make_source(harness, sleeps, limit=4, include_comments=False)
     first = source.fetch([BRAND], None)
     assert [m.native_id for m in first.mentions] == names[:2:-1] and not first.exhausted
@@ -192,7 +190,6 @@ def test_a_budget_leaves_a_hole_the_next_fetch_fills_before_moving_on(harness, f
     names = submit_series(fake, 9, prefix="z")
     stats = ingest(config_for(), store, "reddit", source=source)
     assert (stats.new_mentions, stats.updated_mentions) == (9, 0) and store.count_snapshots() == 9
-    store.close()
 
 
 def test_an_unreadable_cursor_is_reported_and_the_lookback_window_used(harness, fake, sleeps):
@@ -224,14 +221,12 @@ def test_a_page_not_shaped_as_documented_is_a_problem_and_is_fetched_again(harne
     assert [m.native_id for m in again.mentions] == names[1::-1]
 
 
-def test_a_persistently_broken_api_does_not_keep_the_pipeline_fetching(harness, fake, sleeps, tmp_path):
+def test_a_persistently_broken_api_does_not_keep_the_pipeline_fetching(harness, fake, sleeps, store):
     submit_series(fake, 2)
     for _ in range(5):
         fake.break_next_payload("shape")
-    store = SQLiteStore(tmp_path / "earshot.db")
     stats = ingest(config_for(), store, "reddit", source=make_source(harness, sleeps))
     assert stats.new_mentions == 0 and stats.exhausted and len(stats.problems) == 2  # search and comments
-    store.close()
 
 
 # --- rate limits --------------------------------------------------------------------------------
@@ -270,14 +265,12 @@ def test_a_429_is_waited_out_and_the_fetch_resumes(harness, fake, sleeps):
     assert sleeps.waits == [pytest.approx(1.2)]
 
 
-def test_a_rate_limit_beyond_the_cap_is_a_source_error_and_nothing_is_stored(harness, fake, sleeps, tmp_path):
+def test_a_rate_limit_beyond_the_cap_is_a_source_error_and_nothing_is_stored(harness, fake, sleeps, store):
     submit_series(fake, 7)
     fake.fail_next(429, after=1)
-    store = SQLiteStore(tmp_path / "earshot.db")
     with pytest.raises(SourceError, match="rate limit.*max_rate_limit_wait_seconds"):
         ingest(config_for(), store, "reddit", source=make_source(harness, sleeps, max_rate_limit_wait_seconds=0))
     assert store.count_mentions() == 0 and store.get_cursor(cursor_key("reddit")) is None
-    store.close()
 
 
 # --- failures -----------------------------------------------------------------------------------
@@ -309,9 +302,8 @@ def test_a_brief_outage_is_retried_with_backoff(harness, fake, sleeps):
     assert len(batch.mentions) == 2 and sleeps.waits == [1, 2]
 
 
-def test_a_lasting_outage_raises_stores_nothing_and_never_sleeps_in_prawcore(harness, fake, sleeps, tmp_path):
+def test_a_lasting_outage_raises_stores_nothing_and_never_sleeps_in_prawcore(harness, fake, sleeps, store):
     submit_series(fake, 2)
-    store = SQLiteStore(tmp_path / "earshot.db")
     store.set_cursor(cursor_key("reddit"), "{}")
     fake.fail_next(502, times=20)
     started = time.monotonic()
@@ -320,7 +312,6 @@ def test_a_lasting_outage_raises_stores_nothing_and_never_sleeps_in_prawcore(har
     assert time.monotonic() - started < 1.5  # prawcore's own retry sleeps (up to 6 s) are bypassed
     assert store.count_mentions() == 0 and store.get_cursor(cursor_key("reddit")) == "{}"
     assert len(sleeps.waits) == 2
-    store.close()
 
 
 # --- refresh ------------------------------------------------------------------------------------
@@ -342,17 +333,15 @@ def test_refresh_asks_for_100_items_per_request_and_skips_removed_ones(harness, 
     assert by_id[f"reddit:{names[0]}"].score == 99
 
 
-def test_the_pipeline_follows_engagement_through_refresh(harness, fake, sleeps, tmp_path):
+def test_the_pipeline_follows_engagement_through_refresh(harness, fake, sleeps, store):
     (name,) = submit_series(fake, 1)
     config = config_for(follow_hours=24)
-    store = SQLiteStore(tmp_path / "earshot.db")
     source = make_source(harness, sleeps)
     ingest(config, store, "reddit", source=source)
     fake.set_score(name, 250)
     sleeps(60)  # a minute later
     ingest(config, store, "reddit", source=source)
     assert [s.engagement.score for s in store.snapshots_for(f"reddit:{name}")][-1] == 250
-    store.close()
 
 
 # --- configuration ------------------------------------------------------------------------------

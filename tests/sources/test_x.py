@@ -15,7 +15,6 @@ from monitor.models import Mention
 from monitor.pipeline import cursor_key, ingest
 from monitor.sources import SourceError, create_source
 from monitor.sources.x import XSettings, XSource, build_queries
-from monitor.store import SQLiteStore
 
 from .fakes.x_api import FakeX, parse_query, snowflake
 from .harness import BRAND
@@ -251,11 +250,10 @@ def test_a_429_is_waited_out_until_the_reset_and_the_fetch_resumes(harness, slee
     assert len(sleeps.waits) == 1 and 0 < sleeps.waits[0] <= 2.5
 
 
-def test_a_rate_limit_beyond_the_cap_stores_what_was_fetched_and_resumes_later(harness, sleeps, tmp_path):
+def test_a_rate_limit_beyond_the_cap_stores_what_was_fetched_and_resumes_later(harness, sleeps, store):
     ids = publish_series(harness, 7)
     # follow_hours 0: no engagement refresh after the fetch, so snapshots are first sights only.
     config = parse_config({"brands": [BRAND.model_dump()], "sources": {"x": {"follow_hours": 0}}})
-    store = SQLiteStore(tmp_path / "earshot.db")
     source = make_source(harness, sleeps, max_rate_limit_wait_seconds=0)
     harness.fake.fail_next(429, after=1)
     stats = ingest(config, store, "x", source=source)
@@ -264,7 +262,6 @@ def test_a_rate_limit_beyond_the_cap_stores_what_was_fetched_and_resumes_later(h
     stats = ingest(config, store, "x", source=source)
     assert (stats.new_mentions, stats.updated_mentions) == (4, 0)
     assert store.count_mentions() == 7 and store.count_snapshots() == 7
-    store.close()
 
 
 def test_tweepy_never_waits_on_its_own(harness, sleeps):
@@ -308,17 +305,15 @@ def test_a_brief_outage_is_retried_with_backoff(harness, sleeps):
     assert len(batch.mentions) == 2 and sleeps.waits == [1, 2]
 
 
-def test_a_lasting_outage_raises_and_stores_nothing_nor_moves_the_cursor(harness, sleeps, tmp_path):
+def test_a_lasting_outage_raises_and_stores_nothing_nor_moves_the_cursor(harness, sleeps, store):
     publish_series(harness, 2)
     config = parse_config({"brands": [BRAND.model_dump()], "sources": {"x": {}}})
-    store = SQLiteStore(tmp_path / "earshot.db")
     store.set_cursor(cursor_key("x"), "999")
     harness.fail_next(500, times=10)
     with pytest.raises(SourceError, match="X API unavailable.*HTTP 500.*Airflow will retry"):
         ingest(config, store, "x", source=make_source(harness, sleeps))
     assert store.count_mentions() == 0 and store.get_cursor(cursor_key("x")) == "999"
     assert len(sleeps.waits) == 2  # server_error_retries in the harness
-    store.close()
 
 
 def test_an_unreachable_api_is_a_source_error(sleeps):
@@ -347,17 +342,15 @@ def test_refresh_looks_up_100_posts_per_request_and_skips_deleted_posts(harness,
     assert by_id[f"x:{ids[0]}"].engagement.likes == 99
 
 
-def test_the_pipeline_follows_engagement_through_refresh(harness, sleeps, tmp_path):
+def test_the_pipeline_follows_engagement_through_refresh(harness, sleeps, store):
     (native_id,) = publish_series(harness, 1)
     config = parse_config({"brands": [BRAND.model_dump()], "sources": {"x": {}}})
-    store = SQLiteStore(tmp_path / "earshot.db")
     source = make_source(harness, sleeps)
     ingest(config, store, "x", source=source)
     harness.set_likes(native_id, 250)
     sleeps(60)  # a minute later
     ingest(config, store, "x", source=source)
     assert [s.engagement.likes for s in store.snapshots_for(f"x:{native_id}")][-1] == 250
-    store.close()
 
 
 def test_refresh_stops_quietly_when_rate_limited(harness, sleeps):
@@ -398,12 +391,10 @@ def test_the_fake_refuses_what_x_refuses(harness):
     assert status == 400
 
 
-def test_a_persistently_broken_api_does_not_keep_the_pipeline_fetching(harness, sleeps, tmp_path):
+def test_a_persistently_broken_api_does_not_keep_the_pipeline_fetching(harness, sleeps, store):
     publish_series(harness, 2)
     for _ in range(5):
         harness.fake.break_next_payload("shape")
     config = parse_config({"brands": [BRAND.model_dump()], "sources": {"x": {}}})
-    store = SQLiteStore(tmp_path / "earshot.db")
     stats = ingest(config, store, "x", source=make_source(harness, sleeps))
     assert (stats.new_mentions, len(stats.problems), stats.exhausted) == (0, 1, True)
-    store.close()

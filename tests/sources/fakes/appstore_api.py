@@ -16,14 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import threading
-import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+
+from tests.sources.fakes._server import FakeAPI, Reply, Request, serve_until_interrupted
 
 MAX_PAGES = 10
 FEED_PATH = re.compile(r"^/(?P<country>[a-z]{2})/rss/customerreviews/page=(?P<page>\d+)/id=(?P<app>\d+)"
@@ -44,57 +42,21 @@ class Review:
     helpful: int = 0
 
 
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
+class FakeAppStore(FakeAPI):
+    """Reviews per app/country, most recent first, with failures and broken replies on demand.
 
+    `break_next_payload(kind)`: `truncated` (the default), JSON cut off mid-way; `html`, an HTML
+    error page with 200; `shape`, `feed.entry` a string.
+    """
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self.server.fake._serve(self)  # type: ignore[attr-defined]
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
-        pass
-
-
-class FakeAppStore:
-    """Reviews per app/country, most recent first, with failures and broken replies on demand."""
+    url = FakeAPI.base_url  # what the harness and the tests call it
 
     def __init__(self, page_size: int = 50, host: str = "127.0.0.1", port: int = 0, app_entry: bool = True) -> None:
+        super().__init__(host, port)
         self.page_size = page_size
         self.app_entry = app_entry  # put the app's own entry first on page 1, as Apple sometimes does
-        self._address = (host, port)
-        self._lock = threading.Lock()
         self._reviews: dict[tuple[str, str], list[Review]] = {}
-        self._failures: list[int] = []
-        self._broken: list[str] = []
-        self._server: ThreadingHTTPServer | None = None
         self.requests: list[str] = []
-
-    def start(self) -> str:
-        server = ThreadingHTTPServer(self._address, _Handler)
-        server.daemon_threads = True
-        server.block_on_close = False
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-appstore", daemon=True).start()
-        return self.url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def publish(self, app_id: str, review: Review, country: str = "us") -> None:
         with self._lock:
@@ -112,30 +74,10 @@ class FakeAppStore:
                         return
         raise KeyError(review_id)
 
-    def fail_next(self, status: int, times: int = 1) -> None:
+    def _reply(self, request: Request) -> Reply:
         with self._lock:
-            self._failures += [status] * times
-
-    def break_next_payload(self, kind: str = "truncated") -> None:
-        """`truncated`: JSON cut off mid-way; `html`: an HTML error page with 200; `shape`: `feed.entry` a string."""
-        with self._lock:
-            self._broken.append(kind)
-
-    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
-        path = urlsplit(handler.path).path
-        with self._lock:
-            self.requests.append(path)
-            if self._failures:
-                reply = _error(self._failures.pop(0))
-            elif self._broken:
-                reply = _broken(self._broken.pop(0))
-            else:
-                reply = self._route(path)
-        handler.send_response(reply.status)
-        for name, value in {"Content-Length": str(len(reply.body)), **reply.headers}.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(reply.body)
+            self.requests.append(request.path)
+            return self._injected(_error, _broken) or self._route(request.path)
 
     def _route(self, path: str) -> Reply:
         match = FEED_PATH.match(path)
@@ -245,11 +187,7 @@ def main() -> None:
     fake = FakeAppStore(port=args.port)
     seed(fake, args.app_id, args.brand)
     print(f"fake App Store feed on {fake.start()} (app {args.app_id}, country us); Ctrl-C stops it", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        fake.stop()
+    serve_until_interrupted(fake)
 
 
 if __name__ == "__main__":

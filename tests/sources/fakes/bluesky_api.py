@@ -17,13 +17,12 @@ import base64
 import json
 import math
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_until_interrupted
 
 GET_POSTS_MAX = 25
 
@@ -57,13 +56,6 @@ class Post:
         return min(self.created_at, self.indexed_at)
 
 
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -75,57 +67,27 @@ def _jwt(claims: dict[str, Any]) -> str:
     return f"{part({'typ': 'at+jwt', 'alg': 'ES256K'})}.{part(claims)}.{secrets.token_urlsafe(32)}"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class FakeBluesky(FakeAPI):
+    """One account that can log in, a searchable set of posts, failures on demand.
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self.server.fake._serve(self)  # type: ignore[attr-defined]
+    `break_next_payload(kind)`: `truncated` (the default), JSON cut off mid-way; `shape`, valid
+    JSON without the lexicon's fields; `html`, an HTML page with 200 (a captive proxy).
+    """
 
-    do_POST = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
-        pass
-
-
-class FakeBluesky:
-    """One account that can log in, a searchable set of posts, failures on demand."""
+    methods = ("GET", "POST")
+    url = FakeAPI.base_url  # what the harness and the tests call it
 
     def __init__(self, handle: str = "earshot.test", password: str = "fake-app-password", page_size: int = 25,
                  host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
         self.handle = handle
         self.password = password
         self.did = "did:plc:earshotlistener00000000"
         self.page_size = page_size
-        self._address = (host, port)
-        self._lock = threading.Lock()
         self._posts: dict[str, Post] = {}  # by URI
         self._tokens: set[str] = set()
         self._refresh_tokens: set[str] = set()
-        self._failures: list[int] = []
-        self._broken: list[str] = []
-        self._server: ThreadingHTTPServer | None = None
         self.requests: list[tuple[str, dict[str, list[str]]]] = []  # (nsid, query params)
-
-    def start(self) -> str:
-        server = ThreadingHTTPServer(self._address, _Handler)
-        server.daemon_threads = True
-        server.block_on_close = False
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-bluesky", daemon=True).start()
-        return self.url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # --- content -------------------------------------------------------------------------
 
@@ -150,16 +112,6 @@ class FakeBluesky:
 
     # --- failure injection ---------------------------------------------------------------
 
-    def fail_next(self, status: int, times: int = 1) -> None:
-        with self._lock:
-            self._failures += [status] * times
-
-    def break_next_payload(self, kind: str = "truncated") -> None:
-        """`truncated`: JSON cut off mid-way; `shape`: valid JSON without the lexicon's fields;
-        `html`: an HTML page with 200 (a captive proxy)."""
-        with self._lock:
-            self._broken.append(kind)
-
     def expire_tokens(self) -> None:
         """Make every access token issued so far answer 400 ExpiredToken, as a PDS does."""
         with self._lock:
@@ -167,25 +119,13 @@ class FakeBluesky:
 
     # --- serving -------------------------------------------------------------------------
 
-    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
-        url = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
-        nsid = url.path.removeprefix("/xrpc/")
-        params = parse_qs(url.query)
+    def _reply(self, request: Request) -> Reply:
+        nsid = request.path.removeprefix("/xrpc/")
+        params = request.query
         with self._lock:
             self.requests.append((nsid, params))
-            if self._failures:
-                reply = _error(self._failures.pop(0))
-            elif self._broken:
-                reply = _broken(self._broken.pop(0))
-            else:
-                reply = self._route(handler.command, nsid, params, body, handler.headers.get("Authorization", ""))
-        handler.send_response(reply.status)
-        for name, value in {"Content-Length": str(len(reply.body)), **reply.headers}.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(reply.body)
+            return self._injected(_error, _broken) or self._route(
+                request.method, nsid, params, request.body, request.headers.get("Authorization", ""))
 
     def _route(self, method: str, nsid: str, params: dict[str, list[str]], body: bytes, auth: str) -> Reply:
         if nsid == "com.atproto.server.createSession" and method == "POST":
@@ -223,7 +163,7 @@ class FakeBluesky:
                         "jti": secrets.token_urlsafe(8)})
         self._tokens.add(access)
         self._refresh_tokens.add(refresh)
-        return _json(200, {"accessJwt": access, "refreshJwt": refresh, "handle": self.handle, "did": self.did,
+        return json_reply({"accessJwt": access, "refreshJwt": refresh, "handle": self.handle, "did": self.did,
                            "email": "listener@example.test", "emailConfirmed": True, "active": True})
 
     def _search(self, params: dict[str, list[str]]) -> Reply:
@@ -250,13 +190,13 @@ class FakeBluesky:
         out: dict[str, Any] = {"posts": [_post_view(p) for p in page], "hitsTotal": len(hits)}
         if offset + len(page) < len(hits):
             out["cursor"] = str(offset + len(page))
-        return _json(200, out)
+        return json_reply(out)
 
     def _get_posts(self, params: dict[str, list[str]]) -> Reply:
         uris = params.get("uris") or []
         if len(uris) > GET_POSTS_MAX:
             return _xrpc(400, "InvalidRequest", f"uris must not have more than {GET_POSTS_MAX} elements")
-        return _json(200, {"posts": [_post_view(self._posts[u]) for u in uris if u in self._posts]})
+        return json_reply({"posts": [_post_view(self._posts[u]) for u in uris if u in self._posts]})
 
 
 def _parse_bound(value: str | None) -> datetime | None:
@@ -290,13 +230,8 @@ def _post_view(post: Post) -> dict[str, Any]:
     return view
 
 
-def _json(status: int, obj: Any, headers: dict[str, str] | None = None) -> Reply:
-    content_type = {"Content-Type": "application/json; charset=utf-8"}
-    return Reply(status, json.dumps(obj).encode(), {**content_type, **(headers or {})})
-
-
 def _xrpc(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> Reply:
-    return _json(status, {"error": error, "message": message}, headers)
+    return json_reply({"error": error, "message": message}, status, headers)
 
 
 def _error(status: int) -> Reply:
@@ -312,7 +247,7 @@ def _error(status: int) -> Reply:
 
 def _broken(kind: str) -> Reply:
     if kind == "shape":
-        return _json(200, {"feed": "posts live elsewhere now"})
+        return json_reply({"feed": "posts live elsewhere now"})
     if kind == "html":
         return Reply(200, b"<html><body>Please sign in to the network</body></html>", {"Content-Type": "text/html"})
     return Reply(200, b'{"posts": [{"uri": "at://did:plc:x/app.bsky.feed.post/1", "rec',
@@ -347,11 +282,7 @@ def main() -> None:
     print(f"fake Bluesky on {url}; set sources.bluesky.base_url to it and\n"
           f"  EARSHOT_BLUESKY_HANDLE={fake.handle} EARSHOT_BLUESKY_APP_PASSWORD={fake.password}\n"
           "Ctrl-C stops it", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        fake.stop()
+    serve_until_interrupted(fake)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+
+from tests.sources.fakes._server import FakeAPI, Reply, Request, serve_until_interrupted
 
 RPC = "oCPfdb"
 PATH = "/_/PlayStoreUi/data/batchexecute"
@@ -42,60 +41,23 @@ class Review:
     reply: str | None = None
 
 
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
+class FakeGooglePlay(FakeAPI):
+    """Reviews per app, newest first, with paging, failures and broken replies on demand.
 
+    `break_next_payload(kind)`: `error-envelope` (the default), the wrb.fr entry without a
+    payload (Google's own error reply); `html`, an HTML interstitial; `garbage`, no
+    batchexecute framing at all.
+    """
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self.server.fake._serve(self)  # type: ignore[attr-defined]
-
-    do_POST = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
-        pass
-
-
-class FakeGooglePlay:
-    """Reviews per app, newest first, with paging, failures and broken replies on demand."""
+    methods = ("GET", "POST")
+    default_break = "error-envelope"
+    url = FakeAPI.base_url  # what the harness and the tests call it
 
     def __init__(self, page_size: int = 20, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
         self.page_size = page_size
-        self._address = (host, port)
-        self._lock = threading.Lock()
         self._reviews: dict[str, list[Review]] = {}
-        self._failures: list[int] = []
-        self._broken: list[str] = []
-        self._server: ThreadingHTTPServer | None = None
         self.requests: list[dict[str, Any]] = []  # what the client asked, for assertions
-
-    # --- lifecycle -----------------------------------------------------------------------
-
-    def start(self) -> str:
-        server = ThreadingHTTPServer(self._address, _Handler)
-        server.daemon_threads = True
-        server.block_on_close = False
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-googleplay", daemon=True).start()
-        return self.url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # --- content -------------------------------------------------------------------------
 
@@ -116,42 +78,18 @@ class FakeGooglePlay:
 
     # --- failure injection ---------------------------------------------------------------
 
-    def fail_next(self, status: int, times: int = 1) -> None:
-        with self._lock:
-            self._failures += [status] * times
-
     def throttle_next(self, times: int = 1) -> None:
         """Answer 200 with Google's in-band PlayGatewayError, its other way of saying "slow down"."""
         with self._lock:
             self._broken += ["throttle"] * times
 
-    def break_next_payload(self, kind: str = "error-envelope") -> None:
-        """`error-envelope`: the wrb.fr entry without a payload (Google's own error reply);
-        `html`: an HTML interstitial; `garbage`: no batchexecute framing at all."""
-        with self._lock:
-            self._broken.append(kind)
-
     # --- serving -------------------------------------------------------------------------
 
-    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length).decode("utf-8") if length else ""
-        url = urlsplit(handler.path)
+    def _reply(self, request: Request) -> Reply:
+        body = request.body.decode("utf-8")
         with self._lock:
-            self.requests.append(
-                {"method": handler.command, "path": url.path, "query": parse_qs(url.query), "body": body}
-            )
-            if self._failures:
-                reply = _error(self._failures.pop(0))
-            elif self._broken:
-                reply = _broken(self._broken.pop(0))
-            else:
-                reply = self._route(handler.command, url.path, body)
-        handler.send_response(reply.status)
-        for name, value in {"Content-Length": str(len(reply.body)), **reply.headers}.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(reply.body)
+            self.requests.append({"method": request.method, "path": request.path, "query": request.query, "body": body})
+            return self._injected(_error, _broken) or self._route(request.method, request.path, body)
 
     def _route(self, method: str, path: str, body: str) -> Reply:
         if method != "POST" or path != PATH:
@@ -234,11 +172,7 @@ def main() -> None:
     fake = FakeGooglePlay(port=args.port)
     seed(fake, args.app_id, args.brand)
     print(f"fake Google Play on {fake.start()} (app {args.app_id}); Ctrl-C stops it", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        fake.stop()
+    serve_until_interrupted(fake)
 
 
 if __name__ == "__main__":

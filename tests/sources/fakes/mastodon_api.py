@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import re
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
+
+from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_until_interrupted
 
 MAX_LIMIT = 40
 DOMAIN = "fake.social"
@@ -60,13 +58,6 @@ class Status:
         return {t.lower() for t in HASHTAG.findall(self.text)}
 
 
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -82,55 +73,25 @@ def to_html(text: str) -> str:
     return "".join("<p>" + "<br />".join(line(ln) for ln in para.split("\n")) + "</p>" for para in text.split("\n\n"))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class FakeMastodon(FakeAPI):
+    """One instance with one valid token, public statuses, failures on demand.
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self.server.fake._serve(self)  # type: ignore[attr-defined]
+    `break_next_payload(kind)`: `truncated` (the default), JSON cut off mid-way; `shape`, an
+    object where a list belongs; `html`, the instance's HTML maintenance page with 200.
+    """
 
-    do_HEAD = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
-        pass
-
-
-class FakeMastodon:
-    """One instance with one valid token, public statuses, failures on demand."""
+    methods = ("GET", "HEAD")
+    url = FakeAPI.base_url  # what the harness and the tests call it
 
     def __init__(self, token: str = "fake-mastodon-token", page_size: int = 20, version: str = "4.3.2",
                  host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
         self.token = token
         self.page_size = page_size
         self.version = version
-        self._address = (host, port)
-        self._lock = threading.Lock()
         self._statuses: dict[str, Status] = {}
         self._seq = 0
-        self._failures: list[int] = []
-        self._broken: list[str] = []
-        self._server: ThreadingHTTPServer | None = None
         self.requests: list[tuple[str, dict[str, list[str]]]] = []  # (path, query)
-
-    def start(self) -> str:
-        server = ThreadingHTTPServer(self._address, _Handler)
-        server.daemon_threads = True
-        server.block_on_close = False
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-mastodon", daemon=True).start()
-        return self.url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # --- content -------------------------------------------------------------------------
 
@@ -151,50 +112,28 @@ class FakeMastodon:
     def paths(self, prefix: str = "") -> list[str]:
         return [path for path, _ in self.requests if path.startswith(prefix)]
 
-    # --- failure injection ---------------------------------------------------------------
-
-    def fail_next(self, status: int, times: int = 1) -> None:
-        with self._lock:
-            self._failures += [status] * times
-
-    def break_next_payload(self, kind: str = "truncated") -> None:
-        """`truncated`: JSON cut off mid-way; `shape`: an object where a list belongs;
-        `html`: the instance's HTML maintenance page with 200."""
-        with self._lock:
-            self._broken.append(kind)
-
     # --- serving -------------------------------------------------------------------------
 
-    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
-        url = urlsplit(handler.path)
-        params = parse_qs(url.query)
+    def _reply(self, request: Request) -> Reply:
+        params = request.query
         with self._lock:
-            self.requests.append((url.path, params))
-            if self._failures:
-                reply = _error(self._failures.pop(0))
-            elif self._broken:
-                reply = _broken(self._broken.pop(0))
-            else:
-                reply = self._route(url.path.rstrip("/"), params, handler.headers.get("Authorization", ""))
+            self.requests.append((request.path, params))
+            reply = self._injected(_error, _broken) or self._route(
+                request.path.rstrip("/"), params, request.headers.get("Authorization", ""))
         reply.headers.setdefault("X-RateLimit-Limit", "300")
         reply.headers.setdefault("X-RateLimit-Remaining", "299")
         reply.headers.setdefault("X-RateLimit-Reset", _iso(datetime.now(UTC) + timedelta(minutes=5)))
-        handler.send_response(reply.status)
-        for name, value in {"Content-Length": str(len(reply.body)), **reply.headers}.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        if handler.command != "HEAD":
-            handler.wfile.write(reply.body)
+        return reply
 
     def _route(self, path: str, params: dict[str, list[str]], auth: str) -> Reply:
         if path == "/api/v1/instance":
-            return _json({"uri": DOMAIN, "title": "Fake Social", "version": self.version,
+            return json_reply({"uri": DOMAIN, "title": "Fake Social", "version": self.version,
                           "urls": {"streaming_api": f"wss://{DOMAIN}"}, "stats": {"user_count": 3}})
         if path == "/api/v2/instance":
-            return _json({"domain": DOMAIN, "title": "Fake Social", "version": self.version,
+            return json_reply({"domain": DOMAIN, "title": "Fake Social", "version": self.version,
                           "api_versions": {"mastodon": 2}, "configuration": {"urls": {}}})
         if auth != f"Bearer {self.token}":
-            return _json({"error": "The access token is invalid"}, 401)
+            return json_reply({"error": "The access token is invalid"}, 401)
         if path.startswith("/api/v1/timelines/tag/"):
             tag = path.removeprefix("/api/v1/timelines/tag/").lower()
             return self._timeline(path, [s for s in self._ordered() if tag in s.tags], params)
@@ -202,13 +141,13 @@ class FakeMastodon:
             return self._search(params)
         if path == "/api/v1/statuses":
             if _version(self.version) < (4, 3, 0):
-                return _json({"error": "Record not found"}, 404)
+                return json_reply({"error": "Record not found"}, 404)
             ids = params.get("id[]", [])
-            return _json([self._status_json(self._statuses[i]) for i in ids if i in self._statuses])
+            return json_reply([self._status_json(self._statuses[i]) for i in ids if i in self._statuses])
         if path.startswith("/api/v1/statuses/"):
             found = self._statuses.get(path.removeprefix("/api/v1/statuses/"))
-            return _json(self._status_json(found)) if found else _json({"error": "Record not found"}, 404)
-        return _json({"error": "Record not found"}, 404)
+            return json_reply(self._status_json(found)) if found else json_reply({"error": "Record not found"}, 404)
+        return json_reply({"error": "Record not found"}, 404)
 
     def _ordered(self) -> list[Status]:
         return sorted(self._statuses.values(), key=lambda s: s.seq, reverse=True)  # newest first
@@ -237,20 +176,20 @@ class FakeMastodon:
             base = f"https://{DOMAIN}{path}"
             headers["Link"] = (f'<{base}?{urlencode({"max_id": page[-1].id})}>; rel="next", '
                                f'<{base}?{urlencode({"min_id": page[0].id})}>; rel="prev"')
-        return _json([self._status_json(s) for s in page], headers=headers)
+        return json_reply([self._status_json(s) for s in page], headers=headers)
 
     def _search(self, params: dict[str, list[str]]) -> Reply:
         q = (params.get("q") or [""])[0].lower()
         kind = (params.get("type") or [None])[0]
         if kind not in (None, "statuses"):
-            return _json({"accounts": [], "statuses": [], "hashtags": []})
+            return json_reply({"accounts": [], "statuses": [], "hashtags": []})
         min_seq, max_seq = self._seq_of(params, "min_id"), self._seq_of(params, "max_id")
         offset = int((params.get("offset") or ["0"])[0])
         hits = [s for s in self._ordered()
                 if q and q in s.text.lower()
                 and (min_seq is None or s.seq > min_seq) and (max_seq is None or s.seq < max_seq)]
         page = hits[offset : offset + self._limit(params)]
-        return _json({"accounts": [], "statuses": [self._status_json(s) for s in page], "hashtags": []})
+        return json_reply({"accounts": [], "statuses": [self._status_json(s) for s in page], "hashtags": []})
 
     def _status_json(self, status: Status) -> dict[str, Any]:
         if status.account is None:
@@ -282,14 +221,9 @@ def _version(value: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", value)[:3])
 
 
-def _json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
-    content_type = {"Content-Type": "application/json; charset=utf-8"}
-    return Reply(status, json.dumps(obj).encode(), {**content_type, **(headers or {})})
-
-
 def _error(status: int) -> Reply:
     if status == 429:
-        return _json({"error": "Too many requests"}, 429, {
+        return json_reply({"error": "Too many requests"}, 429, {
             "X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0",
             "X-RateLimit-Reset": _iso(datetime.now(UTC) + timedelta(seconds=1))})
     messages = {401: "The access token is invalid", 403: "This action is not allowed", 404: "Record not found",
@@ -297,12 +231,12 @@ def _error(status: int) -> Reply:
     if status >= 500:
         return Reply(status, b"<html><body>We're sorry, but something went wrong.</body></html>",
                      {"Content-Type": "text/html"})
-    return _json({"error": messages.get(status, "Error")}, status)
+    return json_reply({"error": messages.get(status, "Error")}, status)
 
 
 def _broken(kind: str) -> Reply:
     if kind == "shape":
-        return _json({"statuses_moved": True})
+        return json_reply({"statuses_moved": True})
     if kind == "html":
         return Reply(200, b"<html><body>Down for maintenance</body></html>", {"Content-Type": "text/html"})
     return Reply(200, b'[{"id": "1", "content": "<p>acme', {"Content-Type": "application/json; charset=utf-8"})
@@ -333,11 +267,7 @@ def main() -> None:
     url = fake.start()
     print(f"fake Mastodon on {url}; set sources.mastodon.api_base_url to it and\n"
           f"  EARSHOT_MASTODON_ACCESS_TOKEN={fake.token}\nCtrl-C stops it", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        fake.stop()
+    serve_until_interrupted(fake)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import base64
 import itertools
-import json
 import re
 import secrets
 import threading
@@ -25,9 +24,20 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
+
+from tests.sources.fakes._search import boolean_query
+from tests.sources.fakes._server import (
+    FakeServer,
+    Pending,
+    Reply,
+    Request,
+    json_bytes,
+    queue_pending,
+    serve_until_interrupted,
+    sniffed_reply,
+)
 
 PAGE_MAX = 100
 WINDOWS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 31 * 86400, "year": 366 * 86400}
@@ -82,69 +92,25 @@ _TOKEN = re.compile(r'\s*(\(|\)|"[^"]*"|[^\s()"]+)')
 
 def parse_query(query: str) -> Predicate:
     """Phrases, words, OR / AND / NOT (upper case, as Reddit wants them) and parentheses."""
-    tokens = [t for t in _TOKEN.findall(query) if t]
-    pos = 0
+    return boolean_query(query, _TOKEN, _term, negation="NOT", and_word="AND")
 
-    def peek() -> str | None:
-        return tokens[pos] if pos < len(tokens) else None
 
-    def take() -> str:
-        nonlocal pos
-        pos += 1
-        return tokens[pos - 1]
-
-    def or_expr() -> Predicate:
-        parts = [and_expr()]
-        while peek() == "OR":
-            take()
-            parts.append(and_expr())
-        return parts[0] if len(parts) == 1 else (lambda t: any(p(t) for p in parts))
-
-    def and_expr() -> Predicate:
-        parts = []
-        while peek() not in (None, ")", "OR"):
-            if peek() == "AND":
-                take()
-                continue
-            parts.append(unary())
-        if not parts:
-            raise ValueError("empty expression")
-        return parts[0] if len(parts) == 1 else (lambda t: all(p(t) for p in parts))
-
-    def unary() -> Predicate:
-        if peek() == "NOT":
-            take()
-            inner = unary()
-            return lambda t: not inner(t)
-        token = take()
-        if token == "(":
-            inner = or_expr()
-            if peek() != ")":
-                raise ValueError("unbalanced parentheses")
-            take()
-            return inner
-        term = token.strip('"').lower()
-        return lambda t: term in t.searchable
-
-    predicate = or_expr()
-    if pos != len(tokens):
-        raise ValueError("unbalanced parentheses")
-    return predicate
+def _term(token: str) -> Predicate:
+    term = token.strip('"').lower()
+    return lambda t: term in t.searchable
 
 
 # --- the fake -----------------------------------------------------------------------------------
 
 
 @dataclass
-class _Pending:
-    kind: str  # "pass", "status" or "broken"
-    status: int = 200
-    mode: str = "html"
+class FakeReddit(FakeServer):
+    """State of the fake platform plus the HTTP server that serves it.
 
+    `start()` returns the base URL, which is both praw's oauth_url and its reddit_url.
+    """
 
-@dataclass
-class FakeReddit:
-    """State of the fake platform plus the HTTP server that serves it."""
+    methods = ("GET", "POST")
 
     client_id: str = "earshot-dev-client"
     client_secret: str = "earshot-dev-secret"
@@ -157,33 +123,10 @@ class FakeReddit:
     things: dict[str, FakeThing] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
-    _pending: deque[_Pending] = field(default_factory=deque)
+    _pending: deque[Pending] = field(default_factory=deque)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _window: tuple[float, int] = (0.0, 0)
     _refuse_next_token: bool = False
-    _server: ThreadingHTTPServer | None = None
-
-    # -- lifecycle
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve in a background thread; returns the base URL (both oauth_url and reddit_url)."""
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-reddit", daemon=True).start()
-        return self.base_url
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
     # -- scripting
 
@@ -226,8 +169,7 @@ class FakeReddit:
         `after`: let that many API requests through first.
         """
         with self._lock:
-            self._pending.extend(_Pending("pass") for _ in range(after))
-            self._pending.extend(_Pending("status", status) for _ in range(times))
+            queue_pending(self._pending, Pending("status", status), times=times, after=after)
 
     def break_next_payload(self, mode: str = "html", *, after: int = 0) -> None:
         """Answer the next listing or info request 200 with a body Reddit does not document.
@@ -237,13 +179,16 @@ class FakeReddit:
         not counted: their body is praw's business, not the source's.
         """
         with self._lock:
-            self._pending.extend(_Pending("pass") for _ in range(after))
-            self._pending.append(_Pending("broken", mode=mode))
+            queue_pending(self._pending, Pending("broken", mode=mode), after=after)
 
     def listing_requests(self) -> list[Recorded]:
         return [r for r in self.requests if r.path != "/api/v1/access_token"]
 
     # -- serving
+
+    def _reply(self, request: Request) -> Reply:
+        return sniffed_reply(*self.handle(request.method, unquote(request.path), request.params(),
+                                          request.lower_headers(), request.form()))
 
     def handle(self, method: str, path: str, params: dict[str, str], headers: dict[str, str],
                form: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
@@ -265,7 +210,7 @@ class FakeReddit:
                 return self._token(method, headers, form)
             rate, over_limit = self._rate_headers()
             if headers.get("authorization", "").removeprefix("bearer ") not in self.tokens:
-                return 401, {**rate, **_INVALID_TOKEN}, _json({"message": "Unauthorized", "error": 401})
+                return 401, {**rate, **_INVALID_TOKEN}, json_bytes({"message": "Unauthorized", "error": 401})
             if over_limit:
                 return self._failure(429, False)
             route = re.fullmatch(r"/r/([A-Za-z0-9_+]+)/(search|comments)/?(?:\.json)?", path)
@@ -275,12 +220,12 @@ class FakeReddit:
             elif method == "GET" and path.rstrip("/") in ("/api/info", "/api/info.json"):
                 body = self._info(params)
             else:
-                return 404, rate, _json({"message": "Not Found", "error": 404})
+                return 404, rate, json_bytes({"message": "Not Found", "error": 404})
             if isinstance(body, int):
-                return body, rate, _json({"message": "Bad Request", "error": body})
+                return body, rate, json_bytes({"message": "Bad Request", "error": body})
             if pending is not None and pending.kind == "broken":
                 return 200, rate, _broken(pending.mode, body)
-            return 200, rate, _json(body)
+            return 200, rate, json_bytes(body)
 
     def _rate_headers(self) -> tuple[dict[str, str], bool]:
         now = time.time()
@@ -304,17 +249,17 @@ class FakeReddit:
             headers = dict(_INVALID_TOKEN)
         if status >= 500:
             return status, headers, b"<html><body><h1>all servers are busy</h1></body></html>"
-        return status, headers, _json({"message": _REASONS.get(status, "Error"), "error": status})
+        return status, headers, json_bytes({"message": _REASONS.get(status, "Error"), "error": status})
 
     def _token(self, method: str, headers: dict[str, str], form: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         if method != "POST" or headers.get("authorization") != f"Basic {expected}":
-            return 401, {}, _json({"message": "Unauthorized", "error": 401})
+            return 401, {}, json_bytes({"message": "Unauthorized", "error": 401})
         if form.get("grant_type") != "client_credentials":
-            return 200, {}, _json({"error": "unsupported_grant_type"})
+            return 200, {}, json_bytes({"error": "unsupported_grant_type"})
         token = secrets.token_urlsafe(20)
         self.tokens.add(token)
-        return 200, {}, _json({"access_token": token, "token_type": "bearer", "expires_in": 86400, "scope": "*"})
+        return 200, {}, json_bytes({"access_token": token, "token_type": "bearer", "expires_in": 86400, "scope": "*"})
 
     # -- endpoints
 
@@ -402,50 +347,14 @@ def _listing_json(things: list[FakeThing], after: str | None, omit: set[str]) ->
 
 def _broken(mode: str, body: dict[str, Any]) -> bytes:
     if mode == "shape":
-        return _json({"data": {"things": "not a listing"}, "status": "ok"})
+        return json_bytes({"data": {"things": "not a listing"}, "status": "ok"})
     if mode == "items":
         children = body["data"]["children"]
         bad = [{"kind": "t3", "data": {"id": "bad1", "name": "t3_bad1", "title": "acme broken item"}},
                {"kind": "t1", "data": {"id": "bad2", "name": "t1_bad2", "body": ["not", "text"],
                                        "created_utc": "yesterday", "permalink": "/r/x/comments/a/b/bad2/"}}]
-        return _json({**body, "data": {**body["data"], "children": [*children, *bad]}})
+        return json_bytes({**body, "data": {**body["data"], "children": [*children, *bad]}})
     return b"<html><body><h1>Our CDN was unable to reach our servers</h1></body></html>"
-
-
-def _json(payload: object) -> bytes:
-    return json.dumps(payload).encode()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeReddit
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as two writes; don't stall the second
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self._answer("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._answer("POST")
-
-    def _answer(self, method: str) -> None:
-        url = urlsplit(self.path)
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-        form = {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
-        params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, extra, body = self.fake.handle(method, unquote(url.path), params, headers, form)
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html" if body.startswith(b"<") else "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        if self.close_connection:  # the client asked to close (prawcore's token request does): say so,
-            self.send_header("Connection", "close")  # or urllib3 pools the socket we are about to close
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
-        pass
 
 
 # --- standalone ---------------------------------------------------------------------------------
@@ -501,11 +410,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  earshot.yaml:  sources: {{reddit: {{oauth_url: '{url}', reddit_url: '{url}', include_comments: true}}}}", flush=True)
     if args.live:
         threading.Thread(target=_live, args=(fake, args.brand, args.every), daemon=True).start()
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        fake.stop()
+    serve_until_interrupted(fake)
 
 
 if __name__ == "__main__":

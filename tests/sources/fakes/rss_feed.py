@@ -9,14 +9,14 @@ conditional requests with 304, can require a bearer token, and can be told to fa
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape, quoteattr
+
+from tests.sources.fakes._server import FakeAPI, Reply, Request
 
 Kind = Literal["rss", "atom"]
 MAINTENANCE_PAGE = b"<!doctype html><html><head><title>Down for maintenance</title></head><body><h1>Back soon</h1></body></html>"
@@ -46,40 +46,24 @@ class SeenRequest:
     headers: dict[str, str]
 
 
-class FakeFeedServer:
-    """Serves the feeds added with `add_feed`; tests publish entries and inject failures."""
+class FakeFeedServer(FakeAPI):
+    """Serves the feeds added with `add_feed`; tests publish entries and inject failures.
+
+    `break_next_payload()` serves the next request an HTML maintenance page with 200.
+    """
+
+    protocol_version = "HTTP/1.0"  # http.server's default, which this fake has always spoken
 
     def __init__(self, page_size: int = 20, token: str | None = None, retry_after_s: float = 1.0) -> None:
+        super().__init__()
         self.page_size = page_size
         self.token = token
         self.retry_after_s = retry_after_s
         self.requests: list[SeenRequest] = []
         self._feeds: dict[str, _Feed] = {}
-        self._failures: list[int] = []
-        self._broken = 0
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start() first"
-        return f"http://127.0.0.1:{self._server.server_port}"
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
-
-    def start(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
     # --- what tests do ------------------------------------------------------------------------
 
@@ -89,14 +73,6 @@ class FakeFeedServer:
     def publish(self, path: str, entry: FakeEntry) -> None:
         with self._lock:
             self._feeds[path].entries.append(entry)
-
-    def fail_next(self, status: int, times: int = 1) -> None:
-        with self._lock:
-            self._failures += [status] * times
-
-    def break_next_payload(self) -> None:
-        with self._lock:
-            self._broken += 1
 
     # --- rendering ----------------------------------------------------------------------------
 
@@ -109,51 +85,31 @@ class FakeFeedServer:
         render = _rss if feed.kind == "rss" else _atom
         return render(feed, self.url(path), items, next_url, updated).encode("utf-8")
 
-    def _answer(self, target: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    def _reply(self, request: Request) -> Reply:
+        target, headers = request.target, request.lower_headers()
         parts = urlsplit(target)
         with self._lock:
             self.requests.append(SeenRequest(target, headers))
-            if self._failures:
-                status = self._failures.pop(0)
+            status = self._next_failure()
+            if status is not None:
                 extra = {"Retry-After": f"{self.retry_after_s:g}"} if status == 429 else {}
-                return status, {"Content-Type": "text/plain", **extra}, f"injected {status}".encode()
+                return Reply(status, f"injected {status}".encode(), {"Content-Type": "text/plain", **extra})
             if self.token is not None and headers.get("authorization") != f"Bearer {self.token}":
-                return 401, {"Content-Type": "text/plain", "WWW-Authenticate": "Bearer"}, b"unauthorized"
-            if self._broken:
-                self._broken -= 1
-                return 200, {"Content-Type": "text/html; charset=utf-8"}, MAINTENANCE_PAGE
+                return Reply(401, b"unauthorized", {"Content-Type": "text/plain", "WWW-Authenticate": "Bearer"})
+            if self._next_broken() is not None:
+                return Reply(200, MAINTENANCE_PAGE, {"Content-Type": "text/html; charset=utf-8"})
             feed = self._feeds.get(parts.path)
             if feed is None:
-                return 404, {"Content-Type": "text/plain"}, b"no such feed"
+                return Reply(404, b"no such feed", {"Content-Type": "text/plain"})
             page = int(parse_qs(parts.query).get("page", ["1"])[0])
             body = self._page(parts.path, feed, page)
             newest = max((e.published for e in feed.entries), default=datetime(2026, 1, 1))
         etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
         validators = {"ETag": etag, "Last-Modified": format_datetime(newest, usegmt=True)}
         if headers.get("if-none-match") == etag:
-            return 304, validators, b""
+            return Reply(304, b"", validators)
         content_type = "application/rss+xml" if feed.kind == "rss" else "application/atom+xml"
-        return 200, {"Content-Type": f"{content_type}; charset=utf-8", **validators}, body
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, out, body = server._answer(self.path, headers)
-                self.send_response(status)
-                for key, value in out.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if body:
-                    self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - keep test output quiet
-                pass
-
-        return Handler
+        return Reply(200, body, {"Content-Type": f"{content_type}; charset=utf-8", **validators})
 
 
 def _rss(feed: _Feed, self_url: str, items: list[FakeEntry], next_url: str | None, updated: datetime) -> str:

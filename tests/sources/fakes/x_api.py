@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import base64
 import itertools
-import json
 import re
 import threading
 import time
@@ -23,9 +22,19 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.sources.fakes._search import boolean_query
+from tests.sources.fakes._server import (
+    FakeServer,
+    Pending,
+    Reply,
+    Request,
+    json_bytes,
+    queue_pending,
+    serve_until_interrupted,
+    sniffed_reply,
+)
 
 SEARCH_WINDOW = timedelta(days=7)
 TWITTER_EPOCH_MS = 1288834974657
@@ -90,80 +99,33 @@ _TOKEN = re.compile(r'\s*(\(|\)|"[^"]*"|-(?=\S)|[^\s()"]+)')
 
 
 def parse_query(query: str) -> Predicate:
-    """The subset of X's search operators Earshot uses, evaluated case-insensitively."""
-    tokens = [t for t in _TOKEN.findall(query) if t]
-    pos = 0
+    """The subset of X's search operators Earshot uses, evaluated case-insensitively: `-` negates."""
+    return boolean_query(query, _TOKEN, _term, negation="-")
 
-    def peek() -> str | None:
-        return tokens[pos] if pos < len(tokens) else None
 
-    def take() -> str:
-        nonlocal pos
-        pos += 1
-        return tokens[pos - 1]
-
-    def or_expr() -> Predicate:
-        parts = [and_expr()]
-        while peek() == "OR":
-            take()
-            parts.append(and_expr())
-        return parts[0] if len(parts) == 1 else (lambda t: any(p(t) for p in parts))
-
-    def and_expr() -> Predicate:
-        parts = []
-        while peek() not in (None, ")", "OR"):
-            parts.append(unary())
-        if not parts:
-            raise ValueError("empty group")
-        return parts[0] if len(parts) == 1 else (lambda t: all(p(t) for p in parts))
-
-    def unary() -> Predicate:
-        if peek() == "-":
-            take()
-            inner = unary()
-            return lambda t: not inner(t)
-        return atom()
-
-    def atom() -> Predicate:
-        token = take()
-        if token == "(":
-            inner = or_expr()
-            if peek() != ")":
-                raise ValueError("unbalanced parentheses")
-            take()
-            return inner
-        if token.startswith('"'):
-            phrase = token[1:-1].lower()
-            return lambda t: phrase in t.text.lower()
-        if token == "is:retweet":
-            return lambda t: t.is_retweet
-        if token.startswith("lang:"):
-            code = token[5:].lower()
-            return lambda t: t.lang.lower() == code
-        if ":" in token:
-            raise ValueError(f"operator {token!r} is not supported by this fake")
-        word = token.lower()
-        return lambda t: word in t.text.lower()
-
-    predicate = or_expr()
-    if pos != len(tokens):
-        raise ValueError("unbalanced parentheses")
-    return predicate
+def _term(token: str) -> Predicate:
+    if token.startswith('"'):
+        phrase = token[1:-1].lower()
+        return lambda t: phrase in t.text.lower()
+    if token == "is:retweet":
+        return lambda t: t.is_retweet
+    if token.startswith("lang:"):
+        code = token[5:].lower()
+        return lambda t: t.lang.lower() == code
+    if ":" in token:
+        raise ValueError(f"operator {token!r} is not supported by this fake")
+    word = token.lower()
+    return lambda t: word in t.text.lower()
 
 
 # --- the fake -----------------------------------------------------------------------------------
 
 
 @dataclass
-class _Pending:
-    kind: str  # "pass", "status", "access_level" or "broken"
-    status: int = 200
-    mode: str = "html"
-
-
-@dataclass
-class FakeX:
+class FakeX(FakeServer):
     """State of the fake platform plus the HTTP server that serves it."""
+
+    methods = ("GET", "POST")
 
     token: str = "earshot-dev-token"
     page_size: int = PAGE_MAX  # at most this many posts per page, whatever max_results asks
@@ -176,38 +138,12 @@ class FakeX:
     users: dict[str, FakeUser] = field(default_factory=dict)
     tweets: dict[str, FakeTweet] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
-    _pending: deque[_Pending] = field(default_factory=deque)
+    _pending: deque[Pending] = field(default_factory=deque)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _window: tuple[float, int] = (0.0, 0)  # (window start, requests in it)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
         self.add_user("101", "ana_sousa", "Ana Sousa", followers=120)
-
-    # -- lifecycle
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve in a background thread; returns the base URL."""
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-x",
-                                        daemon=True)
-        self._thread.start()
-        return self.base_url
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
     # -- scripting
 
@@ -245,13 +181,12 @@ class FakeX:
         `after`: let that many requests through first, to fail in the middle of a pagination.
         """
         with self._lock:
-            self._pending.extend(_Pending("pass") for _ in range(after))
-            self._pending.extend(_Pending("status", status) for _ in range(times))
+            queue_pending(self._pending, Pending("status", status), times=times, after=after)
 
     def deny_access_level(self, times: int = 1) -> None:
         """Answer as X does when the app's access level lacks the endpoint: 403 with error code 453."""
         with self._lock:
-            self._pending.extend(_Pending("access_level", 403) for _ in range(times))
+            queue_pending(self._pending, Pending("access_level", 403), times=times)
 
     def break_next_payload(self, mode: str = "html", *, after: int = 0) -> None:
         """Answer the next request 200 with a body X does not document.
@@ -260,8 +195,7 @@ class FakeX:
         list; "items": a normal page with two malformed posts added to `data`.
         """
         with self._lock:
-            self._pending.extend(_Pending("pass") for _ in range(after))
-            self._pending.append(_Pending("broken", mode=mode))
+            queue_pending(self._pending, Pending("broken", mode=mode), after=after)
 
     def searches(self) -> list[Recorded]:
         return [r for r in self.requests if r.path == "/2/tweets/search/recent"]
@@ -282,6 +216,10 @@ class FakeX:
         }
         return headers, used > self.rate_limit
 
+    def _reply(self, request: Request) -> Reply:
+        return sniffed_reply(*self.handle(request.method, request.path, request.params(),
+                                          request.headers.get("Authorization")))
+
     def handle(
         self, method: str, path: str, params: dict[str, str], auth: str | None
     ) -> tuple[int, dict[str, str], bytes]:
@@ -292,9 +230,9 @@ class FakeX:
             if pending is not None and pending.kind == "status":
                 return self._failure(pending.status, headers)
             if pending is not None and pending.kind == "access_level":
-                return 403, headers, _json({"errors": [{"message": ACCESS_LEVEL_MESSAGE, "code": 453}]})
+                return 403, headers, json_bytes({"errors": [{"message": ACCESS_LEVEL_MESSAGE, "code": 453}]})
             if auth != f"Bearer {self.token}":
-                return 401, headers, _json(_problem(401, "Unauthorized"))
+                return 401, headers, json_bytes(_problem(401, "Unauthorized"))
             if over_limit:
                 return self._failure(429, headers)
             try:
@@ -303,16 +241,17 @@ class FakeX:
                 elif method == "GET" and path == "/2/tweets":
                     body = self._lookup(params)
                 else:
-                    return 404, headers, _json({"errors": [{"message": "Sorry, that page does not exist", "code": 34}]})
+                    missing = {"errors": [{"message": "Sorry, that page does not exist", "code": 34}]}
+                    return 404, headers, json_bytes(missing)
             except BadRequest as exc:
-                return 400, headers, _json({
+                return 400, headers, json_bytes({
                     "errors": [{"parameters": {exc.parameter: [exc.value]}, "message": exc.message}],
                     "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
                     "type": "https://api.twitter.com/2/problems/invalid-request",
                 })
             if pending is not None and pending.kind == "broken":
                 return 200, headers, _broken(pending.mode, body)
-            return 200, headers, _json(body)
+            return 200, headers, json_bytes(body)
 
     def _failure(self, status: int, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         if status == 429:
@@ -320,7 +259,7 @@ class FakeX:
         reason = {429: "Too Many Requests", 401: "Unauthorized", 403: "Forbidden",
                   500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
                   504: "Gateway Timeout"}.get(status, "Error")
-        return status, headers, _json(_problem(status, reason))
+        return status, headers, json_bytes(_problem(status, reason))
 
     # -- endpoints
 
@@ -442,14 +381,11 @@ def _problem(status: int, title: str) -> dict[str, Any]:
 
 def _broken(mode: str, body: dict[str, Any]) -> bytes:
     if mode == "shape":
-        return _json({"data": {"id": "1", "text": "not a list"}, "meta": ["no", "object"]})
+        return json_bytes({"data": {"id": "1", "text": "not a list"}, "meta": ["no", "object"]})
     if mode == "items":
-        return _json({**body, "data": [*body.get("data", []), {"id": "12ab", "edit_history_tweet_ids": []}, "garbage"]})
+        malformed = [{"id": "12ab", "edit_history_tweet_ids": []}, "garbage"]
+        return json_bytes({**body, "data": [*body.get("data", []), *malformed]})
     return b"<html><body><h1>Over capacity</h1></body></html>"
-
-
-def _json(payload: object) -> bytes:
-    return json.dumps(payload).encode()
 
 
 def _int(params: dict[str, str], name: str, default: int) -> int:
@@ -476,38 +412,6 @@ def _moment(params: dict[str, str], name: str) -> datetime | None:
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
         raise BadRequest(name, value, f"The `{name}` query parameter value [{value}] is not a valid time") from None
-
-
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeX
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as two writes; don't stall the second
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self._answer("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._answer("POST")
-
-    def _answer(self, method: str) -> None:
-        url = urlsplit(self.path)
-        if length := int(self.headers.get("Content-Length") or 0):
-            self.rfile.read(length)
-        params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        status, headers, body = self.fake.handle(method, url.path, params, self.headers.get("Authorization"))
-        self.send_response(status)
-        html = body.startswith(b"<")
-        self.send_header("Content-Type", "text/html" if html else "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if self.close_connection:  # the client asked to close (prawcore's token request does): say so,
-            self.send_header("Connection", "close")  # or urllib3 pools the socket we are about to close
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
-        pass
 
 
 # --- standalone ---------------------------------------------------------------------------------
@@ -564,11 +468,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  earshot.yaml:  sources: {{x: {{api_base_url: '{url}'}}}}", flush=True)
     if args.live:
         threading.Thread(target=_live, args=(fake, args.brand, posts[1], args.every), daemon=True).start()
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        fake.stop()
+    serve_until_interrupted(fake)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,115 @@
+"""Cursor pieces shared by sources that read streams newest first, down to what is stored.
+
+Why: a platform that lists newest first (reviews, search results) cannot be asked "what came
+after X" reliably, so these sources keep, per stream, a mark of what is stored and scan down
+from the top until they reach it. Two rules keep that from losing or repeating items, and
+they are the same for every such source, so they live here once:
+
+* The mark is the newest time seen plus the ids seen at exactly that time (`TimeMark`):
+  timestamps tie, and an id alone says nothing about order.
+* The mark only moves up once a scan has reached it (`ScanPage.caught_up`): a scan cut short
+  by a page limit or a crash resumes where it stopped instead of leaving a gap below the new
+  top. Each source keeps where its scan continues (a page number, a token), since that is
+  the platform's own.
+
+The saved cursor is `{"v": 1, "streams": {key: state}}` (`load_streams` / `dump_streams`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from monitor.sources.base import SourceError
+
+
+@dataclass
+class TimeMark:
+    """The newest time seen and the ids seen at that time."""
+
+    at: datetime | None = None
+    ids: set[str] = field(default_factory=set)
+
+    def covers(self, at: datetime, native_id: str) -> bool:
+        """Already stored: older than the mark, or at the mark and already seen."""
+        return self.at is not None and (at < self.at or (at == self.at and native_id in self.ids))
+
+    def passed(self, at: datetime) -> bool:
+        """Strictly older than the mark: a newest-first scan that gets here has caught up."""
+        return self.at is not None and at < self.at
+
+    def add(self, at: datetime, native_id: str) -> None:
+        if self.at is None or at > self.at:
+            self.at, self.ids = at, {native_id}
+        elif at == self.at:
+            self.ids.add(native_id)
+
+    def merge(self, other: TimeMark) -> None:
+        if other.at is not None:
+            for native_id in other.ids:
+                self.add(other.at, native_id)
+
+    def dump(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat() if self.at else None, "ids": sorted(self.ids)}
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any] | None) -> TimeMark:
+        if not data or not data.get("at"):
+            return cls()
+        return cls(datetime.fromisoformat(data["at"]), set(data.get("ids", [])))
+
+
+class Mark(Protocol):
+    """What `ScanPage` needs of a mark: `TimeMark`, or a source's own (Bluesky's re-read window)."""
+
+    def covers(self, at: datetime, native_id: str) -> bool: ...
+
+    def passed(self, at: datetime) -> bool: ...
+
+    def add(self, at: datetime, native_id: str) -> None: ...
+
+
+class ScanPage:
+    """One page of a newest-first scan, checked item by item against the stored `mark`.
+
+    Every item goes into `top`, the newest the whole scan has seen, which becomes the mark
+    once the scan is done; `caught_up` turns True when an item is older than the mark, so
+    everything below it is stored already and the scan can end.
+    """
+
+    def __init__(self, mark: Mark, top: Mark) -> None:
+        self.mark = mark
+        self.top = top
+        self.caught_up = False
+
+    def is_new(self, at: datetime, native_id: str) -> bool:
+        """Note an item the scan read; True if it is not stored yet."""
+        self.top.add(at, native_id)
+        if self.mark.covers(at, native_id):
+            self.caught_up = self.caught_up or self.mark.passed(at)
+            return False
+        return True
+
+
+class _State(Protocol):
+    def dump(self) -> dict[str, Any]: ...
+
+
+S = TypeVar("S")
+
+
+def load_streams(cursor: str | None, load: Callable[[Mapping[str, Any]], S], *, source: str) -> dict[str, S]:
+    """Each stream's state in a saved cursor ({} for none); SourceError if it cannot be read."""
+    if not cursor:
+        return {}
+    try:
+        return {key: load(value) for key, value in json.loads(cursor)["streams"].items()}
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise SourceError(f"sources.{source}: the saved cursor is not readable ({type(exc).__name__})") from None
+
+
+def dump_streams(streams: Mapping[str, _State]) -> str:
+    return json.dumps({"v": 1, "streams": {key: s.dump() for key, s in sorted(streams.items())}}, sort_keys=True)
