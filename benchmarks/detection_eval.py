@@ -1,10 +1,10 @@
 """How well do Earshot's detectors work? Measured on simulated data with known ground truth.
 
-    python benchmarks/detection_eval.py [--seed 7] [--posts 3000] [--series 40]
+    python benchmarks/detection_eval.py [--seed 7] [--posts 3000] [--series 40] [--poll-minutes 5]
 
 Per post: a brand's posts are simulated as Hawkes cascades (`benchmarks/hawkes.py`:
 SEISMIC's power-law memory kernel, heavy-tailed author and resharer followers, per-post
-branching factors), polled like an API poller would (every 5 minutes for 6 hours, then
+branching factors), polled like an API poller would (every 5 minutes, `--poll-minutes`, for 6 hours, then
 every 30 minutes, then hourly until 48 hours) and fed to the real `SpreadDetector` at
 `DetectionConfig()` defaults, every post marked negative. A post "alerts" when the
 detector fires at any level at any time. The targets are the posts that end (72 hours
@@ -50,6 +50,7 @@ class Brand:
     mentions: dict[str, Mention]
     snapshots: list[EngagementSnapshot]
     cascades: dict[str, Cascade]
+    polls: np.ndarray  # minutes after posting at which each post was observed
 
     @property
     def finals(self) -> dict[str, int]:
@@ -61,10 +62,12 @@ class Brand:
         return {mid for mid, f in finals.items() if f >= cut and f > 0}, cut
 
 
-def simulate_brand(posts: int, seed: int, author_median: float = AUTHOR_MEDIAN_FOLLOWERS) -> Brand:
+def simulate_brand(
+    posts: int, seed: int, author_median: float = AUTHOR_MEDIAN_FOLLOWERS, poll_every: float = 5.0
+) -> Brand:
     rng = np.random.default_rng(seed)
     starts = np.sort(rng.uniform(0, posts / POSTS_PER_DAY * 1440, posts))
-    polls = snapshot_minutes(horizon=POLL_UNTIL_MINUTES)
+    polls = snapshot_minutes(horizon=POLL_UNTIL_MINUTES, every=poll_every)
     mentions, snapshots, cascades = {}, [], {}
     negative = Sentiment(label=SentimentLabel.negative, score=-0.8, model="simulated")
     for i in range(posts):
@@ -82,7 +85,7 @@ def simulate_brand(posts: int, seed: int, author_median: float = AUTHOR_MEDIAN_F
                 engagement=Engagement(likes=int(counts["likes"][j]), reposts=int(counts["reposts"][j]),
                                       replies=int(counts["replies"][j]), quotes=int(counts["quotes"][j]))))
         cascades[mid] = cascade
-    return Brand(mentions, snapshots, cascades)
+    return Brand(mentions, snapshots, cascades, polls)
 
 
 @dataclass
@@ -116,16 +119,17 @@ def score_posts(name: str, brand: Brand, cfg: DetectionConfig) -> PostResult:
 
 
 def oracle(brand: Brand) -> PostResult:
-    """Every top post alerted at its first poll (5 minutes): the best lead any poller can give."""
+    """Every top post alerted at its first poll: the best lead any poller can give."""
     top, _ = brand.top()
-    leads = np.array([brand.cascades[m].half_time() - 5.0 for m in sorted(top)])
+    first_poll = float(brand.polls[1])
+    leads = np.array([brand.cascades[m].half_time() - first_poll for m in sorted(top)])
     return PostResult("oracle: every top post at its first poll", len(top), 1.0, 1.0, leads)
 
 
 def forecast_errors(brand: Brand, at_minutes: tuple[int, ...] = (10, 30, 60, 120, 360)) -> list[str]:
     """Median absolute percentage error of the predicted final engagement on the top posts."""
     top, _ = brand.top()
-    polls = snapshot_minutes(horizon=POLL_UNTIL_MINUTES)
+    polls = brand.polls
     ours: dict[int, list[float]] = {m: [] for m in at_minutes}
     naive: dict[int, list[float]] = {m: [] for m in at_minutes}
     for mid in sorted(top):
@@ -199,16 +203,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--posts", type=int, default=3000, help="simulated posts for the per-post detector")
     parser.add_argument("--series", type=int, default=40, help="simulated brands (10 weeks each) for storms")
+    parser.add_argument("--poll-minutes", type=float, default=5.0,
+                        help="minutes between engagement polls in a post's first 6 hours (X's default poll is 2)")
     args = parser.parse_args(argv)
     began = time.time()
     defaults = DetectionConfig()
 
     print(f"Earshot detection benchmark (seed {args.seed})")
     print()
-    brand = simulate_brand(args.posts, args.seed)
+    brand = simulate_brand(args.posts, args.seed, poll_every=args.poll_minutes)
     top, cut = brand.top()
     print(f"== Spread: {args.posts} simulated negative posts, {POSTS_PER_DAY}/day for "
-          f"{args.posts / POSTS_PER_DAY:.0f} days (median author {AUTHOR_MEDIAN_FOLLOWERS:,.0f} followers)")
+          f"{args.posts / POSTS_PER_DAY:.0f} days (median author {AUTHOR_MEDIAN_FOLLOWERS:,.0f} followers), "
+          f"polled every {args.poll_minutes:g} min for 6 h")
     print(f"   targets: top 5% by engagement after 72 h = {len(top)} posts with >= {cut:,.0f} weighted engagements")
     print(f"   defaults: min_velocity_per_min={defaults.min_velocity_per_min:g} "
           f"baseline_multiplier={defaults.baseline_multiplier:g} min_predicted_reach={defaults.min_predicted_reach:g} "
@@ -228,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for r in results:
         print(r.row())
-    small = simulate_brand(args.posts, args.seed + 1, author_median=AUTHOR_MEDIAN_FOLLOWERS / 4)
+    small = simulate_brand(args.posts, args.seed + 1, author_median=AUTHOR_MEDIAN_FOLLOWERS / 4,
+                           poll_every=args.poll_minutes)
     small_top, small_cut = small.top()
     print(score_posts(f"smaller brand (authors /4, cut {small_cut:,.0f}): defaults", small, defaults).row())
     print()
