@@ -69,13 +69,18 @@ def _progress() -> Progress:
     )
 
 
-def _one_pass(config: Config, store, sources: list[str]) -> None:
+def _one_pass(config: Config, store, sources: list[str], quiet_if_idle: bool = False) -> None:
+    """One pipeline pass with progress bars; `quiet_if_idle` keeps a watching terminal readable."""
     from monitor import pipeline
 
     with _progress() as progress:
         summary = pipeline.run_once(config, store, sources=sources, progress=_Bars(progress))
     for problem in summary.problems:
         err.print(f"[yellow]skipped[/yellow] {problem}")
+    idle = not (summary.scored or summary.alerts or summary.delivery.failed or any(
+        s.new_mentions or s.updated_mentions or s.new_snapshots for s in summary.ingested))
+    if quiet_if_idle and idle:
+        return
     for stats in summary.ingested:
         console.print(
             f"{stats.source}: {stats.new_mentions} new mention(s), {stats.updated_mentions} updated, "
@@ -147,7 +152,7 @@ def run(
         while True:
             time.sleep(interval)
             try:
-                _one_pass(config, store, sources)
+                _one_pass(config, store, sources, quiet_if_idle=True)
             except SourceError as exc:
                 # A platform outage must not take the UI down; the next pass retries from the saved cursor.
                 err.print(f"[red]Source failed, retrying next pass:[/red] {exc}")
