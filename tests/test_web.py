@@ -20,40 +20,25 @@ from fastapi.testclient import TestClient
 
 from monitor import pipeline
 from monitor.config import WebUser, demo_config_path, load_config
-from monitor.models import Alert, AlertState, Sentiment, SentimentLabel, Severity
+from monitor.models import Alert, AlertState, Severity
 from monitor.store import SQLiteStore
 from monitor.web import create_app
-from monitor.web.auth import LOGIN_COOKIE, SESSION_COOKIE, Authenticator, RedactTokens, safe_next
+from monitor.web.auth import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    Authenticator,
+    RedactTokens,
+    safe_next,
+)
 from monitor.web.charts import nice_ceiling, sentiment_chart, source_chart
 from monitor.web.templating import url_id
+from tests.conftest import KeywordScorer
 
 CRITICAL = "x:1991500000000000001:critical"
 WARNING = "x:1991500000000000001:warning"
 VIRAL = "x:1991500000000000001"
 TOKEN = "test-token-0123456789abcdef"
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # just after the demo's newest observation
-NEGATIVE_WORDS = ("charged me twice", "crashing", "scam", "desastre", "jelek", "pésimo", "lambat", "no signal")
-POSITIVE_WORDS = ("love", "encanta", "mantap", "friendly", "funciona bien", "bagus")
-
-
-class KeywordScorer:
-    """Labels by keywords so tests need no model; "charged me twice" is negative, which makes the demo alert."""
-
-    model_id = "keyword-test"
-
-    def score(self, texts: list[str]) -> list[Sentiment]:
-        results = []
-        for text in texts:
-            lowered = text.lower()
-            if any(word in lowered for word in NEGATIVE_WORDS):
-                results.append(Sentiment(label=SentimentLabel.negative, score=-0.9, model=self.model_id))
-            elif any(word in lowered for word in POSITIVE_WORDS):
-                results.append(Sentiment(label=SentimentLabel.positive, score=0.8, model=self.model_id))
-            else:
-                results.append(Sentiment(label=SentimentLabel.neutral, score=0.0, model=self.model_id))
-        return results
-
-
 class Clock:
     """A settable clock for the app: actions happen when the test says they do."""
 

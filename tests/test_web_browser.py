@@ -22,9 +22,9 @@ import pytest
 
 from monitor import pipeline
 from monitor.config import demo_config_path, load_config
-from monitor.models import Sentiment, SentimentLabel
 from monitor.store import SQLiteStore
 from monitor.web import create_app
+from tests.conftest import KeywordScorer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -34,25 +34,6 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CRITICAL = "x:1991500000000000001:critical"
 WARNING = "x:1991500000000000001:warning"
 TOKEN = "browser-test-token-8f3a1c"
-
-
-class KeywordScorer:
-    """Labels by keywords so the test needs no model; "charged me twice" is negative, which makes the alert."""
-
-    model_id = "keyword-test"
-    negative = ("charged me twice", "crashing", "scam", "desastre", "jelek", "pésimo", "lambat", "no signal")
-    positive = ("love", "encanta", "mantap", "friendly", "funciona bien", "bagus")
-
-    def score(self, texts: list[str]) -> list[Sentiment]:
-        def one(text: str) -> Sentiment:
-            lowered = text.lower()
-            if any(w in lowered for w in self.negative):
-                return Sentiment(label=SentimentLabel.negative, score=-0.9, model=self.model_id)
-            if any(w in lowered for w in self.positive):
-                return Sentiment(label=SentimentLabel.positive, score=0.8, model=self.model_id)
-            return Sentiment(label=SentimentLabel.neutral, score=0.0, model=self.model_id)
-
-        return [one(t) for t in texts]
 
 
 @dataclass(frozen=True)
@@ -132,7 +113,10 @@ def _screenshot(driver, name: str) -> Path:
 
 
 def test_sign_in_and_triage_in_a_real_browser(site, browser):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
