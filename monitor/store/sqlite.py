@@ -6,7 +6,6 @@ all-or-nothing (a fetched batch and its cursor) runs in one transaction.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
