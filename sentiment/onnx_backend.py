@@ -1,0 +1,102 @@
+"""Run a BERT-family classifier through ONNX Runtime in int8: the fastest CPU path we measured.
+
+Why: on 2 CPU cores the bundled 12-layer model scores ~1.5x more posts/s through ONNX
+Runtime (fused attention, LayerNorm and GELU kernels + int8 per-channel weights, VNNI/AMX
+where available) than through PyTorch dynamic int8, and several times more than float32
+``transformers.pipeline``. Validation macro-F1 moves by about 0.01 (model card), while
+PyTorch's dynamic int8 (per-tensor activation scales) lost up to 0.07.
+
+The int8 graph is too big to commit (~40 MB) and cheap to derive, so it is built on first use
+from the unpacked model directory (export -> fuse -> quantize, ~30 s) and cached beside it
+under an atomic rename, exactly like the unpacked weights. Needs ``onnxruntime`` and ``onnx``;
+``available()`` says whether they import, and the scorer falls back to PyTorch otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ONNX_FILE", "available", "build_int8_onnx", "OnnxClassifier"]
+
+ONNX_FILE = "model.int8.onnx"
+
+
+def available() -> bool:
+    """True when onnxruntime and onnx (needed to build the graph once) can be imported."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
+
+
+def build_int8_onnx(model_dir: Path) -> Path:
+    """Return ``model_dir/model.int8.onnx``, exporting, fusing and quantizing it first if missing."""
+    import warnings
+
+    final = Path(model_dir) / ONNX_FILE
+    if final.is_file():
+        return final
+    import onnx
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.optimizer import optimize_model
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    config = AutoConfig.from_pretrained(model_dir)
+    # Eager attention exports as plain MatMul/Softmax, which ORT's optimizer fuses into one Attention op.
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager").eval()
+    tmp = Path(tempfile.mkdtemp(prefix=".onnx.", dir=model_dir))
+    try:
+        ids = torch.ones((2, 16), dtype=torch.long)
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model, (ids, torch.ones_like(ids)), str(tmp / "fp32.onnx"),
+                input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+                              "logits": {0: "batch"}},
+                opset_version=17, dynamo=False,
+            )
+        fused = optimize_model(str(tmp / "fp32.onnx"), model_type="bert", num_heads=config.num_attention_heads,
+                               hidden_size=config.hidden_size)
+        fused.save_model_to_file(str(tmp / "fused.onnx"))
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # the quantizer logs an unconditional "consider pre-processing" hint
+        try:
+            quantize_dynamic(str(tmp / "fused.onnx"), str(tmp / ONNX_FILE), weight_type=QuantType.QInt8,
+                             per_channel=True, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        finally:
+            root.setLevel(level)
+        (tmp / ONNX_FILE).chmod(0o644)
+        try:
+            os.rename(tmp / ONNX_FILE, final)  # atomic: concurrent builders each install a complete file
+        except OSError:
+            if not final.is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+class OnnxClassifier:
+    """``logits(input_ids, attention_mask)`` on an int8 ONNX Runtime session."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        options.intra_op_num_threads = threads or cores
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def logits(self, input_ids: Sequence[Sequence[int]] | Any, attention_mask: Any) -> Any:
+        """Numpy int64 arrays in, float32 logits (batch, labels) out."""
+        return self.session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
