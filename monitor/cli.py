@@ -248,6 +248,10 @@ def new_source(
     typer.echo(scaffold.next_steps(result))
 
 
+from sentiment.cli import app as sentiment_app  # noqa: E402 - light: loads no model at import
+
+app.add_typer(sentiment_app, name="sentiment", help="Evaluate, try and inspect the sentiment model.")
+
 index_app = typer.Typer(help="Elasticsearch: index templates and ILM policy.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 

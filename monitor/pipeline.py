@@ -117,6 +117,12 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
         chunk = pending[start : start + step]
         texts = [f"{m.title}. {m.text}" if m.title else m.text for m in chunk]
         results = scorer.score(texts)
+        unlabelled = [(m, t) for m, t in zip(chunk, texts, strict=True) if not m.lang]
+        if unlabelled:
+            from sentiment.langid import detect_languages
+
+            found = detect_languages([t for _, t in unlabelled])
+            store.set_languages([(m.id, lang) for (m, _), lang in zip(unlabelled, found, strict=True) if lang])
         if classifier is not None:
             # Topics first: a crash before the sentiments are stored leaves the chunk unscored,
             # so it is scored and tagged again; the other order could leave it never tagged.

@@ -129,3 +129,14 @@ def test_ingest_refreshes_the_engagement_of_recent_mentions(tmp_path):
         assert store.get_mention("mastodon:101").engagement.likes == 40
     finally:
         harness.stop()
+
+
+def test_scoring_stores_the_language_of_posts_whose_source_did_not_say(config, store, scorer, tmp_path):
+    lines = config.sources["replay"].resolved_path().read_text(encoding="utf-8").splitlines()
+    stripped = [line.replace('"lang": "es"', '"lang": null').replace('"lang": "id"', '"lang": null') for line in lines]
+    recording = tmp_path / "nolang.jsonl"
+    recording.write_text("\n".join(stripped) + "\n", encoding="utf-8")
+    config.sources["replay"].path = recording
+    pipeline.run_once(config, store, scorer=scorer, channels=[])
+    assert store.get_mention("x:1991500000000000003").lang == "es"  # "El internet de Brisa Mobile va lentísimo..."
+    assert store.get_mention("x:1991500000000000004").lang == "id"  # "Sinyal Brisa Mobile jelek banget..."

@@ -63,6 +63,9 @@ class Store(Protocol):
 
     def set_sentiments(self, results: Sequence[tuple[str, Sentiment]]) -> None: ...
 
+    def set_languages(self, results: Sequence[tuple[str, str]]) -> None:
+        """Store the detected language of mentions whose source did not say."""
+
     def set_topics(self, results: Sequence[tuple[str, str, str | None]]) -> None:
         """Tag mentions with (mention_id, topic, team); like sentiment, a re-fetch keeps the tag."""
 

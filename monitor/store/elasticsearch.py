@@ -474,6 +474,9 @@ class ElasticsearchStore:
     def set_sentiments(self, results: Sequence[tuple[str, Sentiment]]) -> None:
         self._update_mentions([(mid, {"sentiment": docs.sentiment_doc(s)}) for mid, s in results], "sentiment scores")
 
+    def set_languages(self, results: Sequence[tuple[str, str]]) -> None:
+        self._update_mentions([(mid, {"lang": lang}) for mid, lang in results], "languages")
+
     def set_topics(self, results: Sequence[tuple[str, str, str | None]]) -> None:
         self._update_mentions([(mid, docs.topic_update(topic, team)) for mid, topic, team in results], "topic tags")
 

@@ -285,6 +285,10 @@ class SQLiteStore:
                 [(s.label.value, s.score, s.model, mid) for mid, s in results],
             )
 
+    def set_languages(self, results: Sequence[tuple[str, str]]) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE mentions SET lang = ? WHERE id = ?", [(lang, mid) for mid, lang in results])
+
     def set_topics(self, results: Sequence[tuple[str, str, str | None]]) -> None:
         with self._tx() as db:
             db.executemany("UPDATE mentions SET topic = ?, team = ? WHERE id = ?",
