@@ -211,7 +211,7 @@ def _post_view(post: Post) -> dict[str, Any]:
                               "createdAt": "2023-04-01T00:00:00.000Z"}
     if post.author.display_name:
         author["displayName"] = post.author.display_name
-        author["avatar"] = f"https://cdn.example.test/avatar/{post.author.did}.jpg"
+        author["avatar"] = f"https://media.example.test/avatar/{post.author.did}.jpg"
     record: dict[str, Any] = {"$type": "app.bsky.feed.post", "text": post.text, "createdAt": _iso(post.created_at)}
     if post.langs is not None:
         record["langs"] = post.langs
