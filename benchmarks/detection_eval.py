@@ -4,9 +4,12 @@
 
 Per post: a brand's posts are simulated as Hawkes cascades (`benchmarks/hawkes.py`:
 SEISMIC's power-law memory kernel, heavy-tailed author and resharer followers, per-post
-branching factors), polled like an API poller would (every 5 minutes, `--poll-minutes`, for 6 hours, then
-every 30 minutes, then hourly until 48 hours) and fed to the real `SpreadDetector` at
-`DetectionConfig()` defaults, every post marked negative. A post "alerts" when the
+branching factors), polled like an API poller would (every 5 minutes, `--poll-minutes`,
+for 6 hours, then every 30 minutes, then hourly until 48 hours) and fed to the real
+`SpreadDetector` at `DetectionConfig()` defaults, every post marked negative. A search
+poller first sees a post at its next run after the post appeared, so the first look is
+at a random moment of the first interval; extra rows use each source's own default poll,
+and the worst case of a first look only at the interval's end. A post "alerts" when the
 detector fires at any level at any time. The targets are the posts that end (72 hours
 after posting) in the top 5% by weighted engagement. Lead time is the minutes from the
 first alert to the moment the post reaches half its final engagement (positive = early).
@@ -31,9 +34,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.hawkes import AUTHOR_MEDIAN_FOLLOWERS, Cascade, draw_spec, simulate, snapshot_minutes  # noqa: E402
+from benchmarks.hawkes import AUTHOR_MEDIAN_FOLLOWERS, SOURCES, Cascade, draw_spec, simulate, snapshot_minutes  # noqa: E402
 from benchmarks.storms import hour_index, mean_3sigma_flags, simulate_series, starts_with_cooldown  # noqa: E402
-from monitor.config import DetectionConfig, StormConfig  # noqa: E402
+from monitor.config import DetectionConfig, StormConfig, source_settings_model  # noqa: E402
 from monitor.forecast import forecast_counts, profile_for  # noqa: E402
 from monitor.models import Engagement, EngagementSnapshot, Mention, Sentiment, SentimentLabel  # noqa: E402
 from monitor.spread import SpreadDetector  # noqa: E402
@@ -45,12 +48,17 @@ POLL_UNTIL_MINUTES = 48 * 60  # the poller stops following a post after two days
 NEVER = 1e18  # a threshold no post reaches: switches one of the two measures off
 
 
+def default_poll_minutes(source: str) -> float:
+    """How often Earshot polls `source` out of the box (its settings' `poll_seconds` default)."""
+    return source_settings_model(source).model_fields["poll_seconds"].default / 60
+
+
 @dataclass
 class Brand:
     mentions: dict[str, Mention]
     snapshots: list[EngagementSnapshot]
     cascades: dict[str, Cascade]
-    polls: np.ndarray  # minutes after posting at which each post was observed
+    polls: dict[str, np.ndarray]  # minutes after posting at which each post was observed
 
     @property
     def finals(self) -> dict[str, int]:
@@ -63,12 +71,19 @@ class Brand:
 
 
 def simulate_brand(
-    posts: int, seed: int, author_median: float = AUTHOR_MEDIAN_FOLLOWERS, poll_every: float = 5.0
+    posts: int, seed: int, author_median: float = AUTHOR_MEDIAN_FOLLOWERS, poll_every: float | None = 5.0,
+    late_first_look: bool = False,
 ) -> Brand:
+    """`poll_every` minutes between polls for every source, or None for each source's default.
+
+    A poller first sees a post at a uniformly random moment of its poll interval (its next
+    run after the post appeared); `late_first_look` makes that always the interval's end,
+    the worst case.
+    """
     rng = np.random.default_rng(seed)
+    phase = np.random.default_rng(seed + 10_000)  # separate stream: the cascades do not depend on polling
     starts = np.sort(rng.uniform(0, posts / POSTS_PER_DAY * 1440, posts))
-    polls = snapshot_minutes(horizon=POLL_UNTIL_MINUTES, every=poll_every)
-    mentions, snapshots, cascades = {}, [], {}
+    mentions, snapshots, cascades, all_polls = {}, [], {}, {}
     negative = Sentiment(label=SentimentLabel.negative, score=-0.8, model="simulated")
     for i in range(posts):
         spec = draw_spec(rng, author_median)
@@ -78,6 +93,10 @@ def simulate_brand(
         mentions[mid] = Mention(id=mid, source=spec.source, native_id=str(i), url=f"https://example.com/{i}",
                                 author_handle=f"user{i}", author_followers=spec.author_followers, text="simulated",
                                 created_at=created, brand="Simulated", query="simulated", sentiment=negative)
+        every = poll_every or default_poll_minutes(spec.source)
+        first_look = None if late_first_look else float(phase.uniform(0, every))
+        polls = snapshot_minutes(horizon=POLL_UNTIL_MINUTES, every=every, first=first_look)
+        all_polls[mid] = polls
         counts = cascade.counts_at(polls)
         for j, minute in enumerate(polls):
             snapshots.append(EngagementSnapshot(
@@ -85,7 +104,7 @@ def simulate_brand(
                 engagement=Engagement(likes=int(counts["likes"][j]), reposts=int(counts["reposts"][j]),
                                       replies=int(counts["replies"][j]), quotes=int(counts["quotes"][j]))))
         cascades[mid] = cascade
-    return Brand(mentions, snapshots, cascades, polls)
+    return Brand(mentions, snapshots, cascades, all_polls)
 
 
 @dataclass
@@ -99,10 +118,10 @@ class PostResult:
     def row(self) -> str:
         lead = (f"{np.median(self.leads):6.1f}  {np.percentile(self.leads, 25):6.1f}  {np.percentile(self.leads, 75):6.1f}"
                 f"  {np.mean(self.leads > 0):6.0%}" if len(self.leads) else f"{'-':>6}  {'-':>6}  {'-':>6}  {'-':>6}")
-        return f"{self.name:<46} {self.alerted:>7} {self.precision:>9.2f} {self.recall:>6.2f}  {lead}"
+        return f"{self.name:<56} {self.alerted:>7} {self.precision:>9.2f} {self.recall:>6.2f}  {lead}"
 
 
-POST_HEADER = (f"{'detector':<46} {'alerted':>7} {'precision':>9} {'recall':>6}  "
+POST_HEADER = (f"{'detector':<56} {'alerted':>7} {'precision':>9} {'recall':>6}  "
                f"{'lead':>6}  {'p25':>6}  {'p75':>6}  {'early':>6}")
 
 
@@ -118,22 +137,20 @@ def score_posts(name: str, brand: Brand, cfg: DetectionConfig) -> PostResult:
     return PostResult(name, len(first), len(hits) / max(len(first), 1), len(hits) / max(len(top), 1), leads)
 
 
-def oracle(brand: Brand) -> PostResult:
+def oracle(brand: Brand, name: str = "oracle: every top post at its first poll") -> PostResult:
     """Every top post alerted at its first poll: the best lead any poller can give."""
     top, _ = brand.top()
-    first_poll = float(brand.polls[1])
-    leads = np.array([brand.cascades[m].half_time() - first_poll for m in sorted(top)])
-    return PostResult("oracle: every top post at its first poll", len(top), 1.0, 1.0, leads)
+    leads = np.array([brand.cascades[m].half_time() - float(brand.polls[m][0]) for m in sorted(top)])
+    return PostResult(name, len(top), 1.0, 1.0, leads)
 
 
 def forecast_errors(brand: Brand, at_minutes: tuple[int, ...] = (10, 30, 60, 120, 360)) -> list[str]:
     """Median absolute percentage error of the predicted final engagement on the top posts."""
     top, _ = brand.top()
-    polls = brand.polls
     ours: dict[int, list[float]] = {m: [] for m in at_minutes}
     naive: dict[int, list[float]] = {m: [] for m in at_minutes}
     for mid in sorted(top):
-        c, mention = brand.cascades[mid], brand.mentions[mid]
+        c, mention, polls = brand.cascades[mid], brand.mentions[mid], brand.polls[mid]
         counts = c.counts_at(polls)
         total = counts["likes"] + 2 * (counts["reposts"] + counts["quotes"]) + counts["replies"]
         f = forecast_counts(polls, counts["reposts"] + counts["quotes"], total, mention.author_followers,
@@ -204,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--posts", type=int, default=3000, help="simulated posts for the per-post detector")
     parser.add_argument("--series", type=int, default=40, help="simulated brands (10 weeks each) for storms")
     parser.add_argument("--poll-minutes", type=float, default=5.0,
-                        help="minutes between engagement polls in a post's first 6 hours (X's default poll is 2)")
+                        help="minutes between engagement polls in a post's first 6 hours")
     args = parser.parse_args(argv)
     began = time.time()
     defaults = DetectionConfig()
@@ -237,8 +254,15 @@ def main(argv: list[str] | None = None) -> int:
         print(r.row())
     small = simulate_brand(args.posts, args.seed + 1, author_median=AUTHOR_MEDIAN_FOLLOWERS / 4,
                            poll_every=args.poll_minutes)
-    small_top, small_cut = small.top()
+    _, small_cut = small.top()
     print(score_posts(f"smaller brand (authors /4, cut {small_cut:,.0f}): defaults", small, defaults).row())
+    polls = ", ".join(f"{s} {default_poll_minutes(s):g}" for s in SOURCES)
+    own = simulate_brand(args.posts, args.seed, poll_every=None)
+    print(score_posts(f"source default polls ({polls} min)", own, defaults).row())
+    print(oracle(own, "  oracle for those polls").row())
+    late = simulate_brand(args.posts, args.seed, poll_every=args.poll_minutes, late_first_look=True)
+    print(score_posts(f"worst case: first look {args.poll_minutes:g} min after every post", late, defaults).row())
+    print(oracle(late, "  oracle for those polls").row())
     print()
     print("Forecast error on the top posts (median |predicted - final| / final; SEISMIC reports ~15% at 1 h):")
     for line in forecast_errors(brand):

@@ -155,12 +155,16 @@ def simulate(spec: CascadeSpec, rng: np.random.Generator, horizon: float = HORIZ
     )
 
 
-def snapshot_minutes(horizon: float = HORIZON_MINUTES, every: float = 5.0) -> np.ndarray:
+def snapshot_minutes(horizon: float = HORIZON_MINUTES, every: float = 5.0, first: float | None = None) -> np.ndarray:
     """When a poller looks at a post: every `every` minutes for 6 hours, then every 30, then hourly.
 
-    Backing off is what a real poller does to stay inside API quotas once a post is old.
+    A search poller first sees a post at its next run after the post was created, so
+    `first` (minutes after posting) lies anywhere in (0, every]; None means `every`, the
+    latest possible first look. Backing off is what a real poller does to stay inside API
+    quotas once a post is old.
     """
-    first = np.arange(every, 6 * 60 + 1e-9, every)
+    start = every if first is None else first
+    head = np.arange(start, 6 * 60 + 1e-9, every)
     middle = np.arange(6 * 60 + 30, 24 * 60 + 1e-9, 30.0)
     late = np.arange(25 * 60, horizon + 1e-9, 60.0)
-    return np.concatenate([[0.0], first, middle, late])
+    return np.concatenate([head, middle, late])
