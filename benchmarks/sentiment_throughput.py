@@ -139,8 +139,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default="bundled")
     parser.add_argument("--posts", type=int, default=N_POSTS)
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--side", choices=("pipeline", "earshot"), help=argparse.SUPPRESS)  # child mode
+    parser.add_argument("--side", choices=("prepare", "pipeline", "earshot"), help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args(argv)
+    if args.side == "prepare":
+        # First use unpacks the weights and builds the int8 graph (minutes of export, GBs of RSS):
+        # a one-time cost, paid here so the measured runs show serving, as in production.
+        from sentiment.scorer import TransformerScorer
+
+        started = time.perf_counter()
+        TransformerScorer(args.model)
+        print(json.dumps({"prepare_s": time.perf_counter() - started}))
+        return 0
     if args.side:
         print(json.dumps(run_side(args.side, args.model, args.posts)))
         return 0
@@ -148,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _, gold, source = load_posts(args.posts)
     print(f"{args.posts} posts from {source}; model {args.model}; {os.cpu_count()} CPUs")
     results = {}
-    for side in ("pipeline", "earshot"):
+    for side in ("prepare", "pipeline", "earshot"):
         cmd = [sys.executable, "-m", "benchmarks.sentiment_throughput", "--side", side, "--model", args.model,
                "--posts", str(args.posts)]
         env = dict(os.environ, HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"), TRANSFORMERS_VERBOSITY="error")
@@ -157,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(done.stderr[-3000:], file=sys.stderr)
             return 1
         results[side] = json.loads(done.stdout.strip().splitlines()[-1])
+    if results.pop("prepare")["prepare_s"] > 5:
+        print("(first use: unpacked the model and built its int8 graph before measuring)")
     p, e = results["pipeline"], results["earshot"]
     agree = sum(a == b for a, b in zip(p["labels"], e["labels"])) / len(p["labels"])
     rows = [

@@ -10,10 +10,11 @@ Why it is several times faster than ``transformers.pipeline`` on the same model 
 by ``benchmarks/sentiment_throughput.py``):
 - Texts are tokenized once, sorted by token count and cut into batches under a token
   budget, so a batch pads only to its own length. Small batches (<= 1,024 padded tokens)
-  measured fastest on 2 cores: 390 posts/s vs 310 at 4,096 and 200 at 8,192 (they stay in cache).
-- int8: the bundled model runs through ONNX Runtime with fused kernels and int8 per-channel
-  weights (``sentiment.onnx_backend``); its validation macro-F1 moves by about 0.01 (model
-  card). PyTorch dynamic int8 (per-tensor activations) lost up to 0.07 on the same splits, so
+  measured fastest on 2 cores: 390 posts/s vs 310 at 4,096 and 200 at 8,192 (they stay in cache;
+  plain int8 graph, before outlier splitting).
+- int8: the bundled model runs through ONNX Runtime with fused kernels, int8 per-channel
+  weights and outlier activation channels split off in float32 (``sentiment.onnx_backend``,
+  ``sentiment.outliers``); its validation macro-F1 moves by about 0.01 (model card). PyTorch dynamic int8 (per-tensor activations) lost up to 0.07 on the same splits, so
   without onnxruntime the bundled model runs in float32. Other models run in float32 unless
   ``quantize=True`` (PyTorch dynamic int8), because their accuracy in int8 is unmeasured.
 - ``torch.inference_mode`` and no per-text Python work beyond building one array per batch.

@@ -10,6 +10,7 @@ English, Spanish and Indonesian, and that it loads with neither network nor shar
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -293,3 +294,78 @@ def test_bundled_dir_concurrent_builders_agree(tmp_path):
     assert first == second
     assert [p.name for p in tmp_path.iterdir()] == [Path(first).name]
     assert (Path(first) / "model.safetensors").is_file()
+
+
+@pytest.fixture(scope="module")
+def model_with_outlier(tmp_path_factory) -> Path:
+    """The tiny model with one planted massive activation: channel 5 of layer 0's GELU output."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    path = tiny_model(tmp_path_factory.mktemp("outlier"), {0: "negative", 1: "neutral", 2: "positive"})
+    model = AutoModelForSequenceClassification.from_pretrained(path)
+    with torch.no_grad():
+        model.bert.encoder.layer[0].intermediate.dense.bias[5] = 60.0
+    model.save_pretrained(path)
+    return path
+
+
+def test_outlier_channels_finds_a_planted_massive_activation(model_with_outlier):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from sentiment.outliers import outlier_channels
+
+    model = AutoModelForSequenceClassification.from_pretrained(model_with_outlier).eval()
+    found = outlier_channels(model, AutoTokenizer.from_pretrained(model_with_outlier))
+    assert found.get("bert.encoder.layer.0.output.dense") == [5]
+    assert all(5 not in channels for name, channels in found.items() if ".layer.0." not in name)
+
+
+def test_onnx_node_names_follow_the_module_path():
+    from sentiment.outliers import onnx_node_name
+
+    assert onnx_node_name("bert.encoder.layer.4.output.dense") == "/bert/encoder/layer.4/output/dense/MatMul"
+    assert onnx_node_name("roberta.encoder.layer.11.output.dense") == "/roberta/encoder/layer.11/output/dense/MatMul"
+
+
+def test_splitting_outliers_off_gives_the_same_product():
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from sentiment.outliers import split_outliers
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(6, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="/l/output/dense/MatMul")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, None, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None, 3])],
+        [numpy_helper.from_array(w, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    keep = split_outliers(model, {"/l/output/dense/MatMul": [1, 4]})
+    assert keep == ["/l/output/dense/MatMul/outlier_matmul"]
+    x = rng.normal(size=(2, 3, 6)).astype(np.float32)
+    x[..., 4] *= 100
+    y = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(["y"], {"x": x})[0]
+    assert np.allclose(y, x @ w, rtol=1e-5, atol=1e-3)
+
+
+def test_int8_graph_keeps_outliers_in_float32_and_matches_torch(model_with_outlier, tmp_path):
+    import onnx
+
+    from sentiment.onnx_backend import ONNX_FILE, build_int8_onnx
+    from sentiment.scorer import TransformerScorer
+
+    work = tmp_path / "model"
+    shutil.copytree(model_with_outlier, work)
+    graph = onnx.load(str(build_int8_onnx(work))).graph
+    float_matmuls = [n.name for n in graph.node if n.op_type == "MatMul"]
+    assert "/bert/encoder/layer.0/output/dense/MatMul/outlier_matmul" in float_matmuls
+    assert all(name.endswith("/outlier_matmul") for name in float_matmuls)
+    assert sum(n.op_type in ("MatMulInteger", "DynamicQuantizeMatMul") for n in graph.node) >= 4
+    assert (work / ONNX_FILE).is_file()
+    int8 = TransformerScorer(str(work), quantize=True, backend="onnx").probabilities(TEXTS)
+    fp32 = TransformerScorer(str(work), quantize=False, backend="torch").probabilities(TEXTS)
+    assert float((int8 - fp32).abs().max()) < 0.1
