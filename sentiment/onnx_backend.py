@@ -51,9 +51,11 @@ def build_int8_onnx(model_dir: Path) -> Path:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers.optimizer import optimize_model
-    from transformers import AutoConfig, AutoModelForSequenceClassification
-
-    from transformers import AutoTokenizer
+    from transformers import (
+        AutoConfig,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )
 
     from sentiment.outliers import onnx_node_name, outlier_channels, split_outliers
 

@@ -88,7 +88,10 @@ def outlier_channels(model: Any, tokenizer: Any, texts: Sequence[str] = CALIBRAT
 
 
 def onnx_node_name(module_name: str) -> str:
-    """The MatMul torch.onnx.export makes of a Linear: ``a.b.layer.4.output.dense`` -> ``/a/b/layer.4/output/dense/MatMul``."""
+    """The MatMul torch.onnx.export makes of a Linear.
+
+    ``a.b.layer.4.output.dense`` -> ``/a/b/layer.4/output/dense/MatMul``.
+    """
     parts = module_name.split(".")
     joined: list[str] = []
     for part in parts:
@@ -129,10 +132,12 @@ def split_outliers(graph_model: Any, channels: dict[str, list[int]]) -> list[str
         rewritten += [
             helper.make_node("Mul", [x, base + "/inlier_mask"], [base + "/inliers"], name=base + "/mask"),
             helper.make_node("MatMul", [base + "/inliers", w_name], [base + "/inlier_out"], name=base),
-            helper.make_node("Gather", [x, base + "/outlier_index"], [base + "/outliers"], name=base + "/gather", axis=-1),
+            helper.make_node("Gather", [x, base + "/outlier_index"], [base + "/outliers"], name=base + "/gather",
+                             axis=-1),
             helper.make_node("MatMul", [base + "/outliers", base + "/outlier_weight"], [base + "/outlier_out"],
                              name=base + "/outlier_matmul"),
-            helper.make_node("Add", [base + "/inlier_out", base + "/outlier_out"], list(node.output), name=base + "/sum"),
+            helper.make_node("Add", [base + "/inlier_out", base + "/outlier_out"], list(node.output),
+                             name=base + "/sum"),
         ]
         keep_float.append(base + "/outlier_matmul")
     del graph_model.graph.node[:]

@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sentiment_helpers import tiny_model
 
 from monitor.models import Sentiment, SentimentLabel
 from sentiment.labels import canonical_labels
-from sentiment_helpers import tiny_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
