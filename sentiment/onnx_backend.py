@@ -6,10 +6,11 @@ where available) than through PyTorch dynamic int8, and several times more than 
 ``transformers.pipeline``. PyTorch's dynamic int8 (per-tensor activation scales) lost up to
 0.07 validation macro-F1.
 
-Outliers stay float32: the few massive-activation channels in the inputs of the FFN (in and out) and attention output
-projections are split off and multiplied in float32 (``sentiment.outliers``); the
-rest runs int8. Plain int8 cost French and German ~0.02 macro-F1; with the split every
-language Earshot targets is within 0.01 of float32 (model card), for ~15% of the speed.
+Outliers stay float32: the few massive-activation channels in the inputs of the FFN (in and
+out) and attention output projections are split off and multiplied in float32
+(``sentiment.outliers``); the rest runs int8. Plain int8 cost French and German ~0.02
+macro-F1; with the split every language Earshot targets is within 0.01 of float32 (model
+card), for roughly 10-15% of the speed.
 
 The int8 graph is too big to commit (~40 MB) and cheap to derive, so it is built on first use
 from the unpacked model directory (export -> fuse -> quantize, ~30 s) and cached beside it
