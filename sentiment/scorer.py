@@ -14,8 +14,9 @@ by ``benchmarks/sentiment_throughput.py``):
   plain int8 graph, before outlier splitting).
 - int8: the bundled model runs through ONNX Runtime with fused kernels, int8 per-channel
   weights and outlier activation channels split off in float32 (``sentiment.onnx_backend``,
-  ``sentiment.outliers``); its validation macro-F1 moves by about 0.01 (model card). PyTorch dynamic int8 (per-tensor activations) lost up to 0.07 on the same splits, so
-  without onnxruntime the bundled model runs in float32. Other models run in float32 unless
+  ``sentiment.outliers``); its validation macro-F1 moves by about 0.01 (model card). PyTorch
+  dynamic int8 (per-tensor activations) lost up to 0.07 on the same splits, so without
+  onnxruntime the bundled model runs in float32. Other models run in float32 unless
   ``quantize=True`` (PyTorch dynamic int8), because their accuracy in int8 is unmeasured.
 - ``torch.inference_mode`` and no per-text Python work beyond building one array per batch.
 """
@@ -56,6 +57,17 @@ def _quantize(model: torch.nn.Module) -> torch.nn.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao's deprecation notice points to torchao; this API still works
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def pad_batch(ids: Sequence[Sequence[int]], pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Token id lists -> (input_ids, attention_mask) int64 arrays padded to the longest; shared with training."""
+    width = max(len(x) for x in ids)
+    input_ids = np.full((len(ids), width), pad, dtype=np.int64)
+    mask = np.zeros((len(ids), width), dtype=np.int64)
+    for row, x in enumerate(ids):
+        input_ids[row, : len(x)] = x
+        mask[row, : len(x)] = 1
+    return input_ids, mask
 
 
 class TransformerScorer:
@@ -168,12 +180,7 @@ class TransformerScorer:
                              padding=False)["input_ids"]
         with self._lock, torch.inference_mode():
             for batch in self._batches([len(x) for x in ids]):
-                width = max(len(ids[j]) for j in batch)
-                input_ids = np.full((len(batch), width), self._pad, dtype=np.int64)
-                mask = np.zeros((len(batch), width), dtype=np.int64)
-                for row, j in enumerate(batch):
-                    input_ids[row, : len(ids[j])] = ids[j]
-                    mask[row, : len(ids[j])] = 1
+                input_ids, mask = pad_batch([ids[j] for j in batch], self._pad)
                 if self._onnx is not None:
                     logits = torch.from_numpy(self._onnx.logits(input_ids, mask)).float()
                 else:

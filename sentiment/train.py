@@ -77,6 +77,8 @@ def fine_tune(model: Any, tokenizer: Any, epochs_data: Sequence[list[Example]], 
     """AdamW, linear warm-up then linear decay, gradient clipping at 1; word embeddings frozen."""
     import torch
 
+    from sentiment.scorer import pad_batch
+
     rng = random.Random(seed)
     for name, param in model.named_parameters():
         param.requires_grad = name not in FROZEN
@@ -94,14 +96,10 @@ def fine_tune(model: Any, tokenizer: Any, epochs_data: Sequence[list[Example]], 
         ids = tokenizer([ex.text for ex in rows], truncation=True, max_length=max_length)["input_ids"]
         started, seen, loss_sum = time.time(), 0, 0.0
         for batch in length_batches([len(x) for x in ids], batch_size, rng):
-            width = max(len(ids[i]) for i in batch)
-            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
-                mask[row, : len(ids[i])] = 1
+            input_ids, mask = pad_batch([ids[i] for i in batch], pad)
             labels = torch.tensor([rows[i].label for i in batch])
-            loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+            loss = model(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(mask),
+                         labels=labels).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optim.step()
