@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
+
+from sentiment.cache import cache_root, install_dir
 
 __all__ = ["BUNDLED_MODEL_ID", "BUNDLED_DIR", "PACKED_FILE", "CONFIG_FILE", "TOKENIZER_FILES",
            "bundled_model_dir", "cache_root"]
@@ -25,12 +25,6 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 PACKED_FILE = "model.packed.safetensors"
 CONFIG_FILE = "config.json"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
-
-
-def cache_root() -> Path:
-    """``$EARSHOT_CACHE`` if set (CI, containers with a read-only home), else ``~/.cache/earshot``."""
-    env = os.environ.get("EARSHOT_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "earshot"
 
 
 def _fingerprint(source: Path) -> str:
@@ -61,37 +55,13 @@ def _complete(path: Path) -> bool:
 def bundled_model_dir(source: Path | None = None) -> Path:
     """Return a ready Hugging Face model directory for the bundled model, building it if needed.
 
-    The directory is keyed by a hash of the committed files, built in a temporary sibling
-    and renamed into place. Rename is atomic on one file system, so concurrent processes
-    (Airflow workers, the web app) either see a complete directory or none; a loser of the
-    race discards its copy and uses the winner's.
+    The directory is keyed by a hash of the committed files and installed atomically
+    (``sentiment.cache.install_dir``), so concurrent processes never see half of it.
     """
     source = Path(source) if source is not None else BUNDLED_DIR
     if not (source / PACKED_FILE).is_file():
         raise FileNotFoundError(
             f"No bundled model at {source / PACKED_FILE}; run `python -m sentiment.train` to create it"
         )
-    root = cache_root()
-    final = root / f"{BUNDLED_MODEL_ID}-{_fingerprint(source)}"
-    if _complete(final):
-        return final
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
-    try:
-        _assemble(source, tmp)
-        # mkdtemp and safetensors create owner-only entries; a shared $EARSHOT_CACHE must be readable.
-        for entry in tmp.iterdir():
-            entry.chmod(0o644)
-        tmp.chmod(0o755)
-        if final.exists() and not _complete(final):
-            # A half-written directory can only come from outside this protocol; replace it.
-            shutil.rmtree(final, ignore_errors=True)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not _complete(final):
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    final = cache_root() / f"{BUNDLED_MODEL_ID}-{_fingerprint(source)}"
+    return install_dir(final, lambda tmp: _assemble(source, tmp), _complete)

