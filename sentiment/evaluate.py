@@ -14,6 +14,7 @@ also occurs in XLM-T English train removed (they are the same SemEval tweets).
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -75,6 +76,7 @@ def default_groups(data: Path | None = None) -> list[Group]:
     return groups
 
 
+@functools.lru_cache(maxsize=None)  # one word list parse (and one note) per language, not per split
 def _baselines(lang: str) -> list[Any]:
     from sentiment.lexicon import AfinnBaseline, LexiconUnavailable, VaderBaseline
 

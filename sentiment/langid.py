@@ -28,7 +28,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["DEFAULT_LANGUAGES", "detect_languages", "detect_language"]
+__all__ = ["DEFAULT_LANGUAGES", "detect_languages"]
 
 # Earshot's sentiment languages: the XLM-T eight plus Indonesian.
 DEFAULT_LANGUAGES: tuple[str, ...] = ("en", "es", "id", "pt", "fr", "de", "it", "ar", "hi")
@@ -76,7 +76,3 @@ def detect_languages(
         out.append(str(lang) if prob >= MIN_CONFIDENCE else None)
     return out
 
-
-def detect_language(text: str | None, languages: Sequence[str] = DEFAULT_LANGUAGES) -> str | None:
-    """Convenience for one text."""
-    return detect_languages([text], languages)[0]
