@@ -11,14 +11,17 @@ by ``benchmarks/sentiment_throughput.py``):
 - Texts are tokenized once, sorted by token count and cut into batches under a token
   budget, so a batch pads only to its own length. Small batches (<= 1,024 padded tokens)
   measured fastest on 2 cores: 390 posts/s vs 310 at 4,096 and 200 at 8,192 (they stay in cache;
-  plain int8 graph, before outlier splitting).
+  plain int8 graph, before outlier splitting). 640 tokens ran no faster than 1,024 through
+  the scorer (2,000 benchmark posts, 4 interleaved runs each: 326-341 vs 314-334 posts/s).
 - int8: the bundled model runs through ONNX Runtime with fused kernels, int8 per-channel
   weights and outlier activation channels split off in float32 (``sentiment.onnx_backend``,
   ``sentiment.outliers``); its validation macro-F1 moves by about 0.01 (model card). PyTorch
   dynamic int8 (per-tensor activations) lost up to 0.07 on the same splits, so without
   onnxruntime the bundled model runs in float32. Other models run in float32 unless
   ``quantize=True`` (PyTorch dynamic int8), because their accuracy in int8 is unmeasured.
-- ``torch.inference_mode`` and no per-text Python work beyond building one array per batch.
+- ``torch.inference_mode``, no per-text Python work beyond building one array per batch, and
+  no torch op between ONNX Runtime calls (it would wake a second thread pool; see
+  ``_label_probabilities``).
 """
 
 from __future__ import annotations
@@ -138,11 +141,8 @@ class TransformerScorer:
             id2label = net.config.id2label
             self.model = _quantize(net) if self.quantized else net
         mapping = canonical_labels(id2label, model=self.model_id)
-        # collapse[i, j] = 1 when output i belongs to canonical label j (neg, neu, pos).
-        collapse = torch.zeros(len(mapping), len(_ORDER))
-        for index, label in mapping.items():
-            collapse[index, _ORDER.index(label)] = 1.0
-        self._collapse = collapse
+        # The model outputs that make up each canonical label (neg, neu, pos), summed after softmax.
+        self._groups = [[i for i, label in mapping.items() if label is canonical] for canonical in _ORDER]
         self._pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self._lock = threading.Lock()  # quantized modules are not documented as thread-safe
 
@@ -171,24 +171,36 @@ class TransformerScorer:
         a model fed only its special tokens returns an arbitrary lean that must not feed alerts.
         """
         texts = [t if isinstance(t, str) else "" for t in texts]
-        out = torch.zeros(len(texts), len(_ORDER))
+        out = np.zeros((len(texts), len(_ORDER)), dtype=np.float32)
         out[:, _ORDER.index(SentimentLabel.neutral)] = 1.0
         live = [i for i, t in enumerate(texts) if t.strip()]
-        if not live:
-            return out
-        ids = self.tokenizer([texts[i] for i in live], truncation=True, max_length=self.max_length,
-                             padding=False)["input_ids"]
-        with self._lock, torch.inference_mode():
-            for batch in self._batches([len(x) for x in ids]):
-                input_ids, mask = pad_batch([ids[j] for j in batch], self._pad)
-                if self._onnx is not None:
-                    logits = torch.from_numpy(self._onnx.logits(input_ids, mask)).float()
-                else:
-                    assert self.model is not None
-                    logits = self.model(input_ids=torch.from_numpy(input_ids),
-                                        attention_mask=torch.from_numpy(mask)).logits.float()
-                out[[live[j] for j in batch]] = torch.softmax(logits, dim=-1) @ self._collapse
-        return out
+        if live:
+            ids = self.tokenizer([texts[i] for i in live], truncation=True, max_length=self.max_length,
+                                 padding=False)["input_ids"]
+            with self._lock, torch.inference_mode():
+                for batch in self._batches([len(x) for x in ids]):
+                    input_ids, mask = pad_batch([ids[j] for j in batch], self._pad)
+                    out[[live[j] for j in batch]] = self._label_probabilities(self._logits(input_ids, mask))
+        return torch.from_numpy(out)
+
+    def _logits(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self._onnx is not None:
+            return self._onnx.logits(input_ids, mask)
+        assert self.model is not None
+        logits = self.model(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(mask)).logits
+        return logits.float().numpy()
+
+    def _label_probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Softmax, then the outputs of each canonical label summed: (batch, 3).
+
+        In numpy, not torch: on the ONNX path a torch op between two session runs wakes
+        torch's own thread pool, whose spinning threads then compete with ONNX Runtime's for
+        the same cores (the benchmark's scorer ran 289-306 posts/s with torch's pool, 332-338
+        with it held to one thread).
+        """
+        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        p = e / e.sum(axis=-1, keepdims=True)
+        return np.stack([p[:, group].sum(axis=-1) for group in self._groups], axis=-1)
 
     def score(self, texts: Sequence[str]) -> list[Sentiment]:
         """Score many texts at once; emoji-only or huge texts are fine (truncated), blank ones are neutral."""

@@ -155,6 +155,24 @@ def test_named_and_generic_labels_agree(named_model, generic_model):
 
 
 @pytest.mark.slow
+def test_star_rating_model_sums_its_stars_into_three_labels(tmp_path):
+    """A 5-output model (nlptown-style stars): P(negative) is P(1 star) + P(2 stars), and so on."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from sentiment.scorer import TransformerScorer
+
+    stars = {i: f"{i + 1} star" + ("s" if i else "") for i in range(5)}
+    path = _tiny_model(tmp_path / "stars", stars)
+    tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModelForSequenceClassification.from_pretrained(path)
+    with torch.inference_mode():
+        p = torch.softmax(model(**tokenizer(TEXTS[:4], padding=True, return_tensors="pt")).logits, dim=-1)
+    expected = torch.stack([p[:, 0] + p[:, 1], p[:, 2], p[:, 3] + p[:, 4]], dim=-1)
+    got = TransformerScorer(str(path)).probabilities(TEXTS[:4])
+    assert got.tolist() == [pytest.approx(row, abs=1e-5) for row in expected.tolist()]
+
+
+@pytest.mark.slow
 def test_unknown_label_model_is_refused(tmp_path):
     from sentiment.scorer import TransformerScorer
 
