@@ -115,9 +115,11 @@ measurements of the shipped weights.
   `sentiment.bundled.bundled_model_dir()` unpacks it once into `$EARSHOT_CACHE` (default `~/.cache/earshot`)
   as an ordinary Hugging Face directory (~{base['vocab_size'] * 384 * 4 / 1e6 + base['layers'] * 7.1:.0f} MB float32)
   that `AutoModelForSequenceClassification.from_pretrained` and `transformers.pipeline` load. On first use the
-  scorer also derives an int8 ONNX graph there (export, fused attention/LayerNorm/GELU, int8 per-channel
-  weights and dynamic int8 activations, with the few outlier activation channels of the FFN input and output and attention
-  output projections split off into float32; ~15-60 s once) and serves the model through ONNX Runtime (`sentiment/onnx_backend.py`).
+  scorer also derives an int8 ONNX graph there (export, fused attention and GELU, LayerNorm left unfused
+  because ONNX Runtime's fused SkipLayerNormalization is ~4x slower on CPU, int8 per-channel weights and
+  dynamic int8 activations, with the few outlier activation channels of the FFN input and output and
+  attention output projections split off into float32; ~15-60 s once) and serves the model through
+  ONNX Runtime (`sentiment/onnx_backend.py`).
   Licence of the fine-tuned weights: MIT (base) / Apache-2.0 (project).
 
 ## Training data
