@@ -20,7 +20,7 @@ from sentiment.cache import cache_root, install_dir
 __all__ = ["BUNDLED_MODEL_ID", "BUNDLED_DIR", "PACKED_FILE", "CONFIG_FILE", "TOKENIZER_FILES",
            "bundled_model_dir", "cache_root"]
 
-BUNDLED_MODEL_ID = "earshot-e5-sentiment-v2"
+BUNDLED_MODEL_ID = "earshot-e5-sentiment-v3"
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 PACKED_FILE = "model.packed.safetensors"
 CONFIG_FILE = "config.json"

