@@ -12,10 +12,12 @@ by ``benchmarks/sentiment_throughput.py``):
   budget, so a batch pads only to its own length. Small batches (<= 1,024 padded tokens)
   measured fastest on 2 cores: 390 posts/s vs 310 at 4,096 and 200 at 8,192 (they stay in cache;
   plain int8 graph, before outlier splitting). 640 tokens ran no faster than 1,024 through
-  the scorer (2,000 benchmark posts, 4 interleaved runs each: 326-341 vs 314-334 posts/s).
-- int8: the bundled model runs through ONNX Runtime with fused kernels, int8 per-channel
-  weights and outlier activation channels split off in float32 (``sentiment.onnx_backend``,
-  ``sentiment.outliers``); its validation macro-F1 moves by about 0.01 (model card). PyTorch
+  the scorer (2,000 benchmark posts, 4 interleaved runs each, graph with fused LayerNorm:
+  326-341 vs 314-334 posts/s).
+- int8: the bundled model runs through ONNX Runtime with fused attention and GELU kernels
+  (LayerNorm deliberately unfused), int8 per-channel weights and outlier activation channels
+  split off in float32 (``sentiment.onnx_backend``, ``sentiment.outliers``); its validation
+  macro-F1 moves by at most 0.015 (model card). PyTorch
   dynamic int8 (per-tensor activations) lost up to 0.07 on the same splits, so without
   onnxruntime the bundled model runs in float32. Other models run in float32 unless
   ``quantize=True`` (PyTorch dynamic int8), because their accuracy in int8 is unmeasured.
