@@ -370,17 +370,26 @@ def test_splitting_outliers_off_gives_the_same_product():
     assert np.allclose(y, x @ w, rtol=1e-5, atol=1e-3)
 
 
-def test_onnx_session_keeps_layernorm_unfused(model_with_outlier, tmp_path):
+@pytest.fixture(scope="module")
+def int8_model_dir(model_with_outlier, tmp_path_factory) -> Path:
+    """A copy of the outlier model with its int8 graph built beside it, as the scorer builds it."""
+    from sentiment.onnx_backend import build_int8_onnx
+
+    work = tmp_path_factory.mktemp("int8") / "model"
+    shutil.copytree(model_with_outlier, work)
+    build_int8_onnx(work)
+    return work
+
+
+def test_onnx_session_keeps_layernorm_unfused(int8_model_dir, tmp_path):
     """ONNX Runtime's fused SkipLayerNormalization is ~4x slower on CPU, and it silently ignores
     disabled optimizer names it does not know: check the fusion really stays off in the session."""
     import onnx
     import onnxruntime as ort
 
-    from sentiment.onnx_backend import DISABLED_OPTIMIZERS, build_int8_onnx
+    from sentiment.onnx_backend import DISABLED_OPTIMIZERS, ONNX_FILE
 
-    work = tmp_path / "model"
-    shutil.copytree(model_with_outlier, work)
-    built = build_int8_onnx(work)
+    built = int8_model_dir / ONNX_FILE
 
     def session_ops(disabled: list[str]) -> set[str]:
         options = ort.SessionOptions()
@@ -392,14 +401,13 @@ def test_onnx_session_keeps_layernorm_unfused(model_with_outlier, tmp_path):
     assert "SkipLayerNormalization" not in session_ops(list(DISABLED_OPTIMIZERS))
 
 
-def test_int8_graph_keeps_outliers_in_float32_and_matches_torch(model_with_outlier, tmp_path):
+def test_int8_graph_keeps_outliers_in_float32_and_matches_torch(int8_model_dir):
     import onnx
 
     from sentiment.onnx_backend import ONNX_FILE, build_int8_onnx
     from sentiment.scorer import TransformerScorer
 
-    work = tmp_path / "model"
-    shutil.copytree(model_with_outlier, work)
+    work = int8_model_dir
     graph = onnx.load(str(build_int8_onnx(work))).graph
     float_matmuls = [n.name for n in graph.node if n.op_type == "MatMul"]
     assert "/bert/encoder/layer.0/output/dense/MatMul/outlier_matmul" in float_matmuls
