@@ -176,13 +176,14 @@ class TransformerScorer:
         out = np.zeros((len(texts), len(_ORDER)), dtype=np.float32)
         out[:, _ORDER.index(SentimentLabel.neutral)] = 1.0
         live = [i for i, t in enumerate(texts) if t.strip()]
-        if live:
-            ids = self.tokenizer([texts[i] for i in live], truncation=True, max_length=self.max_length,
-                                 padding=False)["input_ids"]
-            with self._lock, torch.inference_mode():
-                for batch in self._batches([len(x) for x in ids]):
-                    input_ids, mask = pad_batch([ids[j] for j in batch], self._pad)
-                    out[[live[j] for j in batch]] = self._label_probabilities(self._logits(input_ids, mask))
+        if not live:
+            return torch.from_numpy(out)
+        ids = self.tokenizer([texts[i] for i in live], truncation=True, max_length=self.max_length,
+                             padding=False)["input_ids"]
+        with self._lock, torch.inference_mode():
+            for batch in self._batches([len(x) for x in ids]):
+                input_ids, mask = pad_batch([ids[j] for j in batch], self._pad)
+                out[[live[j] for j in batch]] = self._label_probabilities(self._logits(input_ids, mask))
         return torch.from_numpy(out)
 
     def _logits(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
