@@ -55,9 +55,19 @@ def scorer() -> KeywordScorer:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    """The demo config with its data (database, alert log) in a temp dir."""
+    """The demo config with its data (database, alert log) in a temp dir, at the recording's own dates."""
+    return demo_config(tmp_path)
+
+
+def demo_config(base_dir: Path) -> Config:
+    """The demo config rooted in `base_dir`, replaying the demo on its recorded dates (2026-11-20).
+
+    The product dates the demo as if it had just happened (`shift_to_now`); tests that name
+    the demo's times switch that off, so no test depends on the day it runs.
+    """
     cfg = load_config(demo_config_path())
-    cfg.base_dir = tmp_path
+    cfg.base_dir = base_dir
+    cfg.sources["replay"].shift_to_now = False
     return cfg
 
 

@@ -95,7 +95,7 @@ def test_a_run_killed_halfway_resumes_without_losing_or_duplicating(tmp_path):
             except sqlite3.OperationalError:
                 row = None
             if row:
-                cursor = int(row[0])
+                cursor = row[0]
                 proc.send_signal(signal.SIGKILL)
                 break
         time.sleep(0.005)

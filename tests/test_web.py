@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from monitor import pipeline
-from monitor.config import WebUser, demo_config_path, load_config
+from monitor.config import WebUser
 from monitor.models import Alert, AlertState, Severity
 from monitor.store import SQLiteStore
 from monitor.web import create_app
@@ -32,7 +32,7 @@ from monitor.web.auth import (
 )
 from monitor.web.charts import nice_ceiling, sentiment_chart, source_chart
 from monitor.web.templating import url_id
-from tests.conftest import KeywordScorer
+from tests.conftest import KeywordScorer, demo_config
 
 CRITICAL = "x:1991500000000000001:critical"
 WARNING = "x:1991500000000000001:warning"
@@ -55,9 +55,7 @@ class Clock:
 
 @pytest.fixture
 def config(tmp_path: Path):
-    cfg = load_config(demo_config_path())
-    cfg.base_dir = tmp_path
-    return cfg
+    return demo_config(tmp_path)
 
 
 @pytest.fixture

@@ -16,12 +16,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from monitor import pipeline
 from monitor.config import demo_config_path, load_config
+from monitor.sources.replay import ReplaySource
 from monitor.store import SQLiteStore
 from monitor.web import create_app
 from tests.conftest import KeywordScorer
@@ -36,6 +38,20 @@ WARNING = "x:1991500000000000001:warning"
 TOKEN = "browser-test-token-8f3a1c"
 
 
+# Not today: the test must pass on any day it runs, so the app's clock is its own.
+START = datetime(2031, 3, 9, 9, 30, tzinfo=UTC)
+
+
+class SteadyClock:
+    """A clock that starts at a fixed date and advances with real elapsed time, so actions stay ordered."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start, self.t0 = start, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.t0)
+
+
 @dataclass(frozen=True)
 class Site:
     url: str
@@ -48,14 +64,17 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
     config = load_config(demo_config_path())
     config.base_dir = tmp_path
+    assert config.sources["replay"].shift_to_now  # the demo as a user sees it: dated as if it just happened
+    clock = SteadyClock(START)
     store = SQLiteStore(tmp_path / "earshot.db")
-    assert pipeline.run_once(config, store, scorer=KeywordScorer(), channels=[]).alerts
+    pipeline.ingest(config, store, "replay", source=ReplaySource.from_config(config, now=clock))
+    assert pipeline.run_once(config, store, sources=[], scorer=KeywordScorer(), channels=[]).alerts
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = create_app(config, store, environ={"EARSHOT_WEB_TOKEN": TOKEN})
+    app = create_app(config, store, clock=clock, environ={"EARSHOT_WEB_TOKEN": TOKEN})
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

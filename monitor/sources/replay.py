@@ -8,9 +8,13 @@ file is one event:
      "engagement": {"likes": 3}, "rating": null, "title": null}
     {"type": "snapshot", "at": "...", "source": "x", "native_id": "1", "engagement": {"likes": 40}}
 
-The cursor is the number of the last line consumed, so a resumed run continues exactly
-where the last stored batch ended. A malformed line is reported with file and line
-number and skipped; it never stops the rest of the file.
+The cursor records the byte offset after the last line consumed (and its line number,
+for messages), so a resumed run seeks straight to where the last stored batch ended
+instead of re-reading the file. With `shift_to_now` the recording is dated as if it had
+just happened: every timestamp moves by the same amount, chosen at the first fetch so the
+last event falls at that moment, and kept in the cursor so a resumed run stays on the
+same dates. A malformed line is reported with file and line number and skipped; it
+never stops the rest of the file.
 """
 
 from __future__ import annotations
@@ -18,16 +22,17 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from importlib import resources
-from typing import Annotated, ClassVar, Literal
+from pathlib import Path
+from typing import Annotated, BinaryIO, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from monitor.config import BrandConfig, Config, SourceSettings
-from monitor.models import Engagement, EngagementSnapshot, Mention
+from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
 from monitor.sources.base import Batch, Problem, SourceError
 
 log = logging.getLogger(__name__)
@@ -80,6 +85,11 @@ def parse_line(line: str) -> PostEvent | SnapshotEvent:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if "\\u" in line:  # only an escape can smuggle in a lone surrogate, which is not text to store
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"contains a lone surrogate ({exc.object[exc.start]!a}), which is not text") from None
     try:
         return _event.validate_python(data)
     except ValidationError as exc:
@@ -93,11 +103,90 @@ class ReplaySettings(SourceSettings):
 
     path: Path | None = None  # None: the bundled demo scenario
     speed: float = Field(0, ge=0)  # 0: as fast as possible; 60: one recorded hour per real minute
+    # Date the recording as if it had just happened (the demo): its last event lands at the
+    # moment the replay starts. Off for an incident's recording, whose dates are the point.
+    shift_to_now: bool = False
 
     def resolved_path(self) -> Path:
         if self.path is not None:
             return self.path
         return Path(str(resources.files("monitor") / "demo" / "scenario.jsonl"))
+
+
+@dataclass(frozen=True)
+class ReplayCursor:
+    """Where a replay stands: the byte offset and number of the last line consumed, and the date shift."""
+
+    offset: int = 0
+    line: int = 0
+    shift_seconds: float | None = None  # None: not chosen yet (or not shifting)
+
+    def dump(self) -> str:
+        data: dict[str, float] = {"offset": self.offset, "line": self.line}
+        if self.shift_seconds is not None:
+            data["shift"] = self.shift_seconds
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, raw: str | None, path: Path) -> ReplayCursor:
+        """A cursor from the store; a bare number is an older cursor (lines consumed), found by counting."""
+        if not raw:
+            return cls()
+        if raw.strip().isdigit():
+            return cls(offset=_offset_after_lines(path, int(raw)), line=int(raw))
+        try:
+            data = json.loads(raw)
+            return cls(int(data["offset"]), int(data["line"]),
+                       None if data.get("shift") is None else float(data["shift"]))
+        except (ValueError, KeyError, TypeError):
+            raise SourceError(f"replay cursor {raw!r} for {path} is not one Earshot wrote; "
+                              "reset it (delete the 'source:replay' cursor) to replay from the start") from None
+
+
+def _offset_after_lines(path: Path, lines: int) -> int:
+    with path.open("rb") as fh:
+        for _ in range(lines):
+            if not fh.readline():
+                break
+        return fh.tell()
+
+
+def _lines(fh: BinaryIO, max_bytes: int) -> Iterator[tuple[bytes | None, int]]:
+    """Raw lines from the current position with the offset after each; None for a line over `max_bytes`.
+
+    An oversized line is skipped in chunks, never held whole in memory.
+    """
+    while True:
+        raw = fh.readline(max_bytes + 1)
+        if not raw:
+            return
+        if len(raw) > max_bytes and not raw.endswith(b"\n"):
+            while (chunk := fh.readline(1 << 20)) and not chunk.endswith(b"\n"):
+                pass
+            yield None, fh.tell()
+            continue
+        yield raw, fh.tell()
+
+
+def last_event_time(path: Path, tail_bytes: int = 1 << 16) -> datetime | None:
+    """Time of the last readable event in the file, read from its end (the file is in time order)."""
+    with path.open("rb") as fh:
+        size = fh.seek(0, 2)
+        span = tail_bytes
+        while True:
+            start = max(size - span, 0)
+            fh.seek(start)
+            lines = fh.read(size - start).split(b"\n")
+            if start > 0:
+                lines = lines[1:]  # the first piece may be the end of a longer line
+            for raw in reversed(lines):
+                try:
+                    return parse_line(raw.decode("utf-8")).at
+                except (ValueError, UnicodeDecodeError):
+                    continue
+            if start == 0:
+                return None
+            span *= 4
 
 
 class ReplaySource:
@@ -112,20 +201,27 @@ class ReplaySource:
         speed: float = 0,
         batch_size: int = 500,
         clock: Callable[[], float] = time.monotonic,
+        shift_to_now: bool = False,
+        now: Callable[[], datetime] = utcnow,
+        max_line_bytes: int = 1 << 20,
     ) -> None:
         self.path = Path(path)
         self.speed = speed
         self.batch_size = batch_size
+        self.shift_to_now = shift_to_now
+        self.max_line_bytes = max_line_bytes
         self._clock = clock
+        self._now = now
         self._started: tuple[float, datetime] | None = None  # (wall clock, recorded time) at first fetch
         if not self.path.is_file():
             raise SourceError(f"replay file not found: {self.path}")
 
     @classmethod
-    def from_config(cls, config: Config) -> ReplaySource:
+    def from_config(cls, config: Config, now: Callable[[], datetime] = utcnow) -> ReplaySource:
         settings = config.sources["replay"]
         assert isinstance(settings, ReplaySettings)
-        return cls(config.resolve(settings.resolved_path()), speed=settings.speed)
+        return cls(config.resolve(settings.resolved_path()), speed=settings.speed,
+                   shift_to_now=settings.shift_to_now, now=now)
 
     def _released_until(self, first_event: datetime) -> datetime | None:
         """Recorded time the replay clock has reached; None means everything is released."""
@@ -136,40 +232,52 @@ class ReplaySource:
         wall0, recorded0 = self._started
         return recorded0 + timedelta(seconds=(self._clock() - wall0) * self.speed)
 
+    def _shift(self, cursor: ReplayCursor) -> float | None:
+        if not self.shift_to_now or cursor.shift_seconds is not None:
+            return cursor.shift_seconds
+        last = last_event_time(self.path)
+        return None if last is None else (self._now() - last).total_seconds()
+
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
-        done = int(cursor) if cursor else 0
+        position = ReplayCursor.load(cursor, self.path)
+        shift_seconds = self._shift(position)
+        shift = timedelta(seconds=shift_seconds or 0)
         batch = Batch(cursor=cursor)
-        consumed = 0
+        consumed, lineno, offset = 0, position.line, position.offset
         released: datetime | None | Literal["unset"] = "unset"
-        with self.path.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if lineno <= done:
-                    continue
+
+        def skip(message: str) -> None:
+            problem = Problem(f"{self.path}:{lineno}", message)
+            log.warning("skipped malformed replay line %s", problem)
+            batch.problems.append(problem)
+
+        with self.path.open("rb") as fh:
+            fh.seek(offset)
+            for raw, end in _lines(fh, self.max_line_bytes):
                 if consumed >= self.batch_size:
                     batch.exhausted = False
                     break
-                if not line.strip():
-                    consumed += 1
-                    batch.cursor = str(lineno)
-                    continue
-                try:
-                    event = parse_line(line.rstrip("\r\n"))
-                except ValueError as exc:
-                    problem = Problem(f"{self.path}:{lineno}", str(exc))
-                    log.warning("skipped malformed replay line %s", problem)
-                    batch.problems.append(problem)
-                    consumed += 1
-                    batch.cursor = str(lineno)
-                    continue
-                if released == "unset":
-                    released = self._released_until(event.at)
-                if released is not None and event.at > released:
-                    break  # recorded in the future of the replay clock: nothing more is ready now
-                self._apply(event, brands, batch)
+                lineno += 1
+                if raw is None:
+                    skip(f"line longer than {self.max_line_bytes:,} bytes, not read")
+                elif raw.strip():
+                    try:
+                        event = parse_line(raw.decode("utf-8").rstrip("\r\n"))
+                    except UnicodeDecodeError as exc:
+                        skip(f"not valid UTF-8 (byte {exc.start + 1})")
+                    except ValueError as exc:
+                        skip(str(exc))
+                    else:
+                        if released == "unset":
+                            released = self._released_until(event.at)
+                        if released is not None and event.at > released:
+                            lineno -= 1
+                            break  # recorded in the future of the replay clock: nothing more is ready now
+                        self._apply(event.model_copy(update={"at": event.at + shift}), brands, batch)
                 consumed += 1
-                batch.cursor = str(lineno)
+                offset = end
+                batch.cursor = ReplayCursor(offset, lineno, shift_seconds).dump()
         return batch
-
     @staticmethod
     def _apply(event: PostEvent | SnapshotEvent, brands: Sequence[BrandConfig], batch: Batch) -> None:
         mention_id = Mention.make_id(event.source, event.native_id)
