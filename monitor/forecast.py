@@ -1,196 +1,181 @@
-"""How far will a post spread? A self-exciting (Hawkes) estimate from its engagement snapshots.
+"""How far will a post spread? A growth model fitted on real retweet cascades.
 
-In the spirit of SEISMIC (Zhao et al., KDD 2015): every reshare exposes the resharer's
-followers to the post, and each exposed person engages with a probability that is the
-post's own "infectiousness". Infectiousness is estimated as engagements observed so far
-divided by the exposure the post has had so far; the remaining exposure (from the
-author and from every reshare, discounted by how much of each one's attention has
-already passed) times that rate, amplified by the reshares still to come, is the
-predicted remaining engagement.
+In the spirit of Szabo & Huberman (2010): a post's final size is its size now times a
+growth factor that depends on its age. Two things make it better than their single factor
+per age, and both were kept only because they lowered the out-of-fold error on real
+cascades (`benchmarks/fit_spread.py`):
 
-Two things differ from the paper, because a listening tool sees less than Twitter's
-firehose: we get counts at snapshots instead of each reshare's time, so reshares are
-placed at the middle of their snapshot interval; and we do not know each resharer's
-followers, so a reshare reaches a per-source typical audience (`SourceProfile`).
-The author's own follower count is known and is what makes a big account's complaint
-look dangerous from its first few minutes.
+* the factor also depends on the post's recent momentum, its rate over the last 5, 15,
+  30 and 60 minutes relative to its average rate since posting (a post still accelerating
+  grows more than one that has stalled at the same size); it deliberately does not depend
+  on size, see `features`;
+* instead of one factor, three quantiles of it (10th, 50th, 90th percentile) are fitted
+  by quantile regression, so every forecast comes with a band and a probability of
+  reaching any level (`probability_at_least`).
 
-Times are minutes since the post was created. Counts are Earshot's weighted
-`Engagement.total` (what velocity is measured in) and the propagating part of it
-(reposts and quotes, or Reddit's score).
+The model works in log space, log(1 + final) - log(1 + now), and its coefficients vary
+smoothly with the post's age (piecewise linear in log-age between knots from 5 minutes
+to 2 days), so a forecast at 37 minutes is between those at 20 and 40, never an artefact
+of one age's fit. All features are ratios or logs of Earshot's weighted engagement, so the
+same model applies to any count a platform gives, though its shapes come from X retweet
+cascades (the only real cascades with timing we have). The fitted coefficients, the data
+and the out-of-fold figures ship in `monitor/spread_model.json`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from functools import cache
+from importlib import resources
 
 import numpy as np
 
-from monitor.models import Engagement, EngagementSnapshot, Mention
-
-# SEISMIC's memory kernel, fitted on Twitter: flat for the first 5 minutes, then a
-# power law with exponent 1 + theta. Normalised, so `kernel_cdf` is the share of a
-# reshare's eventual effect that has happened `s` minutes after it.
-KERNEL_PLATEAU_MINUTES = 5.0
-KERNEL_THETA = 0.242
-
-# Branching factor cap: an estimate at or above 1 (supercritical) would predict an
-# infinite cascade; capping keeps "very large" finite and comparable.
-MAX_BRANCHING = 0.95
-
-# Prior on the branching factor, worth PRIOR_RESHARES observed reshares. A handful of
-# reshares of a small account's post says little: without the prior, 3 reshares of a
-# 600-follower post read as a supercritical cascade. With it, the estimate moves from the
-# prior to the data as reshares accumulate (a Gamma-Poisson posterior mean).
-PRIOR_BRANCHING = 0.25
-PRIOR_RESHARES = 5.0
-
-# Predictions are for the engagement a post will have after this long. The power-law
-# kernel's tail is long (about 15% of a reshare's effect comes after three days), so
-# "final" needs a horizon to be a number one can check.
-HORIZON_MINUTES = 72 * 60.0
+QUANTILES = (0.1, 0.5, 0.9)
+MAX_MOMENTUM = 6.0
+_Z90 = 1.2815515655446004  # the standard normal's 90th percentile
 
 
 @dataclass(frozen=True)
-class SourceProfile:
-    """What one engagement on a platform is worth for spreading.
+class GrowthModel:
+    """Quantile regressions of log growth on momentum features, with coefficients per age knot."""
 
-    `mean_degree`: typical followers of someone who reshares, i.e. how many people a
-    reshare exposes. `audience_floor`: exposure assumed for an author with no (or no
-    known) followers, such as a subreddit post or an app-store review page.
-    `spreads`: whether engagement on this platform carries the post to new people at all
-    (an app review does not get reshared).
+    knots_minutes: tuple[float, ...]  # ages at which coefficients are fitted
+    lags_minutes: tuple[float, ...]  # momentum: rate over each of these last minutes / lifetime rate
+    coefficients: dict[float, np.ndarray]  # quantile -> (features, knots)
+    provenance: dict
+
+    @property
+    def n_features(self) -> int:
+        return 1 + len(self.lags_minutes)  # intercept, one share per lag
+
+    def features(self, minutes: np.ndarray, engagement: np.ndarray) -> np.ndarray:
+        """(snapshots, features) for one post: 1 and its momentum over each lag."""
+        return features(minutes, engagement, self.lags_minutes)
+
+    def _basis(self, minutes: np.ndarray) -> np.ndarray:
+        """Hat functions over log-age: each age's weight on the knots either side of it."""
+        knots = np.log(np.asarray(self.knots_minutes))
+        age = np.clip(np.log(np.maximum(minutes, 1e-9)), knots[0], knots[-1])
+        eye = np.eye(len(knots))
+        return np.stack([np.interp(age, knots, eye[k]) for k in range(len(knots))], axis=-1)
+
+    def design(self, minutes: np.ndarray, engagement: np.ndarray) -> np.ndarray:
+        """(snapshots, features x knots): the features spread over the age knots."""
+        x = self.features(minutes, engagement)
+        b = self._basis(minutes)
+        return np.einsum("ij,ik->ijk", x, b).reshape(len(minutes), -1)
+
+    def log_growth(self, minutes: np.ndarray, engagement: np.ndarray) -> dict[float, np.ndarray]:
+        """Quantiles of log(1 + final) - log(1 + now) at each snapshot: never negative, never crossing,
+        never beyond the largest growth seen in fitting."""
+        z = self.design(minutes, engagement)
+        raw = np.stack([z @ self.coefficients[q].reshape(-1) for q in QUANTILES])
+        top = float(self.provenance.get("max_log_growth", np.inf))
+        ordered = np.maximum.accumulate(np.clip(raw, 0.0, top), axis=0)
+        return dict(zip(QUANTILES, ordered, strict=True))
+
+    def to_json(self) -> dict:
+        return {
+            "knots_minutes": list(self.knots_minutes),
+            "lags_minutes": list(self.lags_minutes),
+            "coefficients": {str(q): c.round(6).tolist() for q, c in self.coefficients.items()},
+            "provenance": self.provenance,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> GrowthModel:
+        model = cls(tuple(data["knots_minutes"]), tuple(data["lags_minutes"]),
+                    {float(q): np.asarray(c, dtype=float) for q, c in data["coefficients"].items()},
+                    data.get("provenance", {}))
+        shape = (model.n_features, len(model.knots_minutes))
+        if set(model.coefficients) != set(QUANTILES) or any(c.shape != shape for c in model.coefficients.values()):
+            raise ValueError(f"growth model needs quantiles {QUANTILES} with coefficients of shape {shape}")
+        return model
+
+
+def features(minutes: np.ndarray, engagement: np.ndarray, lags: tuple[float, ...]) -> np.ndarray:
+    """Momentum at each snapshot of one post (minutes since posting, ascending).
+
+    For each lag, the post's rate over its last `lag` minutes relative to its average rate
+    since posting: above 1 it is accelerating, below 1 slowing down, 0 stalled. While a
+    post is younger than the lag, both rates are the same and the feature is 1, as it is
+    for a post with no engagement yet, so a quiet young post is never read as a stalled or
+    a racing one. Clipped at `MAX_MOMENTUM`, beyond which the fit has too few examples.
+
+    There is deliberately no size feature: the growth factor is scale-free (as in
+    Szabo & Huberman), which is what lets a model fitted on widely shared cascades
+    forecast an ordinary post (see `benchmarks/fit_spread.py` on selection).
+
+    The engagement `lag` minutes earlier is read off the post's curve by linear
+    interpolation between snapshots, with no engagement at the moment of posting, so
+    irregular polls give the same features as regular ones would.
     """
-
-    mean_degree: float
-    audience_floor: float
-    spreads: bool = True
-
-
-SOURCE_PROFILES: dict[str, SourceProfile] = {
-    "x": SourceProfile(mean_degree=800, audience_floor=50),
-    "bluesky": SourceProfile(mean_degree=300, audience_floor=30),
-    "mastodon": SourceProfile(mean_degree=200, audience_floor=30),
-    "threads": SourceProfile(mean_degree=500, audience_floor=50),
-    # Reddit has no followers: an upvote lifts the post for the subreddit's readers.
-    "reddit": SourceProfile(mean_degree=50, audience_floor=2000),
-    "appstore": SourceProfile(mean_degree=0, audience_floor=500, spreads=False),
-    "googleplay": SourceProfile(mean_degree=0, audience_floor=500, spreads=False),
-}
-DEFAULT_PROFILE = SourceProfile(mean_degree=300, audience_floor=50)
+    t = np.asarray(minutes, dtype=float)
+    e = np.maximum.accumulate(np.maximum(np.asarray(engagement, dtype=float), 0.0))
+    curve_t, curve_e = np.concatenate([[0.0], t]), np.concatenate([[0.0], e])
+    cols = [np.ones(len(t))]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for lag in lags:
+            span = np.minimum(lag, t)
+            gained = e - np.interp(t - span, curve_t, curve_e)
+            momentum = np.where(e > 0, (gained / span) / (e / t), 1.0)
+            cols.append(np.clip(momentum, 0.0, MAX_MOMENTUM))
+    return np.column_stack(cols)
 
 
-def profile_for(source: str) -> SourceProfile:
-    return SOURCE_PROFILES.get(source, DEFAULT_PROFILE)
-
-
-def kernel_cdf(minutes: np.ndarray | float, theta: float = KERNEL_THETA,
-               plateau: float = KERNEL_PLATEAU_MINUTES) -> np.ndarray:
-    """Share of a reshare's eventual effect that has happened after `minutes` (0 before it)."""
-    s = np.maximum(np.asarray(minutes, dtype=float), 0.0)
-    head = theta / (1 + theta)  # mass of the flat first `plateau` minutes
-    with np.errstate(divide="ignore"):
-        tail = 1.0 - np.power(np.maximum(s, plateau) / plateau, -theta) / (1 + theta)
-    return np.where(s <= plateau, head * s / plateau, tail)
-
-
-def propagating(engagement: Engagement) -> int:
-    """The part of engagement that shows the post to new people: reposts, quotes, upvotes."""
-    return engagement.reposts + engagement.quotes + max(engagement.score, 0)
+@cache
+def default_model() -> GrowthModel:
+    """The model fitted on real cascades that ships with Earshot (`benchmarks/fit_spread.py` writes it)."""
+    text = (resources.files("monitor") / "spread_model.json").read_text(encoding="utf-8")
+    return GrowthModel.from_json(json.loads(text))
 
 
 @dataclass(frozen=True)
 class Forecast:
-    """The prediction made at one snapshot."""
+    """Final-size forecast at each snapshot of one post, in the units of its engagement."""
 
-    at: datetime
-    engagement: float  # weighted engagement so far
-    predicted_final: float  # weighted engagement expected by HORIZON_MINUTES after posting
-    branching: float  # estimated reshares caused by each reshare (capped at MAX_BRANCHING)
-    rate_per_exposure: float  # weighted engagement per person exposed: the post's infectiousness
+    engagement: np.ndarray  # engagement so far (cumulative, dips ignored)
+    low: np.ndarray  # 10th percentile of the final size
+    median: np.ndarray
+    high: np.ndarray  # 90th percentile
+    log_now: np.ndarray
+    log_growth: dict[float, np.ndarray]
 
-
-@dataclass(frozen=True)
-class ForecastArrays:
-    """`forecast_counts` output, one entry per snapshot."""
-
-    engagement: np.ndarray
-    predicted_final: np.ndarray
-    branching: np.ndarray
-    rate_per_exposure: np.ndarray
+    def probability_at_least(self, level: float | np.ndarray) -> np.ndarray:
+        """P(final >= level) at each snapshot."""
+        return probability_at_least(self.log_now, self.log_growth, np.broadcast_to(level, self.log_now.shape))
 
 
-def forecast_counts(
-    minutes: Sequence[float] | np.ndarray,
-    spreading: Sequence[float] | np.ndarray,
-    total: Sequence[float] | np.ndarray,
-    author_followers: float,
-    profile: SourceProfile = DEFAULT_PROFILE,
-    horizon_minutes: float = HORIZON_MINUTES,
-) -> ForecastArrays:
-    """Predicted final engagement at each snapshot of one post (snapshots oldest first).
+def probability_at_least(log_now: np.ndarray, growth: dict[float, np.ndarray], level: np.ndarray) -> np.ndarray:
+    """P(final >= level) per row, from the growth quantiles read as a two-piece normal in log space.
 
-    `minutes` since posting, with the cumulative propagating count (`spreading`) and
-    weighted total at each. Each prediction uses only the snapshots up to it, so the
-    series can be computed at once or snapshot by snapshot with the same result.
+    At or past the level already: 1. An unknown level (nan): 0.
     """
-    t = np.maximum(np.asarray(minutes, dtype=float), 0.0)
-    n = len(t)
-    # Counts are cumulative; a dip (an unlike, a deleted reply) is not negative engagement.
-    r = np.maximum.accumulate(np.maximum(np.asarray(spreading, dtype=float), 0.0)) if n else np.zeros(0)
-    e = np.maximum.accumulate(np.maximum(np.asarray(total, dtype=float), 0.0)) if n else np.zeros(0)
-    if n == 0:
-        empty = np.zeros(0)
-        return ForecastArrays(empty, empty, empty, empty)
-
-    reach = max(float(author_followers), profile.audience_floor)
-    degree = profile.mean_degree if profile.spreads else 0.0
-    previous = np.concatenate([[0.0], t[:-1]])
-    mid = (previous + t) / 2  # reshares seen in an interval are placed at its middle
-    new_reshares = np.diff(np.concatenate([[0.0], r]))
-
-    # exposure[j] = people exposed up to snapshot j; remaining[j] = exposure still to come
-    # by the horizon from everything that has already happened.
-    lag = t[:, None] - mid[None, :]
-    seen = np.tril(np.ones((n, n), dtype=bool))
-    done_k = np.where(seen, kernel_cdf(lag), 0.0)
-    final_k = kernel_cdf(horizon_minutes - mid)[None, :] * seen
-    exposure = reach * kernel_cdf(t) + degree * done_k @ new_reshares
-    remaining = reach * (kernel_cdf(horizon_minutes) - kernel_cdf(t)) + degree * (final_k - done_k) @ new_reshares
-    remaining = np.maximum(remaining, 0.0)
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(exposure > 0, e / exposure, 0.0)
-    branching = np.zeros(n)
-    if degree > 0:
-        # Posterior mean of reshares per exposed person, times the audience of a reshare.
-        prior_exposure = PRIOR_RESHARES * degree / PRIOR_BRANCHING
-        branching = np.minimum(degree * (r + PRIOR_RESHARES) / (exposure + prior_exposure), MAX_BRANCHING)
-    # Reshares still to come expose more people, who reshare in turn: a geometric series,
-    # limited to the share of each new generation's effect that lands before the horizon.
-    amplification = 1.0 / (1.0 - branching * kernel_cdf(horizon_minutes - t))
-    predicted = e + rate * remaining * amplification
-    return ForecastArrays(e, predicted, branching, rate)
+    need = np.log1p(np.nan_to_num(np.asarray(level, dtype=float), nan=np.inf)) - log_now
+    mid = growth[0.5]
+    spread = np.where(need >= mid, growth[0.9] - mid, mid - growth[0.1]) / _Z90
+    with np.errstate(invalid="ignore"):
+        p = normal_sf((need - mid) / np.maximum(spread, 1e-6))
+    return np.where(need <= 0, 1.0, np.where(np.isfinite(need), p, 0.0))
 
 
-def forecast(mention: Mention, snapshots: Sequence[EngagementSnapshot],
-             horizon_minutes: float = HORIZON_MINUTES) -> list[Forecast]:
-    """One `Forecast` per snapshot of `mention` (snapshots oldest first)."""
-    if not snapshots:
-        return []
-    minutes = [(s.observed_at - mention.created_at).total_seconds() / 60 for s in snapshots]
-    arrays = forecast_counts(
-        minutes,
-        [propagating(s.engagement) for s in snapshots],
-        [s.engagement.total for s in snapshots],
-        mention.author_followers,
-        profile_for(mention.source),
-        horizon_minutes,
-    )
-    return [
-        Forecast(s.observed_at, float(arrays.engagement[i]), float(arrays.predicted_final[i]),
-                 float(arrays.branching[i]), float(arrays.rate_per_exposure[i]))
-        for i, s in enumerate(snapshots)
-    ]
+def normal_sf(z: np.ndarray) -> np.ndarray:
+    """P(Z > z) for a standard normal, vectorised (Abramowitz & Stegun 7.1.26, error < 1.5e-7)."""
+    x = np.abs(np.asarray(z, dtype=float)) / math.sqrt(2)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    tail = 0.5 * poly * np.exp(-x * x)  # P(Z > |z|)
+    return np.where(np.asarray(z) >= 0, tail, 1.0 - tail)
+
+
+def forecast(minutes: np.ndarray, engagement: np.ndarray, model: GrowthModel | None = None) -> Forecast:
+    """The forecast at each snapshot of one post; each uses only the snapshots up to it."""
+    model = model or default_model()
+    t = np.asarray(minutes, dtype=float)
+    e = np.maximum.accumulate(np.maximum(np.asarray(engagement, dtype=float), 0.0)) if len(t) else np.zeros(0)
+    growth = model.log_growth(t, e) if len(t) else {q: np.zeros(0) for q in QUANTILES}
+    log_now = np.log1p(e)
+    final = {q: np.expm1(log_now + g) for q, g in growth.items()}
+    return Forecast(e, final[0.1], final[0.5], final[0.9], log_now, growth)
