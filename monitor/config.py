@@ -106,59 +106,100 @@ class SentimentConfig(_Strict):
     max_length: int = Field(128, ge=8, le=512)
 
 
-class StormConfig(_Strict):
-    """When a brand's hourly mention volume or negative share counts as a storm.
+class StormScale(_Strict):
+    """One time scale storms are judged at: a window of `minutes`, unusual from `z` robust spreads."""
 
-    Each hour is compared with what the brand's own history predicts for that hour of
-    that weekday, so ordinary daily and weekly peaks are expected, not alarming.
-    Defaults are the ones `benchmarks/detection_eval.py` measures.
+    minutes: int = Field(ge=1, le=24 * 60)
+    z: float = Field(gt=0)
+
+
+class StormConfig(_Strict):
+    """When a brand's mention volume, complaints or negative share count as a storm.
+
+    Each bucket is compared, at each of `scales`, with the same time of day over the last
+    `history_days` (and, after two weeks, the same weekday), in robust standard
+    deviations of the brand's own history (`monitor/storm.py`). Defaults are the ones
+    `benchmarks/storms_nab.py` measures on real Twitter mention series.
     """
 
     enabled: bool = True
-    z_threshold: float = Field(4.0, gt=0)  # how unusual an hour must be, in robust standard deviations
-    min_mentions: int = Field(10, ge=1)  # an hour with fewer mentions (or negatives) is never a storm
-    min_ratio: float = Field(2.0, gt=1)  # volume storms: at least this many times the expected volume
-    min_share_increase: float = Field(0.15, gt=0, lt=1)  # negative-share storms: this much above expected
-    history_days: int = Field(28, ge=1)  # history the seasonal baseline is fitted on
-    min_history_days: int = Field(7, ge=1)  # the minimum-data rule: no storm alerts before this much
-    cooldown_hours: int = Field(12, ge=1)  # anomalous hours this close together are one storm, one alert
+    bucket_minutes: Literal[1, 5, 10, 15, 30, 60] = 5
+    scales: list[StormScale] = Field(
+        default_factory=lambda: [StormScale(minutes=5, z=15.0), StormScale(minutes=60, z=7.0),
+                                 StormScale(minutes=360, z=4.5)],
+        min_length=1,
+    )
+    history_days: int = Field(7, ge=1, le=28)  # the same time of day on this many previous days
+    neighbour_minutes: int = Field(30, ge=0, le=180)  # ... within this many minutes of it
+    min_history_days: float = Field(2.0, gt=0)  # the minimum-data rule: no storm alerts before this much
+    min_mentions: int = Field(5, ge=1)  # a window with fewer mentions (or negatives) is never a storm
+    share_z: float = Field(5.0, gt=0)  # negative-share storms: this unusual an hourly share ...
+    min_share_increase: float = Field(0.15, gt=0, lt=1)  # ... and this much above the usual share
+    cooldown_hours: int = Field(24, ge=1)  # unusual buckets this close together are one storm, one alert
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            old = sorted(k for k in ("z_threshold", "min_ratio") if k in data)
+            if old:
+                raise ValueError(f"{', '.join(old)}: retired; storms are judged at several time scales, each with its "
+                                 "own z (scales: [{minutes: 60, z: 7}, ...]). Delete these keys.")
+        return data
 
     @model_validator(mode="after")
-    def _history(self) -> StormConfig:
+    def _consistent(self) -> StormConfig:
         if self.min_history_days > self.history_days:
             raise ValueError("min_history_days must not exceed history_days")
+        for scale in self.scales:
+            if scale.minutes % self.bucket_minutes:
+                raise ValueError(f"scale of {scale.minutes} min is not a whole number of "
+                                 f"{self.bucket_minutes}-minute buckets")
         return self
 
 
 class DetectionConfig(_Strict):
     """When a negative post counts as spreading, and when a brand is in a storm.
 
-    A post is scored at every snapshot on two measures against its brand's normal over the
-    last `baseline_hours`: velocity (weighted engagement per minute over `window_minutes`)
-    against `baseline_multiplier` x the brand's median velocity, and predicted final
-    engagement (a Hawkes/SEISMIC estimate, `monitor/forecast.py`) against the brand's
-    `reach_quantile` of predicted reach, never below the `min_*` floors. The higher of
-    the two ratios gives info (1x), warning (`warning_factor`) or critical (`critical_factor`).
-    Defaults are the ones `benchmarks/detection_eval.py` measures.
+    At every snapshot a post's final size is forecast (`monitor/forecast.py`, fitted on
+    real retweet cascades) and compared with the brand's own normal: the reach of its top
+    `reach_top_share` of posts over the last `baseline_hours`. A negative post alerts when
+    it is at least `alert_probability` likely to end above that (info), above
+    `warning_factor` times it (warning) or `critical_factor` times it (critical).
+    Defaults are the ones `benchmarks/spread_real.py` measures on real cascades.
     """
 
-    min_velocity_per_min: float = Field(10.0, gt=0)
-    baseline_multiplier: float = Field(5.0, gt=0)
-    min_predicted_reach: float = Field(200.0, gt=0)
-    reach_quantile: float = Field(0.96, gt=0.5, lt=1)
-    min_baseline_posts: int = Field(50, ge=1)  # fewer posts in the baseline: only the floors apply
+    reach_top_share: float = Field(0.005, gt=0, lt=0.5)  # the brand's top 0.5% of posts by reach
+    alert_probability: float = Field(0.7, gt=0, lt=1)  # chosen out of fold by benchmarks/fit_spread.py
     warning_factor: float = Field(3.0, gt=1)
     critical_factor: float = Field(10.0, gt=1)
-    window_minutes: int = Field(30, ge=1)
-    baseline_hours: int = Field(24, ge=1)
-    max_post_age_hours: int = Field(48, ge=1)  # older posts are no longer forecast
+    window_minutes: int = Field(30, ge=1)  # recent gain quoted in the alert
+    baseline_hours: int = Field(168, ge=1)
+    max_post_age_hours: int = Field(48, ge=1)  # older posts no longer alert
     storm: StormConfig = Field(default_factory=StormConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            old = sorted(k for k in RETIRED_DETECTION_KEYS if k in data)
+            if old:
+                raise ValueError(
+                    f"{', '.join(old)}: retired, because absolute floors fitted to a simulator made the detector alert "
+                    "on most real posts; thresholds are now relative to the brand (reach_top_share, "
+                    "alert_probability). Delete these keys."
+                )
+        return data
 
     @model_validator(mode="after")
     def _ordered(self) -> DetectionConfig:
         if self.critical_factor <= self.warning_factor:
             raise ValueError("critical_factor must be greater than warning_factor")
         return self
+
+
+RETIRED_DETECTION_KEYS = ("min_velocity_per_min", "baseline_multiplier", "min_predicted_reach", "reach_quantile",
+                          "min_baseline_posts")
 
 
 # -- alert channels ----------------------------------------------------------------

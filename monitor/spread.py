@@ -1,25 +1,29 @@
-"""Spread detection: which negative posts are taking off, measured against the brand's normal.
+"""Spread detection: which negative posts are taking off, measured against the brand's own posts.
 
-Every snapshot of a post is scored on two measures, each against its brand's baseline:
+At every snapshot of a post, `monitor.forecast` gives its final size as a band and as
+the probability of passing any level. The level that matters is the brand's own: the
+reach of its top `reach_top_share` of posts (0.5% by default), taken over the posts it
+had in the `baseline_hours` before the hour of the reading. A negative post alerts
+when it is at least `alert_probability` likely to end above that level (info), above
+`warning_factor` times it (warning) or above `critical_factor` times it (critical). There
+is no absolute floor: a brand whose posts travel far needs a far bigger forecast than a
+quiet one, and both were measured on real cascades (`benchmarks/spread_real.py`).
 
-* velocity, weighted engagement gained per minute over a sliding window, against a
-  multiple of the brand's median velocity — what is happening now;
-* predicted final engagement (`monitor.forecast`, a Hawkes/SEISMIC estimate that weighs
-  the author's followers and the platform), against the brand's usual top reach — where
-  it is heading. This is what flags a post early, before its velocity peaks.
+Cold start: with too few posts to read the top share off directly (fewer than
+`MIN_TAIL_POSTS / reach_top_share`), the level is extrapolated from the brand's top
+posts along the heaviest power-law tail popularity usually shows (Zipf's, index 1), an
+upper estimate; with no post at all there is no level and no alert. So a new brand
+starts cautious, not noisy, and the level comes down to its real value as posts arrive.
 
-The higher ratio sets the severity; a post is alerted again only when it climbs to a
-higher level (re-acceleration), never twice at the same one.
-
-The baseline for a reading is computed from the brand's readings in the `baseline_hours`
-before the start of the reading's hour, and each forecast uses only the post's own
-snapshots up to it, so the alerts are the same whether snapshots arrive one at a time or
-a day at once (given the pipeline loads `history_needed` of snapshots before its watermark).
+A reading's level uses only what was known before the start of its hour, and each
+forecast only the post's own snapshots up to it, so the alerts are the same whether
+snapshots arrive one at a time or a day at once (given the pipeline loads
+`history_needed` of snapshots before its watermark). A post is alerted again only when it
+climbs to a higher level, never twice at the same one.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,151 +32,221 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from monitor.config import DetectionConfig
-from monitor.forecast import HORIZON_MINUTES, forecast_counts, profile_for, propagating
-from monitor.models import Alert, Engagement, EngagementSnapshot, Mention, Severity
+from monitor.forecast import Forecast, GrowthModel, default_model, forecast, probability_at_least
+from monitor.models import Alert, EngagementSnapshot, Mention, Severity
+
+MIN_TAIL_POSTS = 5  # posts above the level needed to read it off the brand's own distribution
+COLD_TAIL_INDEX = 1.0  # Zipf: the heaviest tail commonly seen in popularity, so the cold level errs high
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_minutes(at: datetime) -> float:
+    """Minutes since the Unix epoch: the detector's clock, as plain floats for numpy."""
+    return (at - _EPOCH).total_seconds() / 60
+
+
+def from_minutes(minutes: float) -> datetime:
+    """Back to a datetime, to the microsecond (a float minute count is exact to well under that)."""
+    return _EPOCH + timedelta(microseconds=round(float(minutes) * 60e6))
 
 
 @dataclass(frozen=True)
-class Reading:
-    """Velocity of one mention at one snapshot."""
+class Curve:
+    """One post's engagement over time: weighted engagement at minutes since posting (ascending, > 0)."""
 
     mention_id: str
-    at: datetime
-    velocity_per_min: float
-    window_minutes: float
+    created: float  # minutes since the epoch
+    minutes: np.ndarray
+    engagement: np.ndarray
+    negative: bool  # only negative posts alert; every post shapes the brand's baseline
 
 
-def readings(snapshots: Sequence[EngagementSnapshot], window: timedelta) -> list[Reading]:
-    """Velocity at each snapshot of ONE mention (snapshots oldest first).
+def curve_of(mention: Mention, snapshots: Iterable[EngagementSnapshot]) -> Curve:
+    """A mention's snapshots as a curve; one taken at the moment of posting is left out (it is the origin)."""
+    created = to_minutes(mention.created_at)
+    by_time = {to_minutes(s.observed_at) - created: s.engagement.total for s in snapshots}
+    minutes = np.array(sorted(t for t in by_time if t > 0), dtype=float)
+    return Curve(mention.id, created, minutes, np.array([by_time[t] for t in minutes], dtype=float),
+                 mention.is_negative)
 
-    The window's start is the oldest snapshot inside it, or the previous snapshot when
-    the gap between two observations is longer than the window.
+
+@dataclass(frozen=True)
+class Level:
+    """A brand's normal before one hour."""
+
+    reach: float | None  # the brand's top-share reach; None: no posts yet
+    posts: int  # posts it was read from
+    extrapolated: bool  # too few posts: extrapolated along a power-law tail
+    velocity_per_min: float  # median recent velocity of the brand's posts that had any engagement
+
+
+def reach_level(values: np.ndarray, top_share: float) -> tuple[float | None, bool]:
+    """The reach exceeded by the top `top_share` of `values` (each post's latest median forecast).
+
+    With at least `MIN_TAIL_POSTS` posts expected above it, it is the empirical quantile.
+    With fewer, the `MIN_TAIL_POSTS`-th largest post (or the smallest, with fewer posts)
+    anchors a Pareto tail of index `COLD_TAIL_INDEX` on 1 + reach, extrapolated out to the
+    share: equal to the quantile where the two meet, and higher the less is known.
     """
-    out: list[Reading] = []
-    times = [s.observed_at for s in snapshots]
-    for i in range(1, len(snapshots)):
-        start = min(bisect_left(times, times[i] - window), i - 1)
-        minutes = (times[i] - times[start]).total_seconds() / 60
-        if minutes <= 0:
+    n = len(values)
+    if n == 0:
+        return None, True
+    if n * top_share >= MIN_TAIL_POSTS:
+        return float(np.quantile(values, 1 - top_share)), False
+    k = min(n, MIN_TAIL_POSTS)
+    anchor = float(np.sort(values)[n - k]) + 1.0  # the k-th largest
+    return anchor * (k / (n * top_share)) ** (1 / COLD_TAIL_INDEX) - 1.0, True
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A negative post crossing a severity at one snapshot, with the numbers that explain it."""
+
+    mention_id: str
+    at: float  # minutes since the epoch
+    age_minutes: float
+    severity: Severity
+    engagement: float
+    gained: float  # engagement gained over the last `window` minutes
+    window: float
+    median: float
+    low: float
+    high: float
+    probability: float  # of ending above the severity's level
+    level: Level
+    factor: float  # the severity's multiple of the brand's level
+
+    @property
+    def velocity_per_min(self) -> float:
+        return self.gained / self.window if self.window > 0 else 0.0
+
+
+def gained_over(minutes: np.ndarray, engagement: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
+    """Engagement gained in the last `window` minutes at each snapshot (read off the curve), and the span."""
+    curve_t, curve_e = np.concatenate([[0.0], minutes]), np.concatenate([[0.0], engagement])
+    start = np.maximum(minutes - window, 0.0)
+    return engagement - np.interp(start, curve_t, curve_e), minutes - start
+
+
+def _severities(cfg: DetectionConfig) -> list[tuple[Severity, float]]:
+    return [(Severity.critical, cfg.critical_factor), (Severity.warning, cfg.warning_factor), (Severity.info, 1.0)]
+
+
+def detect_brand(curves: Sequence[Curve], cfg: DetectionConfig, since: float | None = None,
+                 already: Mapping[str, Severity] | None = None, model: GrowthModel | None = None,
+                 forecasts: Sequence[Forecast] | None = None) -> list[Trigger]:
+    """Triggers for one brand's negative posts at snapshots after `since` (minutes since the epoch), oldest first.
+
+    Every curve (negative or not) shapes the brand's level; `already` is the highest
+    severity each post was alerted at before. `forecasts` (one per curve) replace the
+    model's, for benchmarks that score models fitted without the post.
+    """
+    highest = dict(already or {})
+    n = len(curves)
+    if n == 0:
+        return []
+    fc = list(forecasts) if forecasts is not None else [forecast(c.minutes, c.engagement, model) for c in curves]
+    lengths = np.array([len(c.minutes) for c in curves])
+    post = np.repeat(np.arange(n), lengths)
+    times = np.concatenate([c.created + c.minutes for c in curves])
+    age = np.concatenate([c.minutes for c in curves])
+    median = np.concatenate([f.median for f in fc])
+    window = float(cfg.window_minutes)
+    gained, span = (np.concatenate(parts) for parts in zip(
+        *(gained_over(c.minutes, f.engagement, window) for c, f in zip(curves, fc, strict=True)), strict=True))
+    velocity = np.where(span > 0, gained / np.maximum(span, 1e-9), 0.0)
+    created = np.array([c.created for c in curves])
+    negative = np.array([c.negative for c in curves])
+
+    candidate = negative[post] & (age <= cfg.max_post_age_hours * 60)
+    if since is not None:
+        candidate &= times > since
+    if not candidate.any():
+        return []
+    levels = _hourly_levels(times, post, median, velocity, created, np.floor(times[candidate] / 60), cfg)
+
+    rows = np.flatnonzero(candidate)
+    rows = rows[np.lexsort((post[rows], times[rows]))]
+    log_now = np.concatenate([f.log_now for f in fc])[rows]
+    growth = {q: np.concatenate([f.log_growth[q] for f in fc])[rows] for q in (0.1, 0.5, 0.9)}
+    reach = np.array([levels[h].reach if levels[h].reach is not None else np.nan
+                      for h in np.floor(times[rows] / 60)])
+    probabilities = {sev: probability_at_least(log_now, growth, reach * factor) for sev, factor in _severities(cfg)}
+    low = np.concatenate([f.low for f in fc])[rows]
+    high = np.concatenate([f.high for f in fc])[rows]
+    engagement = np.concatenate([f.engagement for f in fc])[rows]
+
+    triggers: list[Trigger] = []
+    for j, i in enumerate(rows):
+        if np.isnan(reach[j]):
             continue
-        gained = snapshots[i].engagement.total - snapshots[start].engagement.total
-        out.append(Reading(snapshots[i].mention_id, times[i], max(gained, 0) / minutes, minutes))
+        found = next(((sev, f) for sev, f in _severities(cfg) if probabilities[sev][j] >= cfg.alert_probability), None)
+        if found is None:
+            continue
+        severity, factor = found
+        curve = curves[post[i]]
+        previous = highest.get(curve.mention_id)
+        if previous is not None and previous.rank >= severity.rank:
+            continue
+        highest[curve.mention_id] = severity
+        triggers.append(Trigger(
+            curve.mention_id, float(times[i]), float(age[i]), severity, float(engagement[j]), float(gained[i]),
+            float(span[i]), float(median[i]), float(low[j]), float(high[j]), float(probabilities[severity][j]),
+            levels[np.floor(times[i] / 60)], factor,
+        ))
+    return triggers
+
+
+def _hourly_levels(times: np.ndarray, post: np.ndarray, median: np.ndarray, velocity: np.ndarray,
+                   created: np.ndarray, hours: np.ndarray, cfg: DetectionConfig) -> dict[float, Level]:
+    """The brand's level before each of `hours`: every post created in the `baseline_hours` before
+    it, at its latest median forecast before it."""
+    order = np.argsort(times, kind="stable")
+    sorted_times = times[order]
+    latest = np.full(len(created), np.nan)
+    latest_velocity = np.zeros(len(created))
+    done = 0
+    out: dict[float, Level] = {}
+    for hour in np.unique(hours):
+        start = hour * 60
+        upto = int(np.searchsorted(sorted_times, start, side="left"))
+        if upto > done:
+            seg = order[done:upto][::-1]
+            _, last = np.unique(post[seg], return_index=True)  # each post's latest row in the segment
+            latest[post[seg][last]] = median[seg][last]
+            latest_velocity[post[seg][last]] = velocity[seg][last]
+            done = upto
+        active = (created >= start - cfg.baseline_hours * 60) & (created < start) & ~np.isnan(latest)
+        reach, extrapolated = reach_level(latest[active], cfg.reach_top_share)
+        engaged = latest_velocity[active & (latest > 0)]
+        out[hour] = Level(reach, int(active.sum()), extrapolated, float(np.median(engaged)) if len(engaged) else 0.0)
     return out
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Everything known about one post at one snapshot."""
-
-    reading: Reading
-    engagement: float  # weighted engagement so far
-    predicted_final: float | None  # None once the post is older than max_post_age_hours
-    branching: float
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """A brand's normal, from its readings in the hours before one hour."""
-
-    velocity_per_min: float  # median velocity of the brand's readings
-    velocity_threshold: float
-    reach_level: float | None  # the brand's reach_quantile of predicted reach; None: too few posts
-    reach_threshold: float
-    posts: int  # posts the reach level was computed from
 
 
 def history_needed(cfg: DetectionConfig) -> timedelta:
     """Snapshots before the watermark a run must load to reproduce an all-at-once run exactly.
 
-    Baselines reach back `baseline_hours` from the start of an hour; forecasts need a
-    post's snapshots since it was created, for posts up to `max_post_age_hours` old.
+    Levels reach back `baseline_hours` of posts from the start of an hour, and read those
+    posts' forecasts, which need their snapshots since they were created.
     """
-    return timedelta(hours=cfg.baseline_hours + cfg.max_post_age_hours + 1, minutes=cfg.window_minutes)
+    return timedelta(hours=cfg.baseline_hours + cfg.max_post_age_hours + 1)
 
 
-def evaluate(mention: Mention, snapshots: Sequence[EngagementSnapshot], cfg: DetectionConfig) -> list[Evaluation]:
-    """Velocity and forecast at each snapshot of ONE mention (snapshots oldest first, unique times).
-
-    A post is taken to have had no engagement when it was created, so its first snapshot
-    already has a velocity and a forecast even when the source first saw it late.
-    """
-    series = list(snapshots)
-    if series and series[0].observed_at > mention.created_at:
-        series.insert(0, EngagementSnapshot(mention_id=mention.id, observed_at=mention.created_at,
-                                            engagement=Engagement()))
-    found = readings(series, timedelta(minutes=cfg.window_minutes))
-    if not found:
-        return []
-    minutes = np.array([(s.observed_at - mention.created_at).total_seconds() / 60 for s in series])
-    arrays = forecast_counts(minutes, [propagating(s.engagement) for s in series],
-                             [s.engagement.total for s in series], mention.author_followers,
-                             profile_for(mention.source), HORIZON_MINUTES)
-    index = {s.observed_at: i for i, s in enumerate(series)}
-    max_age = cfg.max_post_age_hours * 60
-    out = []
-    for r in found:
-        i = index[r.at]
-        predicted = float(arrays.predicted_final[i]) if minutes[i] <= max_age else None
-        out.append(Evaluation(r, float(arrays.engagement[i]), predicted, float(arrays.branching[i])))
-    return out
-
-
-def baseline(velocities: np.ndarray, latest_predictions: np.ndarray, cfg: DetectionConfig) -> Baseline:
-    """The brand's thresholds from its recent readings and its posts' latest predicted reach.
-
-    Reach is judged against the brand's own distribution (a quantile) because what is
-    "a lot" differs by orders of magnitude between brands; with fewer than
-    `min_baseline_posts` posts there is no distribution yet and only the floor applies.
-    """
-    median_velocity = float(np.median(velocities)) if len(velocities) else 0.0
-    level = None
-    if len(latest_predictions) >= cfg.min_baseline_posts:
-        level = float(np.quantile(latest_predictions, cfg.reach_quantile))
-    return Baseline(
-        velocity_per_min=median_velocity,
-        velocity_threshold=max(cfg.min_velocity_per_min, cfg.baseline_multiplier * median_velocity),
-        reach_level=level,
-        reach_threshold=max(cfg.min_predicted_reach, level or 0.0),
-        posts=len(latest_predictions),
-    )
-
-
-def severity_for(ratio: float, cfg: DetectionConfig) -> Severity | None:
-    """info at the threshold, warning at `warning_factor` x it, critical at `critical_factor` x it."""
-    if ratio >= cfg.critical_factor:
-        return Severity.critical
-    if ratio >= cfg.warning_factor:
-        return Severity.warning
-    if ratio >= 1:
-        return Severity.info
-    return None
-
-
-def _ratios(ev: Evaluation, base: Baseline) -> tuple[float, float]:
-    reach = (ev.predicted_final or 0.0) / base.reach_threshold
-    return ev.reading.velocity_per_min / base.velocity_threshold, reach
-
-
-def explain(mention: Mention, ev: Evaluation, base: Baseline, severity: Severity, cfg: DetectionConfig) -> str:
-    """One sentence a care agent can act on: how fast vs normal, where it is heading, who, how negative."""
+def explain(mention: Mention, trigger: Trigger, cfg: DetectionConfig) -> str:
+    """One sentence a care agent can act on: how fast now, where it is heading, against what normal."""
     who = f"@{mention.author_handle.lstrip('@')} ({mention.author_followers:,} followers)"
-    r = ev.reading
-    velocity_ratio, reach_ratio = _ratios(ev, base)
+    t = trigger
+    level = t.level
+    share = f"{cfg.reach_top_share * 100:g}%"
+    basis = (f"extrapolated from its {level.posts:,} posts so far" if level.extrapolated
+             else f"from its {level.posts:,} posts in the last {cfg.baseline_hours / 24:g} days")
+    target = f"{t.factor:g}x that" if t.factor != 1 else "that"
     text = (
-        f"{severity.value.capitalize()}: negative {mention.source} post by {who} is gaining "
-        f"{r.velocity_per_min:,.1f} engagements/min over the last {r.window_minutes:.0f} min "
-        f"({velocity_ratio:,.1f}x the alert threshold of {base.velocity_threshold:,.1f}/min; "
-        f"brand baseline {base.velocity_per_min:,.1f}/min)"
+        f"{t.severity.value.capitalize()}: negative {mention.source} post by {who}: engagement {t.engagement:,.0f} "
+        f"{_age(t.age_minutes)} after posting, +{t.gained:,.0f} in the last {t.window:.0f} min; forecast "
+        f"{t.median:,.0f} ({t.low:,.0f}–{t.high:,.0f}) by {cfg.max_post_age_hours} h; this brand's top {share} "
+        f"reach {level.reach:,.0f} ({basis}), {t.probability:.0%} likely to pass {target}"
     )
-    if ev.predicted_final is not None:
-        if base.reach_level is not None and base.reach_threshold == base.reach_level:
-            level = f"the brand's top-{(1 - cfg.reach_quantile) * 100:.0f}% level of {base.reach_threshold:,.0f}"
-        else:
-            level = f"the minimum of {base.reach_threshold:,.0f}"
-        text += (
-            f" and is predicted to reach about {ev.predicted_final:,.0f} engagements from "
-            f"{ev.engagement:,.0f} now ({reach_ratio:,.1f}x {level})"
-        )
     if mention.sentiment is not None:
         text += f"; sentiment {mention.sentiment.score:+.2f}"
     if mention.rating is not None:
@@ -180,63 +254,17 @@ def explain(mention: Mention, ev: Evaluation, base: Baseline, severity: Severity
     return text + "."
 
 
-def _hour(at: datetime) -> datetime:
-    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-@dataclass
-class _BrandSeries:
-    """A brand's evaluations in time order, with arrays for fast baseline slices."""
-
-    evaluations: list[Evaluation]
-    times: list[datetime]
-    velocity: np.ndarray
-    predicted: np.ndarray  # nan where there is no forecast
-    post: np.ndarray  # index of the post, for "latest prediction per post"
-
-    @classmethod
-    def build(cls, evaluations: list[Evaluation]) -> _BrandSeries:
-        evaluations.sort(key=lambda e: (e.reading.at, e.reading.mention_id))
-        ids: dict[str, int] = {}
-        return cls(
-            evaluations,
-            [e.reading.at for e in evaluations],
-            np.array([e.reading.velocity_per_min for e in evaluations], dtype=float),
-            np.array([np.nan if e.predicted_final is None else e.predicted_final for e in evaluations], dtype=float),
-            np.array([ids.setdefault(e.reading.mention_id, len(ids)) for e in evaluations], dtype=np.int64),
-        )
-
-    def baseline_before(self, hour: datetime, cfg: DetectionConfig) -> Baseline:
-        lo = bisect_left(self.times, hour - timedelta(hours=cfg.baseline_hours))
-        hi = bisect_left(self.times, hour)
-        predicted, post = self.predicted[lo:hi], self.post[lo:hi]
-        known = ~np.isnan(predicted)
-        predicted, post = predicted[known], post[known]
-        # The latest prediction of each post: first occurrence in the reversed slice.
-        _, last = np.unique(post[::-1], return_index=True)
-        return baseline(self.velocity[lo:hi], predicted[::-1][last], cfg)
+def _age(minutes: float) -> str:
+    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
 
 
 class SpreadDetector:
-    def __init__(self, config: DetectionConfig) -> None:
+    def __init__(self, config: DetectionConfig, model: GrowthModel | None = None) -> None:
         self.config = config
+        self.model = model
 
     def history_needed(self) -> timedelta:
         return history_needed(self.config)
-
-    def evaluations(self, mentions: Mapping[str, Mention],
-                    snapshots: Iterable[EngagementSnapshot]) -> dict[str, list[Evaluation]]:
-        """Every mention's evaluations, grouped by brand."""
-        series: dict[str, dict[datetime, EngagementSnapshot]] = defaultdict(dict)
-        for snap in snapshots:
-            if snap.mention_id in mentions:
-                series[snap.mention_id][snap.observed_at] = snap
-        by_brand: dict[str, list[Evaluation]] = defaultdict(list)
-        for mention_id, snaps in series.items():
-            mention = mentions[mention_id]
-            ordered = [snaps[t] for t in sorted(snaps)]
-            by_brand[mention.brand].extend(evaluate(mention, ordered, self.config))
-        return by_brand
 
     def detect(
         self,
@@ -245,47 +273,25 @@ class SpreadDetector:
         since: datetime | None,
         already: Mapping[str, Severity],
     ) -> list[Alert]:
-        """Alerts for readings newer than `since`, oldest first.
-
-        `already` is the highest severity each mention has been alerted at; a mention
-        is only alerted again when it climbs to a higher level (escalation), never at
-        the same or a lower one.
-        """
+        """Alerts for snapshots newer than `since`, oldest first; `already` as in `detect_brand`."""
         cfg = self.config
-        highest = dict(already)
-        alerts: list[Alert] = []
-        for brand_evaluations in self.evaluations(mentions, snapshots).values():
-            brand = _BrandSeries.build(brand_evaluations)
-            baselines: dict[datetime, Baseline] = {}
-            for ev in brand.evaluations:
-                reading = ev.reading
-                if since is not None and reading.at <= since:
-                    continue
-                mention = mentions[reading.mention_id]
-                if not mention.is_negative:
-                    continue
-                hour = _hour(reading.at)
-                if hour not in baselines:
-                    baselines[hour] = brand.baseline_before(hour, cfg)
-                base = baselines[hour]
-                severity = severity_for(max(_ratios(ev, base)), cfg)
-                if severity is None:
-                    continue
-                previous = highest.get(mention.id)
-                if previous is not None and previous.rank >= severity.rank:
-                    continue
-                highest[mention.id] = severity
-                alerts.append(
-                    Alert(
-                        id=Alert.make_id(mention.id, severity),
-                        mention_id=mention.id,
-                        brand=mention.brand,
-                        severity=severity,
-                        created_at=reading.at,
-                        reason=explain(mention, ev, base, severity, cfg),
-                        velocity_per_min=round(reading.velocity_per_min, 3),
-                        baseline_per_min=round(base.velocity_per_min, 3),
-                    )
-                )
+        series: dict[str, list[EngagementSnapshot]] = defaultdict(list)
+        for snap in snapshots:
+            if snap.mention_id in mentions:
+                series[snap.mention_id].append(snap)
+        by_brand: dict[str, list[Curve]] = defaultdict(list)
+        for mention_id, snaps in series.items():
+            mention = mentions[mention_id]
+            by_brand[mention.brand].append(curve_of(mention, snaps))
+        alerts = []
+        for curves in by_brand.values():
+            for t in detect_brand(curves, cfg, to_minutes(since) if since else None, already, self.model):
+                mention = mentions[t.mention_id]
+                alerts.append(Alert(
+                    id=Alert.make_id(mention.id, t.severity), mention_id=mention.id, brand=mention.brand,
+                    severity=t.severity, created_at=from_minutes(t.at), reason=explain(mention, t, cfg),
+                    velocity_per_min=round(t.velocity_per_min, 3), baseline_per_min=round(t.level.velocity_per_min, 3),
+                ))
         alerts.sort(key=lambda a: (a.created_at, a.id))
         return alerts
+

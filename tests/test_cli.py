@@ -44,11 +44,12 @@ def test_run_once_raises_the_expected_alerts_and_a_second_run_changes_nothing(tm
                            capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr
     assert "replay: 24 new mention(s)" in first.stdout
-    assert "alerts: 2 new" in first.stdout
-    assert "ALERT WARNING" in first.stdout and "ALERT CRITICAL" in first.stdout
+    assert "alerts: 3 new" in first.stdout
+    assert "ALERT INFO" in first.stdout and "ALERT WARNING" in first.stdout and "ALERT CRITICAL" in first.stdout
     assert "dana_reyes" in first.stdout
     alerts = [json.loads(line) for line in (tmp_path / "data" / "alerts.jsonl").read_text().splitlines()]
-    assert [a["id"] for a in alerts] == ["x:1991500000000000001:warning", "x:1991500000000000001:critical"]
+    assert [a["id"] for a in alerts] == ["x:1991500000000000001:info", "x:1991500000000000001:warning",
+                                         "x:1991500000000000001:critical"]
 
     second = subprocess.run([*EARSHOT, "run", "--once"], cwd=tmp_path, env=env_for(tmp_path / "data"),
                             capture_output=True, text=True, timeout=600)

@@ -21,7 +21,7 @@ from monitor.web import create_app
 from monitor.web.metrics import compute_metrics, duration
 from monitor.web.templating import url_id
 from tests.test_web import (  # noqa: F401 - fixtures, used by name
-    CRITICAL, NOW, TOKEN, WARNING, Clock, api, app, client, clock, config, post_form, store,
+    CRITICAL, INFO, NOW, TOKEN, WARNING, Clock, api, app, client, clock, config, post_form, store,
 )
 
 A = AlertState
@@ -115,13 +115,13 @@ def test_case_actions_apply_to_the_alerts_of_the_post_they_make_sense_for(store)
     # The warning was acknowledged before the post escalated to critical.
     triage.change_state(store, WARNING, A.acknowledged, "ana", at)
     moved = triage.change_case_state(store, CRITICAL, A.acknowledged, "luis", at)
-    assert [a.id for a in moved] == [CRITICAL]  # only the open one moves
+    assert sorted(a.id for a in moved) == sorted([INFO, CRITICAL])  # only the open ones move
     assert {a.id: a.state for a in triage.case_alerts(store, store.get_alert(CRITICAL))} == {
-        WARNING: A.acknowledged, CRITICAL: A.acknowledged}
+        INFO: A.acknowledged, WARNING: A.acknowledged, CRITICAL: A.acknowledged}
     with pytest.raises(triage.InvalidTransition):
         triage.change_case_state(store, CRITICAL, A.acknowledged, "luis", at)
-    assert len(triage.change_case_state(store, WARNING, A.resolved, "luis", at)) == 2
-    assert len(triage.change_case_state(store, CRITICAL, A.open, "luis", at)) == 2  # reopen the post
+    assert len(triage.change_case_state(store, WARNING, A.resolved, "luis", at)) == 3
+    assert len(triage.change_case_state(store, CRITICAL, A.open, "luis", at)) == 3  # reopen the post
     assert {a.assignee for a in triage.assign_case(store, CRITICAL, "Billing care", "luis", at)} == {"Billing care"}
     assert store.get_alert(WARNING).assignee == "Billing care"
 
@@ -212,7 +212,7 @@ def test_the_audit_trail_records_who_did_what_and_when(client, api, store, clock
     page = client.get(f"/alerts/{url_id(CRITICAL)}").text
     trail = page[page.index('id="audit-trail"'):page.index("</ol>", page.index('id="audit-trail"'))]
     items = re.findall(r'<li class="tl-item[^"]*"', trail)
-    assert len(items) == 2 + 4  # two alerts raised by Earshot + four actions, each shown once for the post
+    assert len(items) == 3 + 4  # three alerts raised by Earshot + four actions, each shown once for the post
     raised = store.get_alert(WARNING).created_at.strftime("%b %d, %H:%M UTC")
     assert "<strong>Earshot</strong> raised a" in trail and raised in trail
     for text in ("Dana (via token)</strong> <span class=\"tl-what\">acknowledged</span>",
@@ -233,7 +233,7 @@ def test_alert_page_offers_the_moves_the_state_allows(client, store):
     actions = page[page.index('id="actions"'):]
     assert 'value="acknowledged">Acknowledge<' in actions and 'value="resolved">Resolve<' in actions
     assert ">Reopen<" not in actions and "Dismiss as noise" in actions
-    assert "Actions apply to every alert of this post (warning, critical)." in actions
+    assert "Actions apply to every alert of this post (info, warning, critical)." in actions
     assert 'id="escalation"' in page
     post_form(client, f"/alerts/{url_id(CRITICAL)}/state", state="resolved")
     actions = client.get(f"/alerts/{url_id(CRITICAL)}").text.split('id="actions"')[1]
@@ -309,7 +309,7 @@ def test_metrics_in_the_api_and_on_the_page(config, bare):
 
 def test_metrics_follow_a_replay_that_runs_ahead_of_the_clock(api):
     body = api.get("/api/metrics").json()  # the demo's alerts; the app clock is just after its data
-    assert body["alerts"] == 2 and body["responded"] == 0 and body["median_first_response_minutes"] is None
+    assert body["alerts"] == 3 and body["responded"] == 0 and body["median_first_response_minutes"] is None
     assert body["resolution_rate"] == 0.0 and body["dismissed_share"] == 0.0
 
 

@@ -9,6 +9,8 @@ Triage actions and metrics are in tests/test_triage.py.
 from __future__ import annotations
 
 import html
+
+import markupsafe
 import logging
 import re
 from datetime import UTC, datetime, timedelta
@@ -36,6 +38,7 @@ from tests.conftest import KeywordScorer, demo_config
 
 CRITICAL = "x:1991500000000000001:critical"
 WARNING = "x:1991500000000000001:warning"
+INFO = "x:1991500000000000001:info"
 VIRAL = "x:1991500000000000001"
 TOKEN = "test-token-0123456789abcdef"
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # just after the demo's newest observation
@@ -62,7 +65,7 @@ def config(tmp_path: Path):
 def store(config, tmp_path: Path):
     store = SQLiteStore(tmp_path / "earshot.db")
     summary = pipeline.run_once(config, store, scorer=KeywordScorer(), channels=[])
-    assert {a.id for a in summary.alerts} == {CRITICAL, WARNING}
+    assert {a.id for a in summary.alerts} == {INFO, WARNING, CRITICAL}
     yield store
     store.close()
 
@@ -127,7 +130,7 @@ def test_inbox_shows_one_card_per_post_with_post_reason_topic_and_link(client, s
     mention = store.get_mention(alert.mention_id)
     card = _card(page.text, CRITICAL)
     assert html.escape(mention.text) in card
-    assert html.escape(alert.reason) in card
+    assert str(markupsafe.escape(alert.reason)) in card
     assert f'href="{mention.url}" target="_blank" rel="noopener noreferrer">Open post' in card
     assert "@dana_reyes" in card and "3,200 followers" in card
     assert "Critical" in card and "Brisa Mobile" in card and ">X<" in card and ">EN<" in card
@@ -138,11 +141,11 @@ def test_inbox_shows_one_card_per_post_with_post_reason_topic_and_link(client, s
     assert 'value="acknowledged">Acknowledge</button>' in card and 'value="resolved">Resolve</button>' in card
     # Routing: the post was tagged billing, owned by Billing care; nobody has it yet.
     assert 'title="Topic">billing<' in card and "owner: Billing care" in card and "Unassigned" in card
-    # The escalated post is one card (critical), with its escalation history, not two.
-    assert f'data-alert-id="{WARNING}"' not in page.text
-    assert f'data-alerts="{WARNING} {CRITICAL}"' in card
+    # The escalated post is one card (critical), with its escalation history, not three.
+    assert f'data-alert-id="{WARNING}"' not in page.text and f'data-alert-id="{INFO}"' not in page.text
+    assert f'data-alerts="{INFO} {WARNING} {CRITICAL}"' in card
     history = card[card.index('class="escalation"'):card.index("</ol>", card.index('class="escalation"'))]
-    assert history.index("Warning") < history.index("Critical")
+    assert history.index("Info") < history.index("Warning") < history.index("Critical")
 
 
 def test_review_alert_shows_title_and_stars(client, store):
@@ -494,7 +497,7 @@ def test_api_reference_page_is_offline_and_lists_the_endpoints(client):
 
 def test_api_lists_inbox_alerts_with_mentions(api):
     alerts = api.get("/api/alerts").json()
-    assert [a["id"] for a in alerts] == [CRITICAL, WARNING]  # newest first
+    assert [a["id"] for a in alerts] == [CRITICAL, WARNING, INFO]  # newest first
     assert alerts[0]["mention"]["author_handle"] == "dana_reyes"
     assert "charged me twice" in alerts[0]["mention"]["text"]
     assert alerts[0]["mention"]["sentiment"]["label"] == "negative"
@@ -513,7 +516,7 @@ def test_api_lists_inbox_alerts_with_mentions(api):
 def test_api_get_alert_by_id_with_colons(api):
     detail = api.get(f"/api/alerts/{CRITICAL}").json()
     assert detail["severity"] == "critical" and detail["events"] == []
-    assert [a["id"] for a in detail["related"]] == [WARNING]
+    assert [a["id"] for a in detail["related"]] == [INFO, WARNING]
     assert api.get(f"/api/alerts/{url_id(CRITICAL)}").json()["id"] == CRITICAL
     assert api.get("/api/alerts/x:nope:warning").status_code == 404
     assert api.get("/api/alerts/x:nope:warning/events").status_code == 404
@@ -546,7 +549,7 @@ def test_api_trend_and_stats(api, store):
 
     stats = api.get("/api/stats").json()
     assert stats["mentions"] == store.count_mentions() and stats["snapshots"] == store.count_snapshots()
-    assert stats["open_alerts"] == 2 and stats["alerts"]["acknowledged"] == 0
+    assert stats["open_alerts"] == 3 and stats["alerts"]["acknowledged"] == 0
     assert api.get("/healthz").json() == {"status": "ok"}
 
 

@@ -35,6 +35,7 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CRITICAL = "x:1991500000000000001:critical"
 WARNING = "x:1991500000000000001:warning"
+INFO = "x:1991500000000000001:info"
 TOKEN = "browser-test-token-8f3a1c"
 
 
