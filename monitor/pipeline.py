@@ -166,24 +166,26 @@ def detect(config: Config, store: Store) -> list[Alert]:
 
 
 def detect_storms(config: Config, store: Store, since: datetime | None, now: datetime) -> list[Alert]:
-    """Storm alerts for each brand's hours that completed after `since` and by `now`.
+    """Storm alerts for each brand's buckets that completed after `since` and by `now`.
 
-    Hourly counts come from `Store.trend(since, brand)`; negative means a negative
+    Counts come from `Store.trend(since, brand, bucket_minutes)`; negative means a negative
     sentiment label there (a neutral-text 1-star review is not counted as negative).
     """
-    from monitor.storm import HourlyCounts, floor_hour, hourly_totals, storm_alerts, window_start
+    from monitor.storm import BucketCounts, bucket_totals, floor_bucket, storm_alerts, window_start
 
     cfg = config.detection.storm
     if not cfg.enabled:
         return []
     alerts: list[Alert] = []
+    width = timedelta(minutes=cfg.bucket_minutes)
     for brand in config.brands:
-        points = store.trend(window_start(now, since, cfg) if since is not None else None, brand=brand.name)
+        points = store.trend(window_start(now, since, cfg) if since is not None else None, brand=brand.name,
+                             bucket_minutes=cfg.bucket_minutes)
         if not points:
             continue
-        start = floor_hour(min(p.bucket for p in points)).replace(hour=0)
-        counts = HourlyCounts.from_counts(hourly_totals([(p.bucket, p.label, p.count) for p in points]),
-                                          start, floor_hour(now) + timedelta(hours=1))
+        start = floor_bucket(min(p.bucket for p in points), 24 * 60)
+        counts = BucketCounts.from_counts(bucket_totals([(p.bucket, p.label, p.count) for p in points]),
+                                          start, floor_bucket(now, cfg.bucket_minutes) + width, cfg.bucket_minutes)
         alerts += storm_alerts(brand.name, counts, cfg, since, now)
     return alerts
 

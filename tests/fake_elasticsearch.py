@@ -594,9 +594,8 @@ class FakeElasticsearch:
                 (kind, params), = definition.items()
                 values = _values(doc.source, params["field"])
                 if kind == "date_histogram":
-                    if params.get("fixed_interval") != "1h":
-                        raise EsError(400, "parsing_exception", "fake supports fixed_interval 1h only")
-                    values = [_millis(v) // 3_600_000 * 3_600_000 for v in values]
+                    width = _interval_millis(params.get("fixed_interval", ""))
+                    values = [_millis(v) // width * width for v in values]
                 if not values:
                     if not params.get("missing_bucket"):
                         keys = []
@@ -616,6 +615,15 @@ class FakeElasticsearch:
         if buckets:
             out["after_key"] = buckets[-1]["key"]
         return out
+
+
+def _interval_millis(interval: str) -> int:
+    """A fixed_interval such as 5m or 1h in milliseconds, refused as Elasticsearch refuses a bad one."""
+    units = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+    number, unit = interval.rstrip("smhd"), interval[len(interval.rstrip("smhd")):]
+    if not number.isdigit() or unit not in units or int(number) <= 0:
+        raise EsError(400, "illegal_argument_exception", f"failed to parse setting [fixed_interval] with value [{interval}]")
+    return int(number) * units[unit]
 
 
 class _Reverse:

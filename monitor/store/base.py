@@ -21,9 +21,17 @@ class IngestResult:
     new_snapshots: int
 
 
+TREND_BUCKETS = (1, 5, 10, 15, 30, 60)  # minutes; each divides an hour, so buckets align on the clock
+
+
+def check_bucket(minutes: int) -> None:
+    if minutes not in TREND_BUCKETS:
+        raise ValueError(f"trend buckets are {', '.join(map(str, TREND_BUCKETS))} minutes, not {minutes}")
+
+
 @dataclass(frozen=True)
 class TrendPoint:
-    bucket: datetime  # start of the hour
+    bucket: datetime  # start of the bucket (the hour, by default)
     source: str
     label: str  # negative / neutral / positive / unscored
     count: int
@@ -112,7 +120,9 @@ class Store(Protocol):
 
     def mark_delivered(self, alert_id: str, channel: str) -> None: ...
 
-    def trend(self, since: datetime | None = None, brand: str | None = None) -> list[TrendPoint]:
-        """Mentions per hour by brand, source and sentiment label, for trend charts and storm detection."""
+    def trend(self, since: datetime | None = None, brand: str | None = None,
+              bucket_minutes: int = 60) -> list[TrendPoint]:
+        """Mentions per bucket (an hour, or `TREND_BUCKETS` minutes) by brand, source and sentiment label,
+        for trend charts and storm detection."""
 
     def close(self) -> None: ...

@@ -70,7 +70,7 @@ from elasticsearch import ApiError, ConflictError, Elasticsearch, TransportError
 from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment
 from monitor.store import es_docs as docs
 from monitor.store import es_queries as q
-from monitor.store.base import IngestResult, TrendPoint
+from monitor.store.base import IngestResult, TrendPoint, check_bucket
 from monitor.store.es_bulk import DEFAULT_RETRY, BulkOutcome, BulkWriteError, RetryPolicy, bulk_write
 from monitor.store.es_client import ElasticsearchSettings, client_for, client_from_env
 from monitor.store.es_templates import (
@@ -669,9 +669,11 @@ class ElasticsearchStore:
 
     # -- dashboards ---------------------------------------------------------------
 
-    def trend(self, since: datetime | None = None, brand: str | None = None) -> list[TrendPoint]:
+    def trend(self, since: datetime | None = None, brand: str | None = None,
+              bucket_minutes: int = 60) -> list[TrendPoint]:
+        check_bucket(bucket_minutes)
         points: list[TrendPoint] = []
-        aggs = q.trend_aggregation()
+        aggs = q.trend_aggregation(bucket_minutes=bucket_minutes)
         query = q.trend_query(since, brand)
         after: dict[str, Any] | None = None
         while True:

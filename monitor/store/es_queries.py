@@ -65,18 +65,20 @@ def alerts_in_states(states: Sequence[str] | None) -> dict[str, Any]:
     return terms("state", states) if states else match_all()
 
 
-def trend_aggregation(page_size: int = 1000) -> dict[str, Any]:
-    """Mentions per hour x brand x source x sentiment label: a composite date_histogram + terms aggregation.
+def trend_aggregation(page_size: int = 1000, bucket_minutes: int = 60) -> dict[str, Any]:
+    """Mentions per bucket x brand x source x sentiment label: a composite date_histogram + terms aggregation.
 
     Composite (rather than nested buckets) because it pages with `after`, so a long window
     never trips `search.max_buckets`. `missing_bucket` keeps unscored mentions (label null).
     """
+    interval = "1h" if bucket_minutes == 60 else f"{bucket_minutes}m"
     return {
         "trend": {
             "composite": {
                 "size": page_size,
                 "sources": [
-                    {"hour": {"date_histogram": {"field": "created_at", "fixed_interval": "1h", "time_zone": "UTC"}}},
+                    {"hour": {"date_histogram": {"field": "created_at", "fixed_interval": interval,
+                                                 "time_zone": "UTC"}}},
                     {"brand": {"terms": {"field": "brand"}}},
                     {"source": {"terms": {"field": "source"}}},
                     {"label": {"terms": {"field": "sentiment.label", "missing_bucket": True}}},

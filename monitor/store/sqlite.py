@@ -16,7 +16,7 @@ from pathlib import Path
 from monitor.models import (
     Alert, AlertEvent, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment,
 )
-from monitor.store.base import IngestResult, TrendPoint
+from monitor.store.base import IngestResult, TrendPoint, check_bucket
 from monitor.triage import apply_event, state_stamps
 
 SCHEMA = """
@@ -445,19 +445,26 @@ class SQLiteStore:
 
     # -- dashboards -----------------------------------------------------------
 
-    def trend(self, since: datetime | None = None, brand: str | None = None) -> list[TrendPoint]:
+    def trend(self, since: datetime | None = None, brand: str | None = None,
+              bucket_minutes: int = 60) -> list[TrendPoint]:
+        check_bucket(bucket_minutes)
+        # created_at is fixed-width text: minutes since the hour are characters 15-16.
+        bucket = ("substr(created_at, 1, 13)" if bucket_minutes == 60 else
+                  f"substr(created_at, 1, 14) || printf('%02d', CAST(substr(created_at, 15, 2) AS INTEGER)"
+                  f" / {bucket_minutes} * {bucket_minutes})")
         sql = (
-            "SELECT substr(created_at, 1, 13) AS hour, brand, source, COALESCE(sentiment_label, 'unscored') AS label,"
+            f"SELECT {bucket} AS bucket, brand, source, COALESCE(sentiment_label, 'unscored') AS label,"
             " COUNT(*) AS n FROM mentions WHERE created_at >= ?"
         )
         params: list[object] = [_ts(since) if since else ""]
         if brand is not None:
             sql += " AND brand = ?"
             params.append(brand)
-        rows = self._query(sql + " GROUP BY hour, brand, source, label ORDER BY hour", params)
+        rows = self._query(sql + " GROUP BY bucket, brand, source, label ORDER BY bucket", params)
+        fmt = "%Y-%m-%dT%H" if bucket_minutes == 60 else "%Y-%m-%dT%H:%M"
         return [
             TrendPoint(
-                bucket=datetime.strptime(r["hour"], "%Y-%m-%dT%H").replace(tzinfo=UTC),
+                bucket=datetime.strptime(r["bucket"], fmt).replace(tzinfo=UTC),
                 source=r["source"], label=r["label"], count=r["n"], brand=r["brand"],
             )
             for r in rows
