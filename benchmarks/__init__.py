@@ -1,1 +1,1 @@
-"""Measurements of Earshot's detectors on simulated data with known ground truth."""
+"""Measurements of Earshot on real data: detectors (spread, storms) and sentiment throughput."""
