@@ -17,7 +17,7 @@ from monitor.config import Config
 from monitor.models import Alert, Severity
 from monitor.sources import Problem, Source, create_source
 from monitor.spread import SpreadDetector
-from monitor.store import Store
+from monitor.store import Quarantined, Store
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class IngestStats:
     updated_mentions: int = 0
     new_snapshots: int = 0
     problems: list[Problem] = field(default_factory=list)
+    quarantined: int = 0  # records newly set aside (bad input, or rows the store could not hold)
     exhausted: bool = True
 
 
@@ -59,11 +60,13 @@ def ingest(
     batches = 0
     while max_batches is None or batches < max_batches:
         batch = source.fetch(config.brands, store.get_cursor(key))
-        result = store.ingest(batch.mentions, batch.snapshots, key, batch.cursor)
+        quarantine = [Quarantined(source_name, p.where, p.message, p.head) for p in batch.problems if not p.transient]
+        result = store.ingest(batch.mentions, batch.snapshots, key, batch.cursor, quarantine=quarantine)
         stats.new_mentions += result.new_mentions
         stats.updated_mentions += result.updated_mentions
         stats.new_snapshots += result.new_snapshots
         stats.problems += batch.problems
+        stats.quarantined += result.quarantined
         stats.exhausted = batch.exhausted
         batches += 1
         if progress:
@@ -191,7 +194,8 @@ def detect_storms(config: Config, store: Store, since: datetime | None, now: dat
 
 
 def notify(config: Config, store: Store, channels: list[AlertChannel] | None = None) -> DeliveryReport:
-    return deliver(store, channels if channels is not None else build_channels(config))
+    return deliver(store, channels if channels is not None else build_channels(config),
+                   lease=timedelta(seconds=config.alerts.delivery_lease_seconds))
 
 
 @dataclass

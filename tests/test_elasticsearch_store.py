@@ -441,7 +441,8 @@ def test_index_setup_is_idempotent(fake):
     first = setup_indices(client, t.IndexNames("s"), 90)
     templates = json.dumps(fake.index_templates, sort_keys=True)
     second = setup_indices(client, t.IndexNames("s"), 90)
-    assert first.indices_created == ["s-alerts", "s-deliveries", "s-cursors", "s-alert_events"]
+    assert first.indices_created == ["s-alerts", "s-deliveries", "s-delivery_claims", "s-quarantine", "s-cursors",
+                                     "s-alert_events"]
     assert second.indices_created == []
     assert json.dumps(fake.index_templates, sort_keys=True) == templates
     assert set(fake.component_templates) == {"s-settings", *(f"s-{k.name}-mappings" for k in t.KINDS)}
@@ -607,3 +608,19 @@ def test_outside_airflow_a_missing_url_and_an_undefined_connection_is_one_clear_
     with pytest.raises(ElasticsearchConfigError, match=r"set \$ES_URL, or define the Airflow connection 'nowhere'"):
         client_for(settings, environ={})
     assert describe(settings) == "elasticsearch, indices earshot-*, URL from $ES_URL (in Airflow: connection 'nowhere')"
+
+
+# -- the protocol's delivery claims and quarantine, on the fake server ---------------------
+
+
+def test_delivery_claims_and_quarantine_follow_the_store_protocol(store):
+    from tests import test_store_conformance as conformance
+
+    conformance.check_a_delivery_is_claimed_by_one_sender_until_its_lease_lapses(store)
+    conformance.check_bad_records_are_quarantined_once_and_the_rest_of_the_batch_commits(store)
+
+
+def test_a_released_delivery_claim_can_be_taken_at_once(store):
+    from tests import test_store_conformance as conformance
+
+    conformance.check_a_released_claim_can_be_taken_at_once(store)

@@ -77,6 +77,37 @@ def test_a_malformed_replay_line_is_reported_and_the_rest_processed(config, stor
     assert len(summary.alerts) == 3
 
 
+def test_poison_lines_are_quarantined_and_every_good_line_stored_once(config, store, tmp_path):
+    good = config.sources["replay"].resolved_path().read_bytes().splitlines()
+    poison = {
+        5: b'{"type": "post", "text": "caf\xe9 \xff"}',  # not UTF-8
+        9: b'{"type": "post", "text": "\\ud800"}',  # a lone surrogate
+        14: b'{"type": "post", "text": "' + b"x" * 4096 + b'"}',  # over the line limit
+        20: b'[1, 2',
+    }
+    lines = list(good)
+    for at, line in sorted(poison.items()):
+        lines.insert(at - 1, line)
+    recording = tmp_path / "poisoned.jsonl"
+    recording.write_bytes(b"\n".join(lines) + b"\n")
+    source = ReplaySource(recording, batch_size=7, max_line_bytes=2048)
+
+    stats = pipeline.ingest(config, store, "replay", source=source)
+    assert store.count_mentions() == DEMO_MENTIONS
+    assert stats.quarantined == store.count_quarantined() == len(poison)
+    kept = {q.where: q for q in store.quarantined()}
+    assert set(kept) == {f"{recording}:{n}" for n in poison}
+    assert kept[f"{recording}:5"].head.startswith('{"type": "post", "text": "caf\\xe9 \\xff"')
+    assert "longer than 2,048 bytes" in kept[f"{recording}:14"].reason
+    assert len(kept[f"{recording}:14"].head) <= 200
+
+    # Read it all again (a cursor lost, a re-run): nothing stored or quarantined twice.
+    store.set_cursor(pipeline.cursor_key("replay"), "0")
+    again = pipeline.ingest(config, store, "replay", source=ReplaySource(recording, max_line_bytes=2048))
+    assert (again.new_mentions, again.quarantined) == (0, 0)
+    assert (store.count_mentions(), store.count_quarantined()) == (DEMO_MENTIONS, len(poison))
+
+
 def test_alerts_are_delivered_once_to_the_jsonl_log(config, store, scorer):
     pipeline.run_once(config, store, scorer=scorer)
     log = config.resolve(config.alerts.channels[1].path)

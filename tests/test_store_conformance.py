@@ -227,3 +227,59 @@ def test_alerts_created_in_a_window(backend):
     found = backend.alerts_created(T0 + timedelta(minutes=1), T0 + timedelta(minutes=120))
     assert [a.id for a in found] == ["x:2:info", "x:3:info"]
 
+
+
+# -- deliveries: claims, so concurrent senders send each alert to each channel once ----------
+
+
+def check_a_delivery_is_claimed_by_one_sender_until_its_lease_lapses(backend) -> None:
+    backend.add_alert(alert("x:1", Severity.info))
+    lease = T0 + timedelta(minutes=10)
+    assert backend.claim_delivery("x:1:info", "slack", "run-a", lease, now=T0)
+    assert not backend.claim_delivery("x:1:info", "slack", "run-b", lease, now=T0 + timedelta(minutes=5))
+    assert backend.claim_delivery("x:1:info", "email", "run-b", lease, now=T0)  # per channel
+    assert backend.claim_delivery("x:1:info", "slack", "run-a", lease, now=T0 + timedelta(minutes=1))  # renew
+    # run-a crashed: after its lease, a successor takes the delivery over.
+    assert backend.claim_delivery("x:1:info", "slack", "run-b", lease + timedelta(minutes=10),
+                                  now=lease + timedelta(seconds=1))
+    backend.mark_delivered("x:1:info", "slack")
+    later = lease + timedelta(hours=1)
+    assert not backend.claim_delivery("x:1:info", "slack", "run-c", later, now=later)
+
+
+def check_a_released_claim_can_be_taken_at_once(backend) -> None:
+    backend.add_alert(alert("x:1", Severity.info))
+    lease = T0 + timedelta(minutes=10)
+    assert backend.claim_delivery("x:1:info", "slack", "run-a", lease, now=T0)
+    backend.release_delivery("x:1:info", "slack", "run-b")  # not its claim: nothing happens
+    assert not backend.claim_delivery("x:1:info", "slack", "run-c", lease, now=T0)
+    backend.release_delivery("x:1:info", "slack", "run-a")
+    assert backend.claim_delivery("x:1:info", "slack", "run-c", lease, now=T0)
+
+
+def check_bad_records_are_quarantined_once_and_the_rest_of_the_batch_commits(backend) -> None:
+    from monitor.store.base import Quarantined
+
+    poison = mention("2").model_copy(update={"text": "broken \ud800 text"})  # a lone surrogate
+    reported = Quarantined("replay", "scenario.jsonl:17", "not UTF-8", "\\xff\\xfe{")
+    result = backend.ingest([mention("1"), poison, mention("3")], [snapshot("x:1", 0, 1), snapshot("x:2", 0, 1)],
+                            cursor_key="replay", cursor="18", quarantine=[reported])
+    assert (result.new_mentions, result.new_snapshots, result.quarantined) == (2, 1, 2)
+    assert backend.get_mention("x:2") is None and backend.count_mentions() == 2
+    assert backend.get_cursor("replay") == "18"
+    again = backend.ingest([poison], [], cursor_key="replay", cursor="18", quarantine=[reported])
+    assert again.quarantined == 0  # a re-run after a crash does not quarantine twice
+    assert backend.count_quarantined() == 2
+    found = {(q.source, q.where): q for q in backend.quarantined()}
+    assert found[("replay", "scenario.jsonl:17")].head == "\\xff\\xfe{"
+    assert "cannot be stored" in found[("x", "x:2")].reason
+    assert "\\ud800" in found[("x", "x:2")].head
+    assert all(q.at is not None for q in found.values())
+
+
+# The checks are shared with tests/test_elasticsearch_store.py, which runs them on the fake server.
+test_a_delivery_is_claimed_by_one_sender_until_its_lease_lapses = \
+    check_a_delivery_is_claimed_by_one_sender_until_its_lease_lapses
+test_a_released_claim_can_be_taken_at_once = check_a_released_claim_can_be_taken_at_once
+test_bad_records_are_quarantined_once_and_the_rest_of_the_batch_commits = \
+    check_bad_records_are_quarantined_once_and_the_rest_of_the_batch_commits

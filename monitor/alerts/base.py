@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from monitor.models import Alert, Mention
 
@@ -40,10 +42,38 @@ class AlertChannel(Protocol):
         """Deliver one alert or raise DeliveryError. `mention` is None for storm alerts."""
 
 
-def alert_payload(alert: Alert, mention: Mention | None, inbox_url: str | None = None) -> dict[str, Any]:
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def idempotency_key(alert_id: str, channel: str) -> str:
+    """The same for every attempt to send `alert_id` to `channel`, different for each other pair.
+
+    Earshot claims each delivery before sending and records it after, so the one resend
+    possible is a crash between a receiver accepting an alert and Earshot recording it;
+    a receiver that drops a key it has seen drops exactly that resend.
+    """
+    return hashlib.sha256(f"{channel}\n{alert_id}".encode("utf-8", "backslashreplace")).hexdigest()[:32]
+
+
+# Printable ASCII except "%" (the escape itself): kept as is in a header, so ordinary ids read plainly.
+_HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+def header_value(text: str) -> str:
+    """`text` safe for an HTTP or mail header: control characters and non-ASCII percent-encoded (UTF-8).
+
+    A header value with CR/LF would end the header (or let a crafted id inject one), and
+    HTTP clients refuse non-ASCII: either would fail the send, every run, for that alert.
+    """
+    return quote(text.encode("utf-8", "backslashreplace"), safe=_HEADER_SAFE)
+
+
+def alert_payload(alert: Alert, mention: Mention | None, inbox_url: str | None = None,
+                  idempotency: str | None = None) -> dict[str, Any]:
     """Everything a receiver needs to act without opening Earshot: why, what, and where to click.
 
     Storm alerts concern a brand, not one post: `mention_id` and `mention` are then null.
+    `idempotency_key` (when the channel gives one) is the same on a resend of this alert.
     """
     payload: dict[str, Any] = {
         "id": alert.id,
@@ -60,6 +90,8 @@ def alert_payload(alert: Alert, mention: Mention | None, inbox_url: str | None =
     }
     if inbox_url:
         payload["inbox_url"] = inbox_url
+    if idempotency:
+        payload["idempotency_key"] = idempotency
     if mention is not None:
         payload["mention"] = {
             "url": mention.url,

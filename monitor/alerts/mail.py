@@ -25,7 +25,7 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Literal
 
-from monitor.alerts.base import DeliveryError
+from monitor.alerts.base import DeliveryError, header_value
 from monitor.alerts.render import AlertView, view
 from monitor.alerts.routing import EVERYTHING, Route
 from monitor.alerts.transport import RetryPolicy, Transient, run_with_retries
@@ -95,7 +95,7 @@ def message(v: AlertView, sender: str, to: Sequence[str]) -> EmailMessage:
     msg["To"] = ", ".join(to)
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = f"<{hashlib.sha256(v.alert.id.encode()).hexdigest()[:32]}@earshot.alert>"
-    msg["X-Earshot-Alert"] = v.alert.id
+    msg["X-Earshot-Alert"] = header_value(v.alert.id)
     msg["X-Earshot-Severity"] = v.alert.severity.value
     msg.set_content(plain_text(v))
     msg.add_alternative(html_text(v), subtype="html")

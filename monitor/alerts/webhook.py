@@ -2,7 +2,9 @@
 
 The body is `alert_payload` as UTF-8 JSON. Each request carries
 
-    X-Earshot-Alert:      the alert id (stable: use it to ignore a repeat)
+    X-Earshot-Alert:      the alert id, percent-encoded where not printable ASCII
+    Idempotency-Key:      the same on every attempt to deliver this alert here (also in the
+                          body as `idempotency_key`): drop a request whose key you have seen
     X-Earshot-Timestamp:  Unix time in seconds when this attempt was signed
     X-Earshot-Signature:  sha256=<hex HMAC-SHA256 of  timestamp + "." + body  under the secret>
 
@@ -25,9 +27,11 @@ Or in a shell, with the raw body saved to body.json:
 
     { printf '%s.' "$TIMESTAMP"; cat body.json; } | openssl dgst -sha256 -hmac "$EARSHOT_WEBHOOK_SECRET"
 
-To also reject a replay inside the tolerance window, remember the `X-Earshot-Alert` ids
-seen in the last `tolerance` seconds (Earshot delivers at least once, so a receiver
-should ignore a repeated id anyway).
+To also reject a replay inside the tolerance window, remember the `Idempotency-Key`s
+seen in the last `tolerance` seconds. Earshot sends each alert to each receiver once; the
+one exception is a crash between your 2xx and Earshot recording it, after which the
+alert is sent again with the same key, so a receiver that remembers keys (for a day,
+say) sees every alert exactly once.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from collections.abc import Callable
 
 import httpx
 
-from monitor.alerts.base import alert_payload
+from monitor.alerts.base import IDEMPOTENCY_HEADER, alert_payload, header_value, idempotency_key
 from monitor.alerts.render import inbox_link
 from monitor.alerts.routing import EVERYTHING, Route
 from monitor.alerts.secret import fingerprint
@@ -94,14 +98,16 @@ class WebhookChannel:
         return f"WebhookChannel({self.label})"
 
     def send(self, alert: Alert, mention: Mention | None) -> None:
-        payload = alert_payload(alert, mention, inbox_link(self.inbox_url, alert.id))
-        body = json.dumps(payload, ensure_ascii=False).encode()
+        key = idempotency_key(alert.id, self.name)
+        payload = alert_payload(alert, mention, inbox_link(self.inbox_url, alert.id), idempotency=key)
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8", "backslashreplace")
 
         def headers() -> dict[str, str]:
             timestamp = str(int(self._clock()))
             return {
                 "Content-Type": "application/json",
-                ALERT_HEADER: alert.id,
+                ALERT_HEADER: header_value(alert.id),
+                IDEMPOTENCY_HEADER: key,
                 TIMESTAMP_HEADER: timestamp,
                 SIGNATURE_HEADER: sign(self._secret, timestamp, body),
             }

@@ -281,7 +281,7 @@ class AppStoreSource:
             try:
                 entries = self._page(app, country, page)
             except _Unreadable as exc:
-                batch.problems.append(Problem(f"{where} page {page}", f"{exc}; will retry next fetch"))
+                batch.problems.append(Problem(f"{where} page {page}", f"{exc}; will retry next fetch", transient=True))
                 log.warning("appstore: skipped an unreadable page of %s %s: %s", app.app_id, country, exc)
                 return False  # the scan stays where it was; the next fetch reads this page again
             if stream.scan_top is None:

@@ -25,10 +25,18 @@ class SourceError(RuntimeError):
 
 @dataclass
 class Problem:
-    """Input that was skipped, with where it came from, so nothing is dropped silently."""
+    """Input that was skipped, with where it came from, so nothing is dropped silently.
+
+    The pipeline stores every non-transient problem in the quarantine (`Store.quarantined`),
+    in the same transaction as the batch and its cursor.
+    """
 
     where: str  # e.g. "scenario.jsonl:17" or "x search page 3"
     message: str
+    head: str = ""  # the start of the raw record (`monitor.store.base.record_head`), for the quarantine
+    # A page that failed and will be fetched again: reported, not quarantined. Everything
+    # else is input set aside for good, and goes to the store's quarantine.
+    transient: bool = False
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"

@@ -363,7 +363,8 @@ class BlueskySource:
             try:
                 unfinished = self._scan(query, stream, brands, batch, seen)
             except _Unreadable as exc:
-                batch.problems.append(Problem(f"bluesky search {query!r}", f"{exc}; will retry next fetch"))
+                batch.problems.append(Problem(f"bluesky search {query!r}", f"{exc}; will retry next fetch",
+                                              transient=True))
                 log.warning("bluesky: skipped an unreadable reply for %r: %s", query, exc)
                 continue
             if unfinished:

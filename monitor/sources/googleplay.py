@@ -340,7 +340,7 @@ class GooglePlaySource:
             page, token, broken = self._page(app.app_id, country, lang, stream.scan_token)
             if broken is not None:
                 batch.problems.append(
-                    Problem(f"{where} page {stream.scan_pages + 1}", f"{broken}; will retry next fetch")
+                    Problem(f"{where} page {stream.scan_pages + 1}", f"{broken}; will retry next fetch", transient=True)
                 )
                 log.warning("googleplay: skipped an unreadable page: %s", broken)
                 return False  # the scan stays where it was; the next fetch reads this page again

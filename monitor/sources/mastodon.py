@@ -332,7 +332,7 @@ class MastodonSource:
             try:
                 unfinished = self._scan(key, stream, brands, batch, seen)
             except _Unreadable as exc:
-                batch.problems.append(Problem(f"mastodon {key}", f"{exc}; will retry next fetch"))
+                batch.problems.append(Problem(f"mastodon {key}", f"{exc}; will retry next fetch", transient=True))
                 log.warning("mastodon: skipped an unreadable reply for %s: %s", key, exc)
                 continue
             if unfinished:

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from monitor.config import BrandConfig, Config, SourceSettings
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
+from monitor.quarantine import HEAD_CHARS, record_head
 from monitor.sources.base import Batch, Problem, SourceError
 
 log = logging.getLogger(__name__)
@@ -151,10 +152,10 @@ def _offset_after_lines(path: Path, lines: int) -> int:
         return fh.tell()
 
 
-def _lines(fh: BinaryIO, max_bytes: int) -> Iterator[tuple[bytes | None, int]]:
-    """Raw lines from the current position with the offset after each; None for a line over `max_bytes`.
-
-    An oversized line is skipped in chunks, never held whole in memory.
+def _lines(fh: BinaryIO, max_bytes: int) -> Iterator[tuple[bytes, int, bool]]:
+    """(raw line, offset after it, whole) from the current position; a line over `max_bytes` is
+    not whole: only its first bytes are returned (for the quarantine), the rest skipped in
+    chunks, never held whole in memory.
     """
     while True:
         raw = fh.readline(max_bytes + 1)
@@ -163,9 +164,9 @@ def _lines(fh: BinaryIO, max_bytes: int) -> Iterator[tuple[bytes | None, int]]:
         if len(raw) > max_bytes and not raw.endswith(b"\n"):
             while (chunk := fh.readline(1 << 20)) and not chunk.endswith(b"\n"):
                 pass
-            yield None, fh.tell()
+            yield raw[:HEAD_CHARS * 4], fh.tell(), False
             continue
-        yield raw, fh.tell()
+        yield raw, fh.tell(), True
 
 
 def last_event_time(path: Path, tail_bytes: int = 1 << 16) -> datetime | None:
@@ -246,27 +247,27 @@ class ReplaySource:
         consumed, lineno, offset = 0, position.line, position.offset
         released: datetime | None | Literal["unset"] = "unset"
 
-        def skip(message: str) -> None:
-            problem = Problem(f"{self.path}:{lineno}", message)
-            log.warning("skipped malformed replay line %s", problem)
+        def skip(message: str, raw: bytes) -> None:
+            problem = Problem(f"{self.path}:{lineno}", message, head=record_head(raw))
+            log.warning("quarantined malformed replay line %s", problem)
             batch.problems.append(problem)
 
         with self.path.open("rb") as fh:
             fh.seek(offset)
-            for raw, end in _lines(fh, self.max_line_bytes):
+            for raw, end, whole in _lines(fh, self.max_line_bytes):
                 if consumed >= self.batch_size:
                     batch.exhausted = False
                     break
                 lineno += 1
-                if raw is None:
-                    skip(f"line longer than {self.max_line_bytes:,} bytes, not read")
+                if not whole:
+                    skip(f"line longer than {self.max_line_bytes:,} bytes, not read", raw)
                 elif raw.strip():
                     try:
                         event = parse_line(raw.decode("utf-8").rstrip("\r\n"))
                     except UnicodeDecodeError as exc:
-                        skip(f"not valid UTF-8 (byte {exc.start + 1})")
+                        skip(f"not valid UTF-8 (byte {exc.start + 1})", raw)
                     except ValueError as exc:
-                        skip(str(exc))
+                        skip(str(exc), raw)
                     else:
                         if released == "unset":
                             released = self._released_until(event.at)

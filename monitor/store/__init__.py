@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from monitor.config import Config
-from monitor.store.base import IngestResult, Store, TrendPoint
+from monitor.store.base import IngestResult, Quarantined, Store, TrendPoint
 from monitor.store.sqlite import SQLiteStore
 
-__all__ = ["IngestResult", "SQLiteStore", "Store", "TrendPoint", "open_store"]
+__all__ = ["IngestResult", "Quarantined", "SQLiteStore", "Store", "TrendPoint", "open_store"]
 
 
 def open_store(config: Config) -> Store:

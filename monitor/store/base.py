@@ -6,12 +6,14 @@ protocol, and one conformance suite (tests/test_store_conformance.py) holds both
 
 from __future__ import annotations
 
+
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment
+from monitor.quarantine import Quarantined, model_head, quarantine_digest, record_head  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class IngestResult:
     new_mentions: int
     updated_mentions: int
     new_snapshots: int
+    quarantined: int = 0  # records set aside this call (bad input, or a mention the backend could not store)
 
 
 TREND_BUCKETS = (1, 5, 10, 15, 30, 60)  # minutes; each divides an hour, so buckets align on the clock
@@ -45,12 +48,20 @@ class Store(Protocol):
         snapshots: Sequence[EngagementSnapshot],
         cursor_key: str | None = None,
         cursor: str | None = None,
+        quarantine: Sequence[Quarantined] = (),
     ) -> IngestResult:
-        """Upsert mentions, append snapshots and advance the cursor, all or nothing.
+        """Upsert mentions, append snapshots, quarantine bad records and advance the cursor, all or nothing.
 
         Advancing the cursor in the same transaction is what makes a crash safe: either
         the batch and its cursor are stored, or neither is and the batch is fetched again.
+        A mention the backend cannot store is quarantined instead (reported in
+        `IngestResult.quarantined`) and the rest of the batch commits.
         """
+
+    def quarantined(self, limit: int = 100) -> list[Quarantined]:
+        """Quarantined records, newest first."""
+
+    def count_quarantined(self) -> int: ...
 
     def get_cursor(self, key: str) -> str | None: ...
 
@@ -118,7 +129,19 @@ class Store(Protocol):
     def undelivered_alerts(self, channel: str) -> list[Alert]:
         """Alerts not yet delivered to `channel`, oldest first: the outbox."""
 
-    def mark_delivered(self, alert_id: str, channel: str) -> None: ...
+    def claim_delivery(self, alert_id: str, channel: str, owner: str, until: datetime, now: datetime) -> bool:
+        """Claim the right to send `alert_id` to `channel` until `until`; False if it is delivered,
+        or claimed by another sender whose claim has not expired by `now`.
+
+        This is what makes concurrent runs send each alert to each channel once: a sender
+        sends only what it has claimed, and a crashed sender's claim lapses for a successor.
+        """
+
+    def release_delivery(self, alert_id: str, channel: str, owner: str) -> None:
+        """Give up a claim (the send failed), so the next run can try at once."""
+
+    def mark_delivered(self, alert_id: str, channel: str) -> None:
+        """Record the delivery (and drop its claim): the alert leaves this channel's outbox."""
 
     def trend(self, since: datetime | None = None, brand: str | None = None,
               bucket_minutes: int = 60) -> list[TrendPoint]:

@@ -21,6 +21,10 @@ an index that is a pure function of the document itself:
   (`P-cursors`) are small single indices. `add_alert` is `op_type=create` (insert if
   absent); state changes are read-modify-write guarded by `if_seq_no`/`if_primary_term`
   and stamp `first_response_at`/`acknowledged_at`/`resolved_at` for the dashboards.
+* **Delivery claims** (`P-delivery_claims`, `_id` = the delivery's id) are taken with
+  `op_type=create`, or over an expired claim with `if_seq_no`: of two senders one wins.
+  **Quarantined records** (`P-quarantine`) are `op_type=create` by a deterministic id, so
+  a re-run quarantines nothing twice.
 * **The triage audit trail** (`P-alert_events`) is append-only: `_id` = the event's id,
   written with `op_type=create` only, never updated or deleted (a retry of the same event
   is a 409, "already there").
@@ -65,12 +69,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from elasticsearch import ApiError, ConflictError, Elasticsearch, TransportError
+from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError, TransportError
 
 from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment
 from monitor.store import es_docs as docs
 from monitor.store import es_queries as q
-from monitor.store.base import IngestResult, TrendPoint, check_bucket
+from monitor.store.base import IngestResult, Quarantined, TrendPoint, check_bucket, model_head
 from monitor.store.es_bulk import DEFAULT_RETRY, BulkOutcome, BulkWriteError, RetryPolicy, bulk_write
 from monitor.store.es_client import ElasticsearchSettings, client_for, client_from_env
 from monitor.store.es_templates import (
@@ -332,11 +336,23 @@ class ElasticsearchStore:
         snapshots: Sequence[EngagementSnapshot],
         cursor_key: str | None = None,
         cursor: str | None = None,
+        quarantine: Sequence[Quarantined] = (),
     ) -> IngestResult:
         now = self._now()
-        # Build every document first: a malformed batch fails here, before anything is written.
-        batch = {m.id: (m, docs.mention_doc(m, now), docs.refetch_update(m)) for m in _checked(mentions, Mention)}
-        snaps = list(_checked(snapshots, EngagementSnapshot))
+        # Build every document first: a malformed batch fails here, before anything is written;
+        # a mention that cannot become a document (a lone surrogate) is quarantined instead.
+        batch: dict[str, tuple[Mention, dict[str, Any], dict[str, Any]]] = {}
+        bad = list(quarantine)
+        for m in _checked(mentions, Mention):
+            try:
+                made = (m, _encodable(docs.mention_doc(m, now)), _encodable(docs.refetch_update(m)))
+            except (UnicodeEncodeError, ValueError) as exc:
+                bad.append(Quarantined(m.source, m.id, f"cannot be stored: {type(exc).__name__}: {exc}"[:300],
+                                       model_head(m)))
+                continue
+            batch[m.id] = made
+        dropped = {q.where for q in bad}
+        snaps = [s for s in _checked(snapshots, EngagementSnapshot) if s.mention_id not in dropped]
         snap_docs = [docs.snapshot_doc(s) for s in snaps]
         cursor_body = None
         if cursor_key is not None and cursor is not None:
@@ -350,9 +366,24 @@ class ElasticsearchStore:
         located = self._locate([*batch, *latest])
         new_snapshots = self._write_snapshots(snaps, snap_docs, batch, located)
         new, updated = self._write_mentions(batch, latest, located)
+        set_aside = self._quarantine(bad, now)
         if cursor_body is not None:
             self._write_cursor(cursor_body)
-        return IngestResult(new, updated, new_snapshots)
+        return IngestResult(new, updated, new_snapshots, quarantined=set_aside)
+
+    def _quarantine(self, records: Sequence[Quarantined], now: datetime) -> int:
+        if not records:
+            return 0
+        actions = [{"_op_type": "create", "_index": self.names.index("quarantine"), "_id": docs.quarantine_id(r),
+                    "_source": _encodable(docs.quarantine_doc(r, now), lenient=True)} for r in records]
+        return len(self._bulk(actions, "quarantined records").ids("succeeded"))  # 409: quarantined before
+
+    def quarantined(self, limit: int = 100) -> list[Quarantined]:
+        hits = self._hits(self.names.index("quarantine"), q.match_all(), [{"at": "desc"}], limit)
+        return [docs.quarantine_from_doc(hit["_source"]) for hit in hits]
+
+    def count_quarantined(self) -> int:
+        return self._count("quarantine")
 
     def _write_snapshots(
         self,
@@ -649,6 +680,39 @@ class ElasticsearchStore:
         hits = self._hits(self._alerts, q.not_delivered_to(channel), q.ALERTS_OLDEST_FIRST)
         return [docs.alert_from_doc(hit["_source"]) for hit in hits]
 
+    def claim_delivery(self, alert_id: str, channel: str, owner: str, until: datetime, now: datetime) -> bool:
+        """One conditional write decides: create the claim if there is none, or take over an
+        expired one guarded by `if_seq_no`, so of two senders only one wins."""
+        key = docs.delivery_id(alert_id, channel)
+        if self._get(self.names.index("deliveries"), key).get("found"):
+            return False
+        claims = self.names.index("delivery_claims")
+        held = self._get(claims, key)
+        body = docs.claim_doc(alert_id, channel, owner, until)
+        try:
+            if not held.get("found"):
+                self.client.create(index=claims, id=key, document=body, refresh=self.refresh)
+                return True
+            current = held["_source"]
+            if current["owner"] != owner and docs.parse_iso(current["expires_at"]) > now:
+                return False
+            self.client.index(index=claims, id=key, document=body, refresh=self.refresh,
+                              if_seq_no=held["_seq_no"], if_primary_term=held["_primary_term"])
+            return True
+        except ConflictError:
+            return False  # another sender claimed it in between
+
+    def release_delivery(self, alert_id: str, channel: str, owner: str) -> None:
+        claims = self.names.index("delivery_claims")
+        key = docs.delivery_id(alert_id, channel)
+        held = self._get(claims, key)
+        if held.get("found") and held["_source"]["owner"] == owner:
+            try:
+                self.client.delete(index=claims, id=key, refresh=self.refresh,
+                                   if_seq_no=held["_seq_no"], if_primary_term=held["_primary_term"])
+            except (ConflictError, NotFoundError):
+                pass  # taken over or released meanwhile: not ours any more
+
     def mark_delivered(self, alert_id: str, channel: str) -> None:
         """Log the delivery, then take the alert out of the channel's outbox.
 
@@ -666,6 +730,8 @@ class ElasticsearchStore:
             self._update_alert(alert_id, lambda doc: docs.add_delivery(doc, channel))
         except KeyError:
             pass  # as in SQLite, a delivery of an unknown alert is only logged
+        self.client.options(ignore_status=404).delete(
+            index=self.names.index("delivery_claims"), id=docs.delivery_id(alert_id, channel), refresh=self.refresh)
 
     # -- dashboards ---------------------------------------------------------------
 
@@ -705,6 +771,23 @@ class ElasticsearchStore:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _encodable(doc: Any, lenient: bool = False) -> Any:
+    """`doc` if it can be sent as UTF-8 JSON; UnicodeEncodeError (or, `lenient`, escaped text) if not."""
+    if isinstance(doc, str):
+        try:
+            doc.encode("utf-8")
+        except UnicodeEncodeError:
+            if not lenient:
+                raise
+            return doc.encode("utf-8", "backslashreplace").decode("utf-8")
+        return doc
+    if isinstance(doc, dict):
+        return {k: _encodable(v, lenient) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_encodable(v, lenient) for v in doc]
+    return doc
 
 
 def _checked(items: Sequence[Any], kind: type) -> Iterator[Any]:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.models import Alert, AlertEvent, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment
+from monitor.store.base import Quarantined, quarantine_digest
 from monitor.triage import state_stamps
 
 MAX_ID_BYTES = 512  # Elasticsearch's limit on `_id`
@@ -246,6 +247,23 @@ def delivery_id(alert_id: str, channel: str) -> str:
 
 def delivery_doc(alert_id: str, channel: str, now: datetime) -> dict[str, Any]:
     return {"alert_id": alert_id, "channel": channel, "delivered_at": iso(now)}
+
+
+def claim_doc(alert_id: str, channel: str, owner: str, until: datetime) -> dict[str, Any]:
+    return {"alert_id": alert_id, "channel": channel, "owner": owner, "expires_at": iso(until)}
+
+
+def quarantine_id(record: Quarantined) -> str:
+    return safe_id(f"{record.source}\u241f{record.where}\u241f{quarantine_digest(record)}")
+
+
+def quarantine_doc(record: Quarantined, now: datetime) -> dict[str, Any]:
+    return {"source": record.source, "where": record.where, "reason": record.reason, "head": record.head,
+            "at": iso(now)}
+
+
+def quarantine_from_doc(doc: Mapping[str, Any]) -> Quarantined:
+    return Quarantined(doc["source"], doc["where"], doc["reason"], doc.get("head", ""), parse_iso(doc["at"]))
 
 
 def cursor_doc(key: str, value: str, now: datetime) -> dict[str, Any]:

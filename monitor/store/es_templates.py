@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 # 2: mentions.topic/team, alert handling times from the triage trail, alerts.last_event, alert_events.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MANAGED_BY = "earshot"
 TEMPLATE_PRIORITY = 200  # above Elasticsearch's built-in templates (100), which never match ours anyway
 
@@ -154,6 +154,22 @@ DELIVERY_PROPERTIES: dict[str, Any] = {
     "delivered_at": DATE,
 }
 
+CLAIM_PROPERTIES: dict[str, Any] = {
+    "alert_id": KEYWORD,
+    "channel": KEYWORD,
+    "owner": KEYWORD,
+    "expires_at": DATE,
+}
+
+QUARANTINE_PROPERTIES: dict[str, Any] = {
+    "source": KEYWORD,
+    "where": KEYWORD,
+    "reason": text_with_keyword(),
+    # The start of an unusable record, for an operator to read: never searched.
+    "head": {"type": "keyword", "index": False, "doc_values": False},
+    "at": DATE,
+}
+
 CURSOR_PROPERTIES: dict[str, Any] = {
     "key": KEYWORD,
     # Opaque to Earshot (page tokens can be long): stored, never searched.
@@ -181,6 +197,8 @@ KINDS: tuple[IndexKind, ...] = (
     IndexKind("snapshots", SNAPSHOT_PROPERTIES, "observed_at", "Engagement of a mention at one moment."),
     IndexKind("alerts", ALERT_PROPERTIES, None, "Alerts and their handling by the care team."),
     IndexKind("deliveries", DELIVERY_PROPERTIES, None, "Which channel received which alert, and when."),
+    IndexKind("delivery_claims", CLAIM_PROPERTIES, None, "Which sender is sending which alert to which channel."),
+    IndexKind("quarantine", QUARANTINE_PROPERTIES, None, "Records that could not be normalised or stored."),
     IndexKind("cursors", CURSOR_PROPERTIES, None, "Where each source resumes."),
     IndexKind("alert_events", ALERT_EVENT_PROPERTIES, None, "The triage audit trail: append-only, one per action."),
 )

@@ -16,7 +16,9 @@ from pathlib import Path
 from monitor.models import (
     Alert, AlertEvent, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment,
 )
-from monitor.store.base import IngestResult, TrendPoint, check_bucket
+from monitor.store.base import (
+    IngestResult, Quarantined, TrendPoint, check_bucket, model_head, quarantine_digest, record_head,
+)
 from monitor.triage import apply_event, state_stamps
 
 SCHEMA = """
@@ -82,6 +84,28 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (alert_id, channel)
 );
 
+-- A sender's claim on one (alert, channel) delivery while it sends; a crashed sender's
+-- claim expires and a successor takes it over.
+CREATE TABLE IF NOT EXISTS delivery_claims (
+    alert_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (alert_id, channel)
+);
+
+-- Records that could not be normalised or stored, kept for an operator (monitor/store/base.py).
+CREATE TABLE IF NOT EXISTS quarantine (
+    source TEXT NOT NULL,
+    position TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    head TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (source, position, digest)
+);
+CREATE INDEX IF NOT EXISTS quarantine_at ON quarantine(at);
+
 -- The triage audit trail: append-only, enforced by the database itself.
 CREATE TABLE IF NOT EXISTS alert_events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -101,6 +125,20 @@ BEGIN SELECT RAISE(ABORT, 'alert_events is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS alert_events_no_delete BEFORE DELETE ON alert_events
 BEGIN SELECT RAISE(ABORT, 'alert_events is append-only'); END;
 """
+
+
+# What one bad row raises, as opposed to a failing database (disk full, locked), which must
+# fail the batch rather than quarantine every row of it.
+_RECORD_ERRORS = (UnicodeEncodeError, OverflowError, ValueError, sqlite3.IntegrityError, sqlite3.InterfaceError)
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {record_head(str(exc), 160)}"
+
+
+def _text(value: str) -> str:
+    """Quarantine fields as storable text even when they quote the undecodable input."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _ts(value: datetime) -> str:
@@ -168,51 +206,118 @@ class SQLiteStore:
         snapshots: Sequence[EngagementSnapshot],
         cursor_key: str | None = None,
         cursor: str | None = None,
+        quarantine: Sequence[Quarantined] = (),
     ) -> IngestResult:
-        new = updated = new_snaps = 0
-        now = _ts(datetime.now(UTC))
+        now = datetime.now(UTC)
         with self._tx() as db:
-            for m in mentions:
-                exists = db.execute("SELECT 1 FROM mentions WHERE id = ?", (m.id,)).fetchone()
-                if exists:
-                    # A re-fetch refreshes what changes over time; sentiment already computed stays.
-                    db.execute(
-                        "UPDATE mentions SET engagement = ?, author_followers = ?, url = ? WHERE id = ?",
-                        (m.engagement.model_dump_json(), m.author_followers, m.url, m.id),
-                    )
-                    updated += 1
-                else:
-                    db.execute(
-                        "INSERT INTO mentions (id, source, native_id, url, author_handle, author_followers, text,"
-                        " title, lang, created_at, brand, query, engagement, rating, app_version, sentiment_label,"
-                        " sentiment_score, sentiment_model, first_seen_at, topic, team)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (
-                            m.id, m.source, m.native_id, m.url, m.author_handle, m.author_followers,
-                            m.text, m.title, m.lang, _ts(m.created_at), m.brand, m.query,
-                            m.engagement.model_dump_json(), m.rating, m.app_version,
-                            m.sentiment.label.value if m.sentiment else None,
-                            m.sentiment.score if m.sentiment else None,
-                            m.sentiment.model if m.sentiment else None,
-                            now, m.topic, m.team,
-                        ),
-                    )
-                    new += 1
-            for s in snapshots:
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO snapshots VALUES (?,?,?)",
-                    (s.mention_id, _ts(s.observed_at), s.engagement.model_dump_json()),
-                )
-                new_snaps += cur.rowcount
-                # The mention row carries the latest known engagement.
-                db.execute(
-                    "UPDATE mentions SET engagement = ? WHERE id = ? AND NOT EXISTS ("
-                    " SELECT 1 FROM snapshots WHERE mention_id = ? AND observed_at > ?)",
-                    (s.engagement.model_dump_json(), s.mention_id, s.mention_id, _ts(s.observed_at)),
-                )
+            # The whole batch in one go; only if some row cannot be stored (a lone surrogate,
+            # an integer SQLite cannot hold) is it redone row by row, setting those rows aside.
+            db.execute("SAVEPOINT batch")
+            try:
+                counts = self._write(db, mentions, snapshots, now)
+                bad: list[Quarantined] = []
+            except _RECORD_ERRORS:
+                db.execute("ROLLBACK TO batch")
+                counts, bad = self._write_each(db, mentions, snapshots, now)
+            db.execute("RELEASE batch")
+            set_aside = self._quarantine(db, [*quarantine, *bad], now)
             if cursor_key is not None and cursor is not None:
                 self._write_cursor(db, cursor_key, cursor)
-        return IngestResult(new, updated, new_snaps)
+        return IngestResult(*counts, quarantined=set_aside)
+
+    def _write_each(
+        self, db: sqlite3.Connection, mentions: Sequence[Mention], snapshots: Sequence[EngagementSnapshot],
+        now: datetime,
+    ) -> tuple[tuple[int, int, int], list[Quarantined]]:
+        new = updated = new_snaps = 0
+        bad: list[Quarantined] = []
+        dropped: set[str] = set()
+        for m in mentions:
+            db.execute("SAVEPOINT row")
+            try:
+                n, u, _ = self._write(db, [m], [], now)
+                new, updated = new + n, updated + u
+            except _RECORD_ERRORS as exc:
+                db.execute("ROLLBACK TO row")
+                dropped.add(m.id)
+                bad.append(Quarantined(m.source, m.id, f"cannot be stored: {_reason(exc)}",
+                                       model_head(m)))
+            db.execute("RELEASE row")
+        for snap in snapshots:
+            if snap.mention_id in dropped:
+                continue
+            db.execute("SAVEPOINT row")
+            try:
+                new_snaps += self._write(db, [], [snap], now)[2]
+            except _RECORD_ERRORS as exc:
+                db.execute("ROLLBACK TO row")
+                bad.append(Quarantined(snap.mention_id.split(":", 1)[0], f"{snap.mention_id} snapshot",
+                                       f"cannot be stored: {_reason(exc)}", model_head(snap)))
+            db.execute("RELEASE row")
+        return (new, updated, new_snaps), bad
+
+    @staticmethod
+    def _write(db: sqlite3.Connection, mentions: Sequence[Mention], snapshots: Sequence[EngagementSnapshot],
+               at: datetime) -> tuple[int, int, int]:
+        new = updated = new_snaps = 0
+        now = _ts(at)
+        for m in mentions:
+            exists = db.execute("SELECT 1 FROM mentions WHERE id = ?", (m.id,)).fetchone()
+            if exists:
+                # A re-fetch refreshes what changes over time; sentiment already computed stays.
+                db.execute(
+                    "UPDATE mentions SET engagement = ?, author_followers = ?, url = ? WHERE id = ?",
+                    (m.engagement.model_dump_json(), m.author_followers, m.url, m.id),
+                )
+                updated += 1
+            else:
+                db.execute(
+                    "INSERT INTO mentions (id, source, native_id, url, author_handle, author_followers, text,"
+                    " title, lang, created_at, brand, query, engagement, rating, app_version, sentiment_label,"
+                    " sentiment_score, sentiment_model, first_seen_at, topic, team)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        m.id, m.source, m.native_id, m.url, m.author_handle, m.author_followers,
+                        m.text, m.title, m.lang, _ts(m.created_at), m.brand, m.query,
+                        m.engagement.model_dump_json(), m.rating, m.app_version,
+                        m.sentiment.label.value if m.sentiment else None,
+                        m.sentiment.score if m.sentiment else None,
+                        m.sentiment.model if m.sentiment else None,
+                        now, m.topic, m.team,
+                    ),
+                )
+                new += 1
+        for s in snapshots:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO snapshots VALUES (?,?,?)",
+                (s.mention_id, _ts(s.observed_at), s.engagement.model_dump_json()),
+            )
+            new_snaps += cur.rowcount
+            # The mention row carries the latest known engagement.
+            db.execute(
+                "UPDATE mentions SET engagement = ? WHERE id = ? AND NOT EXISTS ("
+                " SELECT 1 FROM snapshots WHERE mention_id = ? AND observed_at > ?)",
+                (s.engagement.model_dump_json(), s.mention_id, s.mention_id, _ts(s.observed_at)),
+            )
+        return new, updated, new_snaps
+
+    @staticmethod
+    def _quarantine(db: sqlite3.Connection, records: Sequence[Quarantined], at: datetime) -> int:
+        added = 0
+        for q in records:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?,?)",
+                (_text(q.source), _text(q.where), quarantine_digest(q), _text(q.reason), _text(q.head), _ts(at)),
+            )
+            added += cur.rowcount
+        return added
+
+    def quarantined(self, limit: int = 100) -> list[Quarantined]:
+        rows = self._query("SELECT * FROM quarantine ORDER BY at DESC, rowid DESC LIMIT ?", (limit,))
+        return [Quarantined(r["source"], r["position"], r["reason"], r["head"], _parse_ts(r["at"])) for r in rows]
+
+    def count_quarantined(self) -> int:
+        return self._query("SELECT COUNT(*) FROM quarantine")[0][0]
 
     @staticmethod
     def _write_cursor(db: sqlite3.Connection, key: str, value: str) -> None:
@@ -437,11 +542,30 @@ class SQLiteStore:
         )
         return [self._alert(r) for r in rows]
 
+    def claim_delivery(self, alert_id: str, channel: str, owner: str, until: datetime, now: datetime) -> bool:
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM deliveries WHERE alert_id = ? AND channel = ?",
+                          (alert_id, channel)).fetchone():
+                return False
+            held = db.execute("SELECT owner, expires_at FROM delivery_claims WHERE alert_id = ? AND channel = ?",
+                              (alert_id, channel)).fetchone()
+            if held and held["owner"] != owner and held["expires_at"] > _ts(now):
+                return False
+            db.execute("INSERT OR REPLACE INTO delivery_claims VALUES (?,?,?,?)",
+                       (alert_id, channel, owner, _ts(until)))
+            return True
+
+    def release_delivery(self, alert_id: str, channel: str, owner: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM delivery_claims WHERE alert_id = ? AND channel = ? AND owner = ?",
+                       (alert_id, channel, owner))
+
     def mark_delivered(self, alert_id: str, channel: str) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT OR IGNORE INTO deliveries VALUES (?,?,?)", (alert_id, channel, _ts(datetime.now(UTC)))
             )
+            db.execute("DELETE FROM delivery_claims WHERE alert_id = ? AND channel = ?", (alert_id, channel))
 
     # -- dashboards -----------------------------------------------------------
 
