@@ -2,42 +2,213 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import logging
+import os
+import socket
+import sqlite3
 import threading
 import time
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+import typer.core
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
 
-from monitor.config import Config, ConfigError, default_config_path, load_config
+from monitor.config import Config, ConfigError, data_home, default_config_path, demo_config_path, load_config
+
+if TYPE_CHECKING:  # the CLI imports the pipeline and stores only in the commands that use them
+    from monitor.sources import Problem
+    from monitor.store import Quarantined, Store
+
+console = Console()
+err = Console(stderr=True)
+
+
+# -- the error boundary ----------------------------------------------------------------
+#
+# Bad input (a broken config, an unusable data directory, a full disk) ends in one line
+# per problem naming the file, key or value and what to do, and exit code 2. Only the
+# kinds of error listed here are translated; anything else is a bug and keeps its traceback.
+
+
+@dataclass(frozen=True)
+class _Where:
+    """What the running command works on, so an error can name the file and the setting to change."""
+
+    config: Path | None = None
+    explicit: bool = False  # the config was named with --config (so hints repeat it)
+    db: Path | None = None  # the SQLite file, when the store is one
+    setting: str = "the path in the config"  # what the user edits to move the data elsewhere
+
+    def covers(self, path: Path) -> bool:
+        """Whether `path` is the database, one of its side files (-wal, -shm) or a directory on its way."""
+        if self.db is None:
+            return False
+        return path == self.db or path in self.db.parents or (
+            path.parent == self.db.parent and path.name.startswith(self.db.name))
+
+
+_where: ContextVar[_Where] = ContextVar("earshot_where", default=_Where())
+
+
+def _fail(message: str) -> NoReturn:
+    """Print each line of `message` as one unwrapped `error:` line and exit 2 (bad input)."""
+    for line in message.splitlines():
+        err.print(f"[red]error:[/red] {escape(line)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(2)
+
+
+def explain(exc: BaseException, where: _Where) -> str | None:
+    """The message for a known kind of bad input, or None: then `exc` is a bug and must propagate."""
+    if isinstance(exc, ConfigError):
+        return str(exc)
+    if isinstance(exc, sqlite3.DatabaseError):
+        return _explain_sqlite(exc, where)
+    if isinstance(exc, OSError):
+        return _explain_os(exc, where)
+    return None
+
+
+# (kind, SQLite result-code name prefixes, message fragments): the name is what a real error
+# carries; the fragments catch errors raised by hand (tests) or by older Pythons without it.
+_SQLITE_KINDS = (
+    ("full", ("SQLITE_FULL",), ("database or disk is full",)),
+    ("notadb", ("SQLITE_NOTADB",), ("file is not a database",)),
+    ("corrupt", ("SQLITE_CORRUPT",), ("database disk image is malformed",)),
+    ("cantopen", ("SQLITE_CANTOPEN",), ("unable to open database file",)),
+    ("readonly", ("SQLITE_READONLY", "SQLITE_PERM"), ("readonly database",)),
+    ("busy", ("SQLITE_BUSY", "SQLITE_LOCKED"), ("database is locked", "database table is locked")),
+    ("ioerr", ("SQLITE_IOERR",), ("disk i/o error",)),
+)
+
+_SQLITE_MESSAGES = {
+    "full": "{db}: the disk is full; free space on {dir} (or move {setting} to a bigger disk) and run again",
+    "notadb": "{db}: not an SQLite database; move the file away or point {setting} at another file",
+    "corrupt": "{db}: the database is corrupt; restore it from a backup, or move it away to start afresh",
+    "cantopen": "{db}: cannot open the database; make {dir} writable by this user, or point {setting} elsewhere",
+    "readonly": "{db}: the database is read-only; make it and {dir} writable by this user",
+    "busy": "{db}: locked by another process for too long; stop the other earshot using it, or wait and run again",
+    "ioerr": "{db}: disk I/O error; check the disk under {dir} and that it has free space",
+}
+
+
+def _sqlite_kind(exc: sqlite3.DatabaseError) -> str | None:
+    """Which user-fixable database failure this is, if any."""
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    text = str(exc).lower()
+    for kind, names, fragments in _SQLITE_KINDS:
+        if (name and name.startswith(names)) or any(fragment in text for fragment in fragments):
+            return kind
+    return None  # a malformed query, a missing table: a bug, not the user's database
+
+
+def _explain_sqlite(exc: sqlite3.DatabaseError, where: _Where) -> str | None:
+    """SQLite never names its file; the message names the one the command opened."""
+    kind = _sqlite_kind(exc)
+    if kind is None:
+        return None
+    db = where.db or "the database"
+    folder = where.db.parent if where.db else "its directory"
+    return _SQLITE_MESSAGES[kind].format(db=db, dir=folder, setting=where.setting)
+
+
+def _blocking_file(path: Path) -> Path | None:
+    """The first existing non-directory among `path` and its parents: what stops a mkdir."""
+    for candidate in (path, *path.parents):
+        if candidate.exists() and not candidate.is_dir():
+            return candidate
+    return None
+
+
+def _explain_os(exc: OSError, where: _Where) -> str | None:
+    """Known file-system failures, by errno; an OSError without a file (a socket reset) is not one."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        target = Path(exc.filename) if exc.filename else where.db  # a write without a name: the store's
+        if target is None:
+            return "no space left on the device; free space on the disk holding Earshot's data and run again"
+        return f"{target}: no space left on the device; free space on {target.parent} and run again"
+    if not exc.filename:
+        return None
+    path = Path(exc.filename)
+    elsewhere = f", or point {where.setting} elsewhere" if where.covers(path) else ""
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"{path}: permission denied; give this user access to it (chmod/chown){elsewhere}"
+    if exc.errno == errno.EROFS:
+        return f"{path}: on a read-only file system; use a writable location{elsewhere}"
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST) and (blocker := _blocking_file(path)):
+        return f"{blocker} is a file, not a directory; move it away{elsewhere}"
+    if exc.errno == errno.EISDIR:
+        return f"{path} is a directory where a file was expected; give the path of a file{elsewhere}"
+    if exc.errno == errno.ENOENT:
+        return f"{path}: no such file or directory; check the path{elsewhere}"
+    return None
+
+
+class _Boundary(typer.core.TyperGroup):
+    """The CLI's one error boundary, around every command and sub-command."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        token = _where.set(_Where())
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, OSError, sqlite3.DatabaseError) as exc:
+            message = explain(exc, _where.get())
+            if message is None:
+                raise
+            _fail(message)
+        finally:
+            _where.reset(token)
+
 
 app = typer.Typer(
+    cls=_Boundary,
     help="Earshot: hear a customer's complaint before it snowballs.",
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err = Console(stderr=True)
 
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--config", "-c",
         help="Config file (default: $EARSHOT_CONFIG, else ./earshot.yaml, else the bundled demo).",
+        readable=False,  # load_config says why a file cannot be read, and what to do, on one line
     ),
 ]
 
 
 def _load(path: Path | None) -> Config:
+    """Load the config and remember where its data lives, for the error boundary's messages."""
+    explicit = path is not None
+    from_env = not explicit and bool(os.environ.get("EARSHOT_CONFIG"))
     path = path or default_config_path()
+    _where.set(_Where(config=path, explicit=explicit))
     try:
-        return load_config(path)
+        config = load_config(path)
     except ConfigError as exc:
-        err.print(f"[red]Config error[/red] {exc}")
-        raise typer.Exit(2) from None
+        if from_env:  # the user may not remember setting it
+            raise ConfigError("\n".join(f"$EARSHOT_CONFIG: {line}" for line in str(exc).splitlines())) from None
+        raise
+    _where.set(_where_for(config, path, explicit))
+    return config
+
+
+def _where_for(config: Config, path: Path, explicit: bool) -> _Where:
+    """Where this config keeps its SQLite file, and which setting moves it."""
+    is_demo = path.resolve() == demo_config_path().resolve() and config.base_dir == data_home()
+    # The demo keeps its data under $EARSHOT_HOME; any other config under its own store.path.
+    setting = "$EARSHOT_HOME" if is_demo else f"store.path in {path}"
+    db = config.resolve(config.store.path) if config.store.backend == "sqlite" else None
+    return _Where(config=path, explicit=explicit, db=db, setting=setting)
 
 
 def _logging(verbose: bool) -> None:
@@ -75,8 +246,7 @@ def _one_pass(config: Config, store, sources: list[str], quiet_if_idle: bool = F
 
     with _progress() as progress:
         summary = pipeline.run_once(config, store, sources=sources, progress=_Bars(progress))
-    for problem in summary.problems:
-        err.print(f"[yellow]skipped[/yellow] {problem}")
+    _report_problems(summary.problems)
     idle = not (summary.scored or summary.alerts or summary.delivery.failed or any(
         s.new_mentions or s.updated_mentions or s.new_snapshots for s in summary.ingested))
     if quiet_if_idle and idle:
@@ -92,21 +262,85 @@ def _one_pass(config: Config, store, sources: list[str], quiet_if_idle: bool = F
         err.print(f"[yellow]alert channel {channel} failed, alerts kept for the next run:[/yellow] {error}")
 
 
-def _sources(config: Config) -> list[str]:
+def _report_problems(problems: list[Problem]) -> None:
+    """Say what input was set aside for good (and where to see it) apart from what is retried."""
+    for problem in problems:
+        if problem.transient:
+            err.print(f"[yellow]skipped[/yellow] {escape(str(problem))} (fetched again next run)", soft_wrap=True)
+        else:
+            err.print(f"[yellow]quarantined[/yellow] {escape(str(problem))}", soft_wrap=True)
+    if kept := sum(not p.transient for p in problems):
+        err.print(f"{kept} record(s) set aside; `{escape(_quarantine_command())}` lists them with their raw start",
+                  soft_wrap=True)
+
+
+def _quarantine_command() -> str:
+    """The command to see the quarantine, repeating --config when the run was given one."""
+    where = _where.get()
+    return f"earshot quarantine -c {where.config}" if where.explicit and where.config else "earshot quarantine"
+
+
+def _sources(config: Config, only: list[str] | None = None) -> list[str]:
+    """The sources to read (all active ones, or those named with --source), checked before any pass."""
     from monitor.pipeline import active_sources
 
+    if only:
+        sources = _named_sources(config, only)
+    else:
+        _warn_missing_credentials(config)
+        sources = active_sources(config)
+    if not sources:
+        _fail(f"{_where.get().config}: no source to read; enable sources.replay, or a live source with its "
+              f"credentials in the environment")
+    _check_source_files(config, sources)
+    console.print(f"Listening to: {', '.join(sources)}")
+    return sources
+
+
+def _warn_missing_credentials(config: Config) -> None:
+    """A live source without credentials is skipped, not fatal: the others (or the replay) still run."""
     for name, cfg in config.live_sources().items():
         if missing := cfg.missing_credentials():
             err.print(
                 f"[yellow]sources.{name} is enabled but {', '.join(missing)} is not set;"
                 f" it is skipped until the credentials are in the environment[/yellow]"
             )
-    sources = active_sources(config)
-    if not sources:
-        err.print("[red]No source to read:[/red] enable sources.replay or a live source in the config.")
-        raise typer.Exit(2)
-    console.print(f"Listening to: {', '.join(sources)}")
-    return sources
+
+
+def _named_sources(config: Config, names: list[str]) -> list[str]:
+    """`--source` names, each an enabled source with its credentials; a wrong one is bad input."""
+    enabled = config.enabled_sources()
+    for name in names:
+        if name not in enabled:
+            _fail(f"--source {name}: not an enabled source in {_where.get().config}; "
+                  f"enabled: {', '.join(enabled) or 'none'}")
+        if missing := enabled[name].missing_credentials():
+            _fail(f"--source {name}: its credentials are not set; export {', '.join(missing)} first")
+    return list(dict.fromkeys(names))
+
+
+def _check_source_files(config: Config, sources: list[str]) -> None:
+    """A recording the config names must exist: that is a wrong path (exit 2), not an outage (exit 1)."""
+    for name in sources:
+        path = getattr(config.sources[name], "path", None)
+        if not isinstance(path, Path):
+            continue
+        full = config.resolve(path)
+        setting = f"sources.{name}.path in {_where.get().config}"
+        if full.is_dir():
+            _fail(f"{full}: a directory, not a file ({setting}); point it at the recording itself")
+        if not full.exists():
+            _fail(f"{full}: no such file ({setting}); fix the path")
+
+
+def _open_store(config: Config) -> Store:
+    """The configured store; a backend that cannot be used (a missing extra) is a config problem."""
+    from monitor.store import open_store
+
+    try:
+        return open_store(config)
+    except ValueError as exc:  # raised by open_store itself, naming the store.* key
+        _fail(f"{_where.get().config}: {exc}")
 
 
 @app.command()
@@ -114,25 +348,28 @@ def run(
     config_path: ConfigOption = None,
     once: Annotated[bool, typer.Option("--once", help="Process what is there, then exit (for scripts).")] = False,
     serve: Annotated[bool, typer.Option(help="Serve the web UI while running.")] = True,
-    interval: Annotated[float, typer.Option(help="Seconds between passes (default: the fastest source's poll interval).")] = 0,
+    interval: Annotated[float | None, typer.Option(
+        min=1, help="Seconds between passes (default: the fastest source's poll interval).")] = None,
+    source: Annotated[list[str] | None, typer.Option(
+        "--source", "-s", help="Read only this source (repeatable; default: every active one).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the pipeline: ingest -> sentiment -> spread detection -> alerts -> store, and serve the UI."""
     from monitor.sources import SourceError
-    from monitor.store import open_store
 
     from monitor.alerts import build_channels
 
     _logging(verbose)
     config = _load(config_path)
-    sources = _sources(config)
+    sources = _sources(config, source)
     try:
         build_channels(config)  # fail now, naming the missing variable, not after the first pass
     except ConfigError as exc:
-        err.print(f"[red]Alert channel error[/red] {exc}")
-        raise typer.Exit(2) from None
-    store = open_store(config)
+        _fail(f"alert channel: {exc}")
+    store = _open_store(config)
     console.print(f"Store: {_describe_store(config)}")
+    # Claim the UI's port before the first pass, so a taken port is reported at once.
+    sock = _listen(config.web.host, config.web.port, "web.port in the config") if serve and not once else None
     try:
         _one_pass(config, store, sources)
     except SourceError as exc:
@@ -142,9 +379,9 @@ def run(
         console.print(f"Done. {store.count_mentions()} mention(s) stored, {len(store.alerts())} alert(s) in total.")
         return
 
-    if serve:
-        _serve_in_background(config, store)
-    if not interval:
+    if sock is not None:
+        _serve_in_background(config, store, sock)
+    if interval is None:
         live = [cfg.poll_seconds for name, cfg in config.live_sources().items() if name in sources]
         interval = float(min(live)) if live else 5.0
     console.print(f"Watching for new posts every {interval:g}s. Ctrl+C to stop.")
@@ -160,9 +397,39 @@ def run(
         console.print("Stopped.")
 
 
-def _serve_in_background(config: Config, store) -> None:
+def _listen(host: str, port: int, setting: str) -> socket.socket:
+    """Bind the UI's socket up front, so a taken port is one clear line rather than a server log and exit 1.
+
+    `setting` says how this command lets the user pick another port.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror:
+        _fail(f"web.host {host}: not a name or address of this machine; use e.g. 127.0.0.1 or 0.0.0.0")
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        _fail(_bind_problem(host, port, exc, setting))
+    return sock
+
+
+def _bind_problem(host: str, port: int, exc: OSError, setting: str) -> str:
+    """A failed bind in the user's terms: whose port it is and which setting moves it."""
+    if exc.errno == errno.EADDRINUSE:
+        return f"{host}:{port} is already in use; stop what is serving there or pick another port ({setting})"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"{host}:{port}: permission denied (ports below 1024 are privileged); pick a higher port ({setting})"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{host}: not an address of this machine; set web.host to one of its addresses, or 0.0.0.0"
+    return f"{host}:{port}: cannot listen there ({exc.strerror}); pick another address or port ({setting})"
+
+
+def _serve_in_background(config: Config, store: Store, sock: socket.socket) -> None:
     import uvicorn
-    from rich.markup import escape
 
     from monitor.web.app import create_app
     from monitor.web.auth import redact_access_log
@@ -172,14 +439,14 @@ def _serve_in_background(config: Config, store) -> None:
     server = uvicorn.Server(
         uvicorn.Config(web_app, host=config.web.host, port=config.web.port, log_level="warning")
     )
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     for _ in range(100):
         if server.started or not thread.is_alive():
             break
         time.sleep(0.05)
-    if not server.started:
-        err.print(f"[red]Could not serve the UI on {config.web.host}:{config.web.port}[/red] (port in use?)")
+    if not server.started:  # the port is ours (bound above): this is the app failing to start, not bad input
+        err.print(f"[red]Could not start the UI on {config.web.host}:{config.web.port}[/red]")
         raise typer.Exit(1)
     # With no token configured, the link carries the one made for this run (shown nowhere else).
     url = web_app.state.auth.login_url(config.web.host, config.web.port)
@@ -190,11 +457,10 @@ def _serve_in_background(config: Config, store) -> None:
 def serve_cmd(
     config_path: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Override web.host.")] = None,
-    port: Annotated[int | None, typer.Option(help="Override web.port.")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Override web.port.")] = None,
 ) -> None:
     """Serve the web UI and JSON API over the configured store (no ingestion)."""
     import uvicorn
-    from rich.markup import escape
 
     from monitor.web.app import create_app
     from monitor.web.auth import redact_access_log
@@ -202,19 +468,25 @@ def serve_cmd(
     config = _load(config_path)
     host = host or config.web.host
     port = port or config.web.port
+    sock = _listen(host, port, "--port N, or web.port in the config")
     web_app = create_app(config)
     # With no token configured, the link carries the one made for this run (shown nowhere else).
     url = web_app.state.auth.login_url(host, port)
     console.print(f"[bold green]Earshot UI: {escape(url)}[/bold green]", soft_wrap=True)  # never break the URL
     redact_access_log()
-    uvicorn.run(web_app, host=host, port=port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(web_app, host=host, port=port, log_level="warning"))
+    server.run(sockets=[sock])
+    if not server.started:  # uvicorn.run's own check: the app failed to start (logged above)
+        raise typer.Exit(1)
 
 
 @app.command("check-config")
-def check_config(config_path: Annotated[Path | None, typer.Argument(help="Config file to validate.")] = None) -> None:
+def check_config(
+    config_path: Annotated[Path | None, typer.Argument(help="Config file to validate.", readable=False)] = None,
+) -> None:
     """Validate a config file; exits 2 with the offending keys named if it is wrong."""
-    path = config_path or default_config_path()
-    config = _load(path)
+    config = _load(config_path)
+    path = _where.get().config
     console.print(f"[green]OK[/green] {path}")
     console.print(f"  brands: {', '.join(b.name for b in config.brands)}")
     for name, cfg in config.enabled_sources().items():
@@ -236,15 +508,12 @@ def new_source(
     class_name: Annotated[str | None, typer.Option(help="Source class name (default: derived from NAME).")] = None,
 ) -> None:
     """Scaffold a source plugin: module, fake API server, contract harness and entry point."""
-    from rich.markup import escape
-
     from monitor import scaffold
 
     try:
         result = scaffold.new_source(name, root or scaffold.find_root(Path.cwd()), class_name=class_name)
     except scaffold.ScaffoldError as exc:
-        err.print(f"[red]Nothing generated:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+        _fail(f"nothing generated: {exc}")
     typer.echo(scaffold.next_steps(result))
 
 
@@ -268,8 +537,7 @@ def index_setup(config_path: ConfigOption = None) -> None:
     try:
         report = setup_from_config(config)
     except (ElasticsearchConfigError, EsConnectionError) as exc:
-        err.print(f"[red]Elasticsearch:[/red] {exc}")
-        raise typer.Exit(2) from None
+        _fail(f"Elasticsearch: {exc}")
     for line in report.lines():
         console.print(line)
 
@@ -283,12 +551,70 @@ def reindex(
     from monitor.indexing import reindex_from_config
 
     config = _load(config_path)
+    if sqlite is not None:  # errors about the SQLite file then name this one, not store.path
+        _where.set(_Where(config=_where.get().config, db=sqlite, setting="--from"))
     with _progress() as progress:
         report = reindex_from_config(config, sqlite, progress=_Bars(progress))
     for line in report.lines():
         (console if report.ok else err).print(line)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command("quarantine")
+def quarantine_cmd(
+    config_path: ConfigOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
+) -> None:
+    """List the records set aside as unprocessable: where each came from, why, and how it began."""
+    config = _load(config_path)
+    records, total = _quarantined(config, limit)
+    if as_json:
+        typer.echo(json.dumps([_record_json(r) for r in records], ensure_ascii=False, indent=2))
+        return
+    if records:
+        console.print(_quarantine_table(records))
+    console.print(_quarantine_total(len(records), total))
+
+
+def _quarantined(config: Config, limit: int) -> tuple[list[Quarantined], int]:
+    """The newest `limit` quarantined records and how many there are in all.
+
+    A SQLite store not created yet has none; listing must not create it (nor its directory).
+    """
+    db = _where.get().db
+    if db is not None and not db.exists() and _blocking_file(db) is None:
+        return [], 0
+    store = _open_store(config)
+    try:
+        return store.quarantined(limit), store.count_quarantined()
+    finally:
+        store.close()
+
+
+def _record_json(record: Quarantined) -> dict[str, Any]:
+    """One record for `--json`: the dataclass fields, the time as ISO 8601 for scripts."""
+    return {"source": record.source, "where": record.where, "reason": record.reason, "head": record.head,
+            "at": record.at.isoformat() if record.at else None}
+
+
+def _quarantine_table(records: list[Quarantined]) -> Table:
+    table = Table("source", "where", "reason", "head", "first seen")
+    for r in records:
+        # Text, not markup: a record's head is raw input and may hold "[...]".
+        seen = r.at.strftime("%Y-%m-%d %H:%M:%S UTC") if r.at else ""
+        table.add_row(Text(r.source), Text(r.where), Text(r.reason), Text(r.head), Text(seen))
+    return table
+
+
+def _quarantine_total(shown: int, total: int) -> str:
+    """The total, and when --limit hides some, how many and how to see them."""
+    if total == 0:
+        return "0 quarantined record(s): nothing has been set aside"
+    if shown < total:
+        return f"{shown} of {total} quarantined record(s) shown, newest first; --limit {total} shows all"
+    return f"{total} quarantined record(s)"
 
 
 def _describe_store(config: Config) -> str:

@@ -7,6 +7,7 @@ environment variable (or Airflow connection) that holds its credential.
 
 from __future__ import annotations
 
+import errno
 import os
 from importlib import resources
 from importlib.metadata import entry_points
@@ -341,6 +342,9 @@ class AlertsConfig(_Strict):
     # The public address of the Earshot UI; when set, chat and email alerts link to the alert there.
     inbox_url: str | None = None
     channels: list[Channel] = Field(default_factory=lambda: [ConsoleChannel()])
+    # How long a run's claim on one delivery lasts (monitor/alerts/__init__.py): longer than
+    # one send with its retries; a killed run's alerts go out this long after it died.
+    delivery_lease_seconds: int = Field(300, ge=10, le=86400)
 
     @field_validator("inbox_url")
     @classmethod
@@ -519,17 +523,33 @@ class Config(_Strict):
         raise KeyError(name)
 
 
+# Pydantic's wording for these says what is wrong but not what to do about it.
+_FIXES = {
+    "extra_forbidden": "not a config key; remove it or fix its spelling",
+    "missing": "required; add it",
+}
+
+
 def _format_errors(source: str, error: ValidationError) -> str:
-    lines = [f"{source}: {error.error_count()} problem(s) in the config"]
+    """One line per problem, each naming the file and the key, so each is readable on its own.
+
+    The offending value is never quoted: a secret pasted under the wrong key must not end
+    up in a terminal, a log or the Airflow UI.
+    """
+    lines = []
     for err in error.errors():
         key = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        lines.append(f"  {key}: {err['msg']}")
+        message = _FIXES.get(err["type"], err["msg"]).replace("\n", " ")
+        lines.append(f"{source}: {key}: {message}")
     return "\n".join(lines)
 
 
 def parse_config(data: object, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    if data is None:
+        raise ConfigError(f"{source}: the config is empty; list at least brands (see the demo config)")
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping of sections (brands, sources, ...)")
+        found = {list: "a list", str: "a single value"}.get(type(data), f"a {type(data).__name__}")
+        raise ConfigError(f"{source}: the top level must be a mapping of sections (brands, sources, ...), not {found}")
     if "base_dir" in data:
         raise ConfigError(f"{source}: base_dir: not a config key")
     try:
@@ -542,19 +562,60 @@ def parse_config(data: object, source: str = "<config>", base_dir: Path | None =
 
 
 def load_config(path: Path | str) -> Config:
+    """Read, parse and validate a config file; any failure is a one-line ConfigError per problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data = _parse_yaml(path, _read_text(path))
     # The bundled demo config lives inside the installed package; its relative paths
     # (the SQLite file, the alerts log) belong in the user's data directory instead.
     is_demo = path.resolve() == demo_config_path().resolve()
     return parse_config(data, source=str(path), base_dir=data_home() if is_demo else path.resolve().parent)
+
+
+def _read_fix(path: Path, exc: OSError) -> str:
+    """Why a config file cannot be read, and what to do, in the user's terms rather than errno's."""
+    if exc.errno == errno.ENOENT:
+        return f"no such file; check the path, or start from a copy of the demo config {demo_config_path()}"
+    if exc.errno == errno.EISDIR:
+        return "it is a directory; pass the YAML file itself"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied; make it readable by this user (chmod u+r {path})"
+    if exc.errno == errno.ENOTDIR:
+        return "part of the path is a file, not a directory; check the path"
+    return f"{(exc.strerror or type(exc).__name__).lower()}; check the file and its disk"
+
+
+def _read_text(path: Path) -> str:
+    """The file as text; bytes that are not UTF-8 are named by line, not left to a traceback."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {_read_fix(path, exc)}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); save the file as UTF-8"
+        ) from None
+
+
+def _parse_yaml(path: Path, text: str) -> object:
+    """The YAML document, or a ConfigError naming the line and column where parsing stopped."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: {_yaml_problem(exc)}; fix the syntax there") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's several-line report as one line: position first, then what the parser expected."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    context, started = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and started is not None and (mark is None or started.line != mark.line):
+        problem += f" ({context} started on line {started.line + 1})"
+    return f"{where}not valid YAML: {problem}"
 
 
 def data_home() -> Path:

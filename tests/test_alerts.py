@@ -314,19 +314,19 @@ def test_a_missing_secret_is_named_when_channels_are_built(monkeypatch):
     ("channel", "error"),
     [
         ({"type": "slack", "url": f"https://hooks.slack.com/services/T/B/{TOKEN}"},
-         "alerts.channels.0.slack.url: Extra"),
+         "alerts.channels.0.slack.url: not a config key"),
         ({"type": "slack", "url_env": f"https://hooks.slack.com/services/T/B/{TOKEN}"},
          "alerts.channels.0.slack.url_env: Value error, must be the NAME of an environment variable"),
-        ({"type": "teams", "webhook": "x"}, "alerts.channels.0.teams.webhook: Extra"),
+        ({"type": "teams", "webhook": "x"}, "alerts.channels.0.teams.webhook: not a config key"),
         ({"type": "webhook", "url_env": "HOOK_URL", "url": "https://x.example"},
          "alerts.channels.0.webhook: Value error, set exactly one of url or url_env"),
         ({"type": "email", "host": "smtp.example.com", "sender": "a@example.com", "to": ["b@example.com"],
-          "password": "hunter2"}, "alerts.channels.0.email.password: Extra"),
+          "password": "hunter2"}, "alerts.channels.0.email.password: not a config key"),
         ({"type": "email", "host": "smtp.example.com", "sender": "a@example.com", "to": ["b@example.com"],
           "security": "none", "username": "u", "password_env": "PW"}, "never sent in clear text"),
         ({"type": "email", "host": "smtp.example.com", "sender": "a@example.com", "to": []},
          "alerts.channels.0.email.to"),
-        ({"type": "slack", "route": {"severity": "critical"}}, "alerts.channels.0.slack.route.severity: Extra"),
+        ({"type": "slack", "route": {"severity": "critical"}}, "alerts.channels.0.slack.route.severity: not a config key"),
     ],
 )
 def test_wrong_channel_settings_are_named_and_secrets_are_not_echoed(channel, error):
