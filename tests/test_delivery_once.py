@@ -195,3 +195,18 @@ def test_a_full_disk_leaves_no_partial_line_and_the_alert_in_the_outbox(store, t
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert [line["id"] for line in lines] == ["earlier", WARNING.id]
     assert lines[1]["idempotency_key"] == idempotency_key(WARNING.id, channel.name)
+
+
+def test_an_alert_with_a_hostile_id_opens_in_the_ui_and_the_api(store, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from monitor.web.app import create_app
+    from tests.conftest import demo_config
+
+    bad, _ = hostile_alerts(store)
+    app = create_app(demo_config(tmp_path), store, environ={"EARSHOT_WEB_TOKEN": "t0ken"})
+    api = TestClient(app, headers={"Authorization": "Bearer t0ken"})
+    response = api.get(f"/api/alerts/{quote(bad.id, safe='')}")
+    assert response.status_code == 200 and response.json()["id"] == bad.id
+    page = api.get(f"/alerts/{quote(bad.id, safe='')}")
+    assert page.status_code == 200

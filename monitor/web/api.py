@@ -71,7 +71,7 @@ def list_alerts(
     return alerts
 
 
-@router.get("/api/alerts/{alert_id:path}/events", response_model=list[AlertEvent],
+@router.get("/api/alerts/{alert_id:alert_id}/events", response_model=list[AlertEvent],
             responses={**NOT_FOUND, **UNAUTHORIZED}, tags=["alerts"])
 def alert_events(store: StoreDep, alert_id: str) -> list[AlertEvent]:
     """The alert's audit trail, oldest first: state changes, assignments and notes, with who and when."""
@@ -79,7 +79,7 @@ def alert_events(store: StoreDep, alert_id: str) -> list[AlertEvent]:
     return store.alert_events([alert_id])
 
 
-@router.get("/api/alerts/{alert_id:path}", response_model=AlertDetailOut,
+@router.get("/api/alerts/{alert_id:alert_id}", response_model=AlertDetailOut,
             responses={**NOT_FOUND, **UNAUTHORIZED}, tags=["alerts"])
 def get_alert(store: StoreDep, alert_id: str) -> AlertDetailOut:
     """One alert with its post, its audit trail and the post's other alerts."""
@@ -96,7 +96,7 @@ def _triage_errors(exc: Exception) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, str(exc))
 
 
-@router.post("/api/alerts/{alert_id:path}/state", response_model=AlertOut, responses=WRITE_ERRORS, tags=["triage"])
+@router.post("/api/alerts/{alert_id:alert_id}/state", response_model=AlertOut, responses=WRITE_ERRORS, tags=["triage"])
 def set_alert_state(store: StoreDep, alert_id: str, change: StateChange, actor: ApiActor, now: NowDep) -> AlertOut:
     """Acknowledge, resolve, dismiss (with a reason) or reopen (`open`) an alert.
 
@@ -113,7 +113,7 @@ def set_alert_state(store: StoreDep, alert_id: str, change: StateChange, actor: 
     return _out(store, alert_id)
 
 
-@router.post("/api/alerts/{alert_id:path}/assignee", response_model=AlertOut, responses=WRITE_ERRORS, tags=["triage"])
+@router.post("/api/alerts/{alert_id:alert_id}/assignee", response_model=AlertOut, responses=WRITE_ERRORS, tags=["triage"])
 def set_assignee(store: StoreDep, alert_id: str, change: AssignmentIn, actor: ApiActor, now: NowDep) -> AlertOut:
     """Assign the alert to a person or a team (null unassigns)."""
     try:
@@ -126,7 +126,7 @@ def set_assignee(store: StoreDep, alert_id: str, change: AssignmentIn, actor: Ap
     return _out(store, alert_id)
 
 
-@router.post("/api/alerts/{alert_id:path}/notes", response_model=AlertEvent, status_code=status.HTTP_201_CREATED,
+@router.post("/api/alerts/{alert_id:alert_id}/notes", response_model=AlertEvent, status_code=status.HTTP_201_CREATED,
              responses=WRITE_ERRORS, tags=["triage"])
 def add_note(store: StoreDep, alert_id: str, note: NoteIn, actor: ApiActor, now: NowDep) -> AlertEvent:
     """Add a note to the alert's audit trail."""

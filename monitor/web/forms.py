@@ -36,7 +36,7 @@ def _problem(request: Request, exc: Exception, next_: str) -> Response:
                                           "back": safe_next(next_)}, status_code=code)
 
 
-@router.post("/alerts/{alert_id:path}/state")
+@router.post("/alerts/{alert_id:alert_id}/state")
 def change_state(
     request: Request, store: StoreDep, actor: FormActor, now: NowDep, alert_id: str,
     state: Annotated[AlertState, Form()], reason: Annotated[str, Form(max_length=4000)] = "", next: Next = "/",
@@ -48,7 +48,7 @@ def change_state(
     return _done(next)
 
 
-@router.post("/alerts/{alert_id:path}/assign")
+@router.post("/alerts/{alert_id:alert_id}/assign")
 def assign(
     request: Request, store: StoreDep, actor: FormActor, now: NowDep, alert_id: str,
     assignee: Annotated[str, Form(max_length=200)] = "", next: Next = "/",
@@ -60,7 +60,7 @@ def assign(
     return _done(next)
 
 
-@router.post("/alerts/{alert_id:path}/notes")
+@router.post("/alerts/{alert_id:alert_id}/notes")
 def add_note(
     request: Request, store: StoreDep, actor: FormActor, now: NowDep, alert_id: str,
     text: Annotated[str, Form(max_length=4000)] = "", next: Next = "/",

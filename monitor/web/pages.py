@@ -96,7 +96,7 @@ def _timeline(case: Case, trail: list[TrailEntry]) -> list[TimelineItem]:
     return sorted(items, key=lambda i: (i.at, i.entry is not None))
 
 
-@router.get("/alerts/{alert_id:path}", response_class=HTMLResponse)
+@router.get("/alerts/{alert_id:alert_id}", response_class=HTMLResponse)
 def alert_page(request: Request, store: StoreDep, config: ConfigDep, principal: PrincipalDep,
                alert_id: str) -> Response:
     """One case: the post, its escalation, every action available, and the full audit trail."""
