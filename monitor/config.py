@@ -403,11 +403,11 @@ class WebAuthConfig(_Strict):
     """Who may read the inbox and act on alerts: every page and API call needs one of these.
 
     * a token from the environment variable `token_env`: `Authorization: Bearer <token>`
-      for the API, or the login page / a `/login?token=...` link for the UI;
+      for the API, or the login page for the UI;
     * users with passwords from environment variables, for the login form.
 
-    With neither set (the demo), a random token is made at each start and the CLI prints
-    a login link. Secrets are never values in this file.
+    With neither set (the demo), the CLI prints a one-time sign-in link at each start.
+    Secrets are never values in this file.
     """
 
     token_env: EnvName = "EARSHOT_WEB_TOKEN"
@@ -430,6 +430,7 @@ class WebAuthConfig(_Strict):
 class WebConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    max_body_bytes: int = Field(1_000_000, ge=1024, le=100_000_000)  # larger request bodies are refused (413)
     auth: WebAuthConfig = Field(default_factory=WebAuthConfig)
 
 

@@ -358,7 +358,7 @@ def test_password_users_sign_in_under_their_own_name(config, store):
     config.web.auth.users = [WebUser(username="ana", password_env="PW_ANA", display_name="Ana García"),
                              WebUser(username="luis", password_env="PW_LUIS")]
     app = create_app(config, store, environ={"PW_ANA": "correct horse"})  # no token, luis has no password set
-    assert not app.state.auth.generated and app.state.auth.token is None
+    assert not app.state.auth.links_only and app.state.auth.token is None
     browser = TestClient(app)
     form = browser.get("/login").text
     assert 'id="password-login"' in form and 'id="token-login"' not in form
@@ -379,22 +379,24 @@ def test_password_users_sign_in_under_their_own_name(config, store):
     assert TestClient(app, headers={"Authorization": "Bearer "}).get("/api/alerts").status_code == 401
 
 
-def test_without_credentials_a_token_is_generated_and_the_login_link_signs_in(config, store):
+def test_without_credentials_a_one_time_login_link_signs_in(config, store):
     app = create_app(config, store, environ={})
     auth: Authenticator = app.state.auth
-    assert auth.generated and len(auth.token) >= 40
-    assert auth.login_url("0.0.0.0", 8000) == f"http://127.0.0.1:8000/login?token={auth.token}"
-    assert create_app(config, store, environ={}).state.auth.token != auth.token  # new at every start
+    assert auth.links_only and auth.token is None  # no API token nobody was told about
+    link = auth.login_url("0.0.0.0", 8000)
+    assert re.fullmatch(r"http://127\.0\.0\.1:8000/login\?code=[\w-]{40,}", link)
+    code = link.split("code=")[1]
+    assert auth.login_url("0.0.0.0", 8000) != link  # a new code at every call
     browser = TestClient(app)
-    assert browser.get("/login?token=wrong").status_code == 401
-    response = browser.get(f"/login?token={auth.token}&next=/%3Fseverity%3Dcritical")
+    assert browser.get("/login?code=wrong").status_code == 401
+    response = browser.get(f"/login?code={code}&next=/%3Fseverity%3Dcritical")
     assert response.status_code == 200
     assert '<meta http-equiv="refresh" content="0;url=/?severity=critical">' in response.text
     assert response.headers["referrer-policy"] == "no-referrer"
     assert browser.get("/api/alerts").status_code == 200
     page = browser.get("/").text
     assert 'class="user-name" title="Signed in as token">token<' in page
-    assert TestClient(app, headers={"Authorization": f"Bearer {auth.token}"}).get("/api/stats").status_code == 200
+    assert TestClient(app, headers={"Authorization": f"Bearer {code}"}).get("/api/stats").status_code == 401
     configured = create_app(config, store, environ={"EARSHOT_WEB_TOKEN": TOKEN}).state.auth
     assert configured.login_url("127.0.0.1", 8000) == "http://127.0.0.1:8000/"  # a configured token is never printed
 
@@ -407,18 +409,18 @@ def test_next_never_leaves_the_site():
 
 def test_tokens_never_reach_the_logs(config, store, caplog):
     app = create_app(config, store, environ={})
-    token = app.state.auth.token
+    code = app.state.auth.login_url("127.0.0.1", 8000).split("code=")[1]
     with caplog.at_level(logging.DEBUG):
         browser = TestClient(app)
-        browser.get(f"/login?token={token}")
-        browser.get("/login?token=wrong-guess")
-        TestClient(app, headers={"Authorization": f"Bearer {token}"}).get("/api/alerts")
+        browser.get(f"/login?code={code}")
+        browser.get("/login?code=wrong-guess")
+        TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}).get("/api/alerts")
     server_side = [r.getMessage() for r in caplog.records if not r.name.startswith("httpx")]  # not the test client
-    assert server_side is not None and not any(token in line for line in server_side)
+    assert server_side is not None and not any(code in line or TOKEN in line for line in server_side)
     record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5000", "GET", f"/login?token={token}&next=/", "1.1", 200), None)
+                               ("127.0.0.1:5000", "GET", f"/login?token={TOKEN}&next=/", "1.1", 200), None)
     RedactTokens().filter(record)
-    assert token not in record.getMessage() and "token=[redacted]&next=/" in record.getMessage()
+    assert TOKEN not in record.getMessage() and "token=[redacted]&next=/" in record.getMessage()
 
 
 def test_pages_send_security_headers(client):
@@ -601,3 +603,18 @@ def test_charts_stack_every_mention(store):
         assert chart.total == store.count_mentions()
         assert sum(int(s.title.rsplit(": ", 1)[1].split()[0]) for s in chart.segments) == chart.total
         assert all(chart.top - 0.01 <= s.y and s.y + s.height <= chart.bottom + 0.01 for s in chart.segments)
+
+
+def test_quarantined_records_are_listed_in_the_ui_and_the_api(store, client, api):
+    from monitor.quarantine import Quarantined
+
+    store.ingest([], [], quarantine=[
+        Quarantined("replay", "scenario.jsonl:17", "not valid UTF-8 (byte 5)", "caf\\xe9 <script>alert(1)</script>"),
+    ])
+    body = api.get("/api/quarantine").json()
+    assert body["total"] == 1
+    assert body["records"][0]["where"] == "scenario.jsonl:17" and body["records"][0]["at"]
+    page = client.get("/quarantine")
+    assert page.status_code == 200
+    assert "scenario.jsonl:17" in page.text and "not valid UTF-8" in page.text
+    assert "<script>alert(1)" not in page.text  # raw input is shown as text, never markup

@@ -18,15 +18,16 @@ from monitor.models import Alert, AlertEvent, AlertState, Severity
 from monitor.web import queries
 from monitor.web.auth import ApiActor, PrincipalDep
 from monitor.web.cases import Filters
+from monitor.web.decoding import StrictRoute
 from monitor.web.deps import ConfigDep, NowDep, StoreDep
 from monitor.web.metrics import metrics_window
 from monitor.web.schemas import (
-    AlertDetailOut, AlertOut, AssignmentIn, Health, MetricsOut, NoteIn, StateChange, StatsOut, TaxonomyOut,
-    TopicOut, TrendOut, TrendPointOut,
+    AlertDetailOut, AlertOut, AssignmentIn, Health, MetricsOut, NoteIn, QuarantinedOut, QuarantineOut, StateChange,
+    StatsOut, TaxonomyOut, TopicOut, TrendOut, TrendPointOut,
 )
 
 log = logging.getLogger(__name__)
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 
 NOT_FOUND = {status.HTTP_404_NOT_FOUND: {"description": "No alert with that id"}}
 UNAUTHORIZED = {status.HTTP_401_UNAUTHORIZED: {"description": "Missing or wrong bearer token"}}
@@ -141,6 +142,14 @@ def metrics(store: StoreDep, now: NowDep, days: Annotated[int, Query(ge=1, le=36
     """Time to first response and to resolve, resolution rate, alerts per day and the share dismissed
     as noise, over the alerts created in the last `days` days."""
     return metrics_window(store, days, now)
+
+
+@router.get("/api/quarantine", response_model=QuarantineOut, responses=UNAUTHORIZED, tags=["operations"])
+def quarantine(store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> QuarantineOut:
+    """Records the sources gave that could not be read or stored, newest first: what to fix upstream."""
+    records = [QuarantinedOut(source=q.source, where=q.where, reason=q.reason, head=q.head, at=q.at)
+               for q in store.quarantined(limit)]
+    return QuarantineOut(total=store.count_quarantined(), records=records)
 
 
 @router.get("/api/topics", response_model=TaxonomyOut, responses=UNAUTHORIZED, tags=["triage"])

@@ -3,8 +3,13 @@
 `create_app` takes the config (and optionally an already-open store, a clock and an
 environment, which is what tests and embedding callers pass) so the same app serves
 the demo, a real deployment and a test's temporary database without global state.
-The app's `state.auth` knows the credentials it accepts, and `login_url()` the address
-to print, with the generated token when there was none configured.
+The app's `state.auth` knows the credentials it accepts and keeps its sessions (in a
+SQLite file beside the store's, `monitor/web/sessions.py`); `login_link()` is the address
+to print at start, a one-time sign-in link when no credential is configured.
+
+Bad input is the client's error, never a 500: bodies over `web.max_body_bytes` are refused
+(413, `bodylimit.py`), JSON or form bodies that are not valid UTF-8 text are 422/400
+(`decoding.py`), and validation errors name fields without repeating their values (`errors.py`).
 """
 
 from __future__ import annotations
@@ -14,19 +19,21 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
 
 from monitor.config import Config
 from monitor.models import utcnow
 from monitor.store import Store, open_store
 from monitor.web import api, apidocs, forms, login, pages
 from monitor.web.auth import Authenticator, AuthMiddleware
-from monitor.web.templating import STATIC_DIR, build_templates, render
+from monitor.web.bodylimit import BodyLimit
+from monitor.web.errors import http_error, validation_error
+from monitor.web.sessions import SessionStore, sessions_path
+from monitor.web.templating import STATIC_DIR, build_templates
 
 DESCRIPTION = (
     "The alert inbox, triage (acknowledge, assign, resolve, dismiss, notes, audit trail), care-team metrics "
@@ -45,11 +52,13 @@ def create_app(
     """Build the app; a store opened here from the config is also closed here on shutdown."""
     owns_store = store is None
     active: Store = open_store(config) if store is None else store
-    authenticator = Authenticator(config.web.auth, environ)
+    now = clock or utcnow
+    authenticator = Authenticator(config.web.auth, environ, SessionStore(sessions_path(config)), now)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        authenticator.sessions.close()
         if owns_store:
             active.close()
 
@@ -59,25 +68,26 @@ def create_app(
     app.state.store = active
     app.state.templates = build_templates()
     app.state.auth = authenticator
-    app.state.clock = clock or utcnow
+    app.state.clock = now
     app.add_middleware(AuthMiddleware, authenticator=authenticator)
+    app.add_middleware(BodyLimit, max_bytes=config.web.max_body_bytes)  # added last: the outermost
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (login, api, apidocs, pages, forms):
         app.include_router(module.router)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    """Errors as a page for people (a browser asking for HTML), as JSON for everyone else."""
-    assert isinstance(exc, StarletteHTTPException)
-    browser = "text/html" in request.headers.get("accept", "") and not request.url.path.startswith("/api/")
-    if not browser or exc.status_code == 401:
-        return await http_exception_handler(request, exc)
-    titles = {403: "Not allowed", 404: "Not found"}
-    return render(request, "error.html", {"title": titles.get(exc.status_code, "Something went wrong"),
-                                          "message": str(exc.detail), "back": "/"}, status_code=exc.status_code)
+def login_link(app: FastAPI, host: str, port: int) -> str:
+    """The address to print at start (the CLI's "Earshot UI: ..." line).
+
+    With no credential configured, a fresh one-time sign-in link (valid once, for
+    `auth.LOGIN_LINK_MINUTES`); otherwise the plain address, since a configured token is never printed.
+    """
+    auth: Authenticator = app.state.auth
+    return auth.login_url(host, port)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -16,10 +16,11 @@ from fastapi.responses import RedirectResponse, Response
 from monitor import triage
 from monitor.models import AlertState
 from monitor.web.auth import FormActor, safe_next
+from monitor.web.decoding import StrictRoute
 from monitor.web.deps import NowDep, StoreDep
 from monitor.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=StrictRoute)
 
 Next = Annotated[str, Form()]
 

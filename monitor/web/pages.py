@@ -18,11 +18,12 @@ from monitor.triage import TRANSITIONS, TrailEntry, case_trail
 from monitor.web import charts, queries
 from monitor.web.auth import PrincipalDep
 from monitor.web.cases import ME, UNASSIGNED, Case, Filters, build_cases, filter_options
+from monitor.web.decoding import StrictRoute
 from monitor.web.deps import ConfigDep, NowDep, StoreDep
 from monitor.web.metrics import metrics_window
 from monitor.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=StrictRoute)
 
 TREND_WINDOWS = [(6, "6 h"), (24, "24 h"), (72, "3 days"), (168, "7 days")]
 METRIC_WINDOWS = [(7, "7 d"), (30, "30 d"), (90, "90 d")]
@@ -94,6 +95,16 @@ def _timeline(case: Case, trail: list[TrailEntry]) -> list[TimelineItem]:
     items = [TimelineItem(a.created_at, raised=a) for a in case.alerts]
     items += [TimelineItem(e.at, entry=e) for e in trail]
     return sorted(items, key=lambda i: (i.at, i.entry is not None))
+
+
+@router.get("/quarantine", response_class=HTMLResponse)
+def quarantine_page(request: Request, store: StoreDep,
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+    """Input Earshot set aside (undecodable, oversized, malformed records), so an operator can fix its source."""
+    return render(request, "quarantine.html", {
+        "records": store.quarantined(limit), "total": store.count_quarantined(), "limit": limit,
+        "stats": queries.stats(store),
+    })
 
 
 @router.get("/alerts/{alert_id:alert_id}", response_class=HTMLResponse)

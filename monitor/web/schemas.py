@@ -138,3 +138,18 @@ class StatsOut(BaseModel):
 
 class Health(BaseModel):
     status: str = "ok"
+
+
+class QuarantinedOut(BaseModel):
+    """A record set aside because it could not be read or stored (see `earshot quarantine`)."""
+
+    source: str
+    where: str = Field(description="Position in the source: file and line, or page and item.")
+    reason: str
+    head: str = Field(description="The start of the raw record, escaped to printable text.")
+    at: datetime | None = Field(None, description="When it was first quarantined.")
+
+
+class QuarantineOut(BaseModel):
+    total: int
+    records: list[QuarantinedOut]

@@ -2,7 +2,8 @@
 
 Formatting lives in filters rather than in templates so numbers, times and ids are
 shown the same way everywhere, and so alert ids (which contain colons, and may
-contain slashes for some sources) are always URL-encoded in links and form actions.
+contain slashes for some sources) are always URL-encoded in links and form actions, and
+a post's address becomes a link only when it is a web page (`web_link`, `monitor/web/urls.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.responses import Response
 
 from monitor.web.charts import source_name
 from monitor.web.metrics import duration
+from monitor.web.urls import web_link
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -67,16 +69,19 @@ def minutes_between(start: datetime | None, end: datetime | None) -> float | Non
 def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.filters.update(url_id=url_id, thousands=thousands, signed=signed, utc=utc, stars=stars,
-                                 source_name=source_name, duration=duration, percent=percent)
+                                 source_name=source_name, duration=duration, percent=percent,
+                                 web_link=web_link)
     templates.env.globals.update(query=query, minutes_between=minutes_between)
     templates.env.trim_blocks = True
     templates.env.lstrip_blocks = True
     return templates
 
 
-def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200,
+           headers: Mapping[str, str] | None = None) -> Response:
     """A page with what every page's frame needs: who is signed in and their CSRF token for forms."""
     principal = getattr(request.state, "principal", None)
     frame = {"principal": principal, "csrf_token": principal.csrf if principal else None,
              "brands": [b.name for b in request.app.state.config.brands]}
-    return request.app.state.templates.TemplateResponse(request, name, {**frame, **context}, status_code=status_code)
+    return request.app.state.templates.TemplateResponse(request, name, {**frame, **context}, status_code=status_code,
+                                                        headers=headers)
