@@ -7,7 +7,7 @@ written, so ids, layer references and field names stay consistent. After editing
 
 tests/test_dashboards.py checks the file is what this script produces, that every
 reference resolves, and that every field a visualization uses exists in the index
-mappings (monitor/store/es_templates.py).
+mappings (monitor/store/elasticsearch/templates.py).
 
 Saved-object format: Kibana 8.9+ (Lens `formBased` datasource, by-reference panels);
 Kibana 8.x and 9.x migrate it on import.

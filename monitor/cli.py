@@ -531,7 +531,7 @@ def index_setup(config_path: ConfigOption = None) -> None:
     from elasticsearch import ConnectionError as EsConnectionError
 
     from monitor.indexing import setup_from_config
-    from monitor.store.es_client import ElasticsearchConfigError
+    from monitor.store.elasticsearch.client import ElasticsearchConfigError
 
     config = _load(config_path)
     try:
@@ -618,11 +618,9 @@ def _quarantine_total(shown: int, total: int) -> str:
 
 
 def _describe_store(config: Config) -> str:
-    if config.store.backend == "elasticsearch":
-        from monitor.store.es_client import describe
+    from monitor.store import describe_store
 
-        return describe(config.store.elasticsearch)
-    return f"sqlite at {config.resolve(config.store.path)}"
+    return describe_store(config)
 
 
 if __name__ == "__main__":

@@ -114,9 +114,7 @@ def _open(path: Path) -> Iterator[tuple[Config, Store]]:
     try:
         yield config, store
     finally:
-        close = getattr(store, "close", None)  # not part of the Store protocol
-        if close is not None:
-            close()
+        store.close()
 
 
 def _set_asset_extra(asset: Asset, extra: dict[str, Any]) -> None:

@@ -22,10 +22,15 @@ Why these moves and no others:
   trail only holds things that happened.
 
 Every change is an `AlertEvent` (who, when, what), appended by the store in the same
-step that applies it (`Store.record_alert_event`), and checked against the state it
-expects to leave: two agents clicking at once cannot both "win". The alert record
-carries the derived handling times (`first_response_at`, `acknowledged_at`,
-`resolved_at`, `dismissed_at`), so metrics never need to replay events.
+step that applies it, and checked against the state it expects to leave: two agents
+clicking at once cannot both "win". The alert record carries the derived handling times
+(`first_response_at`, `acknowledged_at`, `resolved_at`, `dismissed_at`), so metrics
+never need to replay events.
+
+The rules live here and only here; stores persist. `record` hands the store the event
+and the rule (`apply_event`), and the store runs the rule inside its own atomic step, on
+the alert as stored at that moment, re-running it if another writer got in between
+(`Store.record_alert_event` says why the rule goes to the store rather than the result).
 
 A post that escalates (warning, then critical) has one alert per severity. The inbox
 shows it as one *case*; the `*_case` functions here apply an action to every alert of
@@ -40,6 +45,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from monitor.models import Alert, AlertEvent, AlertEventKind, AlertState
+from monitor.store.base import AlertContention
 
 if TYPE_CHECKING:
     from monitor.store.base import Store
@@ -87,6 +93,10 @@ class MissingReason(TriageError):
     pass
 
 
+class AlertBusy(TriageError):
+    """Others kept changing the alert while this action was being recorded; nothing was recorded."""
+
+
 def can_move(current: AlertState, target: AlertState) -> bool:
     return target in TRANSITIONS[current]
 
@@ -112,7 +122,7 @@ def state_stamps(alert: Alert, state: AlertState, at: datetime) -> dict[str, Any
 
 
 def apply_event(alert: Alert, event: AlertEvent) -> Alert:
-    """The alert after `event`: what every store does inside `record_alert_event`.
+    """The alert after `event`: the rule every store runs inside `record_alert_event`.
 
     Raises StateConflict when a state event expects a state the alert is no longer in,
     and InvalidTransition for a move the state machine does not allow.
@@ -132,6 +142,25 @@ def apply_event(alert: Alert, event: AlertEvent) -> Alert:
     elif event.kind == AlertEventKind.assignment:
         update["assignee"] = event.assignee
     return alert.model_copy(update=update)
+
+
+def record(store: Store, event: AlertEvent) -> Alert:
+    """Append `event` to the trail and apply it, atomically: how every action reaches a store.
+
+    StateConflict if another agent changed the alert first, InvalidTransition for a move the
+    state machine refuses, AlertBusy if the alert kept changing under the action: in each case
+    nothing is recorded. KeyError for an unknown alert.
+    """
+    try:
+        return store.record_alert_event(event, apply_event)
+    except AlertContention as exc:
+        raise AlertBusy(str(exc)) from exc
+
+
+def set_state(store: Store, alert_id: str, state: AlertState, at: datetime) -> Alert:
+    """Move an alert and stamp its handling times, with no audit entry and no transition check
+    (for tools and tests; people's actions go through `record`). KeyError if unknown."""
+    return store.update_alert(alert_id, lambda alert: alert.model_copy(update=state_stamps(alert, state, at)))
 
 
 # -- actions ----------------------------------------------------------------------
@@ -161,7 +190,7 @@ def change_state(
         raise InvalidTransition(alert.id, alert.state, target)
     event = AlertEvent(alert_id=alert.id, at=at, actor=actor, kind=AlertEventKind.state,
                        from_state=alert.state, to_state=target, text=reason)
-    return store.record_alert_event(event)
+    return record(store, event)
 
 
 def assign(store: Store, alert_id: str, assignee: str | None, actor: str, at: datetime) -> Alert:
@@ -170,9 +199,8 @@ def assign(store: Store, alert_id: str, assignee: str | None, actor: str, at: da
     assignee = _clean(assignee)
     if alert.assignee == assignee:
         return alert
-    return store.record_alert_event(
-        AlertEvent(alert_id=alert.id, at=at, actor=actor, kind=AlertEventKind.assignment, assignee=assignee)
-    )
+    return record(store, AlertEvent(alert_id=alert.id, at=at, actor=actor, kind=AlertEventKind.assignment,
+                                    assignee=assignee))
 
 
 def add_note(store: Store, alert_id: str, text: str, actor: str, at: datetime) -> AlertEvent:
@@ -181,7 +209,7 @@ def add_note(store: Store, alert_id: str, text: str, actor: str, at: datetime) -
     if text_ is None:
         raise TriageError("a note needs some text")
     event = AlertEvent(alert_id=alert_id, at=at, actor=actor, kind=AlertEventKind.note, text=text_)
-    store.record_alert_event(event)
+    record(store, event)
     return event
 
 
@@ -222,7 +250,7 @@ def change_case_state(
         event = AlertEvent(alert_id=member.id, at=at, actor=actor, kind=AlertEventKind.state,
                            from_state=member.state, to_state=target, text=reason)
         try:
-            moved.append(store.record_alert_event(event))
+            moved.append(record(store, event))
         except StateConflict:
             continue
     if not moved:

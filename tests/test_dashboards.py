@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from monitor.store import es_templates as t
+from monitor.store.elasticsearch import templates as t
 
 REPO = Path(__file__).resolve().parent.parent
 NDJSON = REPO / "dashboards" / "earshot.ndjson"

@@ -25,13 +25,14 @@ from monitor.models import (
     Severity,
 )
 from monitor.store import SQLiteStore
-from monitor.store import es_docs as docs
-from monitor.store import es_queries as q
-from monitor.store import es_templates as t
 from monitor.store.base import TrendPoint
 from monitor.store.elasticsearch import AlertWriteContention, ElasticsearchStore, setup_indices
-from monitor.store.es_bulk import BulkWriteError, RetryPolicy, bulk_write
-from monitor.store.es_client import ElasticsearchConfigError, EsSettings, client_for, client_from_url, redacted
+from monitor.store.elasticsearch import docs
+from monitor.store.elasticsearch import queries as q
+from monitor.store.elasticsearch import templates as t
+from monitor.store.elasticsearch.bulk import BulkWriteError, RetryPolicy, bulk_write
+from monitor.store.elasticsearch.client import ElasticsearchConfigError, client_for, client_from_url, redacted
+from monitor.store.elasticsearch.settings import ElasticsearchStoreSettings as EsSettings
 from tests.fake_elasticsearch import FakeElasticsearch
 
 T0 = datetime(2026, 1, 31, 23, 30, tzinfo=UTC)
@@ -182,7 +183,7 @@ def test_documents_round_trip_and_use_only_mapped_fields():
 
 
 def test_every_field_of_the_models_has_a_mapping_so_none_is_dropped_silently():
-    """A field added to Mention or Alert must be added to es_templates and es_docs too."""
+    """A field added to Mention or Alert must be added to templates.py and docs.py too."""
     mention_fields = set(t.field_types(t.MENTION_PROPERTIES))
     for name in Mention.model_fields:
         assert name in mention_fields or f"{name}.label" in mention_fields or f"{name}.likes" in mention_fields, name
@@ -200,20 +201,26 @@ def _leaves(doc: dict, prefix: str = "") -> set[str]:
     return out
 
 
+def _state_change(doc: dict, state: AlertState, at: datetime) -> dict:
+    """The partial update of a move stamped by triage's rules, as `update_alert` writes it."""
+    alert = docs.alert_from_doc(doc)
+    return docs.handling_change(doc, alert.model_copy(update=triage.state_stamps(alert, state, at)), at)
+
+
 def test_handling_times_are_stamped_when_the_state_changes():
     doc = docs.alert_doc(Alert(id="a", mention_id=None, brand="Acme", severity=Severity.info, created_at=T0, reason="r"))
-    ack = docs.state_change(doc, AlertState.acknowledged, T0 + timedelta(minutes=12))
+    ack = _state_change(doc, AlertState.acknowledged, T0 + timedelta(minutes=12))
     assert ack["first_response_at"] == ack["acknowledged_at"] == docs.iso(T0 + timedelta(minutes=12))
     assert ack["time_to_first_response_minutes"] == 12
     doc.update(ack)
-    resolved = docs.state_change(doc, AlertState.resolved, T0 + timedelta(hours=2))
+    resolved = _state_change(doc, AlertState.resolved, T0 + timedelta(hours=2))
     assert "first_response_at" not in resolved  # the first response happened already
     assert resolved["time_to_resolve_minutes"] == 120
     doc.update(resolved)
-    reopened = docs.state_change(doc, AlertState.open, T0 + timedelta(hours=3))
+    reopened = _state_change(doc, AlertState.open, T0 + timedelta(hours=3))
     assert reopened["resolved_at"] is None and reopened["time_to_resolve_minutes"] is None
     doc.update(reopened)
-    dismissed = docs.state_change(doc, AlertState.dismissed, T0 + timedelta(hours=4))
+    dismissed = _state_change(doc, AlertState.dismissed, T0 + timedelta(hours=4))
     assert dismissed["dismissed_at"] == docs.iso(T0 + timedelta(hours=4)) and "resolved_at" not in dismissed
     assert dismissed["state"] == "dismissed" and "acknowledged_at" not in dismissed  # only what changes
     assert docs.add_delivery({"delivered_to": ["slack"]}, "slack") is None
@@ -344,9 +351,10 @@ def test_two_agents_moving_one_alert_at_once_one_wins_and_the_other_gets_a_state
     store.add_alert(_alert())
     other = ElasticsearchStore(client_from_url(fake.url), "test", retry=FAST)  # the other agent's web worker
     ack = _moved("x:1:warning", 1, AlertState.open, AlertState.acknowledged, actor="ana")
-    raced = _race(store, monkeypatch, lambda: other.record_alert_event(ack))
+    raced = _race(store, monkeypatch, lambda: other.record_alert_event(ack, triage.apply_event))
     with pytest.raises(triage.StateConflict):  # luis saw it open; ana acknowledged it meanwhile
-        store.record_alert_event(_moved("x:1:warning", 1, AlertState.open, AlertState.resolved, actor="luis"))
+        store.record_alert_event(_moved("x:1:warning", 1, AlertState.open, AlertState.resolved, actor="luis"),
+                                 triage.apply_event)
     assert raced == [1]
     assert store.get_alert("x:1:warning").state == AlertState.acknowledged
     assert [(e.actor, e.to_state) for e in store.alert_events(["x:1:warning"])] == [("ana", AlertState.acknowledged)]
@@ -357,8 +365,8 @@ def test_a_note_racing_a_state_change_is_applied_after_it_and_both_are_in_the_tr
     store.add_alert(_alert())
     other = ElasticsearchStore(client_from_url(fake.url), "test", retry=FAST)
     _race(store, monkeypatch, lambda: other.record_alert_event(
-        _moved("x:1:warning", 2, AlertState.open, AlertState.acknowledged)))
-    noted = store.record_alert_event(_note("x:1:warning", 2, "calling them", actor="luis"))
+        _moved("x:1:warning", 2, AlertState.open, AlertState.acknowledged), triage.apply_event))
+    noted = store.record_alert_event(_note("x:1:warning", 2, "calling them", actor="luis"), triage.apply_event)
     assert noted.state == AlertState.acknowledged and noted.first_response_at == T0 + timedelta(minutes=2)
     trail = store.alert_events(["x:1:warning"])
     assert [e.kind for e in trail] == [AlertEventKind.state, AlertEventKind.note]  # same time: as recorded
@@ -368,11 +376,13 @@ def test_an_alert_that_keeps_changing_is_a_triage_conflict_not_a_server_error(st
     store.add_alert(_alert())
     other = ElasticsearchStore(client_from_url(fake.url), "test", retry=FAST)
     count = iter(range(100))
-    _race(store, monkeypatch, lambda: other.record_alert_event(_note("x:1:warning", 1, f"n{next(count)}")), times=100)
-    monkeypatch.setattr("monitor.store.elasticsearch.time.sleep", lambda _: None)
-    with pytest.raises(AlertWriteContention) as info:
-        store.record_alert_event(_note("x:1:warning", 1, "mine"))
-    assert isinstance(info.value, triage.TriageError)  # what the web layer answers with 409
+    _race(store, monkeypatch, lambda: triage.record(other, _note("x:1:warning", 1, f"n{next(count)}")), times=100)
+    monkeypatch.setattr("monitor.store.elasticsearch.alerts.time.sleep", lambda _: None)
+    with pytest.raises(AlertWriteContention):
+        store.record_alert_event(_note("x:1:warning", 1, "mine"), triage.apply_event)
+    with pytest.raises(triage.TriageError) as info:  # what the web layer answers with 409
+        triage.record(store, _note("x:1:warning", 1, "mine"))
+    assert isinstance(info.value.__cause__, AlertWriteContention)
     assert "mine" not in [e.text for e in store.alert_events(["x:1:warning"])]
 
 
@@ -390,21 +400,21 @@ def test_an_event_applied_but_not_yet_copied_to_the_trail_index_is_not_lost(stor
     ack = _moved("x:1:warning", 1, AlertState.open, AlertState.acknowledged)
     monkeypatch.setattr(store, "_append_event", dies_copying(ack.id))
     with pytest.raises(ConnectionError):  # the writer dies between applying the event and copying it
-        store.record_alert_event(ack)
+        store.record_alert_event(ack, triage.apply_event)
     monkeypatch.setattr(store, "_append_event", real_append)
     assert store.get_alert("x:1:warning").state == AlertState.acknowledged  # applied: the alert is the commit
     assert fake.indices["test-alert_events"].docs == {}
     assert [e.id for e in store.alert_events(["x:1:warning"])] == [ack.id]  # read from the alert meanwhile
-    assert store.record_alert_event(ack).state == AlertState.acknowledged  # a retry finishes the copy
+    assert store.record_alert_event(ack, triage.apply_event).state == AlertState.acknowledged  # a retry: copies it
     assert list(fake.indices["test-alert_events"].docs) == [ack.id]
     note = _note("x:1:warning", 2, "second")
     monkeypatch.setattr(store, "_append_event", dies_copying(note.id))
     with pytest.raises(ConnectionError):
-        store.record_alert_event(note)
+        store.record_alert_event(note, triage.apply_event)
     monkeypatch.setattr(store, "_append_event", real_append)
     resolve = _moved("x:1:warning", 3, AlertState.acknowledged, AlertState.resolved)
     assert [e.id for e in store.alert_events(["x:1:warning"])] == [ack.id, note.id]
-    store.record_alert_event(resolve)  # copies the note before replacing it in the alert
+    store.record_alert_event(resolve, triage.apply_event)  # copies the note before replacing it in the alert
     assert set(fake.indices["test-alert_events"].docs) == {ack.id, note.id, resolve.id}
     assert [e.id for e in store.alert_events(["x:1:warning"])] == [ack.id, note.id, resolve.id]
 
@@ -413,8 +423,8 @@ def test_the_trail_index_is_append_only_and_ordered_by_the_update_that_applied_e
     store.add_alert(_alert())
     store.add_alert(_alert(severity=Severity.critical))
     store.mark_delivered("x:1:critical", "slack")  # other writes to the alerts index move its _seq_no too
-    first = store.record_alert_event(_note("x:1:critical", 5, "a"))
-    store.record_alert_event(_note("x:1:warning", 5, "b"))
+    first = store.record_alert_event(_note("x:1:critical", 5, "a"), triage.apply_event)
+    store.record_alert_event(_note("x:1:warning", 5, "b"), triage.apply_event)
     assert first.first_response_at == T0 + timedelta(minutes=5)
     docs_ = sorted(fake.indices["test-alert_events"].docs.values(), key=lambda d: d.source["seq"])
     assert [d.source["text"] for d in docs_] == ["a", "b"] and all(d.version == 1 for d in docs_)
@@ -465,7 +475,7 @@ def test_reindex_copies_a_sqlite_store_and_running_it_twice_changes_nothing(tmp_
         _moved("x:1:info", 30, AlertState.acknowledged, AlertState.resolved, text="refunded"),
     ]
     for e in trail:
-        sqlite.record_alert_event(e)
+        sqlite.record_alert_event(e, triage.apply_event)
     ticks: dict[str, list] = {}
     report = reindex_sqlite(tmp_path / "e.db", store, lambda label: lambda done, total: ticks.setdefault(label, []).append((done, total)))
     assert report.ok and report.copied == {
@@ -486,7 +496,7 @@ def test_reindex_copies_a_sqlite_store_and_running_it_twice_changes_nothing(tmp_
     assert (store.count_mentions(), store.count_snapshots()) == (2, 2)
     assert store.alert_events(["x:1:info"]) == trail
     # The store carries on from the copy: the next action applies to the copied state.
-    reopened = store.record_alert_event(_moved("x:1:info", 60, AlertState.resolved, AlertState.open))
+    reopened = store.record_alert_event(_moved("x:1:info", 60, AlertState.resolved, AlertState.open), triage.apply_event)
     assert reopened.resolved_at is None and reopened.acknowledged_at == T0 + timedelta(minutes=3)
     with pytest.raises(FileNotFoundError):
         reindex_sqlite(tmp_path / "missing.db", store)
@@ -543,7 +553,7 @@ def test_a_cluster_set_up_by_an_older_earshot_is_brought_up_to_date_when_the_sto
     assert "topic" in fake.indices["u-mentions-2026.01"].properties  # the existing month got the new fields
     assert "last_event" in fake.indices["u-alerts"].properties and "u-alert_events" in fake.indices
     store.set_topics([("x:1", "billing", None)])
-    store.record_alert_event(_note("x:1:warning", 1, "on it"))
+    store.record_alert_event(_note("x:1:warning", 1, "on it"), triage.apply_event)
     assert store.get_mention("x:1").topic == "billing" and len(store.alert_events(["x:1:warning"])) == 1
     report = store.setup()  # and again: nothing changes
     assert report.indices_created == [] and "u-mentions-*" in report.mappings_updated
@@ -601,7 +611,7 @@ def test_the_init_service_sets_the_kibana_password_and_a_least_privilege_earshot
 
 
 def test_outside_airflow_a_missing_url_and_an_undefined_connection_is_one_clear_error(monkeypatch):
-    from monitor.store.es_client import describe
+    from monitor.store.elasticsearch.client import describe
 
     monkeypatch.delenv("AIRFLOW_CONN_NOWHERE", raising=False)
     settings = EsSettings(url_env="ES_URL", airflow_conn_id="nowhere")

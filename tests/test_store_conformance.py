@@ -7,8 +7,10 @@ when it exists and ELASTICSEARCH_URL is set.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -16,8 +18,8 @@ from monitor.models import (
     Alert, AlertEvent, AlertEventKind, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment, SentimentLabel,
     Severity,
 )
-from monitor.store import SQLiteStore
-from monitor.triage import InvalidTransition, StateConflict
+from monitor.store import RECORD_KINDS, SQLiteStore
+from monitor.triage import InvalidTransition, StateConflict, apply_event, set_state
 
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
 
@@ -101,11 +103,11 @@ def test_an_alert_is_stored_once_and_its_state_changes(backend):
     assert backend.add_alert(alert("x:1", Severity.warning)) is False
     assert backend.add_alert(alert("x:1", Severity.critical, minutes=5)) is True
     assert [a.severity for a in backend.alerts()] == [Severity.critical, Severity.warning]
-    backend.set_alert_state("x:1:warning", AlertState.acknowledged)
+    set_state(backend, "x:1:warning", AlertState.acknowledged, T0)
     assert [a.id for a in backend.alerts([AlertState.open])] == ["x:1:critical"]
     assert {a.id for a in backend.alerts_for(["x:1"])} == {"x:1:warning", "x:1:critical"}
     with pytest.raises(KeyError):
-        backend.set_alert_state("nope", AlertState.resolved)
+        set_state(backend, "nope", AlertState.resolved, T0)
 
 
 def test_the_outbox_holds_each_alert_until_a_channel_has_it(backend):
@@ -148,21 +150,22 @@ def test_topics_are_set_on_mentions_and_survive_a_re_fetch(backend):
 
 def test_alert_events_apply_and_stamp_the_handling_times(backend):
     backend.add_alert(alert("x:1", Severity.warning))
-    note = backend.record_alert_event(event("x:1:warning", 3, AlertEventKind.note, text="looking"))
+    note = backend.record_alert_event(event("x:1:warning", 3, AlertEventKind.note, text="looking"), apply_event)
     assert note.state == AlertState.open and note.first_response_at == T0 + timedelta(minutes=3)
-    acked = backend.record_alert_event(moved("x:1:warning", 5, AlertState.open, AlertState.acknowledged))
+    acked = backend.record_alert_event(moved("x:1:warning", 5, AlertState.open, AlertState.acknowledged), apply_event)
     assert acked.state == AlertState.acknowledged and acked.acknowledged_at == T0 + timedelta(minutes=5)
     assert acked.first_response_at == T0 + timedelta(minutes=3)  # the note was the first response
-    assigned = backend.record_alert_event(event("x:1:warning", 6, AlertEventKind.assignment, assignee="Billing care"))
+    assigned = backend.record_alert_event(event("x:1:warning", 6, AlertEventKind.assignment, assignee="Billing care"),
+                                          apply_event)
     assert assigned.assignee == "Billing care"
     resolved = backend.record_alert_event(moved("x:1:warning", 30, AlertState.acknowledged, AlertState.resolved,
-                                                text="refunded"))
+                                                text="refunded"), apply_event)
     assert resolved.resolved_at == T0 + timedelta(minutes=30)
-    reopened = backend.record_alert_event(moved("x:1:warning", 40, AlertState.resolved, AlertState.open))
+    reopened = backend.record_alert_event(moved("x:1:warning", 40, AlertState.resolved, AlertState.open), apply_event)
     assert reopened.state == AlertState.open and reopened.resolved_at is None
     assert reopened.acknowledged_at == T0 + timedelta(minutes=5) and reopened.assignee == "Billing care"
     dismissed = backend.record_alert_event(moved("x:1:warning", 41, AlertState.open, AlertState.dismissed,
-                                                 text="duplicate"))
+                                                 text="duplicate"), apply_event)
     assert dismissed.dismissed_at == T0 + timedelta(minutes=41) and dismissed.resolved_at is None
     stored = backend.get_alert("x:1:warning")
     assert stored == dismissed
@@ -180,13 +183,15 @@ def test_alert_events_apply_and_stamp_the_handling_times(backend):
 
 def test_a_stale_or_invalid_state_event_changes_nothing(backend):
     backend.add_alert(alert("x:1", Severity.warning))
-    backend.record_alert_event(moved("x:1:warning", 1, AlertState.open, AlertState.acknowledged, actor="ana"))
+    backend.record_alert_event(moved("x:1:warning", 1, AlertState.open, AlertState.acknowledged, actor="ana"),
+                               apply_event)
     with pytest.raises(StateConflict):  # luis clicked on a page that still showed it open
-        backend.record_alert_event(moved("x:1:warning", 2, AlertState.open, AlertState.resolved, actor="luis"))
+        backend.record_alert_event(moved("x:1:warning", 2, AlertState.open, AlertState.resolved, actor="luis"),
+                                   apply_event)
     with pytest.raises(InvalidTransition):
-        backend.record_alert_event(moved("x:1:warning", 3, AlertState.acknowledged, AlertState.open))
+        backend.record_alert_event(moved("x:1:warning", 3, AlertState.acknowledged, AlertState.open), apply_event)
     with pytest.raises(KeyError):
-        backend.record_alert_event(event("nope", 1, AlertEventKind.note, text="x"))
+        backend.record_alert_event(event("nope", 1, AlertEventKind.note, text="x"), apply_event)
     assert backend.get_alert("x:1:warning").state == AlertState.acknowledged
     assert [e.actor for e in backend.alert_events(["x:1:warning"])] == ["ana"]
 
@@ -194,17 +199,18 @@ def test_a_stale_or_invalid_state_event_changes_nothing(backend):
 def test_recording_the_same_event_twice_stores_it_once(backend):
     backend.add_alert(alert("x:1", Severity.info))
     first = moved("x:1:info", 1, AlertState.open, AlertState.acknowledged)
-    backend.record_alert_event(first)
-    assert backend.record_alert_event(first).state == AlertState.acknowledged  # a retry, not a conflict
+    backend.record_alert_event(first, apply_event)
+    assert backend.record_alert_event(first, apply_event).state == AlertState.acknowledged  # a retry, not a conflict
     assert [e.id for e in backend.alert_events(["x:1:info"])] == [first.id]
 
 
 def test_alert_events_of_several_alerts_come_oldest_first(backend):
     backend.add_alert(alert("x:1", Severity.warning))
     backend.add_alert(alert("x:1", Severity.critical, minutes=2))
-    backend.record_alert_event(event("x:1:critical", 9, AlertEventKind.note, text="later"))
-    backend.record_alert_event(event("x:1:warning", 4, AlertEventKind.note, text="earlier"))
-    backend.record_alert_event(event("x:1:warning", 9, AlertEventKind.note, text="same time, recorded last"))
+    backend.record_alert_event(event("x:1:critical", 9, AlertEventKind.note, text="later"), apply_event)
+    backend.record_alert_event(event("x:1:warning", 4, AlertEventKind.note, text="earlier"), apply_event)
+    backend.record_alert_event(event("x:1:warning", 9, AlertEventKind.note, text="same time, recorded last"),
+                               apply_event)
     texts = [e.text for e in backend.alert_events(["x:1:critical", "x:1:warning"])]
     assert texts == ["earlier", "later", "same time, recorded last"]
     assert backend.alert_events(["x:1:critical"])[0].alert_id == "x:1:critical"
@@ -213,12 +219,46 @@ def test_alert_events_of_several_alerts_come_oldest_first(backend):
 
 def test_set_alert_state_stamps_handling_times_too(backend):
     backend.add_alert(alert("x:1", Severity.info))
-    acked = backend.set_alert_state("x:1:info", AlertState.acknowledged)
-    assert acked.acknowledged_at is not None and acked.first_response_at == acked.acknowledged_at
-    resolved = backend.set_alert_state("x:1:info", AlertState.resolved)
+    acked = set_state(backend, "x:1:info", AlertState.acknowledged, T0 + timedelta(minutes=1))
+    assert acked.acknowledged_at == T0 + timedelta(minutes=1) and acked.first_response_at == acked.acknowledged_at
+    resolved = set_state(backend, "x:1:info", AlertState.resolved, T0 + timedelta(minutes=2))
     assert resolved.resolved_at is not None and resolved.acknowledged_at == acked.acknowledged_at
-    assert backend.set_alert_state("x:1:info", AlertState.open).resolved_at is None
+    assert set_state(backend, "x:1:info", AlertState.open, T0 + timedelta(minutes=3)).resolved_at is None
+    assert backend.get_alert("x:1:info").acknowledged_at == T0 + timedelta(minutes=1)
     assert backend.alert_events(["x:1:info"]) == []  # not an audited action
+
+
+def test_what_a_store_exports_another_imports_and_importing_it_again_changes_nothing(backend):
+    backend.ingest([mention("1"), mention("2", minutes=5)], [snapshot("x:1", 0, 0), snapshot("x:1", 10, 4)],
+                   cursor_key="source:x", cursor="c1")
+    backend.set_topics([("x:1", "billing", "Billing care")])
+    backend.add_alert(alert("x:1", Severity.warning))
+    backend.mark_delivered("x:1:warning", "slack")
+    trail = [event("x:1:warning", 3, AlertEventKind.note, text="looking"),
+             moved("x:1:warning", 3, AlertState.open, AlertState.acknowledged)]  # same time: recorded after the note
+    for e in trail:
+        backend.record_alert_event(e, apply_event)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = SQLiteStore(Path(tmp) / "copy.db")
+        try:
+            for kind in RECORD_KINDS:
+                export = backend.export_records(kind, page_size=1)
+                result = copy.import_records(kind, export.records())
+                assert (result.stored, result.failures) == (export.total, []), kind
+            ids = ["x:1", "x:2"]
+            assert copy.get_mentions(ids) == backend.get_mentions(ids) and copy.get_mention("x:1").topic == "billing"
+            assert copy.snapshots_for("x:1") == backend.snapshots_for("x:1")
+            assert copy.get_alert("x:1:warning") == backend.get_alert("x:1:warning")  # with its handling
+            assert copy.alert_events(["x:1:warning"]) == trail
+            assert copy.get_cursor("source:x") == "c1" and copy.undelivered_alerts("slack") == []
+            for kind in RECORD_KINDS:  # and back: everything is there already
+                assert backend.import_records(kind, copy.export_records(kind).records()).failures == []
+            assert (backend.count_mentions(), backend.count_snapshots()) == (2, 2)
+            assert backend.alert_events(["x:1:warning"]) == trail
+            assert backend.get_alert("x:1:warning") == copy.get_alert("x:1:warning")
+            assert backend.get_mentions(ids) == copy.get_mentions(ids)
+        finally:
+            copy.close()
 
 
 def test_alerts_created_in_a_window(backend):

@@ -92,7 +92,7 @@ def test_a_stale_page_cannot_overwrite_another_agents_action(api, store, clock):
     stale = AlertEvent(alert_id=CRITICAL, at=clock(), actor="luis", kind=AlertEventKind.state,
                        from_state=A.open, to_state=A.acknowledged)
     with pytest.raises(triage.StateConflict, match="someone else changed it"):
-        store.record_alert_event(stale)
+        triage.record(store, stale)
     response = api.post(f"/api/alerts/{CRITICAL}/state", json={"state": "acknowledged"})
     assert response.status_code == 409 and "resolved" in response.json()["detail"]
     assert store.get_alert(CRITICAL).state == A.resolved

@@ -1,23 +1,21 @@
-"""Persistence behind one protocol; `open_store` picks the backend the config names."""
+"""Persistence behind one protocol (`Store`, base.py); `open_store` opens the store the config names.
+
+Stores are plugins found through the `earshot.stores` entry points (registry.py): SQLite
+(sqlite/, the default) and Elasticsearch (elasticsearch/). A copy from one store to another
+goes through the protocol too: `export_records` / `import_records` (records.py).
+"""
 
 from __future__ import annotations
 
-from monitor.config import Config
-from monitor.store.base import IngestResult, Quarantined, Store, TrendPoint
+from monitor.store.base import AlertContention, IngestResult, Quarantined, Store, TrendPoint
+from monitor.store.records import RECORD_KINDS, ImportResult, Record, RecordExport, RecordKind
+from monitor.store.registry import (
+    STORES_GROUP, StoreDescriptor, UnknownStore, describe_store, find_store, open_store,
+)
 from monitor.store.sqlite import SQLiteStore
 
-__all__ = ["IngestResult", "Quarantined", "SQLiteStore", "Store", "TrendPoint", "open_store"]
-
-
-def open_store(config: Config) -> Store:
-    if config.store.backend == "sqlite":
-        return SQLiteStore(config.resolve(config.store.path))
-    if config.store.backend == "elasticsearch":
-        try:
-            from monitor.store.elasticsearch import ElasticsearchStore
-        except ImportError as exc:
-            raise ValueError(
-                f"store.backend: elasticsearch needs pip install 'earshot[elasticsearch]' ({exc})"
-            ) from None
-        return ElasticsearchStore.from_config(config)
-    raise ValueError(f"store.backend: unknown backend {config.store.backend!r}")
+__all__ = [
+    "RECORD_KINDS", "STORES_GROUP", "AlertContention", "ImportResult", "IngestResult", "Quarantined", "Record",
+    "RecordExport", "RecordKind", "SQLiteStore", "Store", "StoreDescriptor", "TrendPoint", "UnknownStore",
+    "describe_store", "find_store", "open_store",
+]

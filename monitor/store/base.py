@@ -1,19 +1,25 @@
 """The `Store` protocol: what the pipeline and the web UI need from persistence.
 
-SQLite implements it for the embedded default; Elasticsearch will implement the same
-protocol, and one conformance suite (tests/test_store_conformance.py) holds both to it.
+SQLite implements it for the embedded default, Elasticsearch for scale, and one
+conformance suite (tests/test_store_conformance.py) holds both to it. Stores are found
+by name through the `earshot.stores` entry points (monitor/store/registry.py).
+
+A store persists; it knows no rules. Triage decides what an action does to an alert
+(monitor/triage.py) and hands the store that decision as a function, which the store
+applies inside its own atomic step (see `Store.record_alert_event` for why).
 """
 
 from __future__ import annotations
 
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment
 from monitor.quarantine import Quarantined, model_head, quarantine_digest, record_head  # noqa: F401 - re-exported
+from monitor.store.records import ImportResult, Record, RecordExport, RecordKind
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,17 @@ class TrendPoint:
     label: str  # negative / neutral / positive / unscored
     count: int
     brand: str = ""
+
+
+# What an action does to an alert: the alert as it is stored now -> the alert after it.
+# Raising refuses the action; the store then writes nothing.
+ApplyEvent = Callable[[Alert, AlertEvent], Alert]
+AlertChange = Callable[[Alert], Alert]
+
+
+class AlertContention(RuntimeError):
+    """An alert kept changing under an action (others acting on it at that moment); nothing
+    was written. A conflict to report ("reload and try again"), not a failure of the store."""
 
 
 class Store(Protocol):
@@ -106,18 +123,35 @@ class Store(Protocol):
     def alerts(self, states: Sequence[AlertState] | None = None, limit: int = 200) -> list[Alert]:
         """Newest first."""
 
-    def set_alert_state(self, alert_id: str, state: AlertState) -> Alert:
-        """Set the state without an audit entry (no transition check), stamping the handling
-        times as `monitor.triage.state_stamps` says; people's actions go through `record_alert_event`."""
+    def update_alert(self, alert_id: str, change: AlertChange) -> Alert:
+        """Apply `change` to the stored alert and persist its handling (state, assignee, handling
+        times) in one atomic step, without an audit entry; KeyError for an unknown alert.
 
-    def record_alert_event(self, event: AlertEvent) -> Alert:
-        """Append `event` to its alert's audit trail and apply it, in one atomic step; returns the alert.
+        `change` runs inside that step, on the alert as stored at that moment (and again if
+        another writer got in between), so no concurrent change is lost. What a change does is
+        the caller's: `monitor.triage.set_state` moves an alert and stamps its handling times.
+        """
 
-        Applying is `monitor.triage.apply_event` (state, assignee and handling times). A state
-        event whose `from_state` is no longer the alert's state raises `triage.StateConflict`
-        and stores nothing, so concurrent agents cannot both win. KeyError for an unknown
-        alert. An event whose id is already stored changes nothing (a retry is safe).
-        The trail is append-only: no method edits or deletes an event.
+    def record_alert_event(self, event: AlertEvent, apply: ApplyEvent) -> Alert:
+        """Append `event` to its alert's audit trail and persist `apply(alert, event)`, in one
+        atomic step; returns the alert as stored.
+
+        The rules are the caller's (`monitor.triage.apply_event`); the store calls `apply`
+        inside its transaction on the alert as stored at that moment, and if another writer
+        changed the alert in between, calls it again on the new state. So when two agents act
+        at once, only one state change wins: `apply` refuses the other (`triage.StateConflict`,
+        a state event whose `from_state` is no longer the alert's state) and nothing of it is
+        stored. If the alert keeps changing under the action, `AlertContention`.
+
+        Why the store takes the rule rather than triage applying it first and asking the store
+        to write the result: applying and writing must be one atomic step, and only the store
+        can make them one (a SQLite transaction; a single Elasticsearch write guarded by
+        `if_seq_no`, retried on a conflict). Triage applying first would need a version token in
+        the protocol and its own re-read-and-retry loop: the same loop, kept apart from the
+        write it guards.
+
+        KeyError for an unknown alert. An event whose id is already stored changes nothing (a
+        retry is safe). The trail is append-only: no method edits or deletes an event.
         """
 
     def alert_events(self, alert_ids: Iterable[str]) -> list[AlertEvent]:
@@ -148,4 +182,21 @@ class Store(Protocol):
         """Mentions per bucket (an hour, or `TREND_BUCKETS` minutes) by brand, source and sentiment label,
         for trend charts and storm detection."""
 
-    def close(self) -> None: ...
+    def export_records(self, kind: RecordKind, page_size: int = 1000) -> RecordExport:
+        """Every record of `kind` this store holds, page by page, for another store's `import_records`.
+
+        Only reads, whatever the store (`SQLiteStore.read_only` copies a file it must not change).
+        """
+
+    def import_records(self, kind: RecordKind, records: Iterable[Record]) -> ImportResult:
+        """Store records another store exported, as they are: what is there with the same id is
+        replaced, so importing twice changes nothing, except the audit trail, which is
+        append-only: an event already there is left as it is (and counts as stored).
+
+        A record that cannot be stored is reported in `ImportResult.failures`, not raised; the
+        rest are stored. Readable when this returns; a store may make them readable only at the
+        end (Elasticsearch refreshes once per call, never per page).
+        """
+
+    def close(self) -> None:
+        """Release the connection; the store is not used afterwards."""

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from monitor.store.elasticsearch.settings import ElasticsearchSettings, ElasticsearchStoreSettings
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -32,35 +33,6 @@ RETRY_OPTIONS: dict[str, Any] = {
 
 class ElasticsearchConfigError(ValueError):
     """The Elasticsearch store cannot be reached as configured; the message names what to set."""
-
-
-class ElasticsearchSettings(Protocol):
-    """`store.elasticsearch` in the config (monitor.config.ElasticsearchStoreConfig)."""
-
-    url_env: str
-    api_key_env: str | None
-    username: str | None
-    password_env: str | None
-    index_prefix: str
-    retention_days: int | None
-    airflow_conn_id: str | None
-    ca_certs: Path | None
-    verify_certs: bool
-
-
-@dataclass(frozen=True)
-class EsSettings:
-    """A plain implementation of `ElasticsearchSettings`, for tests and scripts without a config file."""
-
-    url_env: str = "ELASTICSEARCH_URL"
-    api_key_env: str | None = None
-    username: str | None = None
-    password_env: str | None = None
-    index_prefix: str = "earshot"
-    retention_days: int | None = 365
-    airflow_conn_id: str | None = None
-    ca_certs: Path | None = None
-    verify_certs: bool = True
 
 
 def in_airflow_task(environ: Mapping[str, str] = os.environ) -> bool:
@@ -164,7 +136,7 @@ def describe(settings: ElasticsearchSettings) -> str:
 def client_from_env(environ: Mapping[str, str] = os.environ) -> Elasticsearch:
     """For tests and one-off scripts: $ELASTICSEARCH_URL (credentials may be in it), plus
     optional $ELASTICSEARCH_API_KEY and $ELASTICSEARCH_CA_CERTS."""
-    settings = EsSettings(
+    settings = ElasticsearchStoreSettings(
         api_key_env="ELASTICSEARCH_API_KEY" if environ.get("ELASTICSEARCH_API_KEY") else None,
         ca_certs=Path(environ["ELASTICSEARCH_CA_CERTS"]) if environ.get("ELASTICSEARCH_CA_CERTS") else None,
     )

@@ -12,9 +12,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.models import Alert, AlertEvent, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment
+from monitor.models import Alert, AlertEvent, Engagement, EngagementSnapshot, Mention, Sentiment
 from monitor.store.base import Quarantined, quarantine_digest
-from monitor.triage import state_stamps
 
 MAX_ID_BYTES = 512  # Elasticsearch's limit on `_id`
 
@@ -172,21 +171,11 @@ def alert_from_doc(doc: Mapping[str, Any]) -> Alert:
 
 def handling_change(doc: Mapping[str, Any], updated: Alert, now: datetime) -> dict[str, Any]:
     """The partial update that turns the stored alert `doc` into `updated`: the handling
-    fields that differ (a cleared time is written as null), plus `state` and `updated_at`."""
+    fields that differ (a cleared time is written as null, a derived duration follows its
+    time), plus `state` and `updated_at`. What `updated` should be is triage's decision."""
     change = {name: value for name, value in handling_fields(updated).items() if doc.get(name) != value}
     change.update(state=updated.state.value, updated_at=iso(now))
     return change
-
-
-def state_change(doc: Mapping[str, Any], state: AlertState, now: datetime) -> dict[str, Any]:
-    """The partial update that moves an alert to `state` at `now` without an audit entry
-    (`Store.set_alert_state`), stamped by the rules every store shares (`triage.state_stamps`).
-
-    Time to first response is created -> first response; time to resolve is created ->
-    resolved. Re-opening clears the resolution, keeping the first response: it did happen.
-    """
-    alert = alert_from_doc(doc)
-    return handling_change(doc, alert.model_copy(update=state_stamps(alert, state, now)), now)
 
 
 def add_delivery(doc: Mapping[str, Any], channel: str) -> dict[str, Any] | None:

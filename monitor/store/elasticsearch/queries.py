@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.store.base import TrendPoint
-from monitor.store.es_docs import iso
+from monitor.store.elasticsearch.docs import iso
 
 UNSCORED = "unscored"
 

@@ -1,0 +1,288 @@
+"""The Elasticsearch store's ingest side: mentions, their engagement snapshots, source cursors,
+quarantined records, and the tags later steps add (sentiment, language, topic).
+
+`ingest` replaces SQLite's transaction with ordering: every document is built (and so
+validated) before anything is sent, the batch is bulk-written, and the source cursor is
+written last, only if every document was stored. A crash or a rejected document leaves
+the cursor where it was, so the batch is fetched again and re-applied without
+duplicates: the same outcome the protocol promises.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from monitor.models import EngagementSnapshot, Mention, Sentiment
+from monitor.store.base import IngestResult, Quarantined, model_head
+from monitor.store.elasticsearch import docs
+from monitor.store.elasticsearch import queries as q
+from monitor.store.elasticsearch.indices import CONFLICT_ATTEMPTS, IDS_PER_LOOKUP, ConcurrentWriteError, IndexClient
+
+RETRY_ON_CONFLICT = 3  # Elasticsearch's own retries of a partial update that checks nothing
+
+
+@dataclass(frozen=True)
+class _Located:
+    """Where a stored mention is, with what optimistic concurrency needs."""
+
+    index: str
+    seq_no: int
+    primary_term: int
+    source: dict[str, Any]
+
+
+class Mentions(IndexClient):
+    """Mentions, snapshots, cursors and quarantine: what the ingest, score and detect steps read and write."""
+
+    def _locate(self, mention_ids: Iterable[str]) -> dict[str, _Located]:
+        ids = list(dict.fromkeys(mention_ids))
+        found: dict[str, _Located] = {}
+        for start in range(0, len(ids), IDS_PER_LOOKUP):
+            chunk = ids[start : start + IDS_PER_LOOKUP]
+            body = self._search(
+                self.names.pattern("mentions"), q.ids(chunk), size=len(chunk), seq_no_primary_term=True,
+                source_includes=["brand", "source", "engagement_observed_at"],
+            )
+            for hit in body["hits"]["hits"]:
+                found[hit["_id"]] = _Located(hit["_index"], hit["_seq_no"], hit["_primary_term"], hit["_source"])
+        return found
+
+    def ingest(
+        self,
+        mentions: Sequence[Mention],
+        snapshots: Sequence[EngagementSnapshot],
+        cursor_key: str | None = None,
+        cursor: str | None = None,
+        quarantine: Sequence[Quarantined] = (),
+    ) -> IngestResult:
+        now = self._now()
+        # Build every document first: a malformed batch fails here, before anything is written;
+        # a mention that cannot become a document (a lone surrogate) is quarantined instead.
+        batch: dict[str, tuple[Mention, dict[str, Any], dict[str, Any]]] = {}
+        bad = list(quarantine)
+        for m in _checked(mentions, Mention):
+            try:
+                made = (m, _encodable(docs.mention_doc(m, now)), _encodable(docs.refetch_update(m)))
+            except (UnicodeEncodeError, ValueError) as exc:
+                bad.append(Quarantined(m.source, m.id, f"cannot be stored: {type(exc).__name__}: {exc}"[:300],
+                                       model_head(m)))
+                continue
+            batch[m.id] = made
+        dropped = {q.where for q in bad}
+        snaps = [s for s in _checked(snapshots, EngagementSnapshot) if s.mention_id not in dropped]
+        snap_docs = [docs.snapshot_doc(s) for s in snaps]
+        cursor_body = None
+        if cursor_key is not None and cursor is not None:
+            cursor_body = docs.cursor_doc(cursor_key, cursor, now)
+
+        latest: dict[str, EngagementSnapshot] = {}
+        for s in snaps:  # the newest snapshot of each mention in this batch (the later one on a tie)
+            if s.mention_id not in latest or s.observed_at >= latest[s.mention_id].observed_at:
+                latest[s.mention_id] = s
+
+        located = self._locate([*batch, *latest])
+        new_snapshots = self._write_snapshots(snaps, snap_docs, batch, located)
+        new, updated = self._write_mentions(batch, latest, located)
+        set_aside = self._quarantine(bad, now)
+        if cursor_body is not None:
+            self._write_cursor(cursor_body)
+        return IngestResult(new, updated, new_snapshots, quarantined=set_aside)
+
+    def _quarantine(self, records: Sequence[Quarantined], now: datetime) -> int:
+        if not records:
+            return 0
+        actions = [{"_op_type": "create", "_index": self.names.index("quarantine"), "_id": docs.quarantine_id(r),
+                    "_source": _encodable(docs.quarantine_doc(r, now), lenient=True)} for r in records]
+        return len(self._bulk(actions, "quarantined records").ids("succeeded"))  # 409: quarantined before
+
+    def quarantined(self, limit: int = 100) -> list[Quarantined]:
+        hits = self._hits(self.names.index("quarantine"), q.match_all(), [{"at": "desc"}], limit)
+        return [docs.quarantine_from_doc(hit["_source"]) for hit in hits]
+
+    def count_quarantined(self) -> int:
+        return self._count("quarantine")
+
+    def _write_snapshots(
+        self,
+        snaps: list[EngagementSnapshot],
+        snap_docs: list[dict[str, Any]],
+        batch: dict[str, tuple[Mention, dict[str, Any], dict[str, Any]]],
+        located: dict[str, _Located],
+    ) -> int:
+        actions = []
+        for s, doc in zip(snaps, snap_docs, strict=True):
+            if s.mention_id in batch:
+                doc.update(brand=batch[s.mention_id][0].brand, source=batch[s.mention_id][0].source)
+            elif s.mention_id in located:
+                stored = located[s.mention_id].source
+                doc.update(brand=stored.get("brand"), source=stored.get("source"))
+            index = self._ensure_monthly("snapshots", s.observed_at)
+            actions.append({"_op_type": "create", "_index": index, "_id": docs.snapshot_id(s), "_source": doc})
+        outcome = self._bulk(actions, "engagement snapshots")
+        return len(outcome.ids("succeeded"))  # a 409 conflict is a snapshot stored before
+
+    def _write_mentions(
+        self,
+        batch: dict[str, tuple[Mention, dict[str, Any], dict[str, Any]]],
+        latest: dict[str, EngagementSnapshot],
+        located: dict[str, _Located],
+    ) -> tuple[int, int]:
+        """Insert new mentions, update known ones; retry the ones another writer changed meanwhile."""
+        new = updated = 0
+        pending = set(batch) | set(latest)
+        for attempt in range(CONFLICT_ATTEMPTS):
+            if attempt:
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+                located = self._locate(pending)
+            planned = (self._mention_action(m, batch.get(m), latest.get(m), located.get(m)) for m in sorted(pending))
+            actions = [action for action in planned if action is not None]
+            outcome = self._bulk(actions, "mentions")
+            for item in outcome.succeeded:
+                if item.doc_id in batch:
+                    if item.op == "create":
+                        new += 1
+                    else:
+                        updated += 1
+            pending = outcome.ids("conflicts")
+            if not pending:
+                return new, updated
+        raise ConcurrentWriteError(f"mentions kept changing under this write: {', '.join(sorted(pending)[:10])}")
+
+    def _mention_action(
+        self,
+        mention_id: str,
+        fetched: tuple[Mention, dict[str, Any], dict[str, Any]] | None,
+        snapshot: EngagementSnapshot | None,
+        stored: _Located | None,
+    ) -> dict[str, Any] | None:
+        if stored is None:
+            if fetched is None:
+                return None  # a snapshot of a mention this store never had: nothing to update
+            mention, doc, _ = fetched
+            if snapshot is not None:
+                doc = {**doc, "engagement": docs.engagement_doc(snapshot.engagement),
+                       "engagement_observed_at": docs.iso(snapshot.observed_at)}
+            index = self._ensure_monthly("mentions", mention.created_at)
+            return {"_op_type": "create", "_index": index, "_id": mention_id, "_source": doc}
+        change: dict[str, Any] = dict(fetched[2]) if fetched else {}
+        observed = stored.source.get("engagement_observed_at")
+        if snapshot is not None and (observed is None or snapshot.observed_at >= docs.parse_iso(observed)):
+            change["engagement"] = docs.engagement_doc(snapshot.engagement)
+            change["engagement_observed_at"] = docs.iso(snapshot.observed_at)
+        if not change:
+            return None
+        return {
+            "_op_type": "update", "_index": stored.index, "_id": mention_id, "doc": change,
+            "if_seq_no": stored.seq_no, "if_primary_term": stored.primary_term,
+        }
+
+    def get_cursor(self, key: str) -> str | None:
+        resp = self._get(self.names.index("cursors"), key)
+        return resp["_source"]["value"] if resp.get("found") else None
+
+    def set_cursor(self, key: str, value: str) -> None:
+        self._write_cursor(docs.cursor_doc(key, value, self._now()))
+
+    def _write_cursor(self, body: dict[str, Any]) -> None:
+        self.client.index(
+            index=self.names.index("cursors"), id=docs.safe_id(body["key"]), document=body, refresh=self.refresh
+        )
+
+    def get_mention(self, mention_id: str) -> Mention | None:
+        return self.get_mentions([mention_id]).get(mention_id)
+
+    def get_mentions(self, mention_ids: Iterable[str]) -> dict[str, Mention]:
+        ids = list(dict.fromkeys(mention_ids))
+        found: dict[str, Mention] = {}
+        for start in range(0, len(ids), IDS_PER_LOOKUP):
+            chunk = ids[start : start + IDS_PER_LOOKUP]
+            body = self._search(self.names.pattern("mentions"), q.ids(chunk), size=len(chunk))
+            for hit in body["hits"]["hits"]:
+                found[hit["_id"]] = docs.mention_from_doc(hit["_source"])
+        return found
+
+    def count_mentions(self) -> int:
+        return self._count("mentions")
+
+    def recent_mentions(self, source: str, since: datetime, limit: int = 1000) -> list[Mention]:
+        hits = self._hits(self.names.pattern("mentions"), q.source_since(source, since), q.MENTIONS_NEWEST_FIRST, limit)
+        return [docs.mention_from_doc(hit["_source"]) for hit in hits]
+
+    def count_snapshots(self) -> int:
+        return self._count("snapshots")
+
+    def unscored_mentions(self, limit: int = 1000) -> list[Mention]:
+        hits = self._hits(self.names.pattern("mentions"), q.unscored(), q.MENTIONS_BY_TIME, limit)
+        return [docs.mention_from_doc(hit["_source"]) for hit in hits]
+
+    def set_sentiments(self, results: Sequence[tuple[str, Sentiment]]) -> None:
+        self._update_mentions([(mid, {"sentiment": docs.sentiment_doc(s)}) for mid, s in results], "sentiment scores")
+
+    def set_languages(self, results: Sequence[tuple[str, str]]) -> None:
+        self._update_mentions([(mid, {"lang": lang}) for mid, lang in results], "languages")
+
+    def set_topics(self, results: Sequence[tuple[str, str, str | None]]) -> None:
+        self._update_mentions([(mid, docs.topic_update(topic, team)) for mid, topic, team in results], "topic tags")
+
+    def _update_mentions(self, changes: list[tuple[str, dict[str, Any]]], what: str) -> None:
+        """Partial updates of stored mentions (unknown ids are skipped, as in SQLite).
+
+        The fields written are this step's own, so no `if_seq_no` check: Elasticsearch
+        re-applies the partial document itself if another writer got in between
+        (`retry_on_conflict`); a conflict that outlives that fails the step rather than
+        dropping the write silently (the pipeline would never tag the mention again).
+        """
+        located = self._locate(mid for mid, _ in changes)
+        actions = [
+            {"_op_type": "update", "_index": located[mid].index, "_id": mid, "doc": change,
+             "retry_on_conflict": RETRY_ON_CONFLICT}
+            for mid, change in changes
+            if mid in located
+        ]
+        outcome = self._bulk(actions, what)
+        if outcome.conflicts:
+            raise ConcurrentWriteError(
+                f"{what}: mentions kept changing under this write: {', '.join(sorted(outcome.ids('conflicts'))[:10])}"
+            )
+
+    # -- snapshots ----------------------------------------------------------------
+
+    def snapshots_since(self, since: datetime) -> list[EngagementSnapshot]:
+        hits = self._hits(self.names.pattern("snapshots"), q.since("observed_at", since), q.SNAPSHOTS_BY_TIME)
+        return [docs.snapshot_from_doc(hit["_source"]) for hit in hits]
+
+    def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]:
+        hits = self._hits(self.names.pattern("snapshots"), q.term("mention_id", mention_id), q.SNAPSHOTS_BY_TIME)
+        return [docs.snapshot_from_doc(hit["_source"]) for hit in hits]
+
+    def latest_observation(self) -> datetime | None:
+        hits = list(self._hits(self.names.pattern("snapshots"), q.match_all(), q.SNAPSHOTS_NEWEST_FIRST, limit=1))
+        return docs.parse_iso(hits[0]["_source"]["observed_at"]) if hits else None
+
+
+def _encodable(doc: Any, lenient: bool = False) -> Any:
+    """`doc` if it can be sent as UTF-8 JSON; UnicodeEncodeError (or, `lenient`, escaped text) if not."""
+    if isinstance(doc, str):
+        try:
+            doc.encode("utf-8")
+        except UnicodeEncodeError:
+            if not lenient:
+                raise
+            return doc.encode("utf-8", "backslashreplace").decode("utf-8")
+        return doc
+    if isinstance(doc, dict):
+        return {k: _encodable(v, lenient) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_encodable(v, lenient) for v in doc]
+    return doc
+
+
+def _checked(items: Sequence[Any], kind: type) -> Iterator[Any]:
+    for item in items:
+        if not isinstance(item, kind):
+            raise TypeError(f"expected {kind.__name__}, got {type(item).__name__}")
+        yield item

@@ -1,0 +1,91 @@
+"""Stores are plugins, found by name through the `earshot.stores` entry points.
+
+Each entry point names a `StoreDescriptor`: the store's name, its settings model (pydantic
+only) and a factory that imports the store itself only when it runs. So finding a store,
+validating its settings or parsing a DAG file never imports a database client. Earshot's
+own stores (sqlite, elasticsearch) are declared in pyproject.toml like any other; a
+third-party store is a package that declares one more entry point in this group.
+
+The machinery is kept small and store-specific on purpose, so that it can move onto
+a shared plugin registry (one per plug point) without changing the descriptors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from monitor.config import Config
+    from monitor.store.base import Store
+
+STORES_GROUP = "earshot.stores"
+
+S = TypeVar("S", bound=BaseModel)
+
+
+class UnknownStore(ValueError):
+    """No installed store has the name the config gives; the message lists the installed ones."""
+
+
+@dataclass(frozen=True)
+class StoreDescriptor(Generic[S]):
+    """What the registry knows of a store before it is used: cheap to import."""
+
+    name: str
+    settings_model: type[S]  # the store's settings, validated like the rest of the config
+    factory: Callable[[S, Path], Store]  # (settings, directory relative paths are resolved in) -> the store
+    describe: Callable[[S, Path], str]  # where the data goes, in one line with no secret (`earshot run`, check-config)
+
+    def open(self, settings: S | Mapping[str, Any], base_dir: Path = Path(".")) -> Store:
+        """The store these settings describe; importing its module happens here, not before."""
+        if not isinstance(settings, self.settings_model):
+            settings = self.settings_model.model_validate(settings)
+        return self.factory(settings, base_dir)
+
+    def settings_from(self, store_section: BaseModel) -> S:
+        """This store's settings out of the config's `store` section: its own sub-section
+        `store.<name>` where there is one (`store.elasticsearch`), else the section's own
+        keys that the settings model declares (SQLite's file is `store.path`)."""
+        section = store_section.model_dump()
+        own = section.get(self.name)
+        if not isinstance(own, dict):
+            own = {key: value for key, value in section.items() if key in self.settings_model.model_fields}
+        return self.settings_model.model_validate(own)
+
+
+def installed_stores() -> list[str]:
+    return sorted({ep.name for ep in entry_points(group=STORES_GROUP)})
+
+
+def find_store(name: str) -> StoreDescriptor[Any]:
+    """The descriptor of the store called `name`; UnknownStore if none is installed under it."""
+    found = entry_points(group=STORES_GROUP, name=name)
+    if not found:
+        installed = ", ".join(installed_stores()) or "none"
+        raise UnknownStore(f"store.backend: no store named {name!r} is installed (installed: {installed})")
+    descriptor = next(iter(found)).load()
+    if not isinstance(descriptor, StoreDescriptor):
+        raise TypeError(
+            f"the {STORES_GROUP} entry point {name!r} is a {type(descriptor).__name__}, not a StoreDescriptor"
+        )
+    if descriptor.name != name:
+        raise TypeError(f"the {STORES_GROUP} entry point {name!r} describes a store named {descriptor.name!r}")
+    return descriptor
+
+
+def open_store(config: Config) -> Store:
+    """The store `store.backend` names, with its settings from the `store` section."""
+    descriptor = find_store(config.store.backend)
+    return descriptor.open(descriptor.settings_from(config.store), config.base_dir)
+
+
+def describe_store(config: Config) -> str:
+    """Where the configured store keeps its data, in one line with no secret; imports no client."""
+    descriptor = find_store(config.store.backend)
+    return descriptor.describe(descriptor.settings_from(config.store), config.base_dir)

@@ -1,0 +1,60 @@
+"""One SQLite file, opened for the store: WAL, one lock, transactions that write or not at all.
+
+WAL mode lets the web UI read while a pipeline run writes. `BEGIN IMMEDIATE` takes the
+write lock at the start of a transaction, so what a transaction reads is what it writes
+over: no other writer gets in between (how an alert's change stays atomic).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from monitor.store.sqlite.schema import create_or_migrate
+
+
+class Connection:
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        """Open the file at `path`, creating or migrating it; `read_only`: open it as it is, changing
+        nothing (no schema, no migration, no WAL switch), and FileNotFoundError if it is absent."""
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        if read_only:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no SQLite store at {self.path}")
+            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
+                                       check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        create_or_migrate(self._db)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def _has_table(self, table: str) -> bool:
+        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,364 @@
+"""The embedded default store: one SQLite file, standard library only.
+
+Every write that must be all-or-nothing runs in one transaction: a fetched batch and its
+cursor; and every change to an alert, with triage's rule run inside it, on the alert as
+the transaction reads it (`record_alert_event`, `update_alert`), so of two agents acting
+at once only one state change wins. The parts: schema.py (tables, migration), rows.py
+(records as rows), connection.py (the file, its lock, transactions), records.py (copying
+between stores).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment
+from monitor.store.base import (
+    AlertChange, ApplyEvent, IngestResult, Quarantined, TrendPoint, check_bucket, model_head, quarantine_digest,
+)
+from monitor.store.sqlite.records import Records
+from monitor.store.sqlite.rows import (
+    MENTION_COLUMNS, RECORD_ERRORS, alert_from_row, event_from_row, insert_event, mention_from_row,
+    mention_values, parse_ts, reason, snapshot_from_row, storable_text, ts, write_handling,
+)
+
+
+class SQLiteStore(Records):
+    """The `Store` protocol on one SQLite file (`SQLiteStore(path)`; `SQLiteStore.read_only(path)` to copy from)."""
+
+    @classmethod
+    def read_only(cls, path: Path | str) -> SQLiteStore:
+        """The file as it is, for `export_records` (what `earshot reindex` copies from): opened
+        read-only, no schema created or migrated, so a file written by an older Earshot is read
+        as it is (a column it lacks reads as empty) and never changed. FileNotFoundError if absent."""
+        return cls(path, read_only=True)
+
+    # -- mentions -------------------------------------------------------------
+
+    def ingest(
+        self,
+        mentions: Sequence[Mention],
+        snapshots: Sequence[EngagementSnapshot],
+        cursor_key: str | None = None,
+        cursor: str | None = None,
+        quarantine: Sequence[Quarantined] = (),
+    ) -> IngestResult:
+        now = datetime.now(UTC)
+        with self._tx() as db:
+            # The whole batch in one go; only if some row cannot be stored (a lone surrogate,
+            # an integer SQLite cannot hold) is it redone row by row, setting those rows aside.
+            db.execute("SAVEPOINT batch")
+            try:
+                counts = self._write(db, mentions, snapshots, now)
+                bad: list[Quarantined] = []
+            except RECORD_ERRORS:
+                db.execute("ROLLBACK TO batch")
+                counts, bad = self._write_each(db, mentions, snapshots, now)
+            db.execute("RELEASE batch")
+            set_aside = self._quarantine(db, [*quarantine, *bad], now)
+            if cursor_key is not None and cursor is not None:
+                self._write_cursor(db, cursor_key, cursor)
+        return IngestResult(*counts, quarantined=set_aside)
+
+    def _write_each(
+        self, db: sqlite3.Connection, mentions: Sequence[Mention], snapshots: Sequence[EngagementSnapshot],
+        now: datetime,
+    ) -> tuple[tuple[int, int, int], list[Quarantined]]:
+        new = updated = new_snaps = 0
+        bad: list[Quarantined] = []
+        dropped: set[str] = set()
+        for m in mentions:
+            db.execute("SAVEPOINT row")
+            try:
+                n, u, _ = self._write(db, [m], [], now)
+                new, updated = new + n, updated + u
+            except RECORD_ERRORS as exc:
+                db.execute("ROLLBACK TO row")
+                dropped.add(m.id)
+                bad.append(Quarantined(m.source, m.id, f"cannot be stored: {reason(exc)}",
+                                       model_head(m)))
+            db.execute("RELEASE row")
+        for snap in snapshots:
+            if snap.mention_id in dropped:
+                continue
+            db.execute("SAVEPOINT row")
+            try:
+                new_snaps += self._write(db, [], [snap], now)[2]
+            except RECORD_ERRORS as exc:
+                db.execute("ROLLBACK TO row")
+                bad.append(Quarantined(snap.mention_id.split(":", 1)[0], f"{snap.mention_id} snapshot",
+                                       f"cannot be stored: {reason(exc)}", model_head(snap)))
+            db.execute("RELEASE row")
+        return (new, updated, new_snaps), bad
+
+    @staticmethod
+    def _write(db: sqlite3.Connection, mentions: Sequence[Mention], snapshots: Sequence[EngagementSnapshot],
+               at: datetime) -> tuple[int, int, int]:
+        new = updated = new_snaps = 0
+        for m in mentions:
+            exists = db.execute("SELECT 1 FROM mentions WHERE id = ?", (m.id,)).fetchone()
+            if exists:
+                # A re-fetch refreshes what changes over time; sentiment already computed stays.
+                db.execute(
+                    "UPDATE mentions SET engagement = ?, author_followers = ?, url = ? WHERE id = ?",
+                    (m.engagement.model_dump_json(), m.author_followers, m.url, m.id),
+                )
+                updated += 1
+            else:
+                db.execute(f"INSERT INTO mentions {MENTION_COLUMNS}", mention_values(m, at))
+                new += 1
+        for s in snapshots:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO snapshots VALUES (?,?,?)",
+                (s.mention_id, ts(s.observed_at), s.engagement.model_dump_json()),
+            )
+            new_snaps += cur.rowcount
+            # The mention row carries the latest known engagement.
+            db.execute(
+                "UPDATE mentions SET engagement = ? WHERE id = ? AND NOT EXISTS ("
+                " SELECT 1 FROM snapshots WHERE mention_id = ? AND observed_at > ?)",
+                (s.engagement.model_dump_json(), s.mention_id, s.mention_id, ts(s.observed_at)),
+            )
+        return new, updated, new_snaps
+
+    @staticmethod
+    def _quarantine(db: sqlite3.Connection, records: Sequence[Quarantined], at: datetime) -> int:
+        added = 0
+        for q in records:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?,?)",
+                (storable_text(q.source), storable_text(q.where), quarantine_digest(q), storable_text(q.reason),
+                 storable_text(q.head), ts(at)),
+            )
+            added += cur.rowcount
+        return added
+
+    def quarantined(self, limit: int = 100) -> list[Quarantined]:
+        rows = self._query("SELECT * FROM quarantine ORDER BY at DESC, rowid DESC LIMIT ?", (limit,))
+        return [Quarantined(r["source"], r["position"], r["reason"], r["head"], parse_ts(r["at"])) for r in rows]
+
+    def count_quarantined(self) -> int:
+        return self._query("SELECT COUNT(*) FROM quarantine")[0][0]
+
+    @staticmethod
+    def _write_cursor(db: sqlite3.Connection, key: str, value: str) -> None:
+        db.execute(
+            "INSERT INTO cursors VALUES (?,?,?) ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at",
+            (key, value, ts(datetime.now(UTC))),
+        )
+
+    def set_cursor(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            self._write_cursor(db, key, value)
+
+    def get_cursor(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM cursors WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else None
+
+    def get_mention(self, mention_id: str) -> Mention | None:
+        return self.get_mentions([mention_id]).get(mention_id)
+
+    def get_mentions(self, mention_ids: Iterable[str]) -> dict[str, Mention]:
+        ids = list(dict.fromkeys(mention_ids))
+        found: dict[str, Mention] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(f"SELECT * FROM mentions WHERE id IN ({marks})", chunk):
+                found[row["id"]] = mention_from_row(row)
+        return found
+
+    def count_mentions(self) -> int:
+        return self._query("SELECT COUNT(*) FROM mentions")[0][0]
+
+    def recent_mentions(self, source: str, since: datetime, limit: int = 1000) -> list[Mention]:
+        rows = self._query(
+            "SELECT * FROM mentions WHERE source = ? AND created_at >= ? ORDER BY created_at DESC LIMIT ?",
+            (source, ts(since), limit),
+        )
+        return [mention_from_row(r) for r in rows]
+
+    def count_snapshots(self) -> int:
+        return self._query("SELECT COUNT(*) FROM snapshots")[0][0]
+
+    def unscored_mentions(self, limit: int = 1000) -> list[Mention]:
+        rows = self._query(
+            "SELECT * FROM mentions WHERE sentiment_label IS NULL ORDER BY created_at LIMIT ?", (limit,)
+        )
+        return [mention_from_row(r) for r in rows]
+
+    def set_sentiments(self, results: Sequence[tuple[str, Sentiment]]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE mentions SET sentiment_label = ?, sentiment_score = ?, sentiment_model = ? WHERE id = ?",
+                [(s.label.value, s.score, s.model, mid) for mid, s in results],
+            )
+
+    def set_languages(self, results: Sequence[tuple[str, str]]) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE mentions SET lang = ? WHERE id = ?", [(lang, mid) for mid, lang in results])
+
+    def set_topics(self, results: Sequence[tuple[str, str, str | None]]) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE mentions SET topic = ?, team = ? WHERE id = ?",
+                           [(topic, team, mid) for mid, topic, team in results])
+
+    # -- snapshots ------------------------------------------------------------
+
+    def snapshots_since(self, since: datetime) -> list[EngagementSnapshot]:
+        rows = self._query(
+            "SELECT * FROM snapshots WHERE observed_at >= ? ORDER BY observed_at, mention_id", (ts(since),)
+        )
+        return [snapshot_from_row(r) for r in rows]
+
+    def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]:
+        rows = self._query("SELECT * FROM snapshots WHERE mention_id = ? ORDER BY observed_at", (mention_id,))
+        return [snapshot_from_row(r) for r in rows]
+
+    def latest_observation(self) -> datetime | None:
+        value = self._query("SELECT MAX(observed_at) FROM snapshots")[0][0]
+        return parse_ts(value) if value else None
+
+    # -- alerts ---------------------------------------------------------------
+
+    def add_alert(self, alert: Alert) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO alerts (id, mention_id, brand, severity, created_at, reason,"
+                " velocity_per_min, baseline_per_min, state, kind, topic, team, assignee)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    alert.id, alert.mention_id, alert.brand, alert.severity.value, ts(alert.created_at),
+                    alert.reason, alert.velocity_per_min, alert.baseline_per_min, alert.state.value,
+                    alert.kind.value, alert.topic, alert.team, alert.assignee,
+                ),
+            )
+            return cur.rowcount == 1
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        rows = self._query("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+        return alert_from_row(rows[0]) if rows else None
+
+    def alerts_for(self, mention_ids: Iterable[str]) -> list[Alert]:
+        ids = list(dict.fromkeys(mention_ids))
+        found: list[Alert] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(f"SELECT * FROM alerts WHERE mention_id IN ({marks})", chunk)
+            found += [alert_from_row(r) for r in rows]
+        return found
+
+    def alerts(self, states: Sequence[AlertState] | None = None, limit: int = 200) -> list[Alert]:
+        if states:
+            marks = ",".join("?" * len(states))
+            rows = self._query(
+                f"SELECT * FROM alerts WHERE state IN ({marks}) ORDER BY created_at DESC, id LIMIT ?",
+                [s.value for s in states] + [limit],
+            )
+        else:
+            rows = self._query("SELECT * FROM alerts ORDER BY created_at DESC, id LIMIT ?", (limit,))
+        return [alert_from_row(r) for r in rows]
+
+    def _read_alert(self, db: sqlite3.Connection, alert_id: str) -> Alert:
+        rows = db.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchall()
+        if not rows:
+            raise KeyError(alert_id)
+        return alert_from_row(rows[0])
+
+    def update_alert(self, alert_id: str, change: AlertChange) -> Alert:
+        with self._tx() as db:  # BEGIN IMMEDIATE: no other writer between the read and the write
+            updated = change(self._read_alert(db, alert_id))
+            write_handling(db, updated)
+        return updated
+
+    def record_alert_event(self, event: AlertEvent, apply: ApplyEvent) -> Alert:
+        with self._tx() as db:  # the read, the rule and both writes in one IMMEDIATE transaction
+            alert = self._read_alert(db, event.alert_id)
+            if db.execute("SELECT 1 FROM alert_events WHERE id = ?", (event.id,)).fetchone():
+                return alert  # already recorded: a retry
+            updated = apply(alert, event)  # raises before anything is written
+            insert_event(db, event)
+            write_handling(db, updated)
+        return updated
+
+    def alert_events(self, alert_ids: Iterable[str]) -> list[AlertEvent]:
+        ids = list(dict.fromkeys(alert_ids))
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self._query(f"SELECT * FROM alert_events WHERE alert_id IN ({marks})", chunk)
+        rows.sort(key=lambda r: (r["at"], r["seq"]))
+        return [event_from_row(r) for r in rows]
+
+    def alerts_created(self, since: datetime, until: datetime) -> list[Alert]:
+        rows = self._query(
+            "SELECT * FROM alerts WHERE created_at >= ? AND created_at < ? ORDER BY created_at, id",
+            (ts(since), ts(until)),
+        )
+        return [alert_from_row(r) for r in rows]
+
+    def undelivered_alerts(self, channel: str) -> list[Alert]:
+        rows = self._query(
+            "SELECT * FROM alerts WHERE id NOT IN (SELECT alert_id FROM deliveries WHERE channel = ?)"
+            " ORDER BY created_at, id",
+            (channel,),
+        )
+        return [alert_from_row(r) for r in rows]
+
+    def claim_delivery(self, alert_id: str, channel: str, owner: str, until: datetime, now: datetime) -> bool:
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM deliveries WHERE alert_id = ? AND channel = ?",
+                          (alert_id, channel)).fetchone():
+                return False
+            held = db.execute("SELECT owner, expires_at FROM delivery_claims WHERE alert_id = ? AND channel = ?",
+                              (alert_id, channel)).fetchone()
+            if held and held["owner"] != owner and held["expires_at"] > ts(now):
+                return False
+            db.execute("INSERT OR REPLACE INTO delivery_claims VALUES (?,?,?,?)",
+                       (alert_id, channel, owner, ts(until)))
+            return True
+
+    def release_delivery(self, alert_id: str, channel: str, owner: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM delivery_claims WHERE alert_id = ? AND channel = ? AND owner = ?",
+                       (alert_id, channel, owner))
+
+    def mark_delivered(self, alert_id: str, channel: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO deliveries VALUES (?,?,?)", (alert_id, channel, ts(datetime.now(UTC)))
+            )
+            db.execute("DELETE FROM delivery_claims WHERE alert_id = ? AND channel = ?", (alert_id, channel))
+
+    # -- dashboards -----------------------------------------------------------
+
+    def trend(self, since: datetime | None = None, brand: str | None = None,
+              bucket_minutes: int = 60) -> list[TrendPoint]:
+        check_bucket(bucket_minutes)
+        # created_at is fixed-width text: minutes since the hour are characters 15-16.
+        bucket = ("substr(created_at, 1, 13)" if bucket_minutes == 60 else
+                  f"substr(created_at, 1, 14) || printf('%02d', CAST(substr(created_at, 15, 2) AS INTEGER)"
+                  f" / {bucket_minutes} * {bucket_minutes})")
+        sql = (
+            f"SELECT {bucket} AS bucket, brand, source, COALESCE(sentiment_label, 'unscored') AS label,"
+            " COUNT(*) AS n FROM mentions WHERE created_at >= ?"
+        )
+        params: list[object] = [ts(since) if since else ""]
+        if brand is not None:
+            sql += " AND brand = ?"
+            params.append(brand)
+        rows = self._query(sql + " GROUP BY bucket, brand, source, label ORDER BY bucket", params)
+        fmt = "%Y-%m-%dT%H" if bucket_minutes == 60 else "%Y-%m-%dT%H:%M"
+        return [
+            TrendPoint(
+                bucket=datetime.strptime(r["bucket"], fmt).replace(tzinfo=UTC),
+                source=r["source"], label=r["label"], count=r["n"], brand=r["brand"],
+            )
+            for r in rows
+        ]
