@@ -146,3 +146,12 @@ def test_invalid_utf8_a_lone_surrogate_and_an_oversized_line_are_skipped_with_th
     assert "lone surrogate" in batch.problems[1].message
     assert "longer than 4,096 bytes" in batch.problems[2].message
     assert ReplayCursor.load(batch.cursor, path).line == 6
+
+
+def test_the_line_size_limit_comes_from_the_config(tmp_path):
+    from monitor.sources.replay import ReplaySource
+    from tests.conftest import demo_config
+
+    config = demo_config(tmp_path)
+    config.sources["replay"].max_line_bytes = 4096
+    assert ReplaySource.from_config(config).max_line_bytes == 4096

@@ -107,6 +107,8 @@ class ReplaySettings(SourceSettings):
     # Date the recording as if it had just happened (the demo): its last event lands at the
     # moment the replay starts. Off for an incident's recording, whose dates are the point.
     shift_to_now: bool = False
+    # A longer line is quarantined without being read whole (a 50 MB line once took 7 GB).
+    max_line_bytes: int = Field(1 << 20, ge=1024, le=1 << 30)
 
     def resolved_path(self) -> Path:
         if self.path is not None:
@@ -222,7 +224,7 @@ class ReplaySource:
         settings = config.sources["replay"]
         assert isinstance(settings, ReplaySettings)
         return cls(config.resolve(settings.resolved_path()), speed=settings.speed,
-                   shift_to_now=settings.shift_to_now, now=now)
+                   shift_to_now=settings.shift_to_now, now=now, max_line_bytes=settings.max_line_bytes)
 
     def _released_until(self, first_event: datetime) -> datetime | None:
         """Recorded time the replay clock has reached; None means everything is released."""
