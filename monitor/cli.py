@@ -376,7 +376,8 @@ def run(
         err.print(f"[red]Source failed:[/red] {exc}")
         raise typer.Exit(1) from None
     if once:
-        console.print(f"Done. {store.count_mentions()} mention(s) stored, {len(store.alerts())} alert(s) in total.")
+        alerts = sum(store.count_alerts_by_state().values())  # all of them: alerts() pages
+        console.print(f"Done. {store.count_mentions()} mention(s) stored, {alerts} alert(s) in total.")
         return
 
     if sock is not None:

@@ -13,7 +13,8 @@ Fault injection: `fail_bulk_item(doc_id, status, type, reason, times)` makes the
 Simplifications: always real-time (refresh is a no-op); dates compare at millisecond
 precision like the `date` type (nanoseconds for `date_nanos`); one writer at a time, so
 an update without `if_seq_no` never conflicts; only the query/aggregation shapes Earshot
-sends.
+sends; text fields are analysed as lowercased words (`multi_match` phrase queries), with no
+scoring (hits come in their sort order).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -494,8 +496,13 @@ class FakeElasticsearch:
             return doc_id in spec["values"]
         if kind == "term":
             (path, value), = spec.items()
+            if isinstance(value, dict) and value.get("case_insensitive"):
+                return str(value["value"]).casefold() in [str(v).casefold() for v in _values(source, path)]
             value = value.get("value") if isinstance(value, dict) else value
             return value in _values(source, path)
+        if kind == "multi_match":
+            return any(_phrase_in(spec["query"], value, spec.get("type") == "phrase_prefix")
+                       for path in spec["fields"] for value in _values(source, path))
         if kind == "terms":
             (path, wanted), = spec.items()
             return any(v in wanted for v in _values(source, path))
@@ -615,6 +622,23 @@ class FakeElasticsearch:
         if buckets:
             out["after_key"] = buckets[-1]["key"]
         return out
+
+
+def _analysed(text: Any) -> list[str]:
+    """Roughly the standard analyzer: lowercased words (no accent folding, as in Elasticsearch)."""
+    return re.findall(r"[^\W_]+", str(text).lower())
+
+
+def _phrase_in(query: str, value: Any, prefix: bool) -> bool:
+    """A `phrase` (or `phrase_prefix`: the last word may be the start of one) of `query` in `value`."""
+    wanted, words = _analysed(query), _analysed(value)
+    if not wanted:
+        return False
+    for start in range(len(words) - len(wanted) + 1):
+        window = words[start : start + len(wanted)]
+        if window[:-1] == wanted[:-1] and (window[-1] == wanted[-1] or prefix and window[-1].startswith(wanted[-1])):
+            return True
+    return False
 
 
 def _interval_millis(interval: str) -> int:

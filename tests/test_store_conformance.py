@@ -19,6 +19,7 @@ from monitor.models import (
     Severity,
 )
 from monitor.store import RECORD_KINDS, SQLiteStore
+from monitor.store.base import UNSCORED, CaseQuery, InvalidQuery, MentionQuery, MentionSort
 from monitor.triage import InvalidTransition, StateConflict, apply_event, set_state
 
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
@@ -266,7 +267,189 @@ def test_alerts_created_in_a_window(backend):
         backend.add_alert(alert(f"x:{native_id}", Severity.info, minutes=minutes))
     found = backend.alerts_created(T0 + timedelta(minutes=1), T0 + timedelta(minutes=120))
     assert [a.id for a in found] == ["x:2:info", "x:3:info"]
+    set_state(backend, "x:3:info", AlertState.resolved, T0 + timedelta(minutes=90))
+    handling = backend.alert_handling(T0 + timedelta(minutes=1), T0 + timedelta(minutes=120))
+    assert sorted((h.created_at, h.state, h.first_response_at, h.resolved_at) for h in handling) == [
+        (T0 + timedelta(minutes=59), AlertState.open, None, None),
+        (T0 + timedelta(minutes=60), AlertState.resolved, T0 + timedelta(minutes=90), T0 + timedelta(minutes=90))]
 
+
+
+# -- finding mentions -------------------------------------------------------------------
+
+
+def post(native_id: str, text: str, minutes: int, likes: int = 0, **extra) -> Mention:
+    fields = {"brand": "Acme", "source": "x", "lang": "es", **extra}
+    source = fields.pop("source")
+    return Mention(
+        id=Mention.make_id(source, native_id), source=source, native_id=native_id,
+        url=f"https://example.com/{native_id}", author_handle="ana", text=text,
+        created_at=T0 + timedelta(minutes=minutes), query="acme", engagement=Engagement(likes=likes), **fields,
+    )
+
+
+def found(backend, **query) -> list[str]:
+    """The ids of every mention the query finds, following the cursor page by page."""
+    ids: list[str] = []
+    cursor = None
+    while True:
+        page = backend.search_mentions(MentionQuery(cursor=cursor, **query))
+        ids += [m.id for m in page.mentions]
+        if page.next_cursor is None:
+            return ids
+        cursor = page.next_cursor
+
+
+def with_posts(backend) -> None:
+    backend.ingest([
+        post("1", "La factura llegó doble este mes", 1, likes=5, topic="billing"),
+        post("2", "Otra FACTURA mal, me cobraron dos veces", 2, likes=40, topic="billing"),
+        post("3", "Facturación caída desde ayer", 3, likes=1, lang="es", brand="Other"),
+        post("4", "Billing page is down again, double charge", 4, likes=12, lang="en", source="reddit"),
+        post("5", "tagihan saya dobel bulan ini", 5, likes=0, lang="id"),
+        post("6", "Love the new plan", 6, likes=3, lang="en", title="Great factura support"),
+    ], [])
+    negative = Sentiment(label=SentimentLabel.negative, score=-0.8, model="m")
+    backend.set_sentiments([("x:1", negative), ("x:2", negative), ("reddit:4", negative),
+                            ("x:6", Sentiment(label=SentimentLabel.positive, score=0.9, model="m"))])
+
+
+def test_a_search_finds_words_in_any_case_phrases_prefixes_and_excludes_words(backend):
+    with_posts(backend)
+    assert found(backend, text="factura") == ["x:6", "x:2", "x:1"]  # newest first; the title counts too
+    assert found(backend, text="FACTURA cobraron") == ["x:2"]  # every word must appear
+    assert found(backend, text='"factura llegó"') == ["x:1"]
+    assert found(backend, text='"llegó factura"') == []  # a phrase is in its order
+    assert found(backend, text="factur*") == ["x:6", "x:3", "x:2", "x:1"]
+    assert found(backend, text="factura -doble") == ["x:6", "x:2"]
+    assert found(backend, text="double charge") == ["reddit:4"]
+    assert found(backend, text='(factura) :* ^ "') == found(backend, text="factura")  # syntax is punctuation
+    assert found(backend, text="factura NOT") == []  # and operators are words like any other
+    assert found(backend, text="inexistente") == []
+    with pytest.raises(InvalidQuery):
+        backend.search_mentions(MentionQuery(text="-factura"))  # nothing to look for
+
+
+def test_a_search_filters_by_brand_source_language_sentiment_topic_time_and_engagement(backend):
+    with_posts(backend)
+    assert found(backend, brands=("Other",)) == ["x:3"]
+    assert found(backend, sources=("reddit",)) == ["reddit:4"]
+    assert found(backend, langs=("en", "id")) == ["x:6", "x:5", "reddit:4"]
+    assert found(backend, sentiments=("negative",)) == ["reddit:4", "x:2", "x:1"]
+    assert found(backend, sentiments=(UNSCORED,)) == ["x:5", "x:3"]
+    assert found(backend, sentiments=("positive", UNSCORED)) == ["x:6", "x:5", "x:3"]
+    assert found(backend, topics=("billing",)) == ["x:2", "x:1"]
+    assert found(backend, since=T0 + timedelta(minutes=2), until=T0 + timedelta(minutes=4)) == ["x:3", "x:2"]
+    assert found(backend, since=T0 + timedelta(minutes=2, milliseconds=1)) == ["x:6", "x:5", "reddit:4", "x:3"]
+    assert found(backend, min_engagement=5) == ["reddit:4", "x:2", "x:1"]
+    assert found(backend, text="factura", topics=("billing",), min_engagement=10, brands=("Acme",)) == ["x:2"]
+
+
+def test_a_search_sorts_by_time_or_engagement_and_pages_never_repeat_or_skip(backend):
+    with_posts(backend)
+    newest = found(backend, limit=2)
+    assert newest == ["x:6", "x:5", "reddit:4", "x:3", "x:2", "x:1"]
+    assert found(backend, sort=MentionSort.oldest, limit=4) == newest[::-1]
+    assert found(backend, sort=MentionSort.engagement, limit=1) == ["x:2", "reddit:4", "x:1", "x:6", "x:3", "x:5"]
+    assert found(backend, text="factur*", sort=MentionSort.engagement, limit=3) == ["x:2", "x:1", "x:6", "x:3"]
+    first = backend.search_mentions(MentionQuery(limit=3))
+    backend.ingest([post("7", "una factura nueva", 7)], [])  # stored between two pages
+    rest = backend.search_mentions(MentionQuery(limit=10, cursor=first.next_cursor))
+    assert [m.id for m in first.mentions + rest.mentions] == newest and rest.next_cursor is None
+    assert backend.search_mentions(MentionQuery(limit=7)).next_cursor is None  # exactly the last page
+
+
+def test_a_cursor_that_is_not_the_stores_own_is_refused(backend):
+    with_posts(backend)
+    cursor = backend.search_mentions(MentionQuery(limit=1)).next_cursor
+    for bad in ("nonsense", "W10", cursor + "x"):
+        with pytest.raises(InvalidQuery):
+            backend.search_mentions(MentionQuery(cursor=bad))
+    with pytest.raises(InvalidQuery):
+        backend.search_mentions(MentionQuery(cursor=cursor, sort=MentionSort.engagement))  # another order's
+    with pytest.raises(InvalidQuery):
+        backend.alert_cases(CaseQuery(cursor=cursor))
+
+
+# -- the inbox: alerts as cases, totals, sparklines -----------------------------------------
+
+
+def case_alert(mention_id: str | None, severity: Severity, minutes: int, brand: str = "Acme", **extra) -> Alert:
+    alert_id = Alert.make_id(mention_id, severity) if mention_id else f"storm:{brand}:{minutes}"
+    return Alert(id=alert_id, kind="spread" if mention_id else "storm", mention_id=mention_id, brand=brand,
+                 severity=severity, created_at=T0 + timedelta(minutes=minutes), reason="because", **extra)
+
+
+def with_cases(backend) -> None:
+    """Post 1 escalated (warning, then critical, acknowledged); post 2 is an open info; post 3 an
+    acknowledged warning assigned to Billing care; a storm alert; post 4's alert is resolved."""
+    backend.ingest([post("1", "a", 1), post("2", "b", 2), post("3", "c", 3), post("4", "d", 4)], [])
+    backend.set_topics([("x:2", "billing", "Billing care")])
+    for a in (case_alert("x:1", Severity.warning, 10), case_alert("x:1", Severity.critical, 20),
+              case_alert("x:2", Severity.info, 30), case_alert("x:3", Severity.warning, 40, topic="outage"),
+              case_alert(None, Severity.warning, 50, brand="Other"), case_alert("x:4", Severity.info, 60)):
+        backend.add_alert(a)
+    set_state(backend, "x:1:critical", AlertState.acknowledged, T0)
+    set_state(backend, "x:3:warning", AlertState.acknowledged, T0)
+    set_state(backend, "x:4:info", AlertState.resolved, T0)
+    backend.update_alert("x:3:warning", lambda a: a.model_copy(update={"assignee": "Billing care"}))
+
+
+def cases(backend, **query) -> list[str]:
+    """The primaries of every case the query selects, page after page."""
+    ids: list[str] = []
+    cursor = None
+    while True:
+        page = backend.alert_cases(CaseQuery(cursor=cursor, **query))
+        ids += [a.id for a in page.primaries]
+        if page.next_cursor is None:
+            return ids
+        cursor = page.next_cursor
+
+
+def test_the_inbox_lists_one_case_per_post_open_first_then_most_severe_and_newest(backend):
+    with_cases(backend)
+    # Post 1 is open (its warning still is) and its primary is the critical; the storm is a case of its own.
+    expected = ["x:1:critical", "storm:Other:50", "x:2:info", "x:3:warning"]
+    assert cases(backend) == expected
+    assert cases(backend, limit=1) == expected
+    page = backend.alert_cases(CaseQuery(limit=2))
+    assert page.counts == {AlertState.open: 3, AlertState.acknowledged: 1, AlertState.resolved: 0,
+                           AlertState.dismissed: 0}
+    assert [a.state for a in page.primaries] == [AlertState.acknowledged, AlertState.open]  # the alerts' own
+    assert cases(backend, case_state=AlertState.acknowledged) == ["x:3:warning"]
+    assert cases(backend, case_state=AlertState.open, limit=2) == expected[:3]
+    assert cases(backend, states=(AlertState.resolved,)) == ["x:4:info"]
+    assert backend.alert_cases(CaseQuery(limit=0)).counts[AlertState.open] == 3
+
+
+def test_inbox_filters_apply_to_each_cases_primary_alert(backend):
+    with_cases(backend)
+    assert cases(backend, severity=Severity.critical) == ["x:1:critical"]
+    assert cases(backend, severity=Severity.warning) == ["storm:Other:50", "x:3:warning"]  # not post 1's warning
+    assert cases(backend, brand="other") == ["storm:Other:50"]  # any case
+    assert cases(backend, topic="BILLING") == ["x:2:info"]  # the post's topic, for an alert without its own
+    assert cases(backend, topic="outage") == ["x:3:warning"]
+    assert cases(backend, team="billing care") == ["x:2:info"]
+    assert cases(backend, assignee="billing CARE") == ["x:3:warning"]
+    assert cases(backend, unassigned=True) == ["x:1:critical", "storm:Other:50", "x:2:info"]
+    filtered = backend.alert_cases(CaseQuery(severity=Severity.warning))
+    assert filtered.counts[AlertState.open] == 1 and filtered.counts[AlertState.acknowledged] == 1
+
+
+def test_alerts_are_counted_by_state(backend):
+    assert set(backend.count_alerts_by_state().values()) == {0}
+    with_cases(backend)
+    assert backend.count_alerts_by_state() == {AlertState.open: 3, AlertState.acknowledged: 2,
+                                               AlertState.resolved: 1, AlertState.dismissed: 0}
+
+
+def test_the_snapshots_of_several_mentions_come_in_one_read(backend):
+    backend.ingest([mention("1"), mention("2"), mention("3")],
+                   [snapshot("x:1", 10, 4), snapshot("x:1", 0, 0), snapshot("x:2", 5, 1)])
+    series = backend.snapshots_of(["x:1", "x:2", "x:3", "x:1"])
+    assert {k: [s.engagement.likes for s in v] for k, v in series.items()} == {"x:1": [0, 4], "x:2": [1]}
+    assert backend.snapshots_of([]) == {}
 
 
 # -- deliveries: claims, so concurrent senders send each alert to each channel once ----------

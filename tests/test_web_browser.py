@@ -3,8 +3,9 @@
 The app runs under uvicorn in a background thread on a loopback socket bound
 before the server starts (no free-port race); the store is filled by the real
 pipeline with a keyword test double instead of the sentiment model. The agent signs
-in, triages the demo's escalated complaint (acknowledge, assign, note, resolve) and
-the screenshots land in test-artifacts/.
+in, triages the demo's escalated complaint (acknowledge, assign, note, resolve), finds it
+again by searching every mention and opens its case from the results; the screenshots land
+in test-artifacts/.
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ def test_sign_in_and_triage_in_a_real_browser(site, browser):
     )
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     base_url = site.url
     # A page may be replaced while a condition reads it (each action reloads the page): keep polling.
@@ -225,6 +226,25 @@ def test_sign_in_and_triage_in_a_real_browser(site, browser):
     assert site.store.get_alert(WARNING).state.value == "resolved"  # the card acted on the whole post
     trail = site.store.alert_events([CRITICAL])
     assert len(trail) == 4 and {e.actor for e in trail} == {"Dana Reyes (via token)"}
+
+    # Explore every mention: search from the top bar's page, filter, open a result's case.
+    browser.find_element(By.LINK_TEXT, "Mentions").click()
+    wait.until(ec.presence_of_element_located((By.ID, "search-form")))
+    browser.find_element(By.ID, "search-q").send_keys("CHARGED twice")
+    Select(browser.find_element(By.NAME, "lang")).select_by_value("en")
+    browser.find_element(By.ID, "search-submit").click()
+    wait.until(lambda d: "q=CHARGED+twice" in d.current_url and "lang=en" in d.current_url)  # the search is its URL
+    results = browser.find_elements(By.CSS_SELECTOR, "#results .mention")
+    assert [r.get_attribute("data-mention-id") for r in results] == [CRITICAL.rsplit(":", 1)[0]]
+    assert "charged me twice" in results[0].text and "@dana_reyes" in results[0].text
+    assert browser.find_element(By.ID, "search-q").get_attribute("value") == "CHARGED twice"
+    assert "q=CHARGED+twice" in browser.find_element(By.ID, "export-csv").get_attribute("href")
+    _screenshot(browser, "mentions-search.png")
+    saved = browser.current_url
+    results[0].find_element(By.CSS_SELECTOR, ".alert-link").click()
+    wait.until(lambda d: d.find_element(By.ID, "case").get_attribute("data-state") == "resolved")
+    browser.get(saved)  # a saved search opens again from its address
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#results .mention")) == 1
 
     # The API reference is a page of Earshot's own (Swagger UI would fetch scripts from a CDN).
     browser.get(base_url + "/docs")

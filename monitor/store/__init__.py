@@ -2,12 +2,17 @@
 
 Stores are plugins found through the `earshot.stores` entry points (registry.py): SQLite
 (sqlite/, the default) and Elasticsearch (elasticsearch/). A copy from one store to another
-goes through the protocol too: `export_records` / `import_records` (records.py).
+goes through the protocol too: `export_records` / `import_records` (records.py). What both
+share for reading pages: the search text's terms (search_text.py), opaque keyset cursors
+(paging.py) and the inbox's cases (cases.py).
 """
 
 from __future__ import annotations
 
-from monitor.store.base import AlertContention, IngestResult, Quarantined, Store, TrendPoint
+from monitor.store.base import (
+    AlertContention, AlertHandling, CasePage, CaseQuery, IngestResult, InvalidQuery, MentionPage, MentionQuery,
+    MentionSort, Quarantined, Store, TrendPoint,
+)
 from monitor.store.records import RECORD_KINDS, ImportResult, Record, RecordExport, RecordKind
 from monitor.store.registry import (
     STORES_GROUP, StoreDescriptor, UnknownStore, describe_store, find_store, open_store,
@@ -15,7 +20,8 @@ from monitor.store.registry import (
 from monitor.store.sqlite import SQLiteStore
 
 __all__ = [
-    "RECORD_KINDS", "STORES_GROUP", "AlertContention", "ImportResult", "IngestResult", "Quarantined", "Record",
+    "RECORD_KINDS", "STORES_GROUP", "AlertContention", "AlertHandling", "CasePage", "CaseQuery", "ImportResult",
+    "IngestResult", "InvalidQuery", "MentionPage", "MentionQuery", "MentionSort", "Quarantined", "Record",
     "RecordExport", "RecordKind", "SQLiteStore", "Store", "StoreDescriptor", "TrendPoint", "UnknownStore",
     "describe_store", "find_store", "open_store",
 ]

@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 
 from monitor import triage
 from monitor.models import Alert, AlertEvent, AlertState, Severity
+from monitor.store.base import InvalidQuery
+from monitor.store.paging import MAX_CURSOR_CHARS
 from monitor.web import queries
 from monitor.web.auth import ApiActor, PrincipalDep
 from monitor.web.cases import Filters
@@ -22,7 +24,7 @@ from monitor.web.decoding import StrictRoute
 from monitor.web.deps import ConfigDep, NowDep, StoreDep
 from monitor.web.metrics import metrics_window
 from monitor.web.schemas import (
-    AlertDetailOut, AlertOut, AssignmentIn, Health, MetricsOut, NoteIn, QuarantinedOut, QuarantineOut, StateChange,
+    AlertDetailOut, AlertOut, AssignmentIn, Health, InboxOut, MetricsOut, NoteIn, QuarantinedOut, QuarantineOut, StateChange,
     StatsOut, TaxonomyOut, TopicOut, TrendOut, TrendPointOut,
 )
 
@@ -70,6 +72,33 @@ def list_alerts(
     if filters.active:
         alerts = [a for a in alerts if filters.alert(a, a.mention, principal.name)][:limit]
     return alerts
+
+
+@router.get("/api/inbox", response_model=InboxOut, responses={
+    **UNAUTHORIZED, status.HTTP_422_UNPROCESSABLE_CONTENT: {"description": "A cursor that is not one"}}, tags=["alerts"])
+def inbox(
+    store: StoreDep,
+    principal: PrincipalDep,
+    state: Annotated[AlertState | None, Query(description="open or acknowledged: that group of the inbox; "
+                                                          "resolved or dismissed: the closed cases.")] = None,
+    brand: Annotated[str, Query(max_length=200)] = "",
+    topic: Annotated[str, Query(max_length=200, description="The alert's topic, else its post's.")] = "",
+    team: Annotated[str, Query(max_length=200)] = "",
+    assignee: Annotated[str, Query(max_length=200, description="A person or team; `me` or `unassigned`.")] = "",
+    severity: Severity | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 25,
+    cursor: Annotated[str, Query(max_length=MAX_CURSOR_CHARS, description="`next_cursor` of the previous page.")] = "",
+) -> InboxOut:
+    """The inbox as the page shows it: one case per post, open first, then most severe and newest,
+    a keyset page at a time; filters apply to each case's primary alert."""
+    filters = Filters(brand=brand, topic=topic, team=team, assignee=assignee,
+                      severity=severity.value if severity else "", state=state.value if state else "")
+    try:
+        page = store.alert_cases(filters.case_query(principal.name, limit, cursor or None))
+    except InvalidQuery as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    return InboxOut(cases=queries.with_mentions(store, page.primaries), counts=page.counts,
+                    next_cursor=page.next_cursor)
 
 
 @router.get("/api/alerts/{alert_id:alert_id}/events", response_model=list[AlertEvent],

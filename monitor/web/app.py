@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from monitor.config import Config
 from monitor.models import utcnow
 from monitor.store import Store, open_store
-from monitor.web import api, apidocs, forms, login, pages
+from monitor.web import api, apidocs, forms, login, mentions, pages
 from monitor.web.auth import Authenticator, AuthMiddleware
 from monitor.web.bodylimit import BodyLimit
 from monitor.web.errors import http_error, validation_error
@@ -36,8 +36,9 @@ from monitor.web.sessions import SessionStore, sessions_path
 from monitor.web.templating import STATIC_DIR, build_templates
 
 DESCRIPTION = (
-    "The alert inbox, triage (acknowledge, assign, resolve, dismiss, notes, audit trail), care-team metrics "
-    "and the sentiment/volume trend of Earshot, as pages and as a JSON API.\n\n"
+    "The alert inbox, triage (acknowledge, assign, resolve, dismiss, notes, audit trail), care-team metrics, "
+    "the sentiment/volume trend and the search of every mention (with CSV / JSON Lines export) of Earshot, "
+    "as pages and as a JSON API.\n\n"
     "Every call needs `Authorization: Bearer <token>`, the token from the environment variable named by "
     "`web.auth.token_env` (`EARSHOT_WEB_TOKEN` by default)."
 )
@@ -72,7 +73,7 @@ def create_app(
     app.add_middleware(AuthMiddleware, authenticator=authenticator)
     app.add_middleware(BodyLimit, max_bytes=config.web.max_body_bytes)  # added last: the outermost
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (login, api, apidocs, pages, forms):
+    for module in (login, api, mentions, apidocs, pages, forms):
         app.include_router(module.router)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -7,6 +7,10 @@ the post's alerts (`monitor.triage.*_case`). A storm alert is a case on its own.
 
 Topic and team come from the alert, or from its post when the alert predates topic
 tagging, so routing and filters work for old alerts too.
+
+The store picks, filters, orders and pages the cases (`Store.alert_cases`); this module turns
+one page of primary alerts into cards with three reads whatever the page's size: the posts'
+alerts, the posts, and their engagement snapshots for the sparklines.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 
 from monitor.models import Alert, AlertState, Mention, Severity
 from monitor.store import Store
+from monitor.store.base import CaseQuery
 from monitor.triage import ACTIVE_STATES, case_key
 from monitor.web import charts, queries
 from monitor.web.charts import Sparkline
@@ -69,14 +74,33 @@ class Filters:
     topic: str = ""
     team: str = ""
     assignee: str = ""  # a name, or ME / UNASSIGNED
-    severity: str = ""
+    severity: str = ""  # a Severity value
+    state: str = ""  # an AlertState value; empty: open and acknowledged
 
     @property
     def active(self) -> bool:
-        return any((self.brand, self.topic, self.team, self.assignee, self.severity))
+        return any((self.brand, self.topic, self.team, self.assignee, self.severity, self.state))
 
     def as_params(self) -> dict[str, str]:
         return {k: v for k, v in vars(self).items() if v}
+
+    def case_query(self, me: str, limit: int, cursor: str | None = None) -> CaseQuery:
+        """The store query for these filters; ValueError for a severity or state that is none.
+
+        The inbox lists open and acknowledged cases; a state filter of `open` or `acknowledged`
+        picks one of those groups, `resolved` or `dismissed` lists the closed cases instead.
+        """
+        state = AlertState(self.state) if self.state else None
+        closed = state is not None and state not in ACTIVE_STATES
+        return CaseQuery(
+            states=(state,) if closed and state else ACTIVE_STATES,
+            case_state=None if closed else state,
+            brand=self.brand, topic=self.topic, team=self.team,
+            severity=Severity(self.severity) if self.severity else None,
+            assignee=me if self.assignee == ME else "" if self.assignee == UNASSIGNED else self.assignee,
+            unassigned=self.assignee == UNASSIGNED,
+            limit=limit, cursor=cursor,
+        )
 
     def accepts(self, *, brand: str, topic: str | None, team: str | None, assignee: str | None,
                 severity: Severity, me: str) -> bool:
@@ -92,10 +116,6 @@ class Filters:
         return (same(brand, self.brand) and same(topic, self.topic) and same(team, self.team)
                 and same(severity.value, self.severity) and assignee_ok)
 
-    def case(self, case: Case, me: str) -> bool:
-        return self.accepts(brand=case.primary.brand, topic=case.topic, team=case.team, assignee=case.assignee,
-                            severity=case.primary.severity, me=me)
-
     def alert(self, alert: Alert, mention: Mention | None, me: str) -> bool:
         return self.accepts(brand=alert.brand, topic=alert.topic or (mention.topic if mention else None),
                             team=alert.team or (mention.team if mention else None), assignee=alert.assignee,
@@ -107,32 +127,33 @@ def _primary(alerts: Sequence[Alert]) -> Alert:
     return max(pool, key=lambda a: (a.severity.rank, a.created_at, a.id))
 
 
-def build_cases(store: Store, alerts: Iterable[Alert], with_sparks: bool = True) -> list[Case]:
-    """Cases for the posts of `alerts`, each with every alert of its post; most urgent first.
+def build_cases(store: Store, primaries: Iterable[Alert], with_sparks: bool = True,
+                pick_primary: bool = False) -> list[Case]:
+    """The cases of `primaries` (one alert per case, in the order to show), each with every alert
+    of its post, its post and its sparkline: three store reads for the whole page.
 
-    Most severe first, then newest: a critical post must never hide below a fresh info one.
-    """
-    alerts = list(alerts)
-    mention_ids = {a.mention_id for a in alerts if a.mention_id}
-    everything = {a.id: a for a in [*store.alerts_for(mention_ids), *alerts]}
-    groups: dict[str, list[Alert]] = {}
-    for alert in everything.values():
-        groups.setdefault(case_key(alert), []).append(alert)
-    wanted = {case_key(a) for a in alerts}
+    The given alerts are the cards' primaries (the store chose them for the inbox), unless
+    `pick_primary`: then each card shows its post's most severe active alert (an alert's page)."""
+    primaries = list(primaries)
+    mention_ids = list(dict.fromkeys(a.mention_id for a in primaries if a.mention_id))
+    firsts: dict[str, Alert] = {}
+    groups: dict[str, dict[str, Alert]] = {}
+    for alert in primaries:
+        firsts.setdefault(case_key(alert), alert)
+        groups.setdefault(case_key(alert), {})[alert.id] = alert
+    for alert in store.alerts_for(mention_ids):
+        groups.setdefault(case_key(alert), {})[alert.id] = alert
     mentions = store.get_mentions(mention_ids)
+    series = store.snapshots_of(mention_ids) if with_sparks else {}
     cases = []
-    for key, members in groups.items():
-        if key not in wanted:
-            continue
-        members.sort(key=lambda a: (a.severity.rank, a.created_at, a.id))
-        primary = _primary(members)
+    for key, given in firsts.items():
+        members = sorted(groups[key].values(), key=lambda a: (a.severity.rank, a.created_at, a.id))
+        primary = _primary(members) if pick_primary else groups[key][given.id]
         mention = mentions.get(primary.mention_id) if primary.mention_id else None
         spark = None
-        if with_sparks and primary.mention_id:
-            spark = charts.sparkline(queries.engagement_series(store.snapshots_for(primary.mention_id)))
+        if primary.mention_id in series:
+            spark = charts.sparkline(queries.engagement_series(series[primary.mention_id]))
         cases.append(Case(primary, members, mention, spark))
-    cases.sort(key=lambda c: c.primary.created_at, reverse=True)
-    cases.sort(key=lambda c: c.primary.severity.rank, reverse=True)
     return cases
 
 
@@ -148,15 +169,18 @@ class FilterOptions:
 
 
 def filter_options(brands: Sequence[str], topics: Sequence[str], teams: Sequence[str],
-                   people: Sequence[str], cases: Sequence[Case]) -> FilterOptions:
+                   people: Sequence[str], cases: Sequence[Case], selected: Filters = Filters()) -> FilterOptions:
+    """The configured values, then those of the cases shown and the ones selected (so a filter
+    set from a link stays selected in its menu)."""
     def merged(configured: Sequence[str], seen: Iterable[str | None]) -> list[str]:
         out = list(dict.fromkeys(configured))
         out += sorted({s for s in seen if s and s not in out}, key=str.casefold)
         return out
 
+    assignee = selected.assignee if selected.assignee not in (ME, UNASSIGNED) else ""
     return FilterOptions(
-        brands=merged(brands, (c.primary.brand for c in cases)),
-        topics=merged(topics, (c.topic for c in cases)),
-        teams=merged(teams, (c.team for c in cases)),
-        assignees=merged([*teams, *people], (c.assignee for c in cases)),
+        brands=merged(brands, [*(c.primary.brand for c in cases), selected.brand]),
+        topics=merged(topics, [*(c.topic for c in cases), selected.topic]),
+        teams=merged(teams, [*(c.team for c in cases), selected.team]),
+        assignees=merged([*teams, *people], [*(c.assignee for c in cases), assignee]),
     )

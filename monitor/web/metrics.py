@@ -12,8 +12,9 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from monitor.models import Alert, AlertState
+from monitor.models import AlertState
 from monitor.store import Store
 from monitor.web.schemas import DayCount, MetricsOut
 
@@ -35,7 +36,20 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def compute_metrics(alerts: Sequence[Alert], since: datetime, until: datetime) -> MetricsOut:
+class Handled(Protocol):
+    """What the metrics read of an alert: an `Alert`, or the store's `AlertHandling` of one."""
+
+    @property
+    def state(self) -> AlertState: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def first_response_at(self) -> datetime | None: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+
+
+def compute_metrics(alerts: Sequence[Handled], since: datetime, until: datetime) -> MetricsOut:
     """Metrics over `alerts` (those created in [since, until)).
 
     * time to first response: created -> the first action by a person (acknowledge,
@@ -74,7 +88,7 @@ def metrics_window(store: Store, days: int, now: datetime) -> MetricsOut:
     latest = store.latest_observation()
     until = max(now, latest + timedelta(microseconds=1)) if latest else now
     since = until - timedelta(days=days)
-    return compute_metrics(store.alerts_created(since, until), since, until)
+    return compute_metrics(store.alert_handling(since, until), since, until)
 
 
 def duration(minutes: float | None) -> str:

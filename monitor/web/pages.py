@@ -14,7 +14,9 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 
 from monitor.models import Alert, AlertState, Severity
-from monitor.triage import TRANSITIONS, TrailEntry, case_trail
+from monitor.store.base import InvalidQuery
+from monitor.store.paging import MAX_CURSOR_CHARS
+from monitor.triage import ACTIVE_STATES, TRANSITIONS, TrailEntry, case_trail
 from monitor.web import charts, queries
 from monitor.web.auth import PrincipalDep
 from monitor.web.cases import ME, UNASSIGNED, Case, Filters, build_cases, filter_options
@@ -27,6 +29,9 @@ router = APIRouter(include_in_schema=False, route_class=StrictRoute)
 
 TREND_WINDOWS = [(6, "6 h"), (24, "24 h"), (72, "3 days"), (168, "7 days")]
 METRIC_WINDOWS = [(7, "7 d"), (30, "30 d"), (90, "90 d")]
+INBOX_PAGE = 25  # cases per page: what an agent scans at once, and what one response renders
+STATE_CHOICES = [("open", "Needs attention"), ("acknowledged", "Acknowledged"), ("resolved", "Resolved"),
+                 ("dismissed", "Dismissed")]
 DISMISS_REASONS = ["Not about us", "Spam or bot", "Duplicate of another alert", "Already handled elsewhere",
                    "Not a complaint"]
 
@@ -35,6 +40,16 @@ def _people(config: ConfigDep, principal_name: str) -> list[str]:
     people = [m for team in config.topics.teams for m in team.members]
     people += [u.actor for u in config.web.auth.users]
     return list(dict.fromkeys([principal_name, *people]))
+
+
+def inbox_filters(brand: str, topic: str, team: str, assignee: str, severity: str, state: str) -> Filters:
+    """The filters from the query string; 422 for a severity or state that does not exist."""
+    if severity and severity not in {s.value for s in Severity}:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "severity: info, warning or critical")
+    if state and state not in {s.value for s in AlertState}:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "state: open, acknowledged, resolved or dismissed")
+    return Filters(brand=brand, topic=topic, team=team, assignee=assignee, severity=severity, state=state)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -51,25 +66,47 @@ def inbox(
     team: str = "",
     assignee: str = "",
     severity: str = "",
+    state: str = "",
+    cursor: Annotated[str, Query(max_length=MAX_CURSOR_CHARS)] = "",
 ) -> Response:
-    filters = Filters(brand=brand, topic=topic, team=team, assignee=assignee, severity=severity)
-    cases = build_cases(store, store.alerts(list(queries.INBOX_STATES), limit=500))
-    shown = [c for c in cases if filters.case(c, principal.name)]
+    """The inbox: one page of cases (the store picks and orders them), the totals, metrics and trend.
+
+    Only the page's cards are built and rendered; the next page is a link carrying the keyset
+    cursor and every filter, so any page of the inbox can be bookmarked and reached."""
+    filters = inbox_filters(brand, topic, team, assignee, severity, state)
+    try:
+        page = store.alert_cases(filters.case_query(principal.name, INBOX_PAGE, cursor or None))
+    except InvalidQuery as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    cases = build_cases(store, page.primaries)
+    closed = filters.state not in ("", *ACTIVE_STATES)  # listing resolved or dismissed cases
+    total_cases = sum(page.counts.values())
+    if filters.active:  # "showing N of M": M counts every open or acknowledged case
+        total_cases = sum(store.alert_cases(Filters().case_query(principal.name, 0)).counts.values())
     window = queries.trend_window(store, hours)
     teams = config.topics.team_names()
     params = {"hours": hours if hours != 24 else None, "days": days if days != 7 else None, **filters.as_params()}
+    paged = {**params, "cursor": cursor or None}
     context = {
-        "open_cases": [c for c in shown if c.state == AlertState.open],
-        "acknowledged_cases": [c for c in shown if c.state != AlertState.open],
-        "total_cases": len(cases),
+        "open_cases": [] if closed else [c for c in cases if c.state == AlertState.open],
+        "acknowledged_cases": [] if closed else [c for c in cases if c.state != AlertState.open],
+        "closed_cases": cases if closed else [],
+        "counts": page.counts,
+        "shown_cases": sum(n for s, n in page.counts.items() if not filters.state or s.value == filters.state),
+        "total_cases": total_cases,
+        "next_cursor": page.next_cursor,
+        "first_page": not cursor,
+        "page_size": INBOX_PAGE,
         "filters": filters,
         "options": filter_options([b.name for b in config.brands], [t.name for t in config.topics.taxonomy],
-                                  teams, _people(config, principal.name), cases),
+                                  teams, _people(config, principal.name), cases, filters),
         "me": ME, "unassigned": UNASSIGNED,
+        "states": STATE_CHOICES,
         "teams": teams,
         "people": _people(config, principal.name),
         "dismiss_reasons": DISMISS_REASONS,
         "params": params,
+        "paged": paged,
         "here": request.url.path + ("?" + request.url.query if request.url.query else ""),
         "metrics": metrics_window(store, days, now),
         "metric_windows": METRIC_WINDOWS,
@@ -114,7 +151,7 @@ def alert_page(request: Request, store: StoreDep, config: ConfigDep, principal: 
     alert = store.get_alert(alert_id)
     if alert is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id!r}")
-    case: Case = build_cases(store, [alert])[0]
+    case: Case = build_cases(store, [alert], pick_primary=True)[0]
     severities = {a.id: a.severity for a in case.alerts}
     states = {a.state for a in case.alerts}
     context = {

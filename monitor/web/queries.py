@@ -12,11 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.models import Alert, AlertState, EngagementSnapshot
 from monitor.store import Store, TrendPoint
-from monitor.triage import ACTIVE_STATES
 from monitor.web.schemas import AlertOut, StatsOut
 
-INBOX_STATES: tuple[AlertState, ...] = ACTIVE_STATES  # open and acknowledged
-# The store has no COUNT by state; counting through `alerts()` needs a limit above any real inbox.
+# `/api/alerts` filters the alerts it reads in Python (per alert, not per case); this bounds that read.
 COUNT_LIMIT = 100_000
 
 
@@ -27,10 +25,8 @@ def with_mentions(store: Store, alerts: Sequence[Alert]) -> list[AlertOut]:
 
 
 def count_by_state(store: Store) -> dict[AlertState, int]:
-    counts = {state: 0 for state in AlertState}
-    for alert in store.alerts(None, limit=COUNT_LIMIT):
-        counts[alert.state] += 1
-    return counts
+    """Counted by the store (it used to load every alert to count them, on every page)."""
+    return store.count_alerts_by_state()
 
 
 def now_for(store: Store) -> datetime:

@@ -136,6 +136,23 @@ class StatsOut(BaseModel):
     latest_observation: datetime | None = Field(description="Newest engagement snapshot: the pipeline's 'now'.")
 
 
+class InboxOut(BaseModel):
+    """One page of the inbox: a case per post (or storm), as the inbox page shows them."""
+
+    cases: list[AlertOut] = Field(description="Each case's primary alert (its post's most severe open or "
+                                              "acknowledged alert), with its post; open cases first.")
+    counts: dict[AlertState, int] = Field(description="Cases matching the filters (but `state`), per case state.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class MentionPageOut(BaseModel):
+    """One page of a mention search."""
+
+    mentions: list[Mention]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+    next: str | None = Field(description="The next page's address (this search and its cursor); null on the last.")
+
+
 class Health(BaseModel):
     status: str = "ok"
 

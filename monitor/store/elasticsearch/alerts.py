@@ -34,7 +34,10 @@ from typing import Any
 from elasticsearch import ApiError, ConflictError, NotFoundError, TransportError
 
 from monitor.models import Alert, AlertEvent, AlertState
-from monitor.store.base import AlertChange, AlertContention, ApplyEvent
+from monitor.store.base import (
+    AlertChange, AlertContention, AlertHandling, ApplyEvent, CasePage, CaseQuery, InvalidQuery,
+)
+from monitor.store.cases import page_of_cases
 from monitor.store.elasticsearch import docs
 from monitor.store.elasticsearch import queries as q
 from monitor.store.elasticsearch.indices import (
@@ -81,6 +84,33 @@ class Alerts(IndexClient):
         query = q.alerts_in_states([s.value for s in states] if states else None)
         hits = self._hits(self._alerts, query, q.ALERTS_NEWEST_FIRST, limit)
         return [docs.alert_from_doc(hit["_source"]) for hit in hits]
+
+    def count_alerts_by_state(self) -> dict[AlertState, int]:
+        body = self._search(self._alerts, q.match_all(), size=0, aggs=q.state_counts())
+        found = q.parse_state_counts(body)
+        return {state: found.get(state.value, 0) for state in AlertState}
+
+    def alert_cases(self, query: CaseQuery) -> CasePage:
+        """The alerts of the states (and brand) asked for, from the query; grouped into cases,
+        filtered, ordered and paged in Python (`monitor.store.cases`), since a query cannot pick a
+        group's most severe member. Reads every such alert: fine for the open inbox of a care team,
+        not for years of closed alerts."""
+        if query.limit < 0:
+            raise InvalidQuery("limit: 0 or more")
+        states = [AlertState(s).value for s in query.states] or [s.value for s in AlertState]
+        hits = self._hits(self._alerts, q.case_candidates(states, query.brand), q.ALERTS_NEWEST_FIRST)
+        alerts = [docs.alert_from_doc(hit["_source"]) for hit in hits]
+        return page_of_cases(alerts, query, self._post_tags)
+
+    def _post_tags(self, mention_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+        found: dict[str, tuple[str | None, str | None]] = {}
+        for start in range(0, len(mention_ids), IDS_PER_LOOKUP):
+            chunk = mention_ids[start : start + IDS_PER_LOOKUP]
+            body = self._search(self.names.pattern("mentions"), q.ids(chunk), size=len(chunk),
+                                source_includes=["topic", "team"])
+            found.update({hit["_id"]: (hit["_source"].get("topic"), hit["_source"].get("team"))
+                          for hit in body["hits"]["hits"]})
+        return found
 
     def _update_alert(self, alert_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Alert:
         """Read the alert, apply `change` (a partial document, None for no change), write it back
@@ -181,6 +211,15 @@ class Alerts(IndexClient):
     def alerts_created(self, since: datetime, until: datetime) -> list[Alert]:
         hits = self._hits(self._alerts, q.between("created_at", since, until), q.ALERTS_OLDEST_FIRST)
         return [docs.alert_from_doc(hit["_source"]) for hit in hits]
+
+    def alert_handling(self, since: datetime, until: datetime) -> list[AlertHandling]:
+        fields = ["state", "created_at", "first_response_at", "resolved_at"]
+        hits = self._hits(self._alerts, q.between("created_at", since, until), q.ALERTS_OLDEST_FIRST,
+                          source_includes=fields)
+        return [AlertHandling(AlertState(doc["state"]), docs.parse_iso(doc["created_at"]),
+                              docs.parse_iso(doc["first_response_at"]) if doc.get("first_response_at") else None,
+                              docs.parse_iso(doc["resolved_at"]) if doc.get("resolved_at") else None)
+                for doc in (hit["_source"] for hit in hits)]
 
     def undelivered_alerts(self, channel: str) -> list[Alert]:
         hits = self._hits(self._alerts, q.not_delivered_to(channel), q.ALERTS_OLDEST_FIRST)

@@ -17,10 +17,12 @@ from datetime import datetime
 from typing import Any
 
 from monitor.models import EngagementSnapshot, Mention, Sentiment
-from monitor.store.base import IngestResult, Quarantined, model_head
+from monitor.store.base import IngestResult, InvalidQuery, MentionPage, MentionQuery, MentionSort, Quarantined, model_head
 from monitor.store.elasticsearch import docs
 from monitor.store.elasticsearch import queries as q
 from monitor.store.elasticsearch.indices import CONFLICT_ATTEMPTS, IDS_PER_LOOKUP, ConcurrentWriteError, IndexClient
+from monitor.store.paging import decode_cursor, encode_cursor
+from monitor.store.search_text import parse_search
 
 RETRY_ON_CONFLICT = 3  # Elasticsearch's own retries of a partial update that checks nothing
 
@@ -208,6 +210,23 @@ class Mentions(IndexClient):
     def count_mentions(self) -> int:
         return self._count("mentions")
 
+    def search_mentions(self, query: MentionQuery) -> MentionPage:
+        """A text query on the analysed `text` and `title` fields, filters, and a sort ending on the
+        id, paged with `search_after` (the cursor carries the last hit's sort values)."""
+        if query.limit < 1:
+            raise InvalidQuery("limit: at least 1")
+        sort = MentionSort(query.sort)
+        order = f"mentions:{sort.value}"
+        extra: dict[str, Any] = {}
+        if query.cursor is not None:
+            extra["search_after"] = decode_cursor(query.cursor, order, q.MENTION_CURSOR_TYPES[sort])
+        body = self._search(self.names.pattern("mentions"), q.mention_search(query, parse_search(query.text)),
+                            sort=q.MENTION_ORDERS[sort], size=query.limit + 1, track_total_hits=False, **extra)
+        hits = body["hits"]["hits"]
+        page = hits[: query.limit]
+        next_cursor = encode_cursor(order, page[-1]["sort"]) if len(hits) > query.limit else None
+        return MentionPage([docs.mention_from_doc(hit["_source"]) for hit in page], next_cursor)
+
     def recent_mentions(self, source: str, since: datetime, limit: int = 1000) -> list[Mention]:
         hits = self._hits(self.names.pattern("mentions"), q.source_since(source, since), q.MENTIONS_NEWEST_FIRST, limit)
         return [docs.mention_from_doc(hit["_source"]) for hit in hits]
@@ -258,6 +277,16 @@ class Mentions(IndexClient):
     def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]:
         hits = self._hits(self.names.pattern("snapshots"), q.term("mention_id", mention_id), q.SNAPSHOTS_BY_TIME)
         return [docs.snapshot_from_doc(hit["_source"]) for hit in hits]
+
+    def snapshots_of(self, mention_ids: Iterable[str]) -> dict[str, list[EngagementSnapshot]]:
+        ids = list(dict.fromkeys(mention_ids))
+        found: dict[str, list[EngagementSnapshot]] = {}
+        for start in range(0, len(ids), IDS_PER_LOOKUP):
+            query = q.terms("mention_id", ids[start : start + IDS_PER_LOOKUP])
+            for hit in self._hits(self.names.pattern("snapshots"), query, q.SNAPSHOTS_BY_TIME):
+                snapshot = docs.snapshot_from_doc(hit["_source"])
+                found.setdefault(snapshot.mention_id, []).append(snapshot)
+        return found
 
     def latest_observation(self) -> datetime | None:
         hits = list(self._hits(self.names.pattern("snapshots"), q.match_all(), q.SNAPSHOTS_NEWEST_FIRST, limit=1))

@@ -10,8 +10,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.store.base import TrendPoint
+from monitor.store.base import UNSCORED as UNSCORED_LABEL
+from monitor.store.base import MentionQuery, MentionSort, TrendPoint
 from monitor.store.elasticsearch.docs import iso
+from monitor.store.search_text import SearchText, Term
 
 UNSCORED = "unscored"
 
@@ -120,3 +122,78 @@ def parse_trend(response: Mapping[str, Any]) -> tuple[list[TrendPoint], dict[str
     ]
     after = agg.get("after_key") if agg.get("buckets") else None
     return points, after
+
+
+# -- finding mentions ----------------------------------------------------------------
+
+TEXT_FIELDS = ["text", "title"]  # analysed `text` fields (templates.text_with_keyword); no language analyzer yet
+
+# Every order ends on the unique id, so search_after neither skips nor repeats a mention.
+MENTION_ORDERS: dict[MentionSort, list[dict[str, Any]]] = {
+    MentionSort.newest: [{"created_at": {"order": "desc"}}, {"id": {"order": "desc"}}],
+    MentionSort.oldest: [{"created_at": {"order": "asc"}}, {"id": {"order": "asc"}}],
+    MentionSort.engagement: [{"engagement.total": {"order": "desc"}}, {"created_at": {"order": "desc"}},
+                             {"id": {"order": "desc"}}],
+}
+# The types of each order's sort values (what a cursor carries): dates sort as epoch milliseconds.
+MENTION_CURSOR_TYPES: dict[MentionSort, tuple[type, ...]] = {
+    MentionSort.newest: (int, str),
+    MentionSort.oldest: (int, str),
+    MentionSort.engagement: (int, int, str),
+}
+
+
+def text_term(term: Term) -> dict[str, Any]:
+    """One word or phrase (or the start of a word, `fact*`) in the post's text or title."""
+    return {"multi_match": {"query": term.text, "fields": TEXT_FIELDS,
+                            "type": "phrase_prefix" if term.prefix else "phrase"}}
+
+
+def mention_search(query: MentionQuery, text: SearchText) -> dict[str, Any]:
+    """The query of a mention search: the text's terms (scored) and the filters (not scored)."""
+    must = [text_term(t) for t in text.include]
+    must_not = [text_term(t) for t in text.exclude]
+    filters: list[dict[str, Any]] = []
+    for field, values in (("brand", query.brands), ("source", query.sources), ("lang", query.langs),
+                          ("topic", query.topics)):
+        if values:
+            filters.append(terms(field, values))
+    if query.sentiments:
+        labels = [v for v in query.sentiments if v != UNSCORED_LABEL]
+        either: list[dict[str, Any]] = [terms("sentiment.label", labels)] if labels else []
+        if UNSCORED_LABEL in query.sentiments:
+            either.append(unscored())
+        filters.append({"bool": {"should": either, "minimum_should_match": 1}})
+    bounds: dict[str, str] = {}
+    if query.since is not None:
+        bounds["gte"] = iso(query.since)
+    if query.until is not None:
+        bounds["lt"] = iso(query.until)
+    if bounds:
+        filters.append({"range": {"created_at": bounds}})
+    if query.min_engagement is not None:
+        filters.append({"range": {"engagement.total": {"gte": query.min_engagement}}})
+    clauses = {name: value for name, value in (("must", must), ("must_not", must_not), ("filter", filters)) if value}
+    return {"bool": clauses} if clauses else match_all()
+
+
+# -- the inbox ---------------------------------------------------------------------------
+
+
+def case_candidates(states: Sequence[str], brand: str) -> dict[str, Any]:
+    """The alerts a page of cases is made of: those in `states`, of `brand` if one is asked for
+    (every alert of a post has its brand, so this narrows without changing any case)."""
+    filters: list[dict[str, Any]] = [terms("state", states)]
+    if brand:
+        filters.append({"term": {"brand": {"value": brand, "case_insensitive": True}}})
+    return {"bool": {"filter": filters}}
+
+
+def state_counts() -> dict[str, Any]:
+    """Alerts per state (a handful of states: one composite page holds them all)."""
+    return {"states": {"composite": {"size": 100, "sources": [{"state": {"terms": {"field": "state"}}}]}}}
+
+
+def parse_state_counts(response: Mapping[str, Any]) -> dict[str, int]:
+    buckets = ((response.get("aggregations") or {}).get("states") or {}).get("buckets", [])
+    return {bucket["key"]["state"]: bucket["doc_count"] for bucket in buckets}

@@ -30,7 +30,12 @@ an index that is a pure function of the document itself:
   written with `op_type=create` only, never updated or deleted (a retry of the same event
   is a 409, "already there").
 
-The parts: `mentions.py` (ingest, cursors, tags, snapshots), `alerts.py` (alerts, the
+Reading pages: a mention search is a `multi_match` phrase query on the analysed `text` and
+`title` fields (the standard analyzer for now: case-folded, not accent-folded), filters, and a
+sort ending on the id, paged with `search_after`; the inbox's cases are grouped in Python from
+the alerts of the states asked for (`monitor.store.cases`), which a query cannot group.
+
+The parts: `mentions.py` (ingest, cursors, tags, snapshots, search), `alerts.py` (alerts, the
 triage audit trail and how it stays atomic, the outbox), `records.py` (copying between
 stores), `setup.py` (templates and ILM), on `indices.py` (client, paging, bulk writes).
 Writes use `refresh=true` so what a step stores is visible to the next step at once, as

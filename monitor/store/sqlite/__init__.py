@@ -6,6 +6,8 @@
 | records.py | copying between stores: export (also from a read-only file) and import |
 | connection.py | the file, its lock and transactions |
 | schema.py, rows.py | tables and migration; records as rows and back |
+| search.py | the full-text index of mentions (FTS5, accents and case folded) and its keyset pages |
+| cases.py | the inbox's cases: a table kept by triggers, paged by one index |
 | settings.py | the `store` settings it reads (pydantic only) |
 """
 

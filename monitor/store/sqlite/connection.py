@@ -16,6 +16,11 @@ from pathlib import Path
 from monitor.store.sqlite.schema import create_or_migrate
 
 
+def casefold(value: str | None) -> str | None:
+    """Python's caseless form, for SQL: SQLite's own lower() and NOCASE fold ASCII only."""
+    return value.casefold() if isinstance(value, str) else value
+
+
 class Connection:
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         """Open the file at `path`, creating or migrating it; `read_only`: open it as it is, changing
@@ -28,13 +33,18 @@ class Connection:
             self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
                                        check_same_thread=False, isolation_level=None)
             self._db.row_factory = sqlite3.Row
+            self._db.create_function("casefold", 1, casefold, deterministic=True)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
+        self._db.create_function("casefold", 1, casefold, deterministic=True)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=30000")
+        # A row replaced (INSERT OR REPLACE) fires its delete triggers too, so what triggers keep
+        # (row counts, the inbox's cases) stays right when a row is replaced.
+        self._db.execute("PRAGMA recursive_triggers=ON")
         create_or_migrate(self._db)
 
     @contextmanager

@@ -29,6 +29,7 @@ from monitor.store.records import (
     pages_of,
 )
 from monitor.store.sqlite.connection import Connection
+from monitor.store.sqlite.search import forget_mention, index_new_mentions
 from monitor.store.sqlite.rows import (
     ALERT_COLUMNS,
     MENTION_COLUMNS,
@@ -144,10 +145,13 @@ class Records(Connection):
                             failures.append(f"{kind} {record.key}: {reason(exc)}")
                         db.execute("RELEASE row")
                 db.execute("RELEASE page")
+                if kind == RecordKind.mentions:
+                    index_new_mentions(db)  # searchable in the same transaction as stored
         return ImportResult(stored, failures)
 
 
 def _import_mention(db: sqlite3.Connection, record: MentionRecord) -> None:
+    forget_mention(db, record.mention.id)  # the row is replaced: its index entry goes with it
     db.execute(f"INSERT OR REPLACE INTO mentions {MENTION_COLUMNS}",
                mention_values(record.mention, record.first_seen_at))
 

@@ -17,9 +17,12 @@ from pathlib import Path
 
 from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment
 from monitor.store.base import (
-    AlertChange, ApplyEvent, IngestResult, Quarantined, TrendPoint, check_bucket, model_head, quarantine_digest,
+    AlertChange, AlertHandling, ApplyEvent, CasePage, CaseQuery, IngestResult, MentionPage, MentionQuery, Quarantined, TrendPoint,
+    check_bucket, model_head, quarantine_digest,
 )
+from monitor.store.sqlite.cases import case_rows
 from monitor.store.sqlite.records import Records
+from monitor.store.sqlite.search import index_new_mentions, search_rows
 from monitor.store.sqlite.rows import (
     MENTION_COLUMNS, RECORD_ERRORS, alert_from_row, event_from_row, insert_event, mention_from_row,
     mention_values, parse_ts, reason, snapshot_from_row, storable_text, ts, write_handling,
@@ -58,6 +61,8 @@ class SQLiteStore(Records):
                 db.execute("ROLLBACK TO batch")
                 counts, bad = self._write_each(db, mentions, snapshots, now)
             db.execute("RELEASE batch")
+            if mentions:
+                index_new_mentions(db)  # searchable exactly when stored
             set_aside = self._quarantine(db, [*quarantine, *bad], now)
             if cursor_key is not None and cursor is not None:
                 self._write_cursor(db, cursor_key, cursor)
@@ -173,7 +178,20 @@ class SQLiteStore(Records):
         return found
 
     def count_mentions(self) -> int:
-        return self._query("SELECT COUNT(*) FROM mentions")[0][0]
+        return self._count("mentions")
+
+    def _count(self, table: str) -> int:
+        """The triggers' count (schema.COUNTS); COUNT(*) on a file opened read-only from before them."""
+        try:
+            rows = self._query("SELECT n FROM row_counts WHERE name = ?", (table,))
+        except sqlite3.OperationalError:
+            rows = []
+        return rows[0][0] if rows else self._query(f"SELECT COUNT(*) FROM {table}")[0][0]
+
+    def search_mentions(self, query: MentionQuery) -> MentionPage:
+        with self._lock:
+            rows, next_cursor = search_rows(self._db, query)
+        return MentionPage([mention_from_row(r) for r in rows], next_cursor)
 
     def recent_mentions(self, source: str, since: datetime, limit: int = 1000) -> list[Mention]:
         rows = self._query(
@@ -183,7 +201,7 @@ class SQLiteStore(Records):
         return [mention_from_row(r) for r in rows]
 
     def count_snapshots(self) -> int:
-        return self._query("SELECT COUNT(*) FROM snapshots")[0][0]
+        return self._count("snapshots")
 
     def unscored_mentions(self, limit: int = 1000) -> list[Mention]:
         rows = self._query(
@@ -218,6 +236,17 @@ class SQLiteStore(Records):
     def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]:
         rows = self._query("SELECT * FROM snapshots WHERE mention_id = ? ORDER BY observed_at", (mention_id,))
         return [snapshot_from_row(r) for r in rows]
+
+    def snapshots_of(self, mention_ids: Iterable[str]) -> dict[str, list[EngagementSnapshot]]:
+        ids = list(dict.fromkeys(mention_ids))
+        found: dict[str, list[EngagementSnapshot]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(f"SELECT * FROM snapshots WHERE mention_id IN ({marks})"
+                                   " ORDER BY mention_id, observed_at", chunk):
+                found.setdefault(row["mention_id"], []).append(snapshot_from_row(row))
+        return found
 
     def latest_observation(self) -> datetime | None:
         value = self._query("SELECT MAX(observed_at) FROM snapshots")[0][0]
@@ -264,6 +293,15 @@ class SQLiteStore(Records):
             rows = self._query("SELECT * FROM alerts ORDER BY created_at DESC, id LIMIT ?", (limit,))
         return [alert_from_row(r) for r in rows]
 
+    def count_alerts_by_state(self) -> dict[AlertState, int]:
+        found = dict(self._query("SELECT state, COUNT(*) FROM alerts GROUP BY state"))
+        return {state: found.get(state.value, 0) for state in AlertState}
+
+    def alert_cases(self, query: CaseQuery) -> CasePage:
+        with self._lock:
+            rows, counts, next_cursor = case_rows(self._db, query)
+        return CasePage([alert_from_row(r) for r in rows], next_cursor, counts)
+
     def _read_alert(self, db: sqlite3.Connection, alert_id: str) -> Alert:
         rows = db.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchall()
         if not rows:
@@ -302,6 +340,14 @@ class SQLiteStore(Records):
             (ts(since), ts(until)),
         )
         return [alert_from_row(r) for r in rows]
+
+    def alert_handling(self, since: datetime, until: datetime) -> list[AlertHandling]:
+        rows = self._query(  # from the covering index alerts_created alone
+            "SELECT state, created_at, first_response_at, resolved_at FROM alerts"
+            " WHERE created_at >= ? AND created_at < ?", (ts(since), ts(until)),
+        )
+        return [AlertHandling(AlertState(state), parse_ts(created), parse_ts(first) if first else None,
+                              parse_ts(resolved) if resolved else None) for state, created, first, resolved in rows]
 
     def undelivered_alerts(self, channel: str) -> list[Alert]:
         rows = self._query(
