@@ -322,15 +322,13 @@ def _named_sources(config: Config, names: list[str]) -> list[str]:
 def _check_source_files(config: Config, sources: list[str]) -> None:
     """A recording the config names must exist: that is a wrong path (exit 2), not an outage (exit 1)."""
     for name in sources:
-        path = getattr(config.sources[name], "path", None)
-        if not isinstance(path, Path):
-            continue
-        full = config.resolve(path)
-        setting = f"sources.{name}.path in {_where.get().config}"
-        if full.is_dir():
-            _fail(f"{full}: a directory, not a file ({setting}); point it at the recording itself")
-        if not full.exists():
-            _fail(f"{full}: no such file ({setting}); fix the path")
+        for key, path in config.sources[name].input_files().items():
+            full = config.resolve(path)
+            setting = f"sources.{name}.{key} in {_where.get().config}"
+            if full.is_dir():
+                _fail(f"{full}: a directory, not a file ({setting}); point it at the recording itself")
+            if not full.exists():
+                _fail(f"{full}: no such file ({setting}); fix the path")
 
 
 def _open_store(config: Config) -> Store:

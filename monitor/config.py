@@ -10,13 +10,16 @@ from __future__ import annotations
 import errno
 import os
 from importlib import resources
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator,
+)
 from pydantic_core import PydanticCustomError
+
+from monitor.plugins import DETECTORS_GROUP, UnknownPlugin, installed
 
 
 class ConfigError(ValueError):
@@ -61,24 +64,30 @@ class SourceSettings(_Strict):
     def missing_credentials(self) -> list[str]:
         return [name for name in self.credentials_env if not os.environ.get(name)]
 
+    def input_files(self) -> dict[str, Path]:
+        """Files this source reads that must exist before a run, by setting name (a recording's `path`).
 
-SOURCE_PLUGINS = "earshot.sources"
+        Checked up front by `earshot run`, so a wrong path is bad input (exit 2), not an outage.
+        """
+        return {}
 
 
-def source_settings_model(name: str) -> type[SourceSettings]:
-    """The settings class the installed plugin `name` declares (its `settings_model`)."""
-    found = entry_points(group=SOURCE_PLUGINS, name=name)
-    if not found:
-        installed = ", ".join(sorted(ep.name for ep in entry_points(group=SOURCE_PLUGINS))) or "none"
-        raise PydanticCustomError(
-            "unknown_source",
-            "no source plugin named '{name}' is installed (installed: {installed})",
-            {"name": name, "installed": installed},
-        )
-    return getattr(next(iter(found)).load(), "settings_model", SourceSettings)
+def _relocated(error: ValidationError, *prefix: str | int) -> list[dict[str, Any]]:
+    """A plugin's own validation errors, placed under its key in the config (`sources.x.<key>`)."""
+    return [
+        {"type": e["type"], "loc": (*prefix, *e["loc"]), "input": e["input"], **({"ctx": e["ctx"]} if "ctx" in e else {})}
+        for e in error.errors()
+    ]
+
+
+def _unknown(kind: str, exc: UnknownPlugin) -> PydanticCustomError:
+    return PydanticCustomError(kind, "{message}", {"message": str(exc)})
 
 
 def _validate_sources(raw: object) -> dict[str, SourceSettings]:
+    """Each `sources.<name>` validated by the settings model of the source plugin called `name`."""
+    from monitor.sources.registry import find_source  # the registry imports this module
+
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -87,14 +96,11 @@ def _validate_sources(raw: object) -> dict[str, SourceSettings]:
     errors: list[dict[str, Any]] = []
     for name, value in raw.items():
         try:
-            settings[name] = source_settings_model(name).model_validate(value or {})
-        except PydanticCustomError as exc:
-            errors.append({"type": exc, "loc": (name,), "input": value})
+            settings[name] = find_source(name).settings(value)
+        except UnknownPlugin as exc:
+            errors.append({"type": _unknown("unknown_source", exc), "loc": (name,), "input": value})
         except ValidationError as exc:
-            errors += [
-                {"type": e["type"], "loc": (name, *e["loc"]), "input": e["input"], **({"ctx": e["ctx"]} if "ctx" in e else {})}
-                for e in exc.errors()
-            ]
+            errors += _relocated(exc, name)
     if errors:
         raise ValidationError.from_exception_data("sources", errors)
     return settings
@@ -159,8 +165,8 @@ class StormConfig(_Strict):
         return self
 
 
-class DetectionConfig(_Strict):
-    """When a negative post counts as spreading, and when a brand is in a storm.
+class SpreadSettings(_Strict):
+    """When a negative post counts as spreading: the `spread` detector's settings.
 
     At every snapshot a post's final size is forecast (`monitor/forecast.py`, fitted on
     real retweet cascades) and compared with the brand's own normal: the reach of its top
@@ -177,7 +183,6 @@ class DetectionConfig(_Strict):
     window_minutes: int = Field(30, ge=1)  # recent gain quoted in the alert
     baseline_hours: int = Field(168, ge=1)
     max_post_age_hours: int = Field(48, ge=1)  # older posts no longer alert
-    storm: StormConfig = Field(default_factory=StormConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -193,10 +198,60 @@ class DetectionConfig(_Strict):
         return data
 
     @model_validator(mode="after")
-    def _ordered(self) -> DetectionConfig:
+    def _ordered(self) -> SpreadSettings:
         if self.critical_factor <= self.warning_factor:
             raise ValueError("critical_factor must be greater than warning_factor")
         return self
+
+
+class DetectionConfig(SpreadSettings):
+    """`detection`: which detectors run, in order, and each one's settings.
+
+    Detectors are plugins (`earshot.detectors`, `monitor/detection.py`). The spread
+    detector's settings are this section's own keys (above), the storm detector's are
+    `detection.storm`, and any other detector's are `detection.<its name>`, validated by
+    its settings model.
+    """
+
+    detectors: list[str] = Field(default_factory=lambda: ["spread", "storm"])
+    storm: StormConfig = Field(default_factory=StormConfig)
+    # Filled from `detection.<name>` sections of installed detector plugins; not a key of its own.
+    plugin_settings: dict[str, SerializeAsAny[BaseModel]] = Field(default_factory=dict, exclude=True)
+
+    @field_validator("detectors")
+    @classmethod
+    def _installed(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if name not in installed(DETECTORS_GROUP):
+                raise _unknown("unknown_detector", UnknownPlugin(DETECTORS_GROUP, name))
+        if len(set(names)) != len(names):
+            raise ValueError("list each detector once")
+        return names
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plugin_sections(cls, data: Any) -> Any:
+        """`detection.<name>` of an installed detector plugin, validated by that plugin's settings model."""
+        if not isinstance(data, dict):
+            return data
+        from monitor.detection import find_detector  # the registry imports this module
+
+        own = set(cls.model_fields) - {"plugin_settings"}
+        plugins = [key for key in data if key not in own and key in installed(DETECTORS_GROUP)]
+        if not plugins and "plugin_settings" not in data:
+            return data
+        settings: dict[str, BaseModel] = {}
+        errors: list[dict[str, Any]] = []
+        if "plugin_settings" in data:
+            errors.append({"type": "extra_forbidden", "loc": ("plugin_settings",), "input": data["plugin_settings"]})
+        for name in plugins:
+            try:
+                settings[name] = find_detector(name).settings(data[name])
+            except ValidationError as exc:
+                errors += _relocated(exc, name)
+        if errors:
+            raise ValidationError.from_exception_data("detection", errors)
+        return {key: value for key, value in data.items() if key not in plugins} | {"plugin_settings": settings}
 
 
 RETIRED_DETECTION_KEYS = ("min_velocity_per_min", "baseline_multiplier", "min_predicted_reach", "reach_quantile",
@@ -206,8 +261,9 @@ RETIRED_DETECTION_KEYS = ("min_velocity_per_min", "baseline_multiplier", "min_pr
 # -- alert channels ----------------------------------------------------------------
 # Secrets (chat webhook URLs, the SMTP password, the webhook signing key) are never
 # values here: a channel names the environment variable that holds each one, so the
-# file can be committed and shared. Channels are built by monitor.alerts.build_channels,
-# which names any variable that is missing.
+# file can be committed and shared. Each channel's own settings model sits next to its
+# plugin descriptor (the built-in ones in monitor/alerts/builtin.py); channels are built
+# by monitor.alerts.build_channels, which names any variable that is missing.
 
 def _env_name(value: object) -> object:
     # The message never echoes the value: someone may have pasted the secret itself here.
@@ -227,7 +283,14 @@ class ChannelRoute(_Strict):
     topics: list[str] = Field(default_factory=list)  # an alert without a topic matches only an empty list
 
 
-class _ChannelSettings(_Strict):
+class ChannelSettings(_Strict):
+    """Settings every alert channel has; a channel plugin subclasses this with its own options.
+
+    `type` names the channel plugin (`earshot.channels`) whose settings model validates the
+    rest of the item, so `alerts.channels.<i>.<type>.<key>` names a wrong key.
+    """
+
+    type: str
     route: ChannelRoute = Field(default_factory=ChannelRoute)
 
     def secret_env_names(self) -> list[str]:
@@ -238,111 +301,39 @@ class _ChannelSettings(_Strict):
         return [name for name in self.secret_env_names() if not os.environ.get(name)]
 
 
-class _HttpChannelSettings(_ChannelSettings):
-    timeout_seconds: float = Field(10, gt=0, le=120)
-    attempts: int = Field(3, ge=1, le=10)  # per alert and run; then it waits in the outbox for the next run
-    # A 429/503 asking to wait longer than this ends the run's attempts (the outbox keeps the alert).
-    max_retry_after_seconds: float = Field(30, ge=0, le=600)
+def _validate_channels(raw: object) -> list[ChannelSettings]:
+    """Each item of `alerts.channels` validated by the settings model of the channel plugin its `type` names."""
+    from monitor.alerts.channels import find_channel  # the registry imports this module
 
-
-class ConsoleChannel(_ChannelSettings):
-    type: Literal["console"] = "console"
-
-
-class JsonlChannel(_ChannelSettings):
-    type: Literal["jsonl"] = "jsonl"
-    path: Path = Path("alerts.jsonl")
-
-
-class WebhookChannel(_HttpChannelSettings):
-    """Any HTTP endpoint; each POST is signed with HMAC-SHA256 (see monitor/alerts/webhook.py)."""
-
-    type: Literal["webhook"] = "webhook"
-    url: str | None = None  # a plain endpoint; use url_env instead if the URL embeds a token
-    url_env: EnvName | None = None
-    secret_env: EnvName = "EARSHOT_WEBHOOK_SECRET"
-
-    @field_validator("url")
-    @classmethod
-    def _http(cls, url: str | None) -> str | None:
-        if url is not None and not url.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return url
-
-    @model_validator(mode="after")
-    def _one_url(self) -> WebhookChannel:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError("set exactly one of url or url_env")
-        return self
-
-    def secret_env_names(self) -> list[str]:
-        return [name for name in (self.url_env, self.secret_env) if name]
-
-
-class SlackChannel(_HttpChannelSettings):
-    type: Literal["slack"] = "slack"
-    url_env: EnvName = "EARSHOT_SLACK_WEBHOOK_URL"  # the incoming-webhook URL is itself the credential
-
-    def secret_env_names(self) -> list[str]:
-        return [self.url_env]
-
-
-class TeamsChannel(_HttpChannelSettings):
-    type: Literal["teams"] = "teams"
-    url_env: EnvName = "EARSHOT_TEAMS_WEBHOOK_URL"  # a Workflows (or legacy connector) webhook URL
-
-    def secret_env_names(self) -> list[str]:
-        return [self.url_env]
-
-
-class EmailChannel(_ChannelSettings):
-    type: Literal["email"] = "email"
-    host: str = Field(min_length=1)
-    port: int | None = Field(None, ge=1, le=65535)  # default: 587 starttls, 465 ssl, 25 none
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    ca_file: Path | None = None  # a private CA for the relay's certificate; default: the system's
-    username: str | None = None
-    password_env: EnvName | None = None
-    sender: str
-    to: list[str] = Field(min_length=1)
-    timeout_seconds: float = Field(10, gt=0, le=120)
-    attempts: int = Field(3, ge=1, le=10)
-
-    @field_validator("sender", "to")
-    @classmethod
-    def _address(cls, value: str | list[str]) -> str | list[str]:
-        for address in [value] if isinstance(value, str) else value:
-            if "@" not in address or any(c in address for c in "\r\n"):
-                raise ValueError(f"not an email address: {address!r}")
-        return value
-
-    @model_validator(mode="after")
-    def _auth(self) -> EmailChannel:
-        if (self.username is None) != (self.password_env is None):
-            raise ValueError("set both username and password_env, or neither")
-        if self.password_env and self.security == "none":
-            raise ValueError("password_env needs security starttls or ssl: a password is never sent in clear text")
-        return self
-
-    @property
-    def effective_port(self) -> int:
-        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
-
-    def secret_env_names(self) -> list[str]:
-        return [self.password_env] if self.password_env else []
-
-
-Channel = Annotated[
-    ConsoleChannel | JsonlChannel | WebhookChannel | SlackChannel | TeamsChannel | EmailChannel,
-    Field(discriminator="type"),
-]
+    if not isinstance(raw, list):
+        raise PydanticCustomError("channels_list", "must be a list of channels, each with a type")
+    channels: list[ChannelSettings] = []
+    errors: list[dict[str, Any]] = []
+    for index, item in enumerate(raw):
+        if isinstance(item, ChannelSettings):
+            channels.append(item)
+            continue
+        if not isinstance(item, dict) or "type" not in item:
+            errors.append({"type": "missing", "loc": (index, "type"), "input": item})
+            continue
+        kind = str(item["type"])
+        try:
+            channels.append(find_channel(kind).settings(item))
+        except UnknownPlugin as exc:
+            errors.append({"type": _unknown("unknown_channel", exc), "loc": (index,), "input": item})
+        except ValidationError as exc:
+            errors += _relocated(exc, index, kind)
+    if errors:
+        raise ValidationError.from_exception_data("channels", errors)
+    return channels
 
 
 class AlertsConfig(_Strict):
     # The public address of the Earshot UI; when set, chat and email alerts link to the alert there.
     inbox_url: str | None = None
-    channels: list[Channel] = Field(default_factory=lambda: [ConsoleChannel()])
-    # How long a run's claim on one delivery lasts (monitor/alerts/__init__.py): longer than
+    channels: Annotated[list[SerializeAsAny[ChannelSettings]], BeforeValidator(_validate_channels)] = Field(
+        default_factory=lambda: _validate_channels([{"type": "console"}]))
+    # How long a run's claim on one delivery lasts (monitor/alerts/delivery.py): longer than
     # one send with its retries; a killed run's alerts go out this long after it died.
     delivery_lease_seconds: int = Field(300, ge=10, le=86400)
 
@@ -496,7 +487,8 @@ class TopicsConfig(_Strict):
 class Config(_Strict):
     brands: list[BrandConfig] = Field(min_length=1)
     # Keyed by source plugin name; each value is validated by that plugin's settings model.
-    sources: Annotated[dict[str, SourceSettings], BeforeValidator(_validate_sources)] = Field(default_factory=dict)
+    sources: Annotated[dict[str, SerializeAsAny[SourceSettings]], BeforeValidator(_validate_sources)] = Field(
+        default_factory=dict)
     sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)

@@ -8,15 +8,15 @@ writes its output back, which is what makes every step safe to repeat or resume.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from monitor.alerts import AlertChannel, DeliveryReport, build_channels, deliver
 from monitor.config import Config
-from monitor.models import Alert, Severity
+from monitor.detection import Detector, build_detectors
+from monitor.models import Alert
 from monitor.sources import Problem, Source, create_source
-from monitor.spread import SpreadDetector
 from monitor.store import Quarantined, Store
 
 log = logging.getLogger(__name__)
@@ -138,59 +138,26 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
     return done
 
 
-def detect(config: Config, store: Store) -> list[Alert]:
-    """Evaluate snapshots that arrived since the last run; store and return the new alerts.
+def detect(config: Config, store: Store, detectors: Sequence[Detector] | None = None) -> list[Alert]:
+    """Run each configured detector over what arrived since the last run; store and return the new alerts.
 
-    Loads enough history before the watermark (`SpreadDetector.history_needed`) for each
-    run to compute exactly what one run over everything would, so incremental runs and a
-    single run raise the same alerts. Spread alerts first, then brand storms.
+    Every detector judges the same window, from the watermark to the newest observation,
+    and reads its own history before it (`Detector.history_needed`), so incremental runs
+    and a single run raise the same alerts. An alert already stored is not returned again.
+    The detectors come from `detection.detectors` (spread, then storm), unless given.
     """
     latest = store.latest_observation()
     if latest is None:
         return []
     raw = store.get_cursor(DETECT_WATERMARK)
     since = datetime.fromisoformat(raw) if raw else None
-    detector = SpreadDetector(config.detection)
-    start = since - detector.history_needed() if since else datetime.min.replace(tzinfo=latest.tzinfo)
-    snapshots = store.snapshots_since(start)
-    mentions = store.get_mentions({s.mention_id for s in snapshots})
-    already: dict[str, Severity] = {}
-    for alert in store.alerts_for(mentions):
-        if alert.mention_id not in already or alert.severity.rank > already[alert.mention_id].rank:
-            already[alert.mention_id] = alert.severity
-    from monitor.topics import tag_alerts
-
-    # Each alert carries its post's topic and owning team, so routing and the inbox can use them.
-    spread = tag_alerts(detector.detect(mentions, snapshots, since, already), mentions)
-    new = [a for a in spread if store.add_alert(a)]
-    new += [a for a in detect_storms(config, store, since, latest) if store.add_alert(a)]
+    if detectors is None:
+        detectors = build_detectors(config.detection, [brand.name for brand in config.brands])
+    new: list[Alert] = []
+    for detector in detectors:
+        new += [alert for alert in detector.detect(store, since, latest) if store.add_alert(alert)]
     store.set_cursor(DETECT_WATERMARK, latest.isoformat())
     return new
-
-
-def detect_storms(config: Config, store: Store, since: datetime | None, now: datetime) -> list[Alert]:
-    """Storm alerts for each brand's buckets that completed after `since` and by `now`.
-
-    Counts come from `Store.trend(since, brand, bucket_minutes)`; negative means a negative
-    sentiment label there (a neutral-text 1-star review is not counted as negative).
-    """
-    from monitor.storm import BucketCounts, bucket_totals, floor_bucket, storm_alerts, window_start
-
-    cfg = config.detection.storm
-    if not cfg.enabled:
-        return []
-    alerts: list[Alert] = []
-    width = timedelta(minutes=cfg.bucket_minutes)
-    for brand in config.brands:
-        points = store.trend(window_start(now, since, cfg) if since is not None else None, brand=brand.name,
-                             bucket_minutes=cfg.bucket_minutes)
-        if not points:
-            continue
-        start = floor_bucket(min(p.bucket for p in points), 24 * 60)
-        counts = BucketCounts.from_counts(bucket_totals([(p.bucket, p.label, p.count) for p in points]),
-                                          start, floor_bucket(now, cfg.bucket_minutes) + width, cfg.bucket_minutes)
-        alerts += storm_alerts(brand.name, counts, cfg, since, now)
-    return alerts
 
 
 def notify(config: Config, store: Store, channels: list[AlertChannel] | None = None) -> DeliveryReport:

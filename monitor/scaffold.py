@@ -4,7 +4,9 @@ Why a generator and not "copy an existing source": a source is only done when it
 fake platform server and a contract harness (tests/sources/test_contract.py fails for any
 registered plugin without one) and an entry point. Generating all four at once, already
 passing the contract against the generic fake API, lets an engineer start from green and
-change the wire format, instead of discovering the missing pieces in review.
+change the wire format, instead of discovering the missing pieces in review. The source is
+laid out like the built-in ones: a package whose `__init__.py` holds the plugin descriptor
+the entry point names, `settings.py` its settings (pydantic only) and `source.py` the client.
 
 The command only adds files and one pyproject line; it refuses to overwrite anything.
 """
@@ -19,15 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from monitor.scaffold_templates import fake_api, harness, source
+from monitor.plugins import SOURCES_GROUP as GROUP
+from monitor.scaffold_templates import fake_api, harness, package, settings, source
 
 __all__ = ["Scaffold", "ScaffoldError", "class_stem", "find_root", "new_source", "next_steps"]
 
-GROUP = "earshot.sources"
 NAME_PATTERN = re.compile(r"[a-z](?:[a-z0-9_]{0,38}[a-z0-9])?")
 # Modules of monitor/sources/ that are not sources; a plugin by that name would shadow them.
-RESERVED = frozenset({"base", "credentials", "harness"})
-TABLE_HEADER = re.compile(r"""^\[\s*project\s*\.\s*entry-points\s*\.\s*(["'])earshot\.sources\1\s*\]\s*(#.*)?$""")
+RESERVED = frozenset({"base", "credentials", "cursors", "harness", "registry", "retries", "reviews"})
+TABLE_HEADER = re.compile(r"""^\[\s*project\s*\.\s*entry-points\s*\.\s*(["'])""" + re.escape(GROUP)
+                          + r"""\1\s*\]\s*(#.*)?$""")
 
 
 class ScaffoldError(ValueError):
@@ -92,8 +95,11 @@ def _plan(name: str, cls: str, root: Path) -> dict[Path, str]:
         "token_env": f"EARSHOT_{name.upper()}_TOKEN",
     }
     render = lambda template: Template(template).substitute(values)  # noqa: E731 - a one-line helper
+    package_dir = root / "monitor" / "sources" / name
     return {
-        root / "monitor" / "sources" / f"{name}.py": render(source.TEMPLATE),
+        package_dir / "__init__.py": render(package.TEMPLATE),
+        package_dir / "settings.py": render(settings.TEMPLATE),
+        package_dir / "source.py": render(source.TEMPLATE),
         root / "tests" / "sources" / "fakes" / f"{name}_api.py": render(fake_api.TEMPLATE),
         root / "tests" / "sources" / f"harness_{name}.py": render(harness.TEMPLATE),
     }
@@ -135,12 +141,13 @@ def new_source(name: str, root: Path, class_name: str | None = None, installed: 
         raise ScaffoldError(f"--class-name {class_name!r} is not a CapWords Python identifier")
 
     files = _plan(name, stem, root)
-    existing = [path for path in files if path.exists()]
+    module = root / "monitor" / "sources" / f"{name}.py"  # a module of that name would be shadowed
+    existing = [path for path in [*files, module] if path.exists()]
     if existing:
         listed = ", ".join(str(p.relative_to(root)) for p in existing)
         raise ScaffoldError(f"refusing to overwrite {listed}; remove it or choose another name")
 
-    target = f"monitor.sources.{name}:{stem}Source"
+    target = f"monitor.sources.{name}:SOURCE"
     updated = add_entry_point(pyproject.read_text(encoding="utf-8"), name, target)
     if tomllib.loads(updated).get("project", {}).get("entry-points", {}).get(GROUP, {}).get(name) != target:
         raise ScaffoldError(f"could not add the entry point to {pyproject}; add {name} = {target!r} by hand")
@@ -164,7 +171,7 @@ def next_steps(result: Scaffold) -> str:
     rel = [str(p.relative_to(result.root)) for p in result.created]
     name = result.name
     return "\n".join([
-        f"Created the {name!r} source ({result.class_name}):",
+        f"Created the {name!r} source ({result.class_name}, described by monitor.sources.{name}:SOURCE):",
         *(f"  {p}" for p in rel),
         f"  pyproject.toml: {result.entry_point}",
         "",
@@ -172,8 +179,8 @@ def next_steps(result: Scaffold) -> str:
         "  1. Register the entry point:   pip install -e .",
         f"  2. Run the contract suite:    python -m pytest tests/sources/test_contract.py -k {name}",
         "     (it passes against the generic fake API; keep it green while you go on)",
-        f"  3. Fill in the TODO(new-source) marks: the platform's wire format in monitor/sources/{name}.py",
-        f"     and tests/sources/fakes/{name}_api.py, then settings and credentials.",
+        f"  3. Fill in the TODO(new-source) marks: the platform's wire format in monitor/sources/{name}/source.py",
+        f"     and tests/sources/fakes/{name}_api.py, then settings.py and credentials.",
         f"  4. Enable it in earshot.yaml:  sources: {{{name}: {{poll_seconds: 300}}}}",
         "     and put its credential in the environment (never in the file).",
         f"  5. See its DAG:               airflow dags reserialize && airflow dags list | grep earshot_ingest_{name}",

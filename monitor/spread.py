@@ -17,7 +17,7 @@ starts cautious, not noisy, and the level comes down to its real value as posts 
 
 A reading's level uses only what was known before the start of its hour, and each
 forecast only the post's own snapshots up to it, so the alerts are the same whether
-snapshots arrive one at a time or a day at once (given the pipeline loads
+snapshots arrive one at a time or a day at once (given `SpreadDetector.detect` loads
 `history_needed` of snapshots before its watermark). A post is alerted again only when it
 climbs to a higher level, never twice at the same one.
 """
@@ -28,12 +28,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from monitor.config import DetectionConfig
+from monitor.config import SpreadSettings
 from monitor.forecast import Forecast, GrowthModel, default_model, forecast, probability_at_least
 from monitor.models import Alert, EngagementSnapshot, Mention, Severity
+
+if TYPE_CHECKING:
+    from monitor.detection import DetectorContext
+    from monitor.store import Store
 
 MIN_TAIL_POSTS = 5  # posts above the level needed to read it off the brand's own distribution
 COLD_TAIL_INDEX = 1.0  # Zipf: the heaviest tail commonly seen in popularity, so the cold level errs high
@@ -128,11 +133,11 @@ def gained_over(minutes: np.ndarray, engagement: np.ndarray, window: float) -> t
     return engagement - np.interp(start, curve_t, curve_e), minutes - start
 
 
-def _severities(cfg: DetectionConfig) -> list[tuple[Severity, float]]:
+def _severities(cfg: SpreadSettings) -> list[tuple[Severity, float]]:
     return [(Severity.critical, cfg.critical_factor), (Severity.warning, cfg.warning_factor), (Severity.info, 1.0)]
 
 
-def detect_brand(curves: Sequence[Curve], cfg: DetectionConfig, since: float | None = None,
+def detect_brand(curves: Sequence[Curve], cfg: SpreadSettings, since: float | None = None,
                  already: Mapping[str, Severity] | None = None, model: GrowthModel | None = None,
                  forecasts: Sequence[Forecast] | None = None) -> list[Trigger]:
     """Triggers for one brand's negative posts at snapshots after `since` (minutes since the epoch), oldest first.
@@ -198,7 +203,7 @@ def detect_brand(curves: Sequence[Curve], cfg: DetectionConfig, since: float | N
 
 
 def _hourly_levels(times: np.ndarray, post: np.ndarray, median: np.ndarray, velocity: np.ndarray,
-                   created: np.ndarray, hours: np.ndarray, cfg: DetectionConfig) -> dict[float, Level]:
+                   created: np.ndarray, hours: np.ndarray, cfg: SpreadSettings) -> dict[float, Level]:
     """The brand's level before each of `hours`: every post created in the `baseline_hours` before
     it, at its latest median forecast before it."""
     order = np.argsort(times, kind="stable")
@@ -223,7 +228,7 @@ def _hourly_levels(times: np.ndarray, post: np.ndarray, median: np.ndarray, velo
     return out
 
 
-def history_needed(cfg: DetectionConfig) -> timedelta:
+def history_needed(cfg: SpreadSettings) -> timedelta:
     """Snapshots before the watermark a run must load to reproduce an all-at-once run exactly.
 
     Levels reach back `baseline_hours` of posts from the start of an hour, and read those
@@ -232,7 +237,7 @@ def history_needed(cfg: DetectionConfig) -> timedelta:
     return timedelta(hours=cfg.baseline_hours + cfg.max_post_age_hours + 1)
 
 
-def explain(mention: Mention, trigger: Trigger, cfg: DetectionConfig) -> str:
+def explain(mention: Mention, trigger: Trigger, cfg: SpreadSettings) -> str:
     """One sentence a care agent can act on: how fast now, where it is heading, against what normal."""
     who = f"@{mention.author_handle.lstrip('@')} ({mention.author_followers:,} followers)"
     t = trigger
@@ -259,14 +264,41 @@ def _age(minutes: float) -> str:
 
 
 class SpreadDetector:
-    def __init__(self, config: DetectionConfig, model: GrowthModel | None = None) -> None:
+    """The `spread` detector (monitor/detection.py): negative posts forecast to outgrow the brand's normal."""
+
+    name = "spread"
+
+    def __init__(self, config: SpreadSettings, model: GrowthModel | None = None) -> None:
         self.config = config
         self.model = model
+
+    @classmethod
+    def from_settings(cls, settings: SpreadSettings, context: DetectorContext) -> SpreadDetector:
+        return cls(settings)
 
     def history_needed(self) -> timedelta:
         return history_needed(self.config)
 
-    def detect(
+    def detect(self, store: Store, since: datetime | None, now: datetime) -> list[Alert]:
+        """Alerts for the snapshots stored after `since`, each tagged with its post's topic and team.
+
+        Loads `history_needed` of snapshots before `since`, so that each run computes exactly
+        what one run over everything would; a post already alerted at a level is not
+        alerted again at it.
+        """
+        from monitor.topics import tag_alerts
+
+        start = since - self.history_needed() if since else datetime.min.replace(tzinfo=now.tzinfo)
+        snapshots = store.snapshots_since(start)
+        mentions = store.get_mentions({s.mention_id for s in snapshots})
+        already: dict[str, Severity] = {}
+        for alert in store.alerts_for(mentions):
+            if alert.mention_id not in already or alert.severity.rank > already[alert.mention_id].rank:
+                already[alert.mention_id] = alert.severity
+        # Each alert carries its post's topic and owning team, so routing and the inbox can use them.
+        return tag_alerts(self.evaluate(mentions, snapshots, since, already), mentions)
+
+    def evaluate(
         self,
         mentions: Mapping[str, Mention],
         snapshots: Iterable[EngagementSnapshot],

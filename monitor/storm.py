@@ -35,11 +35,16 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from monitor.config import StormConfig
 from monitor.models import Alert, AlertKind, Severity
+
+if TYPE_CHECKING:
+    from monitor.detection import DetectorContext
+    from monitor.store import Store
 
 SCALE_BLOCK_HOURS = 6  # the residual spread is re-read this often, from the history before
 WEEKLY_AFTER_DAYS = 14  # history needed before each weekday gets its own level
@@ -371,20 +376,63 @@ def storm_alerts(brand: str, counts: BucketCounts, cfg: StormConfig, since: date
     return alerts
 
 
-def window_start(now: datetime, since: datetime | None, cfg: StormConfig) -> datetime:
-    """Earliest bucket a run must load to judge the buckets after `since` exactly as one run over everything would.
+def history_needed(cfg: StormConfig) -> timedelta:
+    """How far behind the first bucket judged a run must read (before flooring to a day).
 
-    Behind the first bucket judged: the cool-down it looks back over, the residual history
-    its spread is read from (`history_days`, plus a spread block), and behind each of those
-    residuals the days its expectation and weekday factor are read from.
+    The cool-down it looks back over, the residual history its spread is read from
+    (`history_days`, plus a spread block), and behind each of those residuals the days its
+    expectation and weekday factor are read from.
     """
-    first = since if since is not None else now
     longest = max((s.minutes for s in cfg.scales), default=60)
-    back = timedelta(days=cfg.history_days + max(cfg.history_days, WEEKLY_HISTORY_DAYS) + 1,
+    return timedelta(days=cfg.history_days + max(cfg.history_days, WEEKLY_HISTORY_DAYS) + 1,
                      hours=cfg.cooldown_hours + SCALE_BLOCK_HOURS, minutes=longest + cfg.neighbour_minutes)
-    return floor_bucket(first - back, 24 * 60)
+
+
+def window_start(now: datetime, since: datetime | None, cfg: StormConfig) -> datetime:
+    """Earliest bucket a run must load to judge the buckets after `since` exactly as one run over everything would."""
+    first = since if since is not None else now
+    return floor_bucket(first - history_needed(cfg), 24 * 60)
 
 
 def bucket_totals(rows: Sequence[tuple[datetime, str, int]]) -> list[tuple[datetime, int, int]]:
     """(bucket, label, count) rows, as `Store.trend` gives them, to (bucket, mentions, negatives)."""
     return [(at, count, count if label == "negative" else 0) for at, label, count in rows]
+
+
+class StormDetector:
+    """The `storm` detector (monitor/detection.py): each brand's buckets, judged as they complete."""
+
+    name = "storm"
+
+    def __init__(self, config: StormConfig, brands: Sequence[str]) -> None:
+        self.config = config
+        self.brands = list(brands)
+
+    @classmethod
+    def from_settings(cls, settings: StormConfig, context: DetectorContext) -> StormDetector:
+        return cls(settings, context.brands)
+
+    def history_needed(self) -> timedelta:
+        return history_needed(self.config) + timedelta(days=1)  # window_start floors to the day
+
+    def detect(self, store: Store, since: datetime | None, now: datetime) -> list[Alert]:
+        """Storm alerts for each brand's buckets that completed after `since` and by `now`.
+
+        Counts come from `Store.trend(since, brand, bucket_minutes)`; negative means a negative
+        sentiment label there (a neutral-text 1-star review is not counted as negative).
+        """
+        cfg = self.config
+        if not cfg.enabled:
+            return []
+        alerts: list[Alert] = []
+        width = timedelta(minutes=cfg.bucket_minutes)
+        for brand in self.brands:
+            points = store.trend(window_start(now, since, cfg) if since is not None else None, brand=brand,
+                                 bucket_minutes=cfg.bucket_minutes)
+            if not points:
+                continue
+            start = floor_bucket(min(p.bucket for p in points), 24 * 60)
+            counts = BucketCounts.from_counts(bucket_totals([(p.bucket, p.label, p.count) for p in points]),
+                                              start, floor_bucket(now, cfg.bucket_minutes) + width, cfg.bucket_minutes)
+            alerts += storm_alerts(brand, counts, cfg, since, now)
+        return alerts

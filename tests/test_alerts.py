@@ -16,6 +16,7 @@ from monitor.alerts import ChannelConfigError, DeliveryError, Route, build_chann
 from monitor.alerts.console import ConsoleChannel
 from monitor.alerts.jsonl import JsonlChannel
 from monitor.alerts.mail import EmailChannel
+from monitor.alerts.routing import EVERYTHING
 from monitor.alerts.slack import SlackChannel
 from monitor.alerts.teams import TeamsChannel
 from monitor.alerts.transport import RetryPolicy, retry_after_seconds
@@ -132,7 +133,8 @@ def test_a_slow_channel_does_not_delay_the_others(alerted, tmp_path):
     console_done = threading.Event()
 
     class Slow:
-        name = "slow"
+        name = label = "slow"
+        route = EVERYTHING
 
         def send(self, alert, mention):
             # Sequential delivery (this channel first) would time out here.
@@ -140,7 +142,8 @@ def test_a_slow_channel_does_not_delay_the_others(alerted, tmp_path):
                 raise DeliveryError("the other channel was not served while this one was busy")
 
     class Fast:
-        name = "fast"
+        name = label = "fast"
+        route = EVERYTHING
         seen = 0
 
         def send(self, alert, mention):
@@ -154,7 +157,8 @@ def test_a_slow_channel_does_not_delay_the_others(alerted, tmp_path):
 
 def test_a_broken_channel_is_reported_without_its_message_and_the_others_deliver(alerted, tmp_path):
     class Broken:
-        name = "broken"
+        name = label = "broken"
+        route = EVERYTHING
 
         def send(self, alert, mention):
             raise KeyError(f"https://hooks.example.com/{TOKEN}")

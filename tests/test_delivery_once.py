@@ -1,6 +1,6 @@
 """Each alert reaches each channel once: concurrent runs, crashed senders, hostile ids, full disks.
 
-The guarantee under test (monitor/alerts/__init__.py): a delivery is claimed in the store
+The guarantee under test (monitor/alerts/delivery.py): a delivery is claimed in the store
 before it is sent, so concurrent runs never both send it; a sender that dies after the
 receiver accepted an alert but before recording it causes exactly one resend, after its
 claim lapses, with the same idempotency key.
@@ -21,6 +21,7 @@ from monitor.alerts import LEASE, deliver
 from monitor.alerts.base import IDEMPOTENCY_HEADER, idempotency_key
 from monitor.alerts.jsonl import JsonlChannel
 from monitor.alerts.mail import EmailChannel
+from monitor.alerts.routing import EVERYTHING
 from monitor.alerts.transport import RetryPolicy
 from monitor.alerts.webhook import ALERT_HEADER, WebhookChannel
 from monitor.models import Alert, Mention, Severity
@@ -145,7 +146,8 @@ def test_an_alert_a_channel_chokes_on_does_not_block_the_ones_after_it(store):
     store.add_alert(SPREAD)
 
     class Choking:
-        name = "choking"
+        name = label = "choking"
+        route = EVERYTHING
         got: list[str] = []
 
         def send(self, alert, mention):

@@ -24,7 +24,9 @@ from monitor.scaffold import ScaffoldError, add_entry_point, class_stem, new_sou
 from tests.test_dags import DESCRIBE_DAGBAG, airflow_env, run_python, write_config
 
 REPO = Path(__file__).resolve().parent.parent
-GENERATED = ("monitor/sources/widget.py", "tests/sources/fakes/widget_api.py", "tests/sources/harness_widget.py")
+GENERATED = ("monitor/sources/widget/__init__.py", "monitor/sources/widget/settings.py",
+             "monitor/sources/widget/source.py", "tests/sources/fakes/widget_api.py",
+             "tests/sources/harness_widget.py")
 
 
 @pytest.fixture
@@ -61,11 +63,11 @@ def test_it_generates_the_module_fake_harness_and_entry_point(checkout: Path) ->
         [*GENERATED, "tests/sources/fakes/__init__.py"]
     )
     assert all((checkout / path).is_file() for path in GENERATED)
-    assert entry_points(checkout) == {**before, "widget": "monitor.sources.widget:WidgetSource"}
-    assert 'widget = "monitor.sources.widget:WidgetSource"' in (checkout / "pyproject.toml").read_text()
-    module = (checkout / GENERATED[0]).read_text()
-    for needle in ("class WidgetSettings(SourceSettings)", "class WidgetSource", "def fetch(", "def refresh(",
-                   "credential(", "SourceError(", "Problem(", "TODO(new-source)"):
+    assert entry_points(checkout) == {**before, "widget": "monitor.sources.widget:SOURCE"}
+    assert 'widget = "monitor.sources.widget:SOURCE"' in (checkout / "pyproject.toml").read_text()
+    module = "".join((checkout / path).read_text() for path in GENERATED[:3])
+    for needle in ("SOURCE = Plugin(", "class WidgetSettings(SourceSettings)", "class WidgetSource", "def fetch(",
+                   "def refresh(", "credential(", "SourceError(", "Problem(", "TODO(new-source)"):
         assert needle in module, needle
     steps = next_steps(result)
     for needle in ("pip install -e .", "test_contract.py -k widget", "earshot.yaml", "airflow dags list",
@@ -73,14 +75,16 @@ def test_it_generates_the_module_fake_harness_and_entry_point(checkout: Path) ->
         assert needle in steps, needle
     # The real repo is untouched.
     assert (REPO / "pyproject.toml").read_text(encoding="utf-8") == repo_pyproject
-    assert not (REPO / "monitor" / "sources" / "widget.py").exists()
+    assert not (REPO / "monitor" / "sources" / "widget").exists()
 
 
 def test_the_generated_module_and_harness_import_and_the_settings_validate(checkout: Path) -> None:
     new_source("widget", checkout, installed=[])
     code = textwrap.dedent("""
+        import sys
         import pydantic
         import monitor.sources.widget as module
+        assert "monitor.sources.widget.source" not in sys.modules, "the descriptor imported the client"
         from tests.sources import harness_widget
 
         assert module.__file__.startswith(ROOT), module.__file__
@@ -92,9 +96,12 @@ def test_the_generated_module_and_harness_import_and_the_settings_validate(check
             assert "page_sise" in str(exc)
         else:
             raise AssertionError("a misspelt setting was accepted")
-        source = module.WidgetSource
-        assert source.name == "widget" and source.settings_model is module.WidgetSettings
-        assert all(callable(getattr(source, m)) for m in ("fetch", "refresh", "from_config"))
+        from monitor.plugins import Plugin
+        assert isinstance(module.SOURCE, Plugin) and module.SOURCE.name == "widget"
+        assert module.SOURCE.settings_model is module.WidgetSettings
+        from monitor.sources.widget.source import WidgetSource as source
+        assert source.name == "widget"
+        assert all(callable(getattr(source, m)) for m in ("fetch", "refresh", "from_settings"))
         harness = harness_widget.make_harness()
         assert harness.name == "widget" and harness.secret
         print("OK")
@@ -126,8 +133,8 @@ def test_it_refuses_to_overwrite_and_leaves_everything_as_it_was(checkout: Path)
         new_source("widget", checkout, installed=[])
 
     # Files exist but no entry point (say, removed by hand): refused on the files, naming them.
-    (checkout / "pyproject.toml").write_text(pyproject.replace('widget = "monitor.sources.widget:WidgetSource"\n', ""))
-    with pytest.raises(ScaffoldError, match="refusing to overwrite monitor/sources/widget.py"):
+    (checkout / "pyproject.toml").write_text(pyproject.replace('widget = "monitor.sources.widget:SOURCE"\n', ""))
+    with pytest.raises(ScaffoldError, match="refusing to overwrite monitor/sources/widget/__init__.py"):
         new_source("widget", checkout, installed=[])
     assert mine.read_text() == "# my work in progress\n"
     assert "widget" not in entry_points(checkout)
@@ -172,7 +179,7 @@ def test_the_cli_command_scaffolds_and_refuses_a_second_time(checkout: Path) -> 
     runner = CliRunner()
     first = runner.invoke(app, ["new-source", "widget", "--root", str(checkout)])
     assert first.exit_code == 0, first.output
-    assert "monitor/sources/widget.py" in first.output and "pip install -e ." in first.output
+    assert "monitor/sources/widget/source.py" in first.output and "pip install -e ." in first.output
     again = runner.invoke(app, ["new-source", "widget", "--root", str(checkout)])
     assert again.exit_code == 2
     assert "taken" in again.output

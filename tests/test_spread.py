@@ -52,7 +52,7 @@ def alerts_for(complaint: list[int], history: tuple[dict[str, Mention], list[Eng
     m = mention("v", **kw)
     mentions[m.id] = m
     snaps += curve(m.id, complaint)
-    return SpreadDetector(cfg).detect(mentions, snaps, None, {})
+    return SpreadDetector(cfg).evaluate(mentions, snaps, None, {})
 
 
 def levels(alerts) -> list[tuple[str, Severity]]:
@@ -125,9 +125,9 @@ def test_already_alerted_levels_and_old_snapshots_are_not_repeated():
     mentions["x:v"] = mention("v")
     snaps += curve("x:v", TAKING_OFF)
     detector = SpreadDetector(CFG)
-    assert detector.detect(mentions, snaps, None, {"x:v": Severity.critical}) == []
-    everything = detector.detect(mentions, snaps, None, {})
-    later = detector.detect(mentions, snaps, since=everything[0].created_at, already={"x:v": Severity.info})
+    assert detector.evaluate(mentions, snaps, None, {"x:v": Severity.critical}) == []
+    everything = detector.evaluate(mentions, snaps, None, {})
+    later = detector.evaluate(mentions, snaps, since=everything[0].created_at, already={"x:v": Severity.info})
     assert [a.id for a in later] == [a.id for a in everything[1:]]
 
 
@@ -157,12 +157,12 @@ def test_incremental_runs_raise_the_same_alerts_as_one_run():
     mentions["x:v"] = mention("v")
     snaps += curve("x:v", TAKING_OFF)
     detector = SpreadDetector(CFG)
-    once = detector.detect(mentions, snaps, None, {})
+    once = detector.evaluate(mentions, snaps, None, {})
     assert len(once) == 3
     stepwise, since, already = [], None, {}
     for cut in sorted({s.observed_at for s in snaps if s.observed_at >= T0 - timedelta(hours=1)}):
         visible = [s for s in snaps if s.observed_at <= cut and (since is None or s.observed_at >= since - history_needed(CFG))]
-        new = detector.detect(mentions, visible, since, already)
+        new = detector.evaluate(mentions, visible, since, already)
         for a in new:
             already[a.mention_id] = a.severity
         stepwise += new

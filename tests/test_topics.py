@@ -191,14 +191,6 @@ def test_score_accepts_another_classifier(config, store, scorer):
     assert store.get_mention(VIRAL).topic == "everything"
 
 
-def _detect_tags_alerts() -> bool:
-    import inspect
-
-    return "tag_alerts" in inspect.getsource(pipeline.detect)
-
-
-@pytest.mark.xfail(not _detect_tags_alerts(), strict=True,
-                   reason="pipeline.detect() does not call monitor.topics.tag_alerts yet (two lines, see triage report)")
 def test_alerts_are_raised_with_the_posts_topic_and_team(config, store, scorer):
     alerts = pipeline.run_once(config, store, scorer=scorer, channels=[]).alerts
     assert {(a.mention_id, a.topic, a.team) for a in alerts} == {(VIRAL, "billing", "Billing care")}

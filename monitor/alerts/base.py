@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from monitor.models import Alert, Mention
+
+if TYPE_CHECKING:
+    from monitor.alerts.routing import Route
 
 
 class DeliveryError(RuntimeError):
@@ -30,13 +33,17 @@ class AlertRejected(DeliveryError):
 class AlertChannel(Protocol):
     """Somewhere alerts go. Implementations raise DeliveryError (or AlertRejected) to keep an alert.
 
-    A channel may also carry a `route` attribute (`monitor.alerts.routing.Route`); `deliver`
-    reads it with getattr, so a channel without one receives every alert.
+    A channel plugin's factory returns one (monitor/alerts/channels.py); `deliver` needs
+    exactly these four members, so a channel for everything uses `routing.EVERYTHING`.
     """
 
     # Stable per configured destination, and free of secrets: deliveries are recorded
     # under this name, and it appears in logs and reports.
     name: str
+    # How logs and errors name it: the name plus what tells two secrets apart (a fingerprint).
+    label: str
+    # Which alerts it wants; the others are settled for it without being sent.
+    route: Route
 
     def send(self, alert: Alert, mention: Mention | None) -> None:
         """Deliver one alert or raise DeliveryError. `mention` is None for storm alerts."""

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.markup import escape
 
 from monitor.alerts.routing import EVERYTHING, Route
 from monitor.models import Alert, AlertKind, Mention, Severity
 
+if TYPE_CHECKING:
+    from monitor.alerts.builtin import ConsoleSettings
+    from monitor.alerts.channels import ChannelContext
+
 _STYLE = {Severity.info: "cyan", Severity.warning: "yellow", Severity.critical: "bold red"}
 
 
 class ConsoleChannel:
-    name = "console"
+    name = label = "console"
 
     def __init__(self, console: Console | None = None, *, route: Route = EVERYTHING) -> None:
         self.console = console or Console(stderr=False, highlight=False)
         self.route = route
+
+    @classmethod
+    def from_settings(cls, settings: ConsoleSettings, context: ChannelContext) -> ConsoleChannel:
+        return cls(route=context.route)
 
     def send(self, alert: Alert, mention: Mention | None) -> None:
         style = _STYLE[alert.severity]

@@ -10,19 +10,28 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.alerts.base import DeliveryError, alert_payload, idempotency_key
 from monitor.alerts.render import inbox_link
 from monitor.alerts.routing import EVERYTHING, Route
 from monitor.models import Alert, Mention
 
+if TYPE_CHECKING:
+    from monitor.alerts.builtin import JsonlSettings
+    from monitor.alerts.channels import ChannelContext
+
 
 class JsonlChannel:
     def __init__(self, path: Path, *, route: Route = EVERYTHING, inbox_url: str | None = None) -> None:
         self.path = path
-        self.name = f"jsonl:{path}"
+        self.name = self.label = f"jsonl:{path}"
         self.route = route
         self.inbox_url = inbox_url
+
+    @classmethod
+    def from_settings(cls, settings: JsonlSettings, context: ChannelContext) -> JsonlChannel:
+        return cls(context.resolve(settings.path), route=context.route, inbox_url=context.inbox_url)
 
     def send(self, alert: Alert, mention: Mention | None) -> None:
         key = idempotency_key(alert.id, self.name)

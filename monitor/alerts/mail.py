@@ -23,13 +23,18 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from monitor.alerts.base import DeliveryError, header_value
 from monitor.alerts.render import AlertView, view
 from monitor.alerts.routing import EVERYTHING, Route
+from monitor.alerts.secret import from_env
 from monitor.alerts.transport import RetryPolicy, Transient, run_with_retries
 from monitor.models import Alert, Mention, utcnow
+
+if TYPE_CHECKING:
+    from monitor.alerts.builtin import EmailSettings
+    from monitor.alerts.channels import ChannelContext
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +131,19 @@ class EmailChannel:
 
     def __repr__(self) -> str:
         return f"EmailChannel({self.label} -> {', '.join(self.to)})"
+
+    @classmethod
+    def from_settings(cls, settings: EmailSettings, context: ChannelContext) -> EmailChannel:
+        password = None
+        if settings.password_env:
+            password = from_env(settings.password_env, "the SMTP password", f"{context.key}.password_env")
+        return cls(
+            settings.host, settings.effective_port, sender=settings.sender, to=settings.to,
+            security=settings.security, username=settings.username, password=password,
+            ca_file=context.resolve(settings.ca_file) if settings.ca_file else None,
+            route=context.route, inbox_url=context.inbox_url, timeout=settings.timeout_seconds,
+            retry=RetryPolicy(attempts=settings.attempts, sleep=context.sleep),
+        )
 
     def send(self, alert: Alert, mention: Mention | None) -> None:
         msg = message(view(alert, mention, self.inbox_url), self.sender, self.to)

@@ -11,16 +11,10 @@ must never be able to ping a whole channel.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import httpx
-
-from monitor.alerts.render import AlertView, truncate, view
-from monitor.alerts.routing import EVERYTHING, Route
-from monitor.alerts.secret import fingerprint
-from monitor.alerts.transport import HttpSender, RetryPolicy
-from monitor.models import Alert, Mention
+from monitor.alerts.chat import ChatWebhookChannel
+from monitor.alerts.render import AlertView, truncate
 
 HEADER_LIMIT = 150  # Block Kit limits
 TEXT_LIMIT = 3000
@@ -64,23 +58,11 @@ def blocks(v: AlertView) -> dict[str, Any]:
     return {"text": escape(truncate(v.fallback, TEXT_LIMIT)), "blocks": out}
 
 
-class SlackChannel:
-    """One Slack incoming webhook. `key` (the env variable's name) keeps the outbox across URL rotations."""
+class SlackChannel(ChatWebhookChannel):
+    """One Slack incoming webhook, rendered as Block Kit."""
 
-    def __init__(
-        self, url: str, *, key: str | None = None, route: Route = EVERYTHING, inbox_url: str | None = None,
-        timeout: float = 10.0, retry: RetryPolicy | None = None, client: httpx.Client | None = None,
-    ) -> None:
-        fp = fingerprint(url)
-        self.name = f"slack:{key or fp}"
-        self.label = f"slack:{key}#{fp}" if key else f"slack:#{fp}"
-        self.route = route
-        self.inbox_url = inbox_url
-        self._http = HttpSender(url, self.label, timeout=timeout, retry=retry, client=client)
+    kind = "slack"
+    secret_what = "the Slack incoming-webhook URL"
 
-    def __repr__(self) -> str:
-        return f"SlackChannel({self.label})"
-
-    def send(self, alert: Alert, mention: Mention | None) -> None:
-        body = json.dumps(blocks(view(alert, mention, self.inbox_url)), ensure_ascii=False).encode()
-        self._http.post(body, lambda: {"Content-Type": "application/json"})
+    def body(self, v: AlertView) -> dict[str, Any]:
+        return blocks(v)

@@ -11,16 +11,11 @@ would interpret markdown and let a post smuggle in a disguised link.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import httpx
-
-from monitor.alerts.render import AlertView, view
-from monitor.alerts.routing import EVERYTHING, Route
-from monitor.alerts.secret import fingerprint
-from monitor.alerts.transport import HttpSender, RetryPolicy
-from monitor.models import Alert, Mention, Severity
+from monitor.alerts.chat import ChatWebhookChannel
+from monitor.alerts.render import AlertView
+from monitor.models import Severity
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 _COLOR = {Severity.info: "Accent", Severity.warning: "Warning", Severity.critical: "Attention"}
@@ -71,23 +66,11 @@ def message(v: AlertView) -> dict[str, Any]:
     }
 
 
-class TeamsChannel:
-    """One Teams webhook. `key` (the env variable's name) keeps the outbox across URL rotations."""
+class TeamsChannel(ChatWebhookChannel):
+    """One Teams webhook, rendered as an Adaptive Card."""
 
-    def __init__(
-        self, url: str, *, key: str | None = None, route: Route = EVERYTHING, inbox_url: str | None = None,
-        timeout: float = 10.0, retry: RetryPolicy | None = None, client: httpx.Client | None = None,
-    ) -> None:
-        fp = fingerprint(url)
-        self.name = f"teams:{key or fp}"
-        self.label = f"teams:{key}#{fp}" if key else f"teams:#{fp}"
-        self.route = route
-        self.inbox_url = inbox_url
-        self._http = HttpSender(url, self.label, timeout=timeout, retry=retry, client=client)
+    kind = "teams"
+    secret_what = "the Teams webhook URL"
 
-    def __repr__(self) -> str:
-        return f"TeamsChannel({self.label})"
-
-    def send(self, alert: Alert, mention: Mention | None) -> None:
-        body = json.dumps(message(view(alert, mention, self.inbox_url)), ensure_ascii=False).encode()
-        self._http.post(body, lambda: {"Content-Type": "application/json"})
+    def body(self, v: AlertView) -> dict[str, Any]:
+        return message(v)

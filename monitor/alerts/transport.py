@@ -19,12 +19,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
+from typing import TYPE_CHECKING
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from monitor.alerts.base import AlertRejected, DeliveryError
 from monitor.alerts.secret import redact
+
+if TYPE_CHECKING:
+    from monitor.alerts.builtin import HttpChannelSettings
 
 USER_AGENT = "Earshot-Alerts/1"
 
@@ -38,6 +42,11 @@ class RetryPolicy:
     max_wait: float = 8.0
     max_retry_after: float = 30.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+
+
+def retry_policy(settings: HttpChannelSettings, sleep: Callable[[float], None] = time.sleep) -> RetryPolicy:
+    """The policy an HTTP channel's settings ask for (`attempts`, `max_retry_after_seconds`)."""
+    return RetryPolicy(attempts=settings.attempts, max_retry_after=settings.max_retry_after_seconds, sleep=sleep)
 
 
 class Transient(Exception):

@@ -41,15 +41,20 @@ import hmac
 import json
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import httpx
 
 from monitor.alerts.base import IDEMPOTENCY_HEADER, alert_payload, header_value, idempotency_key
 from monitor.alerts.render import inbox_link
 from monitor.alerts.routing import EVERYTHING, Route
-from monitor.alerts.secret import fingerprint
-from monitor.alerts.transport import HttpSender, RetryPolicy
+from monitor.alerts.secret import ChannelConfigError, fingerprint, from_env
+from monitor.alerts.transport import HttpSender, RetryPolicy, retry_policy
 from monitor.models import Alert, Mention
+
+if TYPE_CHECKING:
+    from monitor.alerts.builtin import WebhookSettings
+    from monitor.alerts.channels import ChannelContext
 
 SIGNATURE_HEADER = "X-Earshot-Signature"
 TIMESTAMP_HEADER = "X-Earshot-Timestamp"
@@ -96,6 +101,25 @@ class WebhookChannel:
 
     def __repr__(self) -> str:
         return f"WebhookChannel({self.label})"
+
+    @classmethod
+    def from_settings(cls, settings: WebhookSettings, context: ChannelContext) -> WebhookChannel:
+        """Both secrets are read before failing, so one error names every variable to set."""
+        errors = []
+        url, secret = settings.url, ""
+        if settings.url_env:
+            try:
+                url = from_env(settings.url_env, "the webhook URL", f"{context.key}.url_env")
+            except ChannelConfigError as exc:
+                errors.append(str(exc))
+        try:
+            secret = from_env(settings.secret_env, "the webhook signing secret", f"{context.key}.secret_env")
+        except ChannelConfigError as exc:
+            errors.append(str(exc))
+        if errors or url is None:
+            raise ChannelConfigError("\n  ".join(errors))
+        return cls(url, secret=secret, key=settings.url_env, route=context.route, inbox_url=context.inbox_url,
+                   timeout=settings.timeout_seconds, retry=retry_policy(settings, context.sleep))
 
     def send(self, alert: Alert, mention: Mention | None) -> None:
         key = idempotency_key(alert.id, self.name)

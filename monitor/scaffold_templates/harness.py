@@ -14,7 +14,9 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from monitor.sources.${name} import TOKEN_ENV, ${cls}Settings, ${cls}Source
+from monitor.sources import SourceContext
+from monitor.sources.${name} import TOKEN_ENV, ${cls}Settings
+from monitor.sources.${name}.source import ${cls}Source
 from tests.sources.fakes.${name}_api import FakePost, Fake${cls}API
 
 
@@ -46,7 +48,7 @@ class ${cls}Harness:
             base_url=f"{self.api.url}/v1", page_size=self.page_size,
             backoff_seconds=0.01, max_wait_seconds=5,  # waits short enough for tests
         )
-        return ${cls}Source.from_settings(settings)
+        return ${cls}Source.from_settings(settings, SourceContext())
 
     def publish(self, native_id: str, text: str, created_at: datetime, likes: int = 0, *,
                 author_missing: bool = False) -> None:

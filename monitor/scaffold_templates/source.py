@@ -1,4 +1,4 @@
-"""Template of `monitor/sources/<name>.py`: settings, wire models and a working source class."""
+"""Template of `monitor/sources/<name>/source.py`: wire models and a working source class."""
 
 TEMPLATE = r'''"""${title} as an Earshot source: posts that mention a brand become mentions.
 
@@ -40,30 +40,17 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tenacity import RetryCallState
 
-from monitor.config import BrandConfig, Config, SourceSettings
+from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention
 from monitor.sources.base import Batch, Problem, SourceError
 from monitor.sources.credentials import credential
+from monitor.sources.registry import SourceContext
 from monitor.sources.retries import Transient, retry_after_seconds, retrying
+from monitor.sources.${name}.settings import NAME, TOKEN_ENV, ${cls}Settings
 
 log = logging.getLogger(__name__)
 
-NAME = "${name}"
-TOKEN_ENV = "${token_env}"  # where the credential lives; never in earshot.yaml
 REFRESH_CHUNK = 100  # ids per /posts request; TODO(new-source): the platform's limit
-
-
-class ${cls}Settings(SourceSettings):
-    """`sources.${name}` in earshot.yaml. TODO(new-source): add the platform's own options."""
-
-    base_url: str = "https://api.example.com/v1"  # TODO(new-source): the platform's API root
-    credentials_env: list[str] = Field(default_factory=lambda: [TOKEN_ENV])
-    page_size: int = Field(100, ge=1, le=100)
-    max_pages: int = Field(10, ge=1)  # per query and run; more means a backlog, fetched next run
-    timeout_seconds: float = Field(20, gt=0)
-    max_attempts: int = Field(4, ge=1)
-    backoff_seconds: float = Field(2.0, gt=0)  # first retry wait; doubles each attempt
-    max_wait_seconds: float = Field(900, gt=0)  # longest rate-limit wait honoured inside one run
 
 
 # --- the wire format: validated, so a changed payload is a Problem and not a KeyError -----------
@@ -104,10 +91,9 @@ def _describe(error: ValidationError) -> str:
 
 
 class ${cls}Source:
-    """A `Source` over the ${title} API. Build it with `from_config` (or `from_settings` in tests)."""
+    """A `Source` over the ${title} API, built by the plugin's factory: `from_settings`."""
 
     name = NAME
-    settings_model = ${cls}Settings
 
     def __init__(
         self,
@@ -136,14 +122,8 @@ class ${cls}Source:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     @classmethod
-    def from_config(cls, config: Config) -> ${cls}Source:
-        settings = config.sources.get(NAME)
-        if not isinstance(settings, ${cls}Settings):
-            raise SourceError(f"sources.{NAME}: not configured")
-        return cls.from_settings(settings)
-
-    @classmethod
-    def from_settings(cls, settings: ${cls}Settings) -> ${cls}Source:
+    def from_settings(cls, settings: ${cls}Settings, context: SourceContext) -> ${cls}Source:
+        """Called in the task that fetches (never at config validation): the SDK, if any, is imported here."""
         env = settings.credentials_env[0] if settings.credentials_env else TOKEN_ENV
         token = credential(settings, env, "password", source=NAME)
         return cls(

@@ -1,32 +1,28 @@
 """Sources are plugins, found through the `earshot.sources` entry-point group.
 
-Earshot registers its own sources in pyproject.toml; a third-party package adds one by
-registering a class in the same group. A source class needs a `name`, `fetch`,
-`refresh` (the `Source` protocol) and a `from_config(config)` constructor.
+Each entry point names a light descriptor (`monitor.plugins.Plugin`): the source's name,
+its settings model and a factory that imports the platform SDK only when it builds the
+source (registry.py). Earshot registers its own sources in pyproject.toml; a third-party
+package adds one by registering its descriptor in the same group (docs/adding-a-source.md).
+
+| module | what |
+|---|---|
+| base.py | the `Source` protocol (`name`, `fetch`, `refresh`), `Batch`, `Problem`, `SourceError` |
+| registry.py | finding and building sources: `find_source`, `create_source`, `SourceContext` |
+| credentials.py, retries.py, cursors.py | what every source uses: secrets, retries, newest-first cursors |
+| reviews.py | what the two app-store review sources share: the newest-first scan per app stream |
+| replay.py, x/, reddit/, googleplay/, appstore/, bluesky/, mastodon/, rss/ | the sources |
+
+Each source package keeps its descriptor and settings (pydantic only) in `__init__.py` and
+`settings.py`, and the platform client in `source.py`.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-
-from monitor.config import Config
 from monitor.sources.base import Batch, Problem, Source, SourceError
+from monitor.sources.registry import SourceContext, available_sources, create_source, find_source
 
-__all__ = ["Batch", "Problem", "Source", "SourceError", "available_sources", "create_source"]
-
-GROUP = "earshot.sources"
-
-
-def available_sources() -> list[str]:
-    return sorted(ep.name for ep in entry_points(group=GROUP))
-
-
-def create_source(name: str, config: Config) -> Source:
-    matches = entry_points(group=GROUP, name=name)
-    if not matches:
-        known = ", ".join(available_sources()) or "none"
-        raise SourceError(
-            f"sources.{name}: no source plugin named {name!r} is installed (installed: {known})"
-        )
-    cls = next(iter(matches)).load()
-    return cls.from_config(config)
+__all__ = [
+    "Batch", "Problem", "Source", "SourceContext", "SourceError", "available_sources", "create_source",
+    "find_source",
+]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from monitor.config import BrandConfig
@@ -52,9 +53,27 @@ class Batch:
     problems: list[Problem] = field(default_factory=list)
     exhausted: bool = True  # False: more is ready right now, fetch again at once
 
+    def add(self, mention: Mention, observed_at: datetime) -> None:
+        """A new mention, with its engagement at first sight as a snapshot: where its spread is followed from."""
+        self.mentions.append(mention)
+        self.snapshots.append(EngagementSnapshot(mention_id=mention.id, observed_at=observed_at,
+                                                 engagement=mention.engagement))
+
+
+def first_match(brands: Sequence[BrandConfig], text: str) -> tuple[BrandConfig, str] | None:
+    """The first brand `text` mentions and the query that matched (`BrandConfig.match`): the first brand wins."""
+    for brand in brands:
+        query = brand.match(text)
+        if query is not None:
+            return brand, query
+    return None
+
 
 class Source(Protocol):
-    name: str
+    """One platform, read. Built by its plugin's factory (registry.py) once per run, so it keeps no state
+    between runs: the cursor does."""
+
+    name: str  # the plugin name: the `source` of its mentions and the key of its cursor
 
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
         """New mentions of any of the brands since `cursor` (None: the source's own starting point)."""

@@ -12,18 +12,22 @@ they are the same for every such source, so they live here once:
   top. Each source keeps where its scan continues (a page number, a token), since that is
   the platform's own.
 
-The saved cursor is `{"v": 1, "streams": {key: state}}` (`load_streams` / `dump_streams`).
+The saved cursor is `{"v": 1, "streams": {key: state}}` (`load_streams` / `dump_streams`);
+`fetch_streams` is the fetch loop over such streams that the search sources share.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from monitor.sources.base import SourceError
+from monitor.sources.base import Batch, Problem, SourceError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -99,6 +103,7 @@ class _State(Protocol):
 
 
 S = TypeVar("S")
+St = TypeVar("St", bound=_State)
 
 
 def load_streams(cursor: str | None, load: Callable[[Mapping[str, Any]], S], *, source: str) -> dict[str, S]:
@@ -113,3 +118,36 @@ def load_streams(cursor: str | None, load: Callable[[Mapping[str, Any]], S], *, 
 
 def dump_streams(streams: Mapping[str, _State]) -> str:
     return json.dumps({"v": 1, "streams": {key: s.dump() for key, s in sorted(streams.items())}}, sort_keys=True)
+
+
+def fetch_streams(
+    cursor: str | None,
+    streams: Mapping[str, str],
+    scan: Callable[[str, St], bool],
+    batch: Batch,
+    *,
+    load: Callable[[Mapping[str, Any]], St],
+    new: Callable[[], St],
+    source: str,
+    unreadable: type[Exception],
+) -> Batch:
+    """One fetch over independent streams (search queries, timelines), each with its part of the cursor.
+
+    `streams` maps each stream's cursor key to how messages name it; `scan(key, state)` reads
+    a few pages of that stream into `batch`, and returns True if more is ready right now. An
+    `unreadable` reply (a 200 that is not the documented shape) skips only that stream, as
+    a transient Problem: it is read again on the next fetch. The batch gets the new cursor.
+    """
+    states = load_streams(cursor, load, source=source)
+    for key, where in streams.items():
+        state = states.setdefault(key, new())
+        try:
+            unfinished = scan(key, state)
+        except unreadable as exc:
+            batch.problems.append(Problem(where, f"{exc}; will retry next fetch", transient=True))
+            log.warning("%s: skipped an unreadable reply for %s: %s", source, where, exc)
+            continue
+        if unfinished:
+            batch.exhausted = False
+    batch.cursor = dump_streams(states)
+    return batch

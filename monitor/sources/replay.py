@@ -33,8 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from monitor.config import BrandConfig, Config, SourceSettings
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
+from monitor.plugins import Plugin, lazy
 from monitor.quarantine import HEAD_CHARS, record_head
 from monitor.sources.base import Batch, Problem, SourceError
+from monitor.sources.registry import SourceContext
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +116,9 @@ class ReplaySettings(SourceSettings):
         if self.path is not None:
             return self.path
         return Path(str(resources.files("monitor") / "demo" / "scenario.jsonl"))
+
+    def input_files(self) -> dict[str, Path]:
+        return {"path": self.path} if self.path is not None else {}
 
 
 @dataclass(frozen=True)
@@ -196,7 +201,6 @@ class ReplaySource:
     """A `Source` over a JSONL recording. `speed` 0 replays instantly; 60 plays an hour per minute."""
 
     name = "replay"
-    settings_model = ReplaySettings
 
     def __init__(
         self,
@@ -220,11 +224,17 @@ class ReplaySource:
             raise SourceError(f"replay file not found: {self.path}")
 
     @classmethod
+    def from_settings(cls, settings: ReplaySettings, context: SourceContext,
+                      now: Callable[[], datetime] = utcnow) -> ReplaySource:
+        return cls(context.resolve(settings.resolved_path()), speed=settings.speed,
+                   shift_to_now=settings.shift_to_now, now=now, max_line_bytes=settings.max_line_bytes)
+
+    @classmethod
     def from_config(cls, config: Config, now: Callable[[], datetime] = utcnow) -> ReplaySource:
+        """The replay `sources.replay` describes, on an injectable clock (tests, scripts)."""
         settings = config.sources["replay"]
         assert isinstance(settings, ReplaySettings)
-        return cls(config.resolve(settings.resolved_path()), speed=settings.speed,
-                   shift_to_now=settings.shift_to_now, now=now, max_line_bytes=settings.max_line_bytes)
+        return cls.from_settings(settings, SourceContext.of(config), now)
 
     def _released_until(self, first_event: datetime) -> datetime | None:
         """Recorded time the replay clock has reached; None means everything is released."""
@@ -311,3 +321,8 @@ class ReplaySource:
     def refresh(self, mentions: Sequence[Mention]) -> list[EngagementSnapshot]:
         # Engagement arrives in the recording itself, as snapshot events.
         return []
+
+
+# What the `earshot.sources` entry point names. The replay needs no SDK, but its factory is
+# lazy like every other's, so all sources are found, validated and built the same way.
+SOURCE = Plugin("replay", ReplaySettings, lazy("monitor.sources.replay:ReplaySource.from_settings"))

@@ -21,13 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import Field
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from monitor.config import SourceSettings
 from monitor.sources.base import SourceError
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState, Retrying
 
 BACKOFF_CAP_SECONDS = 60.0  # the longest wait between two attempts at a failing platform
 
@@ -84,6 +86,8 @@ def retrying(
     capped at `max_wait_seconds`. `at_once` failures (an expired session: log in again) are
     retried without waiting. The last failure is re-raised as it is, for the caller to word.
     """
+    # Imported here: this module also holds `RetrySettings`, which the config validates with.
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

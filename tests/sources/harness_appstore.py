@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from monitor.sources.appstore import AppStoreSettings, AppStoreSource
+from monitor.sources.appstore.source import AppStoreSettings, AppStoreSource
 from tests.sources.fakes.appstore_api import FakeAppStore, Review
 from tests.sources.harness import BRAND
 from tests.sources.sleeps import CappedSleeps

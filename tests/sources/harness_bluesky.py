@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.sources.bluesky import BlueskySettings, BlueskySource
+from monitor.sources.bluesky.source import BlueskySettings, BlueskySource
 from tests.sources.fakes.bluesky_api import Author, FakeBluesky, Post
 from tests.sources.sleeps import CappedSleeps
 

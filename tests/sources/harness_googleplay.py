@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from monitor.sources.googleplay import GooglePlaySettings, GooglePlaySource
+from monitor.sources.googleplay.source import GooglePlaySettings, GooglePlaySource
 from tests.sources.fakes.googleplay_api import FakeGooglePlay, Review
 from tests.sources.harness import BRAND
 from tests.sources.sleeps import CappedSleeps

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from monitor.sources.mastodon import MastodonSettings, MastodonSource
+from monitor.sources.mastodon.source import MastodonSettings, MastodonSource
 from tests.sources.fakes.mastodon_api import Account, FakeMastodon, Status
 from tests.sources.sleeps import CappedSleeps
 

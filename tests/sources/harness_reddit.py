@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from monitor.models import Engagement
-from monitor.sources.reddit import RedditSettings, RedditSource
+from monitor.sources.reddit.source import RedditSettings, RedditSource
 
 from .fakes.reddit_api import FakeReddit
 

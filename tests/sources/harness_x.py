@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from monitor.models import Engagement
-from monitor.sources.x import RECENT_SEARCH_DAYS, XSettings, XSource
+from monitor.sources.x.source import RECENT_SEARCH_DAYS, XSettings, XSource
 
 from .fakes.x_api import FakeX
 

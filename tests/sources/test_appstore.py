@@ -12,7 +12,7 @@ from monitor import pipeline
 from monitor.config import parse_config
 from monitor.models import Mention
 from monitor.sources import SourceError
-from monitor.sources.appstore import AppStoreSettings, AppStoreSource, StoreApp, entry_to_mention, is_app_entry
+from monitor.sources.appstore.source import AppStoreSettings, AppStoreSource, StoreApp, entry_to_mention, is_app_entry
 from monitor.store import SQLiteStore
 from tests.sources.fakes.appstore_api import FakeAppStore, Review
 from tests.sources.harness import BRAND

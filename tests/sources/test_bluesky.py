@@ -10,8 +10,8 @@ import pytest
 
 from monitor import pipeline
 from monitor.config import BrandConfig, parse_config
-from monitor.sources import SourceError
-from monitor.sources.bluesky import HANDLE_ENV, PASSWORD_ENV, BlueskySettings, BlueskySource
+from monitor.sources import SourceError, create_source
+from monitor.sources.bluesky.source import HANDLE_ENV, PASSWORD_ENV, BlueskySettings, BlueskySource
 from monitor.store import SQLiteStore
 from tests.sources.fakes.bluesky_api import Author, FakeBluesky, Post
 from tests.sources.harness import BRAND
@@ -106,16 +106,16 @@ def test_multi_word_queries_are_searched_as_phrases(fake: FakeBluesky) -> None:
     assert fake.calls("app.bsky.feed.searchPosts")[0]["q"] == ['"acme bank"']
 
 
-def test_from_config_takes_the_credentials_from_the_environment(fake: FakeBluesky,
+def test_create_source_takes_the_credentials_from_the_environment(fake: FakeBluesky,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = parse_config({"brands": [BRANDS[0].model_dump()], "sources": {"bluesky": {"base_url": fake.url}}})
     monkeypatch.delenv(HANDLE_ENV, raising=False)
     with pytest.raises(SourceError, match=HANDLE_ENV):
-        BlueskySource.from_config(cfg)
+        create_source("bluesky", cfg)
     monkeypatch.setenv(HANDLE_ENV, "earshot.test")
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     fake.publish(post("1"))
-    source = BlueskySource.from_config(cfg)
+    source = create_source("bluesky", cfg)
     assert PASSWORD not in repr(source)
     assert len(source.fetch(BRANDS, None).mentions) == 1
     assert cfg.sources["bluesky"].credentials_env == [HANDLE_ENV, PASSWORD_ENV]

@@ -13,8 +13,8 @@ import pytest
 from monitor import pipeline
 from monitor.config import Config, parse_config
 from monitor.models import Mention
-from monitor.sources import SourceError
-from monitor.sources.googleplay import GooglePlaySettings, GooglePlaySource, review_version
+from monitor.sources import SourceError, create_source
+from monitor.sources.googleplay.source import GooglePlaySettings, GooglePlaySource, review_version
 from monitor.store import SQLiteStore
 from tests.sources.fakes.googleplay_api import FakeGooglePlay, Review
 from tests.sources.harness import BRAND
@@ -109,11 +109,11 @@ def test_an_app_whose_brand_is_not_configured_is_reported(fake: FakeGooglePlay) 
     assert batch.mentions == [] and "Globex" in batch.problems[0].message
 
 
-def test_from_config_reads_the_apps_and_rejects_unknown_keys(fake: FakeGooglePlay) -> None:
+def test_create_source_reads_the_apps_and_rejects_unknown_keys(fake: FakeGooglePlay) -> None:
     cfg = parse_config({"brands": [BRANDS[0].model_dump()], "sources": {"googleplay": {
         "apps": [{"app_id": APP, "brand": "Acme", "countries": ["us", "gb"], "languages": ["en"]}],
         "base_url": fake.url}}})
-    source = GooglePlaySource.from_config(cfg)
+    source = create_source("googleplay", cfg)
     assert source.settings.apps[0].countries == ["us", "gb"]
     with pytest.raises(Exception, match=r"apps\.0\.bogus"):
         parse_config({"brands": [BRANDS[0].model_dump()],

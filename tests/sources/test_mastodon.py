@@ -10,8 +10,8 @@ import pytest
 
 from monitor import pipeline
 from monitor.config import parse_config
-from monitor.sources import SourceError
-from monitor.sources.mastodon import TOKEN_ENV, MastodonSettings, MastodonSource, html_to_text
+from monitor.sources import SourceError, create_source
+from monitor.sources.mastodon.source import TOKEN_ENV, MastodonSettings, MastodonSource, html_to_text
 from monitor.store import SQLiteStore
 from tests.sources.fakes.mastodon_api import Account, FakeMastodon, Status, to_html
 from tests.sources.harness import BRAND
@@ -98,13 +98,13 @@ def test_hashtag_timelines_are_followed_even_without_search(fake: FakeMastodon) 
     assert fake.paths("/api/v2/search") == [] and fake.paths("/api/v1/timelines/tag/acme")
 
 
-def test_from_config_reads_the_token_from_the_environment(fake: FakeMastodon, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_create_source_reads_the_token_from_the_environment(fake: FakeMastodon, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = parse_config({"brands": [BRANDS[0].model_dump()], "sources": {"mastodon": {"api_base_url": fake.url}}})
     monkeypatch.delenv(TOKEN_ENV, raising=False)
     with pytest.raises(SourceError, match=TOKEN_ENV):
-        MastodonSource.from_config(cfg)
+        create_source("mastodon", cfg)
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    source = MastodonSource.from_config(cfg)
+    source = create_source("mastodon", cfg)
     assert TOKEN not in repr(source)
     publish(fake, 1)
     assert len(source.fetch(BRANDS, None).mentions) == 1

@@ -14,7 +14,7 @@ import pytest
 from monitor.config import BrandConfig, parse_config
 from monitor.pipeline import cursor_key, ingest
 from monitor.sources import SourceError, create_source
-from monitor.sources.reddit import RateLimiter, RedditSource, build_queries, time_filter
+from monitor.sources.reddit.source import RateLimiter, RedditSource, build_queries, time_filter
 
 from .fakes.reddit_api import FakeReddit
 from .harness import BRAND

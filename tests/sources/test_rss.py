@@ -13,7 +13,7 @@ import pytest
 
 from monitor.config import BrandConfig, ConfigError, parse_config
 from monitor.sources import SourceError, create_source
-from monitor.sources.rss import Feed, RSSSettings, RSSSource
+from monitor.sources.rss.source import Feed, RSSSettings, RSSSource
 from tests.sources.fakes.rss_feed import FakeEntry, FakeFeedServer
 
 ACME = BrandConfig(name="Acme", queries=["acme"], exclude=["hiring"])

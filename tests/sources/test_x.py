@@ -14,7 +14,7 @@ from monitor.config import BrandConfig, parse_config
 from monitor.models import Mention
 from monitor.pipeline import cursor_key, ingest
 from monitor.sources import SourceError, create_source
-from monitor.sources.x import XSettings, XSource, build_queries
+from monitor.sources.x.source import XSettings, XSource, build_queries
 
 from .fakes.x_api import FakeX, parse_query, snowflake
 from .harness import BRAND

@@ -25,77 +25,33 @@ from __future__ import annotations
 import calendar
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from html.parser import HTMLParser
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import feedparser
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from tenacity import RetryCallState
 
-from monitor.config import BrandConfig, Config, SourceSettings
+from monitor.config import BrandConfig
 from monitor.models import EngagementSnapshot, Mention
 from monitor.sources.base import Batch, Problem, SourceError
 from monitor.sources.credentials import credential
+from monitor.sources.registry import SourceContext
 from monitor.sources.retries import Transient, retry_after_seconds, retrying
+from monitor.sources.rss.settings import NAME, RSSSettings
 
 log = logging.getLogger(__name__)
 
-NAME = "rss"
 USER_AGENT = "Earshot feed reader (+https://github.com/earshot)"
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
 MAX_SEEN = 1000  # ids remembered per feed; far more than any feed document lists
 MAX_TEXT = 5000  # characters kept of an entry's summary; full articles are not mentions
-
-
-# --- settings ------------------------------------------------------------------------------------
-
-
-class FeedSettings(BaseModel):
-    """One feed. A plain URL string in the config is shorthand for `{url: ...}`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    url: str
-    brand: str | None = None  # only match this brand (a brand's own status page or alert feed)
-    token_env: str | None = None  # environment variable holding a bearer token, for private feeds
-
-    @field_validator("url")
-    @classmethod
-    def _http(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return url
-
-
-def _url_shorthand(value: object) -> object:
-    return {"url": value} if isinstance(value, str) else value
-
-
-class RSSSettings(SourceSettings):
-    """`sources.rss` in earshot.yaml: the feeds to poll and how patiently."""
-
-    feeds: list[Annotated[FeedSettings, BeforeValidator(_url_shorthand)]] = Field(min_length=1)
-    timeout_seconds: float = Field(20, gt=0)
-    max_attempts: int = Field(4, ge=1)
-    backoff_seconds: float = Field(2.0, gt=0)  # first retry wait; doubles each attempt
-    max_wait_seconds: float = Field(120, gt=0)  # longest Retry-After honoured inside one run
-    max_pages: int = Field(10, ge=1)  # of a paged feed, per run
-    retention_days: int = Field(30, ge=1)  # entries older than this are not news any more
-
-    def missing_credentials(self) -> list[str]:
-        """Also the feeds' token variables, unless an Airflow connection may hold them."""
-        missing = super().missing_credentials()
-        if self.airflow_conn_id is None:
-            missing += [f.token_env for f in self.feeds if f.token_env and not os.environ.get(f.token_env)]
-        return sorted(set(missing))
 
 
 # --- the source ----------------------------------------------------------------------------------
@@ -160,7 +116,6 @@ class RSSSource:
     """A `Source` over RSS 2.0 / Atom feeds. `refresh` returns nothing: feeds carry no engagement."""
 
     name = NAME
-    settings_model = RSSSettings
 
     def __init__(
         self,
@@ -191,11 +146,8 @@ class RSSSource:
         return f"RSSSource(feeds={[f.url for f in self.feeds]!r})"
 
     @classmethod
-    def from_config(cls, config: Config) -> RSSSource:
-        settings = config.sources.get(NAME)
-        if not isinstance(settings, RSSSettings):
-            raise SourceError("sources.rss: not configured")
-        brands = [b.name for b in config.brands]
+    def from_settings(cls, settings: RSSSettings, context: SourceContext) -> RSSSource:
+        brands = [b.name for b in context.brands]
         feeds = []
         for index, feed in enumerate(settings.feeds):
             if feed.brand is not None and feed.brand not in brands:

@@ -33,35 +33,20 @@ from typing import Any
 from atproto import Client, models
 from atproto_client import exceptions as atx
 from atproto_client.request import Request
-from pydantic import Field
 
-from monitor.config import BrandConfig, Config
+from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
-from monitor.sources.base import Batch, Problem, SourceError
+from monitor.sources.base import Batch, Problem, SourceError, first_match
+from monitor.sources.bluesky.settings import HANDLE_ENV, PASSWORD_ENV, BlueskySettings
 from monitor.sources.credentials import credential
-from monitor.sources.cursors import ScanPage, dump_streams, load_streams
-from monitor.sources.retries import RetryPolicy, RetrySettings, Transient
+from monitor.sources.cursors import ScanPage, fetch_streams
+from monitor.sources.registry import SourceContext
+from monitor.sources.retries import RetryPolicy, Transient
 
 log = logging.getLogger(__name__)
 
-HANDLE_ENV = "EARSHOT_BLUESKY_HANDLE"
-PASSWORD_ENV = "EARSHOT_BLUESKY_APP_PASSWORD"
 GET_POSTS_LIMIT = 25  # app.bsky.feed.getPosts takes at most this many URIs
 _POST_URL = re.compile(r"/profile/(?P<did>did:[a-z0-9]+:[A-Za-z0-9._:%-]+)/post/(?P<rkey>[A-Za-z0-9._:~-]+)$")
-
-
-class BlueskySettings(RetrySettings):
-    """Search Bluesky for every brand query. Log-in credentials come from the environment."""
-
-    credentials_env: list[str] = Field(default_factory=lambda: [HANDLE_ENV, PASSWORD_ENV])
-    # Each run logs in once, and Bluesky allows 300 logins a day per account: poll every 10 minutes.
-    poll_seconds: int = Field(600, ge=60)
-    base_url: str = "https://bsky.social"  # the account's PDS (or an entryway); a fake for tests
-    lang: str | None = None  # only posts in this language, e.g. "en"
-    page_size: int = Field(100, ge=1, le=100)
-    pages_per_fetch: int = Field(5, ge=1)  # per query and fetch; more waits for the next fetch
-    backfill_pages: int = Field(5, ge=1)  # how far back the very first fetch of a query reads
-    overlap_minutes: float = Field(10, ge=0)  # re-read window for posts indexed late
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -291,7 +276,6 @@ class BlueskySource:
     """A `Source` over Bluesky's post search."""
 
     name = "bluesky"
-    settings_model = BlueskySettings
 
     def __init__(
         self,
@@ -313,9 +297,7 @@ class BlueskySource:
         return f"BlueskySource(handle={self._handle!r}, base_url={self.settings.base_url!r})"
 
     @classmethod
-    def from_config(cls, config: Config) -> BlueskySource:
-        settings = config.sources.get("bluesky") or BlueskySettings()
-        assert isinstance(settings, BlueskySettings)
+    def from_settings(cls, settings: BlueskySettings, context: SourceContext) -> BlueskySource:
         handle = credential(settings, HANDLE_ENV, "login", source="bluesky")
         password = credential(settings, PASSWORD_ENV, "password", source="bluesky")
         return cls(settings, handle, password)
@@ -354,23 +336,15 @@ class BlueskySource:
 
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
         overlap = timedelta(minutes=self.settings.overlap_minutes)
-        streams = load_streams(cursor, lambda state: _Stream.load(state, overlap), source=self.name)
+        queries = {f"q:{q}": q for q in dict.fromkeys(q for brand in brands for q in brand.queries)}
         batch = Batch()
         seen: set[str] = set()
-        queries = list(dict.fromkeys(q for brand in brands for q in brand.queries))
-        for query in queries:
-            stream = streams.setdefault(f"q:{query}", _Stream(_Mark(overlap)))
-            try:
-                unfinished = self._scan(query, stream, brands, batch, seen)
-            except _Unreadable as exc:
-                batch.problems.append(Problem(f"bluesky search {query!r}", f"{exc}; will retry next fetch",
-                                              transient=True))
-                log.warning("bluesky: skipped an unreadable reply for %r: %s", query, exc)
-                continue
-            if unfinished:
-                batch.exhausted = False
-        batch.cursor = dump_streams(streams)
-        return batch
+        return fetch_streams(
+            cursor, {key: f"bluesky search {q!r}" for key, q in queries.items()},
+            lambda key, stream: self._scan(queries[key], stream, brands, batch, seen), batch,
+            load=lambda state: _Stream.load(state, overlap), new=lambda: _Stream(_Mark(overlap)),
+            source=self.name, unreadable=_Unreadable,
+        )
 
     def _scan(self, query: str, stream: _Stream, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> bool:
         """Read a few pages of one query's scan; True if the scan is still unfinished."""
@@ -403,18 +377,10 @@ class BlueskySource:
         return True
 
     def _keep(self, post: Post, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> None:
-        if post.uri in seen:
-            return
-        for brand in brands:
-            matched = brand.match(post.text)
-            if matched is not None:
-                seen.add(post.uri)
-                mention = post_to_mention(post, brand, matched)
-                batch.mentions.append(mention)
-                batch.snapshots.append(
-                    EngagementSnapshot(mention_id=mention.id, observed_at=self._now(), engagement=mention.engagement)
-                )
-                return
+        found = first_match(brands, post.text) if post.uri not in seen else None
+        if found is not None:
+            seen.add(post.uri)
+            batch.add(post_to_mention(post, *found), self._now())
 
     # --- refresh ---
 

@@ -39,37 +39,20 @@ from mastodon.errors import (
     MastodonServerError,
     MastodonUnauthorizedError,
 )
-from pydantic import Field, field_validator
 
-from monitor.config import BrandConfig, Config
+from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
-from monitor.sources.base import Batch, Problem, SourceError
+from monitor.sources.base import Batch, Problem, SourceError, first_match
 from monitor.sources.credentials import credential
-from monitor.sources.cursors import dump_streams, load_streams
-from monitor.sources.retries import RetryPolicy, RetrySettings, Transient
+from monitor.sources.cursors import fetch_streams
+from monitor.sources.mastodon.settings import TOKEN_ENV, MastodonSettings
+from monitor.sources.registry import SourceContext
+from monitor.sources.retries import RetryPolicy, Transient
 
 log = logging.getLogger(__name__)
 
-TOKEN_ENV = "EARSHOT_MASTODON_ACCESS_TOKEN"
 DELETED_AUTHOR = "[deleted]"
 STATUSES_BATCH = 20  # ids per GET /api/v1/statuses (Mastodon 4.3+)
-
-
-class MastodonSettings(RetrySettings):
-    """One Mastodon instance: hashtag timelines plus status search for every brand query."""
-
-    credentials_env: list[str] = Field(default_factory=lambda: [TOKEN_ENV])
-    api_base_url: str = "https://mastodon.social"  # the instance the token belongs to; a fake for tests
-    hashtags: list[str] = Field(default_factory=list)  # followed tags, without '#'
-    search: bool = True  # also run search_v2 for every brand query
-    page_size: int = Field(40, ge=1, le=40)
-    pages_per_fetch: int = Field(5, ge=1)  # per timeline/query and fetch; more waits for the next fetch
-    backfill_pages: int = Field(5, ge=1)  # how far back the very first fetch of a timeline reads
-
-    @field_validator("hashtags")
-    @classmethod
-    def _bare(cls, tags: list[str]) -> list[str]:
-        return [tag.lstrip("#") for tag in tags if tag.lstrip("#")]
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -247,7 +230,6 @@ class MastodonSource:
     """A `Source` over one Mastodon instance's hashtag timelines and status search."""
 
     name = "mastodon"
-    settings_model = MastodonSettings
 
     def __init__(
         self,
@@ -267,9 +249,7 @@ class MastodonSource:
         return f"MastodonSource(api_base_url={self.settings.api_base_url!r})"
 
     @classmethod
-    def from_config(cls, config: Config) -> MastodonSource:
-        settings = config.sources.get("mastodon") or MastodonSettings()
-        assert isinstance(settings, MastodonSettings)
+    def from_settings(cls, settings: MastodonSettings, context: SourceContext) -> MastodonSource:
         return cls(settings, credential(settings, TOKEN_ENV, "password", source="mastodon"))
 
     # --- calls ---
@@ -321,24 +301,16 @@ class MastodonSource:
         return result
 
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
-        streams = load_streams(cursor, _Stream.load, source=self.name)
-        batch = Batch()
-        seen: set[str] = set()
         keys = [f"tag:{tag}" for tag in self.settings.hashtags]
         if self.settings.search:
             keys += [f"q:{q}" for q in dict.fromkeys(q for brand in brands for q in brand.queries)]
-        for key in keys:
-            stream = streams.setdefault(key, _Stream())
-            try:
-                unfinished = self._scan(key, stream, brands, batch, seen)
-            except _Unreadable as exc:
-                batch.problems.append(Problem(f"mastodon {key}", f"{exc}; will retry next fetch", transient=True))
-                log.warning("mastodon: skipped an unreadable reply for %s: %s", key, exc)
-                continue
-            if unfinished:
-                batch.exhausted = False
-        batch.cursor = dump_streams(streams)
-        return batch
+        batch = Batch()
+        seen: set[str] = set()
+        return fetch_streams(
+            cursor, {key: f"mastodon {key}" for key in keys},
+            lambda key, stream: self._scan(key, stream, brands, batch, seen), batch,
+            load=_Stream.load, new=_Stream, source=self.name, unreadable=_Unreadable,
+        )
 
     def _scan(self, key: str, stream: _Stream, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> bool:
         """Read a few pages down towards `since`; True if the scan is still unfinished."""
@@ -368,19 +340,10 @@ class MastodonSource:
         return True
 
     def _keep(self, status: Status, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> None:
-        if status.id in seen:
-            return
-        searchable = f"{status.spoiler or ''} {status.text}"
-        for brand in brands:
-            matched = brand.match(searchable)
-            if matched is not None:
-                seen.add(status.id)
-                mention = status_to_mention(status, brand, matched)
-                batch.mentions.append(mention)
-                batch.snapshots.append(
-                    EngagementSnapshot(mention_id=mention.id, observed_at=self._now(), engagement=mention.engagement)
-                )
-                return
+        found = first_match(brands, f"{status.spoiler or ''} {status.text}") if status.id not in seen else None
+        if found is not None:
+            seen.add(status.id)
+            batch.add(status_to_mention(status, *found), self._now())
 
     # --- refresh ---
 

@@ -33,12 +33,14 @@ import praw.exceptions
 import prawcore
 import requests
 from praw.models import Comment, Redditor, Submission
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from monitor.config import BrandConfig, Config, SourceSettings
+from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention
 from monitor.sources.base import Batch, Problem, SourceError
 from monitor.sources.credentials import credential
+from monitor.sources.reddit.settings import RedditSettings
+from monitor.sources.registry import SourceContext
 from monitor.sources.retries import RateLimitWaits, Transient, retrying
 
 log = logging.getLogger(__name__)
@@ -47,48 +49,8 @@ PUBLIC_URL = "https://www.reddit.com"  # where a permalink opens in a browser
 DELETED_AUTHOR = "[deleted]"
 INFO_BATCH = 100  # fullnames per /api/info request, Reddit's maximum
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 520, 522})
-_SUBREDDIT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}$")
 # Reddit's search time windows, smallest first: (time_filter, seconds it reaches back).
 TIME_FILTERS = (("hour", 3600), ("day", 86400), ("week", 7 * 86400), ("month", 31 * 86400), ("year", 366 * 86400))
-
-
-class RedditSettings(SourceSettings):
-    """Reddit search (and optionally new comments) with a read-only, app-only OAuth client."""
-
-    poll_seconds: int = Field(180, ge=10)
-    credentials_env: list[str] = Field(
-        default_factory=lambda: ["EARSHOT_REDDIT_CLIENT_ID", "EARSHOT_REDDIT_CLIENT_SECRET"], min_length=2, max_length=2
-    )
-    # Reddit asks for "<platform>:<app id>:<version> (by /u/<username>)" and throttles generic ones.
-    user_agent: str = Field("python:earshot:v0.1 (social listening, read-only)", min_length=10)
-    subreddits: list[str] = Field(default_factory=list)  # empty: all of Reddit
-    include_comments: bool = False  # new comments in `subreddits`; on all of Reddit that is a firehose
-    limit: int = Field(100, ge=1, le=1000)  # items per listing per fetch; the rest comes next fetch
-    lookback_minutes: int = Field(60, ge=1)  # first run only
-    # praw's endpoint settings, for a proxy or a local fake Reddit.
-    oauth_url: str = "https://oauth.reddit.com"
-    reddit_url: str = "https://www.reddit.com"
-    requests_per_minute: int = Field(60, ge=1, le=100)  # Reddit allows 100 per OAuth client
-    max_rate_limit_wait_seconds: float = Field(60, ge=0)
-    server_error_retries: int = Field(3, ge=0, le=10)
-    retry_backoff_seconds: float = Field(2, ge=0)
-    timeout_seconds: int = Field(16, ge=1)
-
-    @field_validator("subreddits")
-    @classmethod
-    def _names(cls, names: list[str]) -> list[str]:
-        cleaned = [n.removeprefix("r/").removeprefix("/r/") for n in names]
-        for name in cleaned:
-            if not _SUBREDDIT.match(name):
-                raise ValueError(f"{name!r} is not a subreddit name")
-        return cleaned
-
-    @field_validator("oauth_url", "reddit_url")
-    @classmethod
-    def _http(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return url.rstrip("/")
 
 
 # --- queries ------------------------------------------------------------------------------------
@@ -339,7 +301,6 @@ class RedditSource:
     """A `Source` over Reddit search and comment listings; see the module docstring for the cursor."""
 
     name = "reddit"
-    settings_model = RedditSettings
 
     def __init__(
         self,
@@ -364,9 +325,7 @@ class RedditSource:
         self.subreddit = self.reddit.subreddit("+".join(settings.subreddits) or "all")
 
     @classmethod
-    def from_config(cls, config: Config) -> RedditSource:
-        settings = config.sources.get("reddit") or RedditSettings()
-        assert isinstance(settings, RedditSettings)
+    def from_settings(cls, settings: RedditSettings, context: SourceContext) -> RedditSource:
         id_env, secret_env = settings.credentials_env
         return cls(
             settings,

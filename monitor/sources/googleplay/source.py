@@ -22,27 +22,24 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import ssl
 import threading
-import time
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode
 from urllib.response import addinfourl
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from monitor.config import BrandConfig, Config
-from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
-from monitor.sources.base import Batch, Problem, SourceError
-from monitor.sources.cursors import ScanPage, TimeMark, dump_streams, load_streams
-from monitor.sources.retries import RetryPolicy, RetrySettings, Transient, retry_after_seconds
+from monitor.models import Engagement, Mention
+from monitor.sources.base import SourceError
+from monitor.sources.cursors import TimeMark
+from monitor.sources.googleplay.settings import PLAY_HOST, GooglePlaySettings, PlayApp
+from monitor.sources.registry import SourceContext
+from monitor.sources.retries import RetryPolicy, Transient, retry_after_seconds
+from monitor.sources.reviews import ReviewPage, ReviewSource, ScanState, Stream, status_failure
 
 # google-play-scraper disables TLS certificate checks for the whole process when imported
 # (ssl._create_default_https_context = _create_unverified_context). Undo that side effect;
@@ -54,32 +51,7 @@ from google_play_scraper.features.reviews import _ContinuationToken  # noqa: E40
 
 ssl._create_default_https_context = _https_context_before
 
-log = logging.getLogger(__name__)
-
-PLAY_HOST = "play.google.com"
 DELETED_AUTHOR = "[deleted]"
-
-
-class PlayApp(BaseModel):
-    """One app to follow, and the brand its reviews belong to."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    app_id: str = Field(min_length=1)  # the package name, e.g. com.acme.app
-    brand: str = Field(min_length=1)
-    countries: list[str] = Field(default_factory=lambda: ["us"], min_length=1)
-    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
-
-
-class GooglePlaySettings(RetrySettings):
-    """Reviews of the listed apps; Google Play needs no credential."""
-
-    apps: list[PlayApp] = Field(default_factory=list)
-    base_url: str = f"https://{PLAY_HOST}"  # a proxy or a local fake instead of Google
-    page_size: int = Field(100, ge=1, le=4500)
-    pages_per_fetch: int = Field(5, ge=1)  # per stream and fetch; more waits for the next fetch
-    backfill_pages: int = Field(10, ge=1)  # how far back the very first fetch of a stream reads
-    refresh_pages: int = Field(2, ge=1)  # newest pages re-read to update helpful counts
 
 
 # --- transport ------------------------------------------------------------------------------
@@ -104,9 +76,9 @@ class _PlayTransport(urllib.request.BaseHandler):
 
     handler_order = 100  # ahead of the stock HTTP(S) handlers
 
-    def __init__(self, settings: GooglePlaySettings, sleep: Callable[[float], None]) -> None:
+    def __init__(self, settings: GooglePlaySettings, retry: RetryPolicy) -> None:
         self._settings = settings
-        self._retry = RetryPolicy(settings, "googleplay", "Google Play", sleep, log)
+        self._retry = retry
         self._base = settings.base_url.rstrip("/")
         self._inner = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl.create_default_context()))
         self.failure: SourceError | None = None  # what made the library's call come back empty
@@ -158,16 +130,8 @@ class _PlayTransport(urllib.request.BaseHandler):
 
 
 def _raise_for_status(status: int, wait: float | None) -> None:
-    if status == 429:
-        raise Transient("is rate limiting (HTTP 429)", wait=wait)
-    if status >= 500:
-        raise Transient(f"is failing (HTTP {status})")
-    if status in (401, 403):
-        raise SourceError(
-            f"sources.googleplay: Google Play refused the request (HTTP {status}); it needs no credential, so this "
-            "address is probably blocked: check sources.googleplay.base_url or route it through a proxy"
-        )
-    raise SourceError(f"sources.googleplay: Google Play answered HTTP {status}")
+    raise status_failure(status, wait, source="googleplay", store="Google Play") or SourceError(
+        f"sources.googleplay: Google Play answered HTTP {status}")
 
 
 _OPENER_LOCK = threading.Lock()
@@ -192,17 +156,11 @@ def _routed(transport: _PlayTransport) -> Iterator[None]:
 # --- cursor ---------------------------------------------------------------------------------
 
 
-@dataclass
-class _Stream:
-    mark: TimeMark = field(default_factory=TimeMark)
-    scan_token: str | None = None  # continuation of an unfinished scan
-    scan_top: TimeMark | None = None  # None: no scan in progress
-    scan_pages: int = 0
+class _Stream(ScanState):
+    """`{"mark": ..., "scan": {"token": t, "top": ..., "pages": n}}`: the open scan continues at token t."""
 
     def dump(self) -> dict[str, Any]:
-        scan = None
-        if self.scan_top is not None:
-            scan = {"token": self.scan_token, "top": self.scan_top.dump(), "pages": self.scan_pages}
+        scan = None if self.top is None else {"token": self.at, "top": self.top.dump(), "pages": self.pages}
         return {"mark": self.mark.dump(), "scan": scan}
 
     @classmethod
@@ -210,8 +168,8 @@ class _Stream:
         scan = data.get("scan") or None
         return cls(
             TimeMark.load(data.get("mark")),
-            scan.get("token") if scan else None,
             TimeMark.load(scan.get("top")) if scan else None,
+            scan.get("token") if scan else None,
             int(scan.get("pages", 0)) if scan else 0,
         )
 
@@ -271,135 +229,45 @@ def review_to_mention(review: Mapping[str, Any], app: PlayApp, country: str, lan
 # --- the source -----------------------------------------------------------------------------
 
 
-class GooglePlaySource:
-    """A `Source` over the newest Google Play reviews of the configured apps."""
+class GooglePlaySource(ReviewSource[PlayApp]):
+    """A `Source` over the newest Google Play reviews of the configured apps (the loop: reviews.py)."""
 
     name = "googleplay"
-    settings_model = GooglePlaySettings
-
-    def __init__(
-        self,
-        settings: GooglePlaySettings,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        now: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.settings = settings
-        self._sleep = sleep
-        self._now = now
+    platform = "Google Play"
+    state = _Stream
 
     @classmethod
-    def from_config(cls, config: Config) -> GooglePlaySource:
-        settings = config.sources.get("googleplay")
-        if not isinstance(settings, GooglePlaySettings):
-            raise SourceError(
-                "sources.googleplay: not configured (list the apps to follow under sources.googleplay.apps)"
-            )
+    def from_settings(cls, settings: GooglePlaySettings, context: SourceContext) -> GooglePlaySource:
         return cls(settings)
 
-    def _page(
-        self, app_id: str, country: str, lang: str, token: str | None
-    ) -> tuple[list[dict[str, Any]], str | None, str | None]:
-        """(reviews, continuation token or None at the end, why the reply was unreadable or None)."""
-        transport = _PlayTransport(self.settings, self._sleep)
-        count = self.settings.page_size
+    def _streams(self, app: PlayApp) -> list[Stream[PlayApp]]:
+        return [Stream(app, country, lang) for country in app.countries for lang in app.languages]
+
+    def _backfill_pages(self) -> int | None:
+        return self.settings.backfill_pages
+
+    def _read(self, stream: Stream[PlayApp], at: int | str | None) -> ReviewPage:
+        """One page through the library, with `_PlayTransport` routing, retrying and judging its requests."""
+        transport = _PlayTransport(self.settings, self._retry)
+        count, lang = self.settings.page_size, stream.lang or "en"
         with _routed(transport):
-            if token is None:
-                result, cont = reviews(app_id, lang=lang, country=country, sort=Sort.NEWEST, count=count)
+            if at is None:
+                result, cont = reviews(stream.app.app_id, lang=lang, country=stream.country, sort=Sort.NEWEST,
+                                       count=count)
             else:
-                resume = _ContinuationToken(token, lang, country, Sort.NEWEST.value, count, None, None)
-                result, cont = reviews(app_id, continuation_token=resume)
+                resume = _ContinuationToken(str(at), lang, stream.country, Sort.NEWEST.value, count, None, None)
+                result, cont = reviews(stream.app.app_id, continuation_token=resume)
         if transport.failure is not None:
             raise transport.failure
         if transport.broken is not None:
-            return [], None, transport.broken
-        return result, cont.token if isinstance(cont.token, str) else None, None
+            return ReviewPage([], None, transport.broken)
+        return ReviewPage(result, cont.token if isinstance(cont.token, str) else None)
 
-    def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
-        streams = load_streams(cursor, _Stream.load, source=self.name)
-        batch = Batch()
-        known = {brand.name for brand in brands}
-        seen: set[str] = set()
-        for app in self.settings.apps:
-            if app.brand not in known:
-                batch.problems.append(Problem(f"googleplay app {app.app_id}",
-                                              f"brand {app.brand!r} is not one of the configured brands; skipped"))
-                continue
-            for country in app.countries:
-                for lang in app.languages:
-                    stream = streams.setdefault(f"{app.app_id}/{country}/{lang}", _Stream())
-                    if self._scan(app, country, lang, stream, batch, seen):
-                        batch.exhausted = False
-        batch.cursor = dump_streams(streams)
-        return batch
+    def _mention(self, raw: Any, stream: Stream[PlayApp]) -> Mention | None:
+        return review_to_mention(raw, stream.app, stream.country, stream.lang or "en")
 
-    def _scan(self, app: PlayApp, country: str, lang: str, stream: _Stream, batch: Batch, seen: set[str]) -> bool:
-        """Read a few pages of one stream's scan; True if the scan is still unfinished."""
-        where = f"googleplay {app.app_id} {country}/{lang}"
-        for _ in range(self.settings.pages_per_fetch):
-            page, token, broken = self._page(app.app_id, country, lang, stream.scan_token)
-            if broken is not None:
-                batch.problems.append(
-                    Problem(f"{where} page {stream.scan_pages + 1}", f"{broken}; will retry next fetch", transient=True)
-                )
-                log.warning("googleplay: skipped an unreadable page: %s", broken)
-                return False  # the scan stays where it was; the next fetch reads this page again
-            if stream.scan_top is None:
-                stream.scan_top = TimeMark()
-            scan = ScanPage(stream.mark, stream.scan_top)
-            for raw in page:
-                try:
-                    mention = review_to_mention(raw, app, country, lang)
-                except ValueError as exc:
-                    batch.problems.append(Problem(where, str(exc)))
-                    continue
-                if scan.is_new(mention.created_at, mention.native_id) and mention.id not in seen:
-                    seen.add(mention.id)
-                    batch.mentions.append(mention)
-                    batch.snapshots.append(
-                        EngagementSnapshot(mention_id=mention.id, observed_at=self._now(),
-                                           engagement=mention.engagement)
-                    )
-            stream.scan_pages += 1
-            backfilled = stream.mark.at is None and stream.scan_pages >= self.settings.backfill_pages
-            if scan.caught_up or token is None or backfilled:
-                stream.mark.merge(stream.scan_top)
-                stream.scan_top, stream.scan_token, stream.scan_pages = None, None, 0
-                return False
-            stream.scan_token = token
-        return True
-
-    def refresh(self, mentions: Sequence[Mention]) -> list[EngagementSnapshot]:
-        """Helpful counts of recent reviews, read again from the newest pages of their apps.
-
-        Play has no lookup by review id, so reviews older than `refresh_pages` pages are not
-        refreshed; that is where engagement still changes anyway.
-        """
-        wanted: dict[str, dict[str, Mention]] = {}
-        for m in mentions:
-            if m.source == self.name:
-                wanted.setdefault(m.query, {})[m.native_id] = m
-        snapshots: list[EngagementSnapshot] = []
-        for app in self.settings.apps:
-            remaining = wanted.get(app.app_id)
-            streams = [(c, lang) for c in app.countries for lang in app.languages]
-            for country, lang in streams:
-                token: str | None = None
-                for _ in range(self.settings.refresh_pages):
-                    if not remaining:
-                        break
-                    page, token, broken = self._page(app.app_id, country, lang, token)
-                    if broken is not None:
-                        log.warning("googleplay: refresh skipped an unreadable page of %s: %s", app.app_id, broken)
-                        break
-                    for raw in page:
-                        found = remaining.pop(str(raw.get("reviewId")), None)
-                        helpful = raw.get("thumbsUpCount")
-                        if found is not None:
-                            snapshots.append(EngagementSnapshot(
-                                mention_id=found.id, observed_at=self._now(),
-                                engagement=Engagement(likes=helpful if isinstance(helpful, int) and helpful > 0 else 0),
-                            ))
-                    if token is None:
-                        break
-        return snapshots
+    def _engagement(self, raw: Any) -> tuple[str | None, Engagement]:
+        helpful = raw.get("thumbsUpCount") if isinstance(raw, Mapping) else None
+        review_id = raw.get("reviewId") if isinstance(raw, Mapping) else None
+        return (str(review_id) if review_id is not None else None,
+                Engagement(likes=helpful if isinstance(helpful, int) and helpful > 0 else 0))
