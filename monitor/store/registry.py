@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from monitor.plugins import STORES_GROUP  # declared once, with the other plug points' groups
+
 if TYPE_CHECKING:
     from monitor.config import Config
     from monitor.store.base import Store
 
-STORES_GROUP = "earshot.stores"
 
 S = TypeVar("S", bound=BaseModel)
 
