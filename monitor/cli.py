@@ -26,6 +26,7 @@ from rich.text import Text
 from monitor.config import Config, ConfigError, data_home, default_config_path, demo_config_path, load_config
 
 if TYPE_CHECKING:  # the CLI imports the pipeline and stores only in the commands that use them
+    from monitor.health.runner import SupervisedPass
     from monitor.sources import Problem
     from monitor.store import Quarantined, Store
 
@@ -240,26 +241,38 @@ def _progress() -> Progress:
     )
 
 
-def _one_pass(config: Config, store, sources: list[str], quiet_if_idle: bool = False) -> None:
-    """One pipeline pass with progress bars; `quiet_if_idle` keeps a watching terminal readable."""
-    from monitor import pipeline
+def _one_pass(config: Config, store, sources: list[str], channels, quiet_if_idle: bool = False) -> SupervisedPass:
+    """One supervised pass with progress bars; `stopped` in the result: failures retrying cannot fix.
+
+    `quiet_if_idle` keeps a watching terminal readable: a pass that found nothing prints nothing.
+    """
+    from monitor.health.runner import supervised_pass
 
     with _progress() as progress:
-        summary = pipeline.run_once(config, store, sources=sources, progress=_Bars(progress))
+        result = supervised_pass(config, store, sources, channels, progress=_Bars(progress))
+    summary = result.summary
     _report_problems(summary.problems)
-    idle = not (summary.scored or summary.alerts or summary.delivery.failed or any(
+    for name, error in result.failed.items():
+        err.print(f"[red]Source {escape(name)} failed, retrying next pass:[/red] {escape(error)}", soft_wrap=True)
+    for name, error in result.stopped.items():
+        err.print(f"[red]Source {escape(name)} stopped; retrying cannot fix this:[/red] {escape(error)}",
+                  soft_wrap=True)
+    idle = not (summary.scored or summary.alerts or summary.delivery.failed or result.health or any(
         s.new_mentions or s.updated_mentions or s.new_snapshots for s in summary.ingested))
     if quiet_if_idle and idle:
-        return
+        return result
     for stats in summary.ingested:
         console.print(
             f"{stats.source}: {stats.new_mentions} new mention(s), {stats.updated_mentions} updated, "
             f"{stats.new_snapshots} engagement snapshot(s)"
         )
     console.print(f"sentiment: {summary.scored} mention(s) scored")
-    console.print(f"alerts: {len(summary.alerts)} new")
+    console.print(f"alerts: {len(summary.alerts)} new" + (f", {len(result.health)} pipeline-health"
+                                                          if result.health else ""))
     for channel, error in summary.delivery.failed.items():
-        err.print(f"[yellow]alert channel {channel} failed, alerts kept for the next run:[/yellow] {error}")
+        err.print(f"[yellow]alert channel {channel} failed, alerts kept for the next run:[/yellow] {error}",
+                  soft_wrap=True)
+    return result
 
 
 def _report_problems(problems: list[Problem]) -> None:
@@ -353,30 +366,30 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the pipeline: ingest -> sentiment -> spread detection -> alerts -> store, and serve the UI."""
-    from monitor.sources import SourceError
-
     from monitor.alerts import build_channels
 
     _logging(verbose)
     config = _load(config_path)
     sources = _sources(config, source)
     try:
-        build_channels(config)  # fail now, naming the missing variable, not after the first pass
+        channels = build_channels(config)  # fail now, naming the missing variable, not after the first pass
     except ConfigError as exc:
         _fail(f"alert channel: {exc}")
     store = _open_store(config)
     console.print(f"Store: {_describe_store(config)}")
     # Claim the UI's port before the first pass, so a taken port is reported at once.
     sock = _listen(config.web.host, config.web.port, "web.port in the config") if serve and not once else None
-    try:
-        _one_pass(config, store, sources)
-    except SourceError as exc:
-        err.print(f"[red]Source failed:[/red] {exc}")
-        raise typer.Exit(1) from None
+    first = _one_pass(config, store, sources, channels)
+    sources = [s for s in sources if s not in first.stopped]
     if once:
         alerts = sum(store.count_alerts_by_state().values())  # all of them: alerts() pages
         console.print(f"Done. {store.count_mentions()} mention(s) stored, {alerts} alert(s) in total.")
+        if first.stopped or first.failed:
+            raise typer.Exit(1)
         return
+    if not sources:
+        err.print("[red]No source left to read; fix the errors above and start again.[/red]")
+        raise typer.Exit(1)
 
     if sock is not None:
         _serve_in_background(config, store, sock)
@@ -385,13 +398,14 @@ def run(
         interval = float(min(live)) if live else 5.0
     console.print(f"Watching for new posts every {interval:g}s. Ctrl+C to stop.")
     try:
-        while True:
+        while sources:
             time.sleep(interval)
-            try:
-                _one_pass(config, store, sources, quiet_if_idle=True)
-            except SourceError as exc:
-                # A platform outage must not take the UI down; the next pass retries from the saved cursor.
-                err.print(f"[red]Source failed, retrying next pass:[/red] {exc}")
+            # A platform outage must not take the UI down: a failing source is retried next pass.
+            stopped = _one_pass(config, store, sources, channels, quiet_if_idle=True).stopped
+            sources = [s for s in sources if s not in stopped]
+        err.print("[red]No source left to read; fix the errors above and restart. The UI keeps serving.[/red]")
+        while True:
+            time.sleep(3600)
     except KeyboardInterrupt:
         console.print("Stopped.")
 

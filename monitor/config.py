@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from monitor.health.settings import HealthConfig
 from monitor.plugins import DETECTORS_GROUP, UnknownPlugin, installed
 
 
@@ -281,6 +282,8 @@ class ChannelRoute(_Strict):
     brands: list[str] = Field(default_factory=list)
     min_severity: Literal["info", "warning", "critical"] = "info"
     topics: list[str] = Field(default_factory=list)  # an alert without a topic matches only an empty list
+    # Pipeline-health alerts (a failing or silent source, ...) ignore brands/topics: their own minimum, or off.
+    health: Literal["off", "info", "warning", "critical"] = "info"
 
 
 class ChannelSettings(_Strict):
@@ -495,6 +498,7 @@ class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
 
     # Where relative paths in the file are resolved; set by load_config, not by the file.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -135,6 +135,7 @@ class AlertState(StrEnum):
 class AlertKind(StrEnum):
     spread = "spread"  # one post taking off
     storm = "storm"  # a brand's mention volume or negative share spiking
+    health = "health"  # the pipeline itself: a failing or silent source, errors climbing, an outbox growing
 
 
 class Alert(BaseModel):

@@ -39,6 +39,7 @@ from monitor.config import (
     default_config_path,
     load_config,
 )
+from monitor.health.airflow import ingest_callbacks, task_callbacks
 
 if TYPE_CHECKING:
     from monitor.store import Store
@@ -73,6 +74,25 @@ RETRY_ARGS: dict[str, Any] = {
 }
 
 PROBLEMS_IN_SUMMARY = 10  # all problems are logged; XCom keeps only the first few
+ALERT_IDS_IN_SUMMARY = 20  # XCom holds a bounded summary; the store holds every alert
+
+# A hung platform call or a stuck model must not hold a worker slot (or the DAG's only
+# active run) forever: every task has a timeout, every DAG run a deadline.
+TASK_TIMEOUTS = {
+    "ingest": timedelta(minutes=30),
+    "score": timedelta(hours=2),  # a first run may score a large backlog on CPU
+    "detect": timedelta(minutes=30),
+    "notify": timedelta(minutes=30),  # longer than every channel's attempts x timeout
+}
+DAGRUN_TIMEOUTS = {"ingest": timedelta(hours=1), "process": timedelta(hours=3)}
+
+
+def pool_name(source: str) -> str:
+    """The Airflow pool a live source's calls run in: one per platform, so its rate limit is shared.
+
+    Create them with `earshot airflow pools --apply` (or `airflow pools import`, see docs/airflow.md).
+    """
+    return f"earshot_{source}"
 
 
 def ingest_dag_id(source: str) -> str:
@@ -109,12 +129,15 @@ def _open(path: Path) -> Iterator[tuple[Config, Store]]:
     """Config and store for one task; the store is closed even when the step fails."""
     from monitor.store import open_store
 
-    config = load_config(path)
-    store = open_store(config)
-    try:
-        yield config, store
-    finally:
-        store.close()
+    from monitor.health.airflow import fail_fast
+
+    with fail_fast():  # an invalid config or rejected credentials fail the task without retries
+        config = load_config(path)
+        store = open_store(config)
+        try:
+            yield config, store
+        finally:
+            store.close()
 
 
 def _set_asset_extra(asset: Asset, extra: dict[str, Any]) -> None:
@@ -135,6 +158,7 @@ def _ingest_dag(source: str, settings: SourceSettings, path: Path) -> DAG:
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,  # two polls of one source would race for its cursor
+        dagrun_timeout=DAGRUN_TIMEOUTS["ingest"],
         tags=["earshot", "ingest"],
         doc_md=(
             f"Fetch new mentions from the **{source}** source ({cadence}) into the Earshot store, "
@@ -143,7 +167,9 @@ def _ingest_dag(source: str, settings: SourceSettings, path: Path) -> DAG:
         ),
     )
     def ingest_dag() -> None:
-        @task(task_id="ingest", outlets=[MENTIONS_ASSET], **RETRY_ARGS)
+        @task(task_id="ingest", outlets=[MENTIONS_ASSET], execution_timeout=TASK_TIMEOUTS["ingest"],
+              **({"pool": pool_name(source)} if settings.live else {}), **ingest_callbacks(source, path),
+              **RETRY_ARGS)
         def ingest() -> dict[str, Any]:
             """Store what the source has ready; a SourceError (outage, bad credentials) fails and retries."""
             from monitor import pipeline
@@ -195,6 +221,7 @@ def build_process_dag(path: Path | None = None) -> DAG:
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,  # runs queue up; each step picks up whatever is still pending
+        dagrun_timeout=DAGRUN_TIMEOUTS["process"],
         tags=["earshot", "process"],
         doc_md=(
             f"Runs when `{MENTIONS_ASSET.name}` is updated: score the sentiment of new mentions, "
@@ -203,7 +230,7 @@ def build_process_dag(path: Path | None = None) -> DAG:
         ),
     )
     def process_dag() -> None:
-        @task(task_id="score", **RETRY_ARGS)
+        @task(task_id="score", execution_timeout=TASK_TIMEOUTS["score"], **task_callbacks(path), **RETRY_ARGS)
         def score() -> dict[str, Any]:
             """Score unscored mentions; the model is loaded only when there are some."""
             from monitor import pipeline
@@ -211,7 +238,8 @@ def build_process_dag(path: Path | None = None) -> DAG:
             with _open(path) as (config, store):
                 return {"scored": pipeline.score(config, store)}
 
-        @task(task_id="detect", outlets=[ALERTS_ASSET], **RETRY_ARGS)
+        @task(task_id="detect", outlets=[ALERTS_ASSET], execution_timeout=TASK_TIMEOUTS["detect"],
+              **task_callbacks(path), **RETRY_ARGS)
         def detect() -> dict[str, Any]:
             """Store and return the ids of new alerts (one per mention and severity, never repeated)."""
             from monitor import pipeline
@@ -220,13 +248,13 @@ def build_process_dag(path: Path | None = None) -> DAG:
                 alerts = pipeline.detect(config, store)
             summary = {
                 "new_alerts": len(alerts),
-                "alert_ids": [a.id for a in alerts],
+                "alert_ids": [a.id for a in alerts[:ALERT_IDS_IN_SUMMARY]],  # bounded: the store has them all
                 "severities": dict(Counter(a.severity.value for a in alerts)),
             }
             _set_asset_extra(ALERTS_ASSET, summary)
             return summary
 
-        @task(task_id="notify", **RETRY_ARGS)
+        @task(task_id="notify", execution_timeout=TASK_TIMEOUTS["notify"], **task_callbacks(path), **RETRY_ARGS)
         def notify() -> dict[str, Any]:
             """Deliver what each channel has not received yet; a failing channel fails the task.
 

@@ -112,7 +112,7 @@ def test_dag_files_parse_through_the_dagbag(demo_env: dict[str, str], tmp_path: 
     bag = run_python(DESCRIBE_DAGBAG, demo_env, tmp_path)
     assert bag["errors"] == {}
     dags = bag["dags"]
-    assert set(dags) == {"earshot_ingest_replay", "earshot_process"}
+    assert set(dags) == {"earshot_ingest_replay", "earshot_process", "earshot_health"}
     assert {Path(d["fileloc"]).parent for d in dags.values()} == {DAGS}
 
     ingest = dags["earshot_ingest_replay"]
@@ -137,7 +137,7 @@ def test_a_live_source_gets_an_ingest_dag_on_its_poll_interval(tmp_path: Path) -
     config = write_config(tmp_path, sources={"x": {"enabled": True, "poll_seconds": 120}})
     bag = run_python(DESCRIBE_DAGBAG, airflow_env(tmp_path, config), tmp_path)
     assert bag["errors"] == {}
-    assert set(bag["dags"]) == {"earshot_ingest_replay", "earshot_ingest_x", "earshot_process"}
+    assert set(bag["dags"]) == {"earshot_ingest_replay", "earshot_ingest_x", "earshot_process", "earshot_health"}
     assert bag["dags"]["earshot_ingest_x"]["schedule"] == "datetime.timedelta(seconds=120)"
     assert bag["dags"]["earshot_ingest_x"]["max_active_runs"] == 1
 

@@ -69,7 +69,8 @@ def build_channels(config: Config, *, sleep: Callable[[float], None] = time.slee
         if unknown := [b for b in settings.route.brands if b.casefold() not in brands]:
             problems.append(f"{key}.route.brands: no configured brand named {', '.join(map(repr, unknown))}"
                             f" (brands: {', '.join(brands.values())})")
-        route = Route.of(settings.route.brands, settings.route.min_severity, settings.route.topics)
+        route = Route.of(settings.route.brands, settings.route.min_severity, settings.route.topics,
+                         settings.route.health)
         context = ChannelContext(key, route, config.alerts.inbox_url, config.base_dir, sleep)
         try:
             built.append((i, find_channel(settings.type).build(settings, context)))

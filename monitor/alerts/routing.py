@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from monitor.models import Alert, Severity
+from monitor.models import Alert, AlertKind, Severity
 
 
 @dataclass(frozen=True)
@@ -19,18 +19,25 @@ class Route:
     brands: frozenset[str] = frozenset()
     min_severity: Severity = Severity.info
     topics: frozenset[str] = frozenset()
+    # Pipeline-health alerts (monitor/health) concern no brand or topic: they have their own
+    # minimum severity, and None keeps them away from this channel.
+    health: Severity | None = Severity.info
 
     @classmethod
     def of(
-        cls, brands: Iterable[str] = (), min_severity: Severity | str = Severity.info, topics: Iterable[str] = ()
+        cls, brands: Iterable[str] = (), min_severity: Severity | str = Severity.info, topics: Iterable[str] = (),
+        health: Severity | str | None = Severity.info,
     ) -> Route:
         return cls(
             frozenset(b.casefold() for b in brands),
             Severity(min_severity),
             frozenset(t.casefold() for t in topics),
+            None if health in (None, "off") else Severity(health),
         )
 
     def accepts(self, alert: Alert) -> bool:
+        if alert.kind == AlertKind.health:
+            return self.health is not None and alert.severity.rank >= self.health.rank
         if self.brands and alert.brand.casefold() not in self.brands:
             return False
         if alert.severity.rank < self.min_severity.rank:
@@ -47,6 +54,10 @@ class Route:
             parts.append(f">= {self.min_severity.value}")
         if self.topics:
             parts.append(f"topics {sorted(self.topics)}")
+        if self.health is None:
+            parts.append("no pipeline-health alerts")
+        elif self.health != Severity.info:
+            parts.append(f"pipeline health >= {self.health.value}")
         return ", ".join(parts) or "all alerts"
 
 

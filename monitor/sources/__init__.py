@@ -19,10 +19,10 @@ Each source package keeps its descriptor and settings (pydantic only) in `__init
 
 from __future__ import annotations
 
-from monitor.sources.base import Batch, Problem, Source, SourceError
+from monitor.sources.base import Batch, PermanentSourceError, Problem, Source, SourceError
 from monitor.sources.registry import SourceContext, available_sources, create_source, find_source
 
 __all__ = [
-    "Batch", "Problem", "Source", "SourceContext", "SourceError", "available_sources", "create_source",
+    "Batch", "PermanentSourceError", "Problem", "Source", "SourceContext", "SourceError", "available_sources", "create_source",
     "find_source",
 ]

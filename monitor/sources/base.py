@@ -24,6 +24,16 @@ class SourceError(RuntimeError):
     """
 
 
+class PermanentSourceError(SourceError):
+    """A failure retrying cannot fix: credentials rejected (HTTP 401), access refused (403), a revoked
+    app, a missing credential or an invalid setting.
+
+    Raised instead of SourceError so the run stops at once, with one clear message, instead
+    of retrying with backoff for minutes first: an Airflow task fails without its retries
+    (`AirflowFailException`), and `earshot run` stops polling that source and says what to fix.
+    """
+
+
 @dataclass
 class Problem:
     """Input that was skipped, with where it came from, so nothing is dropped silently.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from monitor.config import SourceSettings
-from monitor.sources.base import SourceError
+from monitor.sources.base import PermanentSourceError
 
 
 def credential(settings: SourceSettings, env_name: str, conn_field: str | None = None, *, source: str) -> str:
@@ -27,7 +27,7 @@ def credential(settings: SourceSettings, env_name: str, conn_field: str | None =
     where = f"environment variable {env_name}"
     if settings.airflow_conn_id:
         where += f" or field {conn_field!r} of Airflow connection {settings.airflow_conn_id!r}"
-    raise SourceError(f"sources.{source}: no credential found: set the {where}")
+    raise PermanentSourceError(f"sources.{source}: no credential found: set the {where}")
 
 
 def _from_airflow(conn_id: str, field: str) -> str | None:

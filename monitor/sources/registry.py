@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from monitor.config import BrandConfig, Config, SourceSettings
 from monitor.plugins import SOURCES_GROUP, Plugin, PluginError, UnknownPlugin, installed, load_plugin
-from monitor.sources.base import Source, SourceError
+from monitor.sources.base import PermanentSourceError, Source
 
 __all__ = ["LegacySourceClass", "SourceContext", "available_sources", "create_source", "find_source"]
 
@@ -89,11 +89,11 @@ def create_source(name: str, config: Config) -> Source:
     try:
         plugin = find_source(name)
     except UnknownPlugin as exc:
-        raise SourceError(f"sources.{name}: {exc}") from None
+        raise PermanentSourceError(f"sources.{name}: {exc}") from None
     settings = config.sources.get(name)
     if settings is None:
         try:
             settings = plugin.settings()
         except ValueError:
-            raise SourceError(f"sources.{name}: not configured (add a sources.{name} section)") from None
+            raise PermanentSourceError(f"sources.{name}: not configured (add a sources.{name} section)") from None
     return plugin.build(settings, SourceContext.of(config))

@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
-from monitor.sources.base import Batch, Problem, SourceError
+from monitor.sources.base import Batch, PermanentSourceError, Problem, SourceError
 from monitor.sources.cursors import ScanPage, TimeMark, dump_streams, load_streams
 from monitor.sources.retries import RetryPolicy, Transient
 
@@ -42,7 +42,7 @@ def status_failure(status: int, wait: float | None, *, source: str, store: str) 
     if status >= 500:
         return Transient(f"is failing (HTTP {status})")
     if status in (401, 403):
-        return SourceError(
+        return PermanentSourceError(
             f"sources.{source}: {store} refused the request (HTTP {status}); it needs no credential, so this "
             f"address is probably blocked: check sources.{source}.base_url or route it through a proxy"
         )

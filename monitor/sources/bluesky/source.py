@@ -36,7 +36,7 @@ from atproto_client.request import Request
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
-from monitor.sources.base import Batch, Problem, SourceError, first_match
+from monitor.sources.base import Batch, PermanentSourceError, Problem, SourceError, first_match
 from monitor.sources.bluesky.settings import HANDLE_ENV, PASSWORD_ENV, BlueskySettings
 from monitor.sources.credentials import credential
 from monitor.sources.cursors import ScanPage, fetch_streams
@@ -82,7 +82,7 @@ def _rate_limit_wait(exc: atx.RateLimitExceededError) -> float | None:
 
 def _auth_error(status: int | None, error: str) -> SourceError:
     what = f"HTTP {status} {error}".strip() if status else error or "rejected"
-    return SourceError(
+    return PermanentSourceError(
         f"sources.bluesky: Bluesky rejected the credentials ({what}): check the environment variables "
         f"{HANDLE_ENV} and {PASSWORD_ENV} (an app password, not the account password)"
     )

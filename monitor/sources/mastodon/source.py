@@ -42,7 +42,7 @@ from mastodon.errors import (
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
-from monitor.sources.base import Batch, Problem, SourceError, first_match
+from monitor.sources.base import Batch, PermanentSourceError, Problem, SourceError, first_match
 from monitor.sources.credentials import credential
 from monitor.sources.cursors import fetch_streams
 from monitor.sources.mastodon.settings import TOKEN_ENV, MastodonSettings
@@ -85,7 +85,7 @@ def _classify(exc: BaseException, api: Mastodon | None) -> Exception:
     if isinstance(exc, MastodonServerError):
         return Transient(f"is failing (HTTP {status})")
     if isinstance(exc, MastodonUnauthorizedError) or status == 403:
-        return SourceError(
+        return PermanentSourceError(
             f"sources.mastodon: the instance rejected the access token (HTTP {status}): check the environment "
             f"variable {TOKEN_ENV} (a token of this instance with the read:statuses scope)"
         )

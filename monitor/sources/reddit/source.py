@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention
-from monitor.sources.base import Batch, Problem, SourceError
+from monitor.sources.base import Batch, PermanentSourceError, Problem, SourceError
 from monitor.sources.credentials import credential
 from monitor.sources.reddit.settings import RedditSettings
 from monitor.sources.registry import SourceContext
@@ -365,7 +365,7 @@ class RedditSource:
         except prawcore.ResponseException as exc:
             status = exc.response.status_code
             if status in (401, 403):
-                raise SourceError(
+                raise PermanentSourceError(
                     f"sources.reddit: Reddit answered HTTP {status} during {what}: check the app credentials in "
                     f"{self._credential_hint()}, and that r/{self.subreddit.display_name} is public"
                 ) from None

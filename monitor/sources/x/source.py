@@ -30,7 +30,7 @@ from requests.adapters import HTTPAdapter
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention
-from monitor.sources.base import Batch, Problem, SourceError
+from monitor.sources.base import Batch, PermanentSourceError, Problem, SourceError
 from monitor.sources.credentials import credential
 from monitor.sources.registry import SourceContext
 from monitor.sources.retries import RateLimitWaits, retrying
@@ -365,18 +365,18 @@ class XSource:
         status = exc.response.status_code
         detail = "; ".join(str(m) for m in exc.api_messages)[:300]
         if status == 453 or 453 in exc.api_codes:
-            return SourceError(
+            return PermanentSourceError(
                 f"sources.x: X refused {what} (error 453): the access level of the app behind "
                 f"{self._credential_hint()} covers only a subset of API v2 endpoints; recent search "
                 "needs the Basic tier or higher (upgrade in the X developer portal)"
             )
         if status == 401:
-            return SourceError(
+            return PermanentSourceError(
                 f"sources.x: X rejected {self._credential_hint()} (HTTP 401 Unauthorized) during {what}: "
                 "set a valid app bearer token"
             )
         if status == 403:
-            return SourceError(
+            return PermanentSourceError(
                 f"sources.x: X refused {what} (HTTP 403 Forbidden) for {self._credential_hint()}: "
                 f"check that the app is attached to a Project with API v2 access ({detail or 'no detail'})"
             )
