@@ -502,10 +502,14 @@ def check_config(
     path = _where.get().config
     console.print(f"[green]OK[/green] {path}")
     console.print(f"  brands: {', '.join(b.name for b in config.brands)}")
+    from monitor.credential_sources import describe
+
     for name, cfg in config.enabled_sources().items():
         missing = cfg.missing_credentials()
         note = f" [yellow](missing in environment: {', '.join(missing)})[/yellow]" if missing else ""
-        console.print(f"  source {name}: enabled{note}")
+        console.print(f"  source {name}: enabled{note}", soft_wrap=True)
+        for line in describe(name, cfg):
+            console.print(f"    credentials: {escape(line)}", soft_wrap=True, highlight=False)
     console.print(f"  sentiment model: {config.sentiment.model}")
     console.print(f"  store: {_describe_store(config)}")
     for channel in config.alerts.channels:
@@ -533,6 +537,10 @@ def new_source(
 from sentiment.cli import app as sentiment_app  # noqa: E402 - light: loads no model at import
 
 app.add_typer(sentiment_app, name="sentiment", help="Evaluate, try and inspect the sentiment model.")
+
+from monitor.airflow_cli import app as airflow_app  # noqa: E402 - light: imports Airflow only when run
+
+app.add_typer(airflow_app, name="airflow")
 
 index_app = typer.Typer(help="Elasticsearch: index templates and ILM policy.", no_args_is_help=True)
 app.add_typer(index_app, name="index")

@@ -295,6 +295,9 @@ class ChannelSettings(_Strict):
 
     type: str
     route: ChannelRoute = Field(default_factory=ChannelRoute)
+    # Inside Airflow: the connection (Earshot Slack/Teams, or the SMTP provider's) holding the secret
+    # when its environment variable is not set.
+    airflow_conn_id: str | None = None
 
     def secret_env_names(self) -> list[str]:
         """The environment variables this channel reads its secrets from."""

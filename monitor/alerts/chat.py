@@ -45,7 +45,7 @@ class ChatWebhookChannel:
 
     @classmethod
     def from_settings(cls, settings: ChatSettings, context: ChannelContext) -> ChatWebhookChannel:
-        url = from_env(settings.url_env, cls.secret_what, f"{context.key}.url_env")
+        url = from_env(settings.url_env, cls.secret_what, f"{context.key}.url_env", settings.airflow_conn_id)
         return cls(url, key=settings.url_env, route=context.route, inbox_url=context.inbox_url,
                    timeout=settings.timeout_seconds, retry=retry_policy(settings, context.sleep))
 

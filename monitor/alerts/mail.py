@@ -136,7 +136,8 @@ class EmailChannel:
     def from_settings(cls, settings: EmailSettings, context: ChannelContext) -> EmailChannel:
         password = None
         if settings.password_env:
-            password = from_env(settings.password_env, "the SMTP password", f"{context.key}.password_env")
+            password = from_env(settings.password_env, "the SMTP password", f"{context.key}.password_env",
+                                settings.airflow_conn_id)
         return cls(
             settings.host, settings.effective_port, sender=settings.sender, to=settings.to,
             security=settings.security, username=settings.username, password=password,

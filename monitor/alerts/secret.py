@@ -28,11 +28,19 @@ def fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:8]
 
 
-def from_env(variable: str, what: str, key: str) -> str:
-    """The value of `variable`, registered for redaction; a clear error naming it if unset."""
+def from_env(variable: str, what: str, key: str, conn_id: str | None = None, field: str = "password") -> str:
+    """The value of `variable`, else field `field` of Airflow connection `conn_id`; registered for redaction.
+
+    A clear error naming the variable (and the connection) when neither holds it.
+    """
     value = os.environ.get(variable, "").strip()
+    if not value and conn_id:
+        from monitor.sources.credentials import from_airflow
+
+        value = (from_airflow(conn_id, field) or "").strip()
     if not value:
-        raise ChannelConfigError(f"{key}: the environment variable {variable} ({what}) is not set")
+        where = f" or the {field} of Airflow connection {conn_id!r}" if conn_id else ""
+        raise ChannelConfigError(f"{key}: the environment variable {variable} ({what}){where} is not set")
     _register(value)
     return value
 

@@ -21,7 +21,7 @@ def credential(settings: SourceSettings, env_name: str, conn_field: str | None =
     if value:
         return value
     if settings.airflow_conn_id and conn_field:
-        value = _from_airflow(settings.airflow_conn_id, conn_field)
+        value = from_airflow(settings.airflow_conn_id, conn_field)
         if value:
             return value
     where = f"environment variable {env_name}"
@@ -30,7 +30,11 @@ def credential(settings: SourceSettings, env_name: str, conn_field: str | None =
     raise PermanentSourceError(f"sources.{source}: no credential found: set the {where}")
 
 
-def _from_airflow(conn_id: str, field: str) -> str | None:
+_ATTRIBUTES = ("host", "login", "password", "schema", "port")
+
+
+def from_airflow(conn_id: str, field: str) -> str | None:
+    """Field `field` (an attribute, else an `extra` key) of Airflow connection `conn_id`; None outside Airflow."""
     try:
         from airflow.sdk import Connection
     except ImportError:  # Airflow is optional outside DAG runs
@@ -39,7 +43,9 @@ def _from_airflow(conn_id: str, field: str) -> str | None:
         conn = Connection.get(conn_id)
     except Exception:  # noqa: BLE001 - a missing connection is reported by the caller
         return None
-    value = getattr(conn, field, None)
+    value = getattr(conn, field, None) if field in _ATTRIBUTES else None
     if value is None:
-        value = (conn.extra_dejson or {}).get(field)
+        extra = conn.extra_dejson or {}
+        # The connection form saves its extra fields by name; older forms prefixed them.
+        value = extra.get(field) or extra.get(f"extra__{conn.conn_type}__{field}")
     return str(value) if value else None

@@ -96,4 +96,6 @@ def create_source(name: str, config: Config) -> Source:
             settings = plugin.settings()
         except ValueError:
             raise PermanentSourceError(f"sources.{name}: not configured (add a sources.{name} section)") from None
-    return plugin.build(settings, SourceContext.of(config))
+    from monitor.airflow_provider import apply_connection  # pure data: no Airflow import unless a conn is named
+
+    return plugin.build(apply_connection(name, settings), SourceContext.of(config))
