@@ -10,11 +10,29 @@ Fault injection: `fail_bulk_item(doc_id, status, type, reason, times)` makes the
 `times` bulk operations on `doc_id` fail that way (429/503 to test retries, 400
 `document_parsing_exception` to test error reporting).
 
-Simplifications: always real-time (refresh is a no-op); dates compare at millisecond
-precision like the `date` type (nanoseconds for `date_nanos`); one writer at a time, so
-an update without `if_seq_no` never conflicts; only the query/aggregation shapes Earshot
-sends; text fields are analysed as lowercased words (`multi_match` phrase queries), with no
-scoring (hits come in their sort order).
+It refuses what a real server refuses, so a test against it fails where production would:
+
+* **Near-real-time search.** A write is visible to GET/`_mget` at once (real-time) but to
+  `_search`/`_count` only after a refresh: `refresh=true`, `refresh=wait_for` (the fake
+  refreshes then, instead of waiting for the next scheduled one), `POST _refresh`, or the
+  index's `refresh_interval` (1 s) elapsing, checked when a search arrives. `refreshes`
+  counts the refreshes each write asked for (what the bulk benchmark reports).
+* **Unknown query parameters** are a 400 naming the parameter, as Elasticsearch answers,
+  and `refresh` takes only `true`, `false`, `wait_for` or empty.
+* **The compatibility header.** `compatible-with=N` in Accept/Content-Type must be the
+  server's major version or the one before (`FakeElasticsearch(version="8.17.0")` refuses
+  the `compatible-with=9` that elasticsearch-py 9 sends by default).
+* **Mappings.** `dynamic: strict` and field types are enforced; a text field's `analyzer`
+  must be one Elasticsearch has built in.
+
+Text analysis: `standard` (lowercased words) and the built-in language analyzers, emulated
+with Snowball stemmers and a short stop list (`_analyze` answers with the tokens); a
+`multi_match` phrase query analyses the query with each field's own analyzer, as
+Elasticsearch does, and `fields` may use wildcards (`text_lang.*`).
+
+Simplifications: dates compare at millisecond precision like the `date` type (nanoseconds
+for `date_nanos`); one writer at a time, so an update without `if_seq_no` never conflicts;
+only the query/aggregation shapes Earshot sends; no scoring (hits come in their sort order).
 """
 
 from __future__ import annotations
@@ -32,6 +50,48 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 PRODUCT_HEADERS = {"X-Elastic-Product": "Elasticsearch", "Content-Type": "application/json"}
+REFRESH_VALUES = ("true", "false", "wait_for", "")
+COMMON_PARAMS = {"pretty", "human", "error_trace", "filter_path"}
+_INDEX_OPTIONS = {"allow_no_indices", "ignore_unavailable", "expand_wildcards"}
+_SOURCE = {"_source", "_source_includes", "_source_excludes"}
+# The query parameters each endpoint accepts (the subset of Elasticsearch's that matter here):
+# anything else is refused, as the real server refuses it.
+PARAMS: dict[str, set[str]] = {
+    "_bulk": {"refresh", "routing", "timeout", "wait_for_active_shards", "pipeline", "require_alias",
+              "require_data_stream", "list_executed_pipelines", *_SOURCE},
+    "_search": {*_INDEX_OPTIONS, *_SOURCE, "size", "from", "sort", "seq_no_primary_term", "track_total_hits", "q",
+                "routing", "preference", "search_type", "request_cache", "rest_total_hits_as_int", "typed_keys",
+                "timeout", "version", "allow_partial_search_results", "scroll", "ignore_throttled"},
+    "_count": {*_INDEX_OPTIONS, "q", "routing", "preference", "min_score", "terminate_after", "ignore_throttled"},
+    "_mget": {"realtime", "refresh", "routing", "preference", "stored_fields", *_SOURCE},
+    "_doc:get": {"realtime", "refresh", "routing", "preference", "stored_fields", "version", "version_type",
+                 *_SOURCE},
+    "_doc:write": {"refresh", "op_type", "if_seq_no", "if_primary_term", "routing", "timeout", "version",
+                   "version_type", "wait_for_active_shards", "pipeline", "require_alias"},
+    "_update": {"refresh", "retry_on_conflict", "if_seq_no", "if_primary_term", "routing", "timeout", "lang",
+                "require_alias", "wait_for_active_shards", *_SOURCE},
+    "_refresh": set(_INDEX_OPTIONS),
+    "_analyze": {"index"},
+}
+SEARCHABLE_EVERY_MS = 1000  # `refresh_interval: 1s`: a write becomes searchable within a second
+
+# Elasticsearch's built-in analyzers the fake can emulate: the Snowball stemmer closest to each
+# language analyzer's, and the most frequent stop words (the real lists are longer).
+# `english` is Porter's stemmer after dropping a possessive 's, as Elasticsearch's; `spanish` is
+# Lucene's light Spanish stemmer, written out below (it does not reduce "facturación" to "factur").
+LANGUAGE_STEMMERS = {
+    "english": "porter", "spanish": "light_spanish", "indonesian": "indonesian", "portuguese": "portuguese",
+    "french": "french", "german": "german", "italian": "italian", "arabic": "arabic", "hindi": "hindi",
+}
+STOP_WORDS = {
+    "english": {"a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+                "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they",
+                "this", "to", "was", "will", "with"},
+    "spanish": {"de", "la", "que", "el", "en", "y", "a", "los", "del", "se", "las", "por", "un", "para", "con",
+                "no", "una", "su", "al", "lo", "mi", "me", "es"},
+    "indonesian": {"yang", "dan", "di", "ke", "dari", "ini", "itu", "untuk", "dengan", "tidak", "saya", "ada"},
+}
+BUILT_IN_ANALYZERS = {"standard", "simple", "whitespace", "keyword", "stop", *LANGUAGE_STEMMERS}
 
 
 class EsError(Exception):
@@ -61,10 +121,27 @@ class Index:
     aliases: dict[str, Any]
     docs: dict[str, Doc] = field(default_factory=dict)
     seq: int = -1
+    # What searches see: the documents as of the last refresh (GET and _mget read `docs`).
+    visible: dict[str, Doc] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)  # ids written since the last refresh
+    refreshed_at: float = 0.0
 
     def next_seq(self) -> int:
         self.seq += 1
         return self.seq
+
+    def refresh(self, now: float) -> bool:
+        """Make what was written since the last refresh searchable (a new segment: cost ~ the writes)."""
+        self.refreshed_at = now
+        if not self.dirty:
+            return False
+        for doc_id in self.dirty:
+            if doc_id in self.docs:
+                self.visible[doc_id] = self.docs[doc_id]
+            else:
+                self.visible.pop(doc_id, None)
+        self.dirty.clear()
+        return True
 
 
 def _millis(value: Any) -> int | None:
@@ -121,7 +198,13 @@ def _values(source: dict[str, Any], path: str) -> list[Any]:
 
 
 class FakeElasticsearch:
-    def __init__(self) -> None:
+    def __init__(self, version: str = "9.0.0", clock: Any = None) -> None:
+        import time
+
+        self.version = version
+        self.major = int(version.split(".")[0])
+        self.clock = clock or time.monotonic
+        self.refreshes = 0  # refreshes asked for by writes (refresh=true / wait_for) and by _refresh
         self.indices: dict[str, Index] = {}
         self.index_templates: dict[str, dict[str, Any]] = {}
         self.component_templates: dict[str, dict[str, Any]] = {}
@@ -192,15 +275,74 @@ class FakeElasticsearch:
         with self.lock:
             self.requests.append({"method": method, "path": url.path, "params": params, "body": raw.decode(), "headers": headers})
             try:
+                self._check_compatibility(headers)
+                self._check_params(method, url.path, parts, params)
                 return self.route(method, parts, params, raw)
             except EsError as exc:
                 return exc.status, exc.body()
 
+    def _check_compatibility(self, headers: dict[str, str]) -> None:
+        """`compatible-with=N` must be this major version or the previous one, as Elasticsearch checks."""
+        for name in ("accept", "content-type"):
+            found = re.search(r"compatible-with=(\d+)", headers.get(name, ""))
+            if found and int(found.group(1)) not in (self.major, self.major - 1):
+                raise EsError(400, "media_type_header_exception",
+                              f"Invalid media-type value on headers [{name.title()}]: {name.title()} version must be "
+                              f"either version {self.major} or {self.major - 1}, but found {found.group(1)}. "
+                              f"{name.title()}={headers[name]}")
+
+    def _check_params(self, method: str, path: str, parts: list[str], params: dict[str, str]) -> None:
+        action = next((p for p in reversed(parts) if p in ("_bulk", "_search", "_count", "_mget", "_refresh",
+                                                           "_analyze", "_update", "_create", "_doc")), None)
+        if action in ("_doc", "_create"):
+            action = "_doc:get" if method in ("GET", "HEAD") else "_doc:write"
+        allowed = PARAMS.get(action or "")
+        if allowed is None:
+            return  # admin endpoints: not checked
+        unknown = sorted(set(params) - allowed - COMMON_PARAMS)
+        if unknown:
+            raise EsError(400, "illegal_argument_exception",
+                          f"request [{path}] contains unrecognized parameter{'s' if len(unknown) > 1 else ''}: "
+                          + ", ".join(f"[{u}]" for u in unknown))
+        if "refresh" in params and params["refresh"] not in REFRESH_VALUES:
+            raise EsError(400, "illegal_argument_exception",
+                          f"Unknown value for refresh: [{params['refresh']}].")
+
+    # -- near-real-time -------------------------------------------------------------
+
+    def _refresh_indices(self, indices: Iterator[Index] | list[Index]) -> None:
+        now = self.clock()
+        for index in indices:
+            index.refresh(now)
+
+    def _after_write(self, indices: set[str], refresh: str | None) -> None:
+        """`refresh=true|wait_for|""`: the written indices are refreshed before the answer."""
+        if refresh is None or refresh == "false":
+            return
+        self.refreshes += 1
+        self._refresh_indices([self.indices[name] for name in sorted(indices) if name in self.indices])
+
+    def _scheduled_refresh(self, indices: list[Index]) -> None:
+        """The periodic refresh (`refresh_interval`) that would have happened by now."""
+        now = self.clock()
+        for index in indices:
+            if index.dirty and (now - index.refreshed_at) * 1000 >= SEARCHABLE_EVERY_MS:
+                index.refresh(now)
+
     def route(self, method: str, parts: list[str], params: dict[str, str], raw: bytes) -> tuple[int, Any]:
         body = json.loads(raw) if raw and not (parts and parts[-1] == "_bulk") else {}
         if not parts:
-            return 200, {"name": "fake", "cluster_name": "fake", "version": {"number": "9.0.0"}, "tagline": "You Know, for Search"}
+            return 200, {"name": "fake", "cluster_name": "fake", "version": {"number": self.version},
+                         "tagline": "You Know, for Search"}
         head = parts[0]
+        if head == "_analyze":
+            return self.analyze(None, body)
+        if head == "_mget":
+            return self.mget(None, body)
+        if head == "_refresh":
+            self.refreshes += 1
+            self._refresh_indices(list(self.indices.values()))
+            return 200, {"_shards": {"total": 1, "successful": 1, "failed": 0}}
         if head == "_ilm" and len(parts) == 3:
             status, found = self._named(self.policies, method, parts[2], body)
             if method == "GET":
@@ -217,7 +359,7 @@ class FakeElasticsearch:
                 found = {"index_templates": [{"name": n, "index_template": t} for n, t in found.items()]}
             return status, found
         if head == "_bulk":
-            return self.bulk(raw, None)
+            return self.bulk(raw, None, params)
         if head == "_security" and method in ("PUT", "POST"):
             if len(parts) == 4 and parts[1] == "user" and parts[3] == "_password":
                 self.security[f"password/{parts[2]}"] = body
@@ -230,13 +372,19 @@ class FakeElasticsearch:
             return self.index_admin(method, head, params, body)
         action = parts[1]
         if action == "_bulk":
-            return self.bulk(raw, head)
+            return self.bulk(raw, head, params)
         if action == "_search":
             return self.search(head, params, body)
         if action == "_count":
             return 200, {"count": sum(1 for _ in self._matching(head, params, body.get("query")))}
         if action == "_refresh":
+            self.refreshes += 1
+            self._refresh_indices(self.resolve(head, params))
             return 200, {"_shards": {"total": 1, "successful": 1, "failed": 0}}
+        if action == "_mget":
+            return self.mget(head, body)
+        if action == "_analyze":
+            return self.analyze(head, body)
         if action == "_mapping" and method in ("PUT", "POST"):
             return self.put_mapping(head, params, body)
         if action in ("_doc", "_create", "_update") and len(parts) == 3:
@@ -299,9 +447,21 @@ class FakeElasticsearch:
             dynamic = mappings.get("dynamic", dynamic)
             settings = _deep_merge(settings, part.get("settings") or {})
             aliases.update(part.get("aliases") or {})
-        index = Index(name, properties, dynamic, settings, aliases)
+        self._check_analyzers(properties, "")
+        index = Index(name, properties, dynamic, settings, aliases, refreshed_at=self.clock())
         self.indices[name] = index
         return index
+
+    def _check_analyzers(self, properties: dict[str, Any], path: str) -> None:
+        for name, spec in properties.items():
+            if "properties" in spec:
+                self._check_analyzers(spec["properties"], f"{path}{name}.")
+                continue
+            for key in ("analyzer", "search_analyzer"):
+                if key in spec and spec[key] not in BUILT_IN_ANALYZERS:
+                    raise EsError(400, "mapper_parsing_exception",
+                                  f"Failed to parse mapping: analyzer [{spec[key]}] has not been configured in mappings")
+            self._check_analyzers(spec.get("fields", {}), f"{path}{name}.")
 
     def index_admin(self, method: str, name: str, params: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         if method == "PUT":
@@ -325,6 +485,7 @@ class FakeElasticsearch:
         indices = self.resolve(target, params)
         if not indices and params.get("allow_no_indices") != "true":
             raise EsError(404, "index_not_found_exception", f"no such index [{target}]")
+        self._check_analyzers(body.get("properties", {}), "")
         for index in indices:
             self._check_compatible(index.properties, body.get("properties", {}), "")
         for index in indices:
@@ -409,6 +570,7 @@ class FakeElasticsearch:
             if existing is None:
                 return 404, self._result(index, doc_id, None, "not_found")
             del index.docs[doc_id]
+            index.dirty.add(doc_id)
             return 200, self._result(index, doc_id, existing, "deleted")
         if op == "update":
             if existing is None:
@@ -424,6 +586,7 @@ class FakeElasticsearch:
         self.check(index, doc_id, source)
         doc = Doc(copy.deepcopy(source), index.next_seq(), version=(existing.version + 1) if existing else 1)
         index.docs[doc_id] = doc
+        index.dirty.add(doc_id)
         return (200 if existing else 201), self._result(index, doc_id, doc, "updated" if existing else "created")
 
     @staticmethod
@@ -445,9 +608,14 @@ class FakeElasticsearch:
             return 200, {"_index": index_name, "_id": doc_id, "_version": doc.version, "_seq_no": doc.seq_no,
                          "_primary_term": doc.primary_term, "found": True, "_source": copy.deepcopy(doc.source)}
         op = {"_create": "create", "_update": "update"}.get(action) or ("delete" if method == "DELETE" else params.get("op_type", "index"))
-        return self.write(op, index_name, doc_id, body, params)
+        try:
+            status, result = self.write(op, index_name, doc_id, body, params)
+        finally:
+            self._after_write({index_name, *(i.name for i in self.indices.values() if index_name in i.aliases)},
+                              params.get("refresh"))
+        return status, result
 
-    def bulk(self, raw: bytes, default_index: str | None) -> tuple[int, Any]:
+    def bulk(self, raw: bytes, default_index: str | None, params: dict[str, str] | None = None) -> tuple[int, Any]:
         lines = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
         items: list[dict[str, Any]] = []
         i = 0
@@ -465,6 +633,7 @@ class FakeElasticsearch:
                 items.append({op: {"_index": index_name, "_id": doc_id, "status": exc.status, "error": err}})
                 continue
             items.append({op: {**result, "status": status}})
+        self._after_write({next(iter(it.values()))["_index"] for it in items}, (params or {}).get("refresh"))
         return 200, {"took": 1, "errors": any("error" in next(iter(it.values())) for it in items), "items": items}
 
     # -- search -------------------------------------------------------------------
@@ -481,6 +650,74 @@ class FakeElasticsearch:
             if spec is not None and "type" in spec:
                 return spec["type"]
         return None
+
+    def _field_spec(self, indices: list[Index], path: str) -> dict[str, Any] | None:
+        for index in indices:
+            props: dict[str, Any] = index.properties
+            spec: dict[str, Any] | None = None
+            for part in path.split("."):
+                spec = props.get(part) if props else None
+                if spec is None:
+                    break
+                props = spec.get("properties", {})
+            if spec is not None:
+                return spec
+        return None
+
+    def _analyzer_of(self, indices: list[Index], path: str) -> str:
+        spec = self._field_spec(indices, path) or {}
+        return spec.get("search_analyzer") or spec.get("analyzer") or "standard"
+
+    def _expand_fields(self, indices: list[Index], fields: list[str]) -> list[str]:
+        """`text_lang.*` to the mapped text fields it names, as Elasticsearch expands field patterns."""
+        out: list[str] = []
+        for pattern in fields:
+            if "*" not in pattern:
+                out.append(pattern)
+                continue
+            for index in indices:
+                for path, type_ in _flat_types(index.properties).items():
+                    if type_ == "text" and fnmatch.fnmatchcase(path, pattern) and path not in out:
+                        out.append(path)
+        return out
+
+    def mget(self, default_index: str | None, body: dict[str, Any]) -> tuple[int, Any]:
+        """Real-time multi-get: sees every write, refreshed or not (as GET does)."""
+        out = []
+        for ref in body.get("docs", []):
+            index_name, doc_id = ref.get("_index", default_index), ref["_id"]
+            index = self.indices.get(index_name)
+            if index is None:
+                out.append({"_index": index_name, "_id": doc_id, "error": {
+                    "type": "index_not_found_exception", "reason": f"no such index [{index_name}]"}})
+                continue
+            doc = index.docs.get(doc_id)
+            if doc is None:
+                out.append({"_index": index_name, "_id": doc_id, "found": False})
+                continue
+            out.append({"_index": index_name, "_id": doc_id, "_version": doc.version, "_seq_no": doc.seq_no,
+                        "_primary_term": doc.primary_term, "found": True, "_source": copy.deepcopy(doc.source)})
+        return 200, {"docs": out}
+
+    def analyze(self, index_name: str | None, body: dict[str, Any]) -> tuple[int, Any]:
+        """`_analyze` with an `analyzer`, or a `field` of `index_name` (its mapped analyzer)."""
+        if "field" in body:
+            if index_name is None:
+                raise EsError(400, "illegal_argument_exception", "analyzer [field] requires an index")
+            analyzer = self._analyzer_of(self.resolve(index_name, {}), body["field"])
+        else:
+            analyzer = body.get("analyzer", "standard")
+        if analyzer not in BUILT_IN_ANALYZERS:
+            raise EsError(400, "illegal_argument_exception", f"failed to find global analyzer [{analyzer}]")
+        texts = body.get("text", "")
+        tokens = []
+        position = 0
+        for text in texts if isinstance(texts, list) else [texts]:
+            for token in analyse(analyzer, text):
+                tokens.append({"token": token, "start_offset": 0, "end_offset": 0, "type": "<ALPHANUM>",
+                               "position": position})
+                position += 1
+        return 200, {"tokens": tokens}
 
     def _norm(self, indices: list[Index], path: str, value: Any) -> Any:
         type_ = self._field_type(indices, path)
@@ -501,8 +738,13 @@ class FakeElasticsearch:
             value = value.get("value") if isinstance(value, dict) else value
             return value in _values(source, path)
         if kind == "multi_match":
-            return any(_phrase_in(spec["query"], value, spec.get("type") == "phrase_prefix")
-                       for path in spec["fields"] for value in _values(source, path))
+            prefix = spec.get("type") == "phrase_prefix"
+            for path in self._expand_fields(indices, spec["fields"]):
+                analyzer = self._analyzer_of(indices, path)
+                wanted = analyse(analyzer, spec["query"])
+                if any(_phrase_in(wanted, analyse(analyzer, value), prefix) for value in _values(source, path)):
+                    return True
+            return False
         if kind == "terms":
             (path, wanted), = spec.items()
             return any(v in wanted for v in _values(source, path))
@@ -531,8 +773,9 @@ class FakeElasticsearch:
 
     def _matching(self, target: str, params: dict[str, str], query: dict[str, Any] | None) -> Iterator[tuple[Index, str, Doc]]:
         indices = self.resolve(target, params)
+        self._scheduled_refresh(indices)
         for index in indices:
-            for doc_id, doc in index.docs.items():
+            for doc_id, doc in list(index.visible.items()):
                 if self.matches(indices, query, doc_id, doc.source):
                     yield index, doc_id, doc
 
@@ -626,12 +869,65 @@ class FakeElasticsearch:
 
 def _analysed(text: Any) -> list[str]:
     """Roughly the standard analyzer: lowercased words (no accent folding, as in Elasticsearch)."""
-    return re.findall(r"[^\W_]+", str(text).lower())
+    return re.findall(r"[^\W_]+(?:['’][^\W_]+)*", str(text).lower())  # "customer's" stays one word
 
 
-def _phrase_in(query: str, value: Any, prefix: bool) -> bool:
-    """A `phrase` (or `phrase_prefix`: the last word may be the start of one) of `query` in `value`."""
-    wanted, words = _analysed(query), _analysed(value)
+_stemmers: dict[str, Any] = {}
+
+
+def analyse(analyzer: str, text: Any) -> list[str]:
+    """The tokens `analyzer` makes of `text`: standard words, then (language analyzers) stop words out, stemmed."""
+    words = _analysed(text)
+    language = LANGUAGE_STEMMERS.get(analyzer)
+    if language is None:
+        return words
+    stop = STOP_WORDS.get(analyzer, set())
+    words = [w for w in words if w not in stop]
+    if language == "light_spanish":
+        return [_light_spanish(w) for w in words]
+    if language == "porter":
+        words = [w[:-2] if w.endswith(("'s", "’s")) else w for w in words]
+    if language not in _stemmers:
+        import snowballstemmer
+
+        _stemmers[language] = snowballstemmer.stemmer(language)
+    return [_stemmers[language].stemWord(w) for w in words]
+
+
+_ACCENTS = str.maketrans("àáâäòóôöèéêëùúûüìíîï", "aaaaooooeeeeuuuuiiii")
+
+
+def _light_spanish(word: str) -> str:
+    """Lucene's SpanishLightStemmer (Elasticsearch's `light_spanish`): accents out, plural and gender endings off."""
+    if len(word) < 5:
+        return word
+    w = word.translate(_ACCENTS)
+    if w[-1] in "oae":
+        return w[:-1]
+    if w[-1] == "s":
+        if w.endswith("ses") and w[-4] == "e":
+            return w[:-2]
+        if w[-3:-1] == "ce":
+            return w[:-3] + "z"
+        if w[-2] in "oae":
+            return w[:-2]
+    return w
+
+
+def _flat_types(properties: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, spec in properties.items():
+        if "properties" in spec:
+            out.update(_flat_types(spec["properties"], f"{prefix}{name}."))
+        elif "type" in spec:
+            out[f"{prefix}{name}"] = spec["type"]
+            for sub, sub_spec in spec.get("fields", {}).items():
+                out[f"{prefix}{name}.{sub}"] = sub_spec.get("type", "")
+    return out
+
+
+def _phrase_in(wanted: list[str], words: list[str], prefix: bool) -> bool:
+    """A `phrase` (or `phrase_prefix`: the last word may be the start of one) of tokens `wanted` in `words`."""
     if not wanted:
         return False
     for start in range(len(words) - len(wanted) + 1):

@@ -68,7 +68,7 @@ def test_every_mapping_is_strict_and_every_text_field_has_a_keyword_sub_field():
         assert body["dynamic"] == "strict"
         types = t.field_types(body["properties"])
         for path, type_ in types.items():
-            if type_ == "text":
+            if type_ == "text" and "_lang." not in path:  # per-language copies: the default field has it
                 assert types[f"{path}.keyword"] == "keyword", path
         if kind.time_field:
             assert types[kind.time_field] == "date"
@@ -279,8 +279,8 @@ def test_a_write_that_lost_a_race_is_retried_on_fresh_data(store, fake, monkeypa
     real_locate = store._locate
     calls = []
 
-    def stale_once(ids):
-        found = real_locate(ids)
+    def stale_once(ids, *args, **kwargs):
+        found = real_locate(ids, *args, **kwargs)
         calls.append(1)
         if len(calls) == 1:  # the other writer changes the mention just after we read it
             other.set_sentiments([("x:1", Sentiment(label=SentimentLabel.positive, score=0.5, model="m"))])

@@ -63,7 +63,8 @@ class Alerts(IndexClient):
     def add_alert(self, alert: Alert) -> bool:
         body = docs.alert_doc(alert)
         try:
-            self.client.create(index=self._alerts, id=docs.safe_id(alert.id), document=body, refresh=self.refresh)
+            # Searchable before returning: the delivery step (maybe another process) looks for it next.
+            self.client.create(index=self._alerts, id=docs.safe_id(alert.id), document=body, refresh=self.searchable)
         except ConflictError:
             return False
         return True
@@ -112,7 +113,8 @@ class Alerts(IndexClient):
                           for hit in body["hits"]["hits"]})
         return found
 
-    def _update_alert(self, alert_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Alert:
+    def _update_alert(self, alert_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None],
+                      refresh: bool | str | None = None) -> Alert:
         """Read the alert, apply `change` (a partial document, None for no change), write it back
         only if nobody wrote in between; KeyError if there is no such alert."""
         for attempt in range(CONFLICT_ATTEMPTS):
@@ -125,8 +127,8 @@ class Alerts(IndexClient):
                 return docs.alert_from_doc(source)
             try:
                 self.client.update(
-                    index=self._alerts, id=docs.safe_id(alert_id), doc=partial, refresh=self.refresh,
-                    if_seq_no=resp["_seq_no"], if_primary_term=resp["_primary_term"],
+                    index=self._alerts, id=docs.safe_id(alert_id), doc=partial,
+                    refresh=self.searchable if refresh is None else refresh, if_seq_no=resp["_seq_no"], if_primary_term=resp["_primary_term"],
                 )
             except ConflictError:
                 time.sleep(min(0.05 * 2**attempt, 1.0))
@@ -169,7 +171,7 @@ class Alerts(IndexClient):
             body = docs.event_doc(event, brand=alert.brand, recorded_at=self._now())
             try:
                 result = self.client.update(
-                    index=self._alerts, id=docs.safe_id(event.alert_id), refresh=self.refresh,
+                    index=self._alerts, id=docs.safe_id(event.alert_id), refresh=self.searchable,
                     doc={**docs.handling_change(source, updated, event.at), "last_event": body},
                     if_seq_no=seq_no, if_primary_term=resp["_primary_term"],
                 )
@@ -187,7 +189,7 @@ class Alerts(IndexClient):
         """Copy an applied event into the append-only index; already there is fine."""
         try:
             self.client.create(
-                index=self._events, id=docs.safe_id(body["id"]), document={**body, "seq": seq}, refresh=self.refresh
+                index=self._events, id=docs.safe_id(body["id"]), document={**body, "seq": seq}, refresh=self.searchable
             )
         except ConflictError:
             pass
@@ -222,8 +224,17 @@ class Alerts(IndexClient):
                 for doc in (hit["_source"] for hit in hits)]
 
     def undelivered_alerts(self, channel: str) -> list[Alert]:
-        hits = self._hits(self._alerts, q.not_delivered_to(channel), q.ALERTS_OLDEST_FIRST)
-        return [docs.alert_from_doc(hit["_source"]) for hit in hits]
+        """The search finds the candidates; each is read back by id (real-time), because a delivery
+        recorded a moment ago is not refreshed into search yet (deliveries never force a refresh)."""
+        hits = list(self._hits(self._alerts, q.not_delivered_to(channel), q.ALERTS_OLDEST_FIRST,
+                               source_includes=["id"]))
+        out: list[Alert] = []
+        for start in range(0, len(hits), IDS_PER_LOOKUP):
+            chunk = hits[start : start + IDS_PER_LOOKUP]
+            body = self.client.mget(docs=[{"_index": hit["_index"], "_id": hit["_id"]} for hit in chunk]).body
+            out += [docs.alert_from_doc(doc["_source"]) for doc in body["docs"]
+                    if doc.get("found") and channel not in (doc["_source"].get("delivered_to") or [])]
+        return out
 
     def claim_delivery(self, alert_id: str, channel: str, owner: str, until: datetime, now: datetime) -> bool:
         """One conditional write decides: create the claim if there is none, or take over an
@@ -272,7 +283,8 @@ class Alerts(IndexClient):
         except ConflictError:
             pass  # delivered before; still make sure the alert says so
         try:
-            self._update_alert(alert_id, lambda doc: docs.add_delivery(doc, channel))
+            # Not refreshed: a sender that still finds the alert in the outbox finds its delivery (a GET) first.
+            self._update_alert(alert_id, lambda doc: docs.add_delivery(doc, channel), refresh=self.refresh)
         except KeyError:
             pass  # as in SQLite, a delivery of an unknown alert is only logged
         self.client.options(ignore_status=404).delete(

@@ -14,6 +14,7 @@ from typing import Any
 
 from monitor.models import Alert, AlertEvent, Engagement, EngagementSnapshot, Mention, Sentiment
 from monitor.store.base import Quarantined, quarantine_digest
+from monitor.store.elasticsearch.templates import language_code
 
 MAX_ID_BYTES = 512  # Elasticsearch's limit on `_id`
 
@@ -51,10 +52,22 @@ def sentiment_doc(sentiment: Sentiment | None) -> dict[str, Any] | None:
 # -- mentions -----------------------------------------------------------------
 
 
+def language_doc(mention: Any) -> dict[str, Any]:
+    """`text_lang`/`title_lang`: the text under the post's own language, for its stemming analyzer.
+
+    A post in a language without an analyzer (or not identified) has only the default field.
+    """
+    code = language_code(mention.lang)
+    if code is None:
+        return {}
+    return {"text_lang": {code: mention.text}, **({"title_lang": {code: mention.title}} if mention.title else {})}
+
+
 def mention_doc(mention: Mention, first_seen_at: datetime) -> dict[str, Any]:
     if not isinstance(mention, Mention):
         raise TypeError(f"expected a Mention, got {type(mention).__name__}")
     return {
+        "@timestamp": iso(mention.created_at),
         "id": mention.id,
         "source": mention.source,
         "native_id": mention.native_id,
@@ -75,6 +88,7 @@ def mention_doc(mention: Mention, first_seen_at: datetime) -> dict[str, Any]:
         "first_seen_at": iso(first_seen_at),
         "topic": mention.topic,
         "team": mention.team,
+        **language_doc(mention),
     }
 
 
@@ -118,6 +132,7 @@ def snapshot_doc(snapshot: EngagementSnapshot, brand: str | None = None, source:
     if not isinstance(snapshot, EngagementSnapshot):
         raise TypeError(f"expected an EngagementSnapshot, got {type(snapshot).__name__}")
     return {
+        "@timestamp": iso(snapshot.observed_at),
         "mention_id": snapshot.mention_id,
         "observed_at": iso(snapshot.observed_at),
         "engagement": engagement_doc(snapshot.engagement),
@@ -160,7 +175,7 @@ def alert_doc(alert: Alert) -> dict[str, Any]:
     if not isinstance(alert, Alert):
         raise TypeError(f"expected an Alert, got {type(alert).__name__}")
     doc: dict[str, Any] = alert.model_dump(mode="json")
-    doc["created_at"] = iso(alert.created_at)
+    doc["created_at"] = doc["@timestamp"] = iso(alert.created_at)
     doc.update(handling_fields(alert), updated_at=doc["created_at"], delivered_to=[])
     return doc
 

@@ -39,7 +39,11 @@ class IndexClient:
     ) -> None:
         self.client = client
         self.names = names
-        self.refresh = refresh  # true: what a step writes is visible to the next step at once
+        # Writes use the default refresh (false): documents read back by id (GET, mget) are seen at
+        # once anyway. What the next step must find by searching is made searchable once per batch
+        # or per step with `wait_for` (`searchable`), never with a forced refresh per write.
+        self.refresh = refresh
+        self.searchable: bool | str = "wait_for" if refresh is False else refresh
         self.retry = retry
         self._now = clock
         self._known_indices: set[str] = set()
@@ -52,11 +56,12 @@ class IndexClient:
             self._known_indices.add(index)
         return index
 
-    def _bulk(self, actions: list[dict[str, Any]], what: str) -> BulkOutcome:
-        """Write `actions`; BulkWriteError naming each document that could not be stored."""
+    def _bulk(self, actions: list[dict[str, Any]], what: str, refresh: bool | str | None = None) -> BulkOutcome:
+        """Write `actions` (`refresh`: default the store's); BulkWriteError naming each document not stored."""
         if not actions:
             return BulkOutcome()
-        outcome = bulk_write(self.client, actions, refresh=self.refresh, retry=self.retry)
+        outcome = bulk_write(self.client, actions, refresh=self.refresh if refresh is None else refresh,
+                             retry=self.retry)
         if outcome.failed:
             raise BulkWriteError(outcome.failed, what)
         return outcome

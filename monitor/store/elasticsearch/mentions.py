@@ -25,6 +25,16 @@ from monitor.store.paging import decode_cursor, encode_cursor
 from monitor.store.search_text import parse_search
 
 RETRY_ON_CONFLICT = 3  # Elasticsearch's own retries of a partial update that checks nothing
+LOCATE_FIELDS = ("brand", "source", "engagement_observed_at")
+
+
+@dataclass(frozen=True)
+class _LangOnly:
+    """What `docs.language_doc` reads of a mention."""
+
+    text: str
+    title: str | None
+    lang: str | None
 
 
 @dataclass(frozen=True)
@@ -40,14 +50,32 @@ class _Located:
 class Mentions(IndexClient):
     """Mentions, snapshots, cursors and quarantine: what the ingest, score and detect steps read and write."""
 
-    def _locate(self, mention_ids: Iterable[str]) -> dict[str, _Located]:
+    def _locate(self, mention_ids: Iterable[str], known: dict[str, datetime] | None = None,
+                fields: Sequence[str] = LOCATE_FIELDS) -> dict[str, _Located]:
+        """Where each stored mention is. Real-time: it sees writes no refresh has made searchable yet.
+
+        A mention whose post time is `known` lives in exactly one monthly index, so it is read
+        by id there (`mget`, real-time); the others are found with an `ids` query over every
+        month, which sees what the last refresh made visible (each step refreshes its batch once,
+        with `wait_for`, so the next step finds it).
+        """
         ids = list(dict.fromkeys(mention_ids))
+        known = known or {}
         found: dict[str, _Located] = {}
-        for start in range(0, len(ids), IDS_PER_LOOKUP):
-            chunk = ids[start : start + IDS_PER_LOOKUP]
+        direct = [(mid, self.names.index("mentions", known[mid])) for mid in ids if mid in known]
+        for start in range(0, len(direct), IDS_PER_LOOKUP):
+            chunk = direct[start : start + IDS_PER_LOOKUP]
+            docs_ = [{"_index": index, "_id": docs.safe_id(mid)} for mid, index in chunk]
+            body = self.client.mget(docs=docs_, source_includes=list(fields)).body
+            for (mid, _), doc in zip(chunk, body["docs"], strict=True):
+                if doc.get("found"):
+                    found[mid] = _Located(doc["_index"], doc["_seq_no"], doc["_primary_term"], doc["_source"])
+        searched = [mid for mid in ids if mid not in known]
+        for start in range(0, len(searched), IDS_PER_LOOKUP):
+            chunk = searched[start : start + IDS_PER_LOOKUP]
             body = self._search(
                 self.names.pattern("mentions"), q.ids(chunk), size=len(chunk), seq_no_primary_term=True,
-                source_includes=["brand", "source", "engagement_observed_at"],
+                source_includes=list(fields),
             )
             for hit in body["hits"]["hits"]:
                 found[hit["_id"]] = _Located(hit["_index"], hit["_seq_no"], hit["_primary_term"], hit["_source"])
@@ -86,9 +114,10 @@ class Mentions(IndexClient):
             if s.mention_id not in latest or s.observed_at >= latest[s.mention_id].observed_at:
                 latest[s.mention_id] = s
 
-        located = self._locate([*batch, *latest])
-        new_snapshots = self._write_snapshots(snaps, snap_docs, batch, located)
-        new, updated = self._write_mentions(batch, latest, located)
+        located = self._locate([*batch, *latest], known={mid: made[0].created_at for mid, made in batch.items()})
+        # One bulk request for the batch, made searchable once (`wait_for`): the next step finds it.
+        snapshot_actions = self._snapshot_actions(snaps, snap_docs, batch, located)
+        new, updated, new_snapshots = self._write_mentions(batch, latest, located, snapshot_actions)
         set_aside = self._quarantine(bad, now)
         if cursor_body is not None:
             self._write_cursor(cursor_body)
@@ -99,7 +128,8 @@ class Mentions(IndexClient):
             return 0
         actions = [{"_op_type": "create", "_index": self.names.index("quarantine"), "_id": docs.quarantine_id(r),
                     "_source": _encodable(docs.quarantine_doc(r, now), lenient=True)} for r in records]
-        return len(self._bulk(actions, "quarantined records").ids("succeeded"))  # 409: quarantined before
+        outcome = self._bulk(actions, "quarantined records", refresh=self.searchable)  # listed by a search
+        return len(outcome.ids("succeeded"))  # 409: quarantined before
 
     def quarantined(self, limit: int = 100) -> list[Quarantined]:
         hits = self._hits(self.names.index("quarantine"), q.match_all(), [{"at": "desc"}], limit)
@@ -108,13 +138,13 @@ class Mentions(IndexClient):
     def count_quarantined(self) -> int:
         return self._count("quarantine")
 
-    def _write_snapshots(
+    def _snapshot_actions(
         self,
         snaps: list[EngagementSnapshot],
         snap_docs: list[dict[str, Any]],
         batch: dict[str, tuple[Mention, dict[str, Any], dict[str, Any]]],
         located: dict[str, _Located],
-    ) -> int:
+    ) -> list[dict[str, Any]]:
         actions = []
         for s, doc in zip(snaps, snap_docs, strict=True):
             if s.mention_id in batch:
@@ -124,34 +154,41 @@ class Mentions(IndexClient):
                 doc.update(brand=stored.get("brand"), source=stored.get("source"))
             index = self._ensure_monthly("snapshots", s.observed_at)
             actions.append({"_op_type": "create", "_index": index, "_id": docs.snapshot_id(s), "_source": doc})
-        outcome = self._bulk(actions, "engagement snapshots")
-        return len(outcome.ids("succeeded"))  # a 409 conflict is a snapshot stored before
+        return actions
 
     def _write_mentions(
         self,
         batch: dict[str, tuple[Mention, dict[str, Any], dict[str, Any]]],
         latest: dict[str, EngagementSnapshot],
         located: dict[str, _Located],
-    ) -> tuple[int, int]:
-        """Insert new mentions, update known ones; retry the ones another writer changed meanwhile."""
+        snapshot_actions: list[dict[str, Any]],
+    ) -> tuple[int, int, int]:
+        """Store the snapshots, insert new mentions, update known ones; retry the mentions another
+        writer changed meanwhile. Returns (new, updated, new snapshots)."""
         new = updated = 0
         pending = set(batch) | set(latest)
+        known = {mid: made[0].created_at for mid, made in batch.items()}
+        snapshots = f"{self.names.alias('snapshots')}-"
+        new_snapshots = 0
         for attempt in range(CONFLICT_ATTEMPTS):
             if attempt:
                 time.sleep(min(0.05 * 2**attempt, 1.0))
-                located = self._locate(pending)
+                located = self._locate(pending, known)
             planned = (self._mention_action(m, batch.get(m), latest.get(m), located.get(m)) for m in sorted(pending))
             actions = [action for action in planned if action is not None]
-            outcome = self._bulk(actions, "mentions")
+            first, snapshot_actions = snapshot_actions, []  # snapshots go once: a 409 is "stored before"
+            outcome = self._bulk(first + actions, "mentions and engagement snapshots", refresh=self.searchable)
             for item in outcome.succeeded:
-                if item.doc_id in batch:
+                if item.index.startswith(snapshots):
+                    new_snapshots += 1
+                elif item.doc_id in batch:
                     if item.op == "create":
                         new += 1
                     else:
                         updated += 1
-            pending = outcome.ids("conflicts")
+            pending = {item.doc_id for item in outcome.conflicts if not item.index.startswith(snapshots)}
             if not pending:
-                return new, updated
+                return new, updated, new_snapshots
         raise ConcurrentWriteError(f"mentions kept changing under this write: {', '.join(sorted(pending)[:10])}")
 
     def _mention_action(
@@ -242,12 +279,21 @@ class Mentions(IndexClient):
         self._update_mentions([(mid, {"sentiment": docs.sentiment_doc(s)}) for mid, s in results], "sentiment scores")
 
     def set_languages(self, results: Sequence[tuple[str, str]]) -> None:
-        self._update_mentions([(mid, {"lang": lang}) for mid, lang in results], "languages")
+        """The language, and the text under it: its stemming analyzer applies from now on."""
+        located = self._locate([mid for mid, _ in results], fields=("text", "title"))
+        changes = []
+        for mid, lang in results:
+            if mid in located:
+                stored = located[mid].source
+                mention = _LangOnly(stored.get("text") or "", stored.get("title"), lang)
+                changes.append((mid, {"lang": lang, **docs.language_doc(mention)}))
+        self._update_mentions(changes, "languages", located)
 
     def set_topics(self, results: Sequence[tuple[str, str, str | None]]) -> None:
         self._update_mentions([(mid, docs.topic_update(topic, team)) for mid, topic, team in results], "topic tags")
 
-    def _update_mentions(self, changes: list[tuple[str, dict[str, Any]]], what: str) -> None:
+    def _update_mentions(self, changes: list[tuple[str, dict[str, Any]]], what: str,
+                         located: dict[str, _Located] | None = None) -> None:
         """Partial updates of stored mentions (unknown ids are skipped, as in SQLite).
 
         The fields written are this step's own, so no `if_seq_no` check: Elasticsearch
@@ -255,14 +301,14 @@ class Mentions(IndexClient):
         (`retry_on_conflict`); a conflict that outlives that fails the step rather than
         dropping the write silently (the pipeline would never tag the mention again).
         """
-        located = self._locate(mid for mid, _ in changes)
+        located = located if located is not None else self._locate(mid for mid, _ in changes)
         actions = [
             {"_op_type": "update", "_index": located[mid].index, "_id": mid, "doc": change,
              "retry_on_conflict": RETRY_ON_CONFLICT}
             for mid, change in changes
             if mid in located
         ]
-        outcome = self._bulk(actions, what)
+        outcome = self._bulk(actions, what, refresh=self.searchable)  # once per step: `score` searches next
         if outcome.conflicts:
             raise ConcurrentWriteError(
                 f"{what}: mentions kept changing under this write: {', '.join(sorted(outcome.ids('conflicts'))[:10])}"

@@ -126,7 +126,10 @@ def parse_trend(response: Mapping[str, Any]) -> tuple[list[TrendPoint], dict[str
 
 # -- finding mentions ----------------------------------------------------------------
 
-TEXT_FIELDS = ["text", "title"]  # analysed `text` fields (templates.text_with_keyword); no language analyzer yet
+# The default fields (standard analyzer, every post) and each post's own language's fields
+# (stemmed: templates.LANGUAGE_ANALYZERS), so "factura" finds "facturas" in Spanish posts and an
+# exact word still finds a post in any language. Each field analyses the query its own way.
+TEXT_FIELDS = ["text", "title", "text_lang.*", "title_lang.*"]
 
 # Every order ends on the unique id, so search_after neither skips nor repeats a mention.
 MENTION_ORDERS: dict[MentionSort, list[dict[str, Any]]] = {

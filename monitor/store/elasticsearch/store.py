@@ -38,8 +38,12 @@ the alerts of the states asked for (`monitor.store.cases`), which a query cannot
 The parts: `mentions.py` (ingest, cursors, tags, snapshots, search), `alerts.py` (alerts, the
 triage audit trail and how it stays atomic, the outbox), `records.py` (copying between
 stores), `setup.py` (templates and ILM), on `indices.py` (client, paging, bulk writes).
-Writes use `refresh=true` so what a step stores is visible to the next step at once, as
-the protocol expects.
+Writes never force a refresh (`refresh=true` per write makes a tiny segment each time, and
+the cluster pays for merging them): documents are read back by id (real-time GET/`mget`
+into the mention's known monthly index), and what the next step must find by *searching*
+(a batch of mentions and snapshots, tags, a new alert) is written with `refresh=wait_for`,
+once per batch, which waits for the next scheduled refresh instead of forcing one.
+`benchmarks/es_bulk.py` measures the difference.
 
 Adding a method means: a field or an `IndexKind` in templates.py (and a bump of its
 `SCHEMA_VERSION`, so existing clusters get the new mappings), a document shape in docs.py,
@@ -84,7 +88,7 @@ class ElasticsearchStore(Mentions, Alerts, Records):
         retention_days: int | None = 365,
         *,
         ensure_setup: bool = True,
-        refresh: bool | str = True,
+        refresh: bool | str = False,
         retry: RetryPolicy = DEFAULT_RETRY,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:

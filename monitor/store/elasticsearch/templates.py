@@ -34,7 +34,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 # 2: mentions.topic/team, alert handling times from the triage trail, alerts.last_event, alert_events.
-SCHEMA_VERSION = 3
+# 4: per-language text fields (text_lang.*, title_lang.*), ECS `@timestamp` on mentions, snapshots, alerts.
+SCHEMA_VERSION = 4
 MANAGED_BY = "earshot"
 TEMPLATE_PRIORITY = 200  # above Elasticsearch's built-in templates (100), which never match ours anyway
 
@@ -45,6 +46,37 @@ DATE: dict[str, Any] = {"type": "date"}  # strict_date_optional_time||epoch_mill
 def text_with_keyword(ignore_above: int = 1024) -> dict[str, Any]:
     """Full-text search on the field, and exact values (tables, top-N) on `<field>.keyword`."""
     return {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": ignore_above}}}
+
+
+# The languages the sentiment model is evaluated on (sentiment/langid.py), each with Elasticsearch's
+# built-in analyzer for it: stop words and a stemmer, so "factura" finds "facturas" and "refund"
+# finds "refunded". A post's text is indexed under its own language only (`text_lang.<code>`),
+# chosen by `Mention.lang`, next to the default `text` field (standard analyzer) every post has.
+LANGUAGE_ANALYZERS: dict[str, str] = {
+    "en": "english",
+    "es": "spanish",
+    "id": "indonesian",
+    "pt": "portuguese",
+    "fr": "french",
+    "de": "german",
+    "it": "italian",
+    "ar": "arabic",
+    "hi": "hindi",
+}
+
+
+def language_fields() -> dict[str, Any]:
+    """`<field>_lang`: one text sub-field per supported language, each with its built-in analyzer."""
+    return {"properties": {code: {"type": "text", "analyzer": analyzer}
+                           for code, analyzer in LANGUAGE_ANALYZERS.items()}}
+
+
+def language_code(lang: str | None) -> str | None:
+    """The supported language of a post (`pt-BR` -> `pt`), or None: then only the default field has it."""
+    if not lang:
+        return None
+    code = lang.split("-")[0].split("_")[0].lower()
+    return code if code in LANGUAGE_ANALYZERS else None
 
 
 ENGAGEMENT: dict[str, Any] = {
@@ -60,6 +92,8 @@ ENGAGEMENT: dict[str, Any] = {
 }
 
 MENTION_PROPERTIES: dict[str, Any] = {
+    # ECS: the post's time, what Kibana's time picker and Discover use without setup.
+    "@timestamp": DATE,
     "id": KEYWORD,
     "source": KEYWORD,
     "native_id": KEYWORD,
@@ -68,6 +102,8 @@ MENTION_PROPERTIES: dict[str, Any] = {
     "author_followers": {"type": "long"},
     "text": text_with_keyword(),
     "title": text_with_keyword(),
+    "text_lang": language_fields(),  # the text again, under the post's language only (stemmed)
+    "title_lang": language_fields(),
     "lang": KEYWORD,
     "created_at": DATE,
     "brand": KEYWORD,
@@ -91,6 +127,7 @@ MENTION_PROPERTIES: dict[str, Any] = {
 }
 
 SNAPSHOT_PROPERTIES: dict[str, Any] = {
+    "@timestamp": DATE,  # ECS: when the engagement was observed
     "mention_id": KEYWORD,
     "observed_at": DATE,
     "engagement": ENGAGEMENT,
@@ -100,6 +137,7 @@ SNAPSHOT_PROPERTIES: dict[str, Any] = {
 }
 
 ALERT_PROPERTIES: dict[str, Any] = {
+    "@timestamp": DATE,  # ECS: when the alert was raised
     "id": KEYWORD,
     "kind": KEYWORD,
     "mention_id": KEYWORD,
