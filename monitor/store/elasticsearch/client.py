@@ -63,7 +63,10 @@ def client_from_url(
 ) -> Elasticsearch:
     from elasticsearch import Elasticsearch
 
-    kwargs: dict[str, Any] = dict(RETRY_OPTIONS)
+    from monitor.store.elasticsearch.compat import VersionedNode
+
+    # The compatibility header follows the server's version (8.x or 9.x): see compat.py.
+    kwargs: dict[str, Any] = dict(RETRY_OPTIONS, node_class=VersionedNode)
     if api_key:
         kwargs["api_key"] = api_key
     elif basic_auth:
@@ -91,8 +94,16 @@ def client_from_airflow(conn_id: str) -> Elasticsearch:
             f"store.elasticsearch.airflow_conn_id is {conn_id!r} but apache-airflow-providers-elasticsearch"
             " is not installed"
         ) from None
+    from elastic_transport import Urllib3HttpNode
+
+    from monitor.store.elasticsearch.compat import VersionedNode
+
     hook = ElasticsearchSQLHook(elasticsearch_conn_id=conn_id)
-    return hook.get_conn().es.options(**RETRY_OPTIONS)
+    es = hook.get_conn().es.options(**RETRY_OPTIONS)
+    for node in es.transport.node_pool.all():  # the hook builds its own client: make its nodes follow the server
+        if type(node) is Urllib3HttpNode:
+            node.__class__ = VersionedNode
+    return es
 
 
 def client_for(
