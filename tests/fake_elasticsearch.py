@@ -205,6 +205,7 @@ class FakeElasticsearch:
         self.major = int(version.split(".")[0])
         self.clock = clock or time.monotonic
         self.refreshes = 0  # refreshes asked for by writes (refresh=true / wait_for) and by _refresh
+        self.refresh_kinds: dict[str, int] = {}  # by kind: "true" (forced), "wait_for", "_refresh"
         self.indices: dict[str, Index] = {}
         self.index_templates: dict[str, dict[str, Any]] = {}
         self.component_templates: dict[str, dict[str, Any]] = {}
@@ -320,6 +321,8 @@ class FakeElasticsearch:
         if refresh is None or refresh == "false":
             return
         self.refreshes += 1
+        kind = "true" if refresh == "" else refresh
+        self.refresh_kinds[kind] = self.refresh_kinds.get(kind, 0) + 1
         self._refresh_indices([self.indices[name] for name in sorted(indices) if name in self.indices])
 
     def _scheduled_refresh(self, indices: list[Index]) -> None:
@@ -341,6 +344,7 @@ class FakeElasticsearch:
             return self.mget(None, body)
         if head == "_refresh":
             self.refreshes += 1
+            self.refresh_kinds["_refresh"] = self.refresh_kinds.get("_refresh", 0) + 1
             self._refresh_indices(list(self.indices.values()))
             return 200, {"_shards": {"total": 1, "successful": 1, "failed": 0}}
         if head == "_ilm" and len(parts) == 3:
@@ -379,6 +383,7 @@ class FakeElasticsearch:
             return 200, {"count": sum(1 for _ in self._matching(head, params, body.get("query")))}
         if action == "_refresh":
             self.refreshes += 1
+            self.refresh_kinds["_refresh"] = self.refresh_kinds.get("_refresh", 0) + 1
             self._refresh_indices(self.resolve(head, params))
             return 200, {"_shards": {"total": 1, "successful": 1, "failed": 0}}
         if action == "_mget":

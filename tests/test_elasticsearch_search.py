@@ -126,14 +126,26 @@ def test_a_batch_is_searchable_for_the_next_step_without_a_forced_refresh(server
     with FakeElasticsearch() as fake:
         store = ElasticsearchStore(client_from_url(fake.url), "test", retry=FAST)
         before = len(fake.requests)
-        store.ingest([post(str(i), f"texto {i}", "es", i) for i in range(50)], [], "source:x", "c1")
+        for batch in range(3):
+            store.ingest([post(f"{batch}-{i}", f"texto {i}", "es", i) for i in range(50)], [], "source:x", f"c{batch}")
         sent = fake.requests[before:]
-        assert [r["params"].get("refresh") for r in sent if r["path"].endswith("/_bulk")] == ["wait_for"]
-        assert not any(r["params"].get("refresh") == "true" for r in sent)
-        assert all(r["params"].get("refresh") in (None, "false") for r in sent if "/_doc/" in r["path"])
-        assert len(store.unscored_mentions(limit=100)) == 50  # score finds the whole batch at once
-        assert store.get_cursor("source:x") == "c1"  # read back by id: real-time
+        assert not any(r["params"].get("refresh") not in (None, "false") for r in sent)  # no refresh per write
+        assert not any(r["path"].endswith("/_refresh") for r in sent)
+        assert store.get_cursor("source:x") == "c2"  # read back by id: real-time
+        assert len(store.unscored_mentions(limit=1000)) == 150  # the next step finds all three batches...
+        assert sum(r["path"].endswith("/_refresh") for r in fake.requests[before:]) == 1  # ...after one refresh
+        store.set_sentiments([])
         store.close()
+
+
+def test_closing_the_store_hands_its_writes_to_the_next_process():
+    with FakeElasticsearch(clock=lambda: 0.0) as fake:  # no scheduled refresh ever happens here
+        writer = ElasticsearchStore(client_from_url(fake.url), "test", retry=FAST)
+        writer.ingest([post("1", "hola", "es")], [])
+        writer.close()  # an Airflow task ends
+        reader = ElasticsearchStore(client_from_url(fake.url), "test", retry=FAST)  # the next task
+        assert [m.id for m in reader.unscored_mentions()] == ["x:1"]
+        reader.close()
 
 
 def test_the_fake_is_near_real_time_like_the_server():

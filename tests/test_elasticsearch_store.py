@@ -275,6 +275,7 @@ def test_a_batch_with_a_rejected_post_keeps_the_cursor_so_the_batch_is_fetched_a
 
 def test_a_write_that_lost_a_race_is_retried_on_fresh_data(store, fake, monkeypatch):
     store.ingest([mention("1")], [])
+    store.flush()  # that ingest step ended: its writes are searchable for the other processes
     other = ElasticsearchStore(client_from_url(fake.url), "test", retry=FAST)  # another process, say the score task
     real_locate = store._locate
     calls = []

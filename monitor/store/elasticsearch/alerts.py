@@ -63,8 +63,8 @@ class Alerts(IndexClient):
     def add_alert(self, alert: Alert) -> bool:
         body = docs.alert_doc(alert)
         try:
-            # Searchable before returning: the delivery step (maybe another process) looks for it next.
-            self.client.create(index=self._alerts, id=docs.safe_id(alert.id), document=body, refresh=self.searchable)
+            self.client.create(index=self._alerts, id=docs.safe_id(alert.id), document=body, refresh=self.refresh)
+            self._wrote(self._alerts)
         except ConflictError:
             return False
         return True
@@ -113,8 +113,7 @@ class Alerts(IndexClient):
                           for hit in body["hits"]["hits"]})
         return found
 
-    def _update_alert(self, alert_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None],
-                      refresh: bool | str | None = None) -> Alert:
+    def _update_alert(self, alert_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Alert:
         """Read the alert, apply `change` (a partial document, None for no change), write it back
         only if nobody wrote in between; KeyError if there is no such alert."""
         for attempt in range(CONFLICT_ATTEMPTS):
@@ -127,12 +126,13 @@ class Alerts(IndexClient):
                 return docs.alert_from_doc(source)
             try:
                 self.client.update(
-                    index=self._alerts, id=docs.safe_id(alert_id), doc=partial,
-                    refresh=self.searchable if refresh is None else refresh, if_seq_no=resp["_seq_no"], if_primary_term=resp["_primary_term"],
+                    index=self._alerts, id=docs.safe_id(alert_id), doc=partial, refresh=self.refresh,
+                    if_seq_no=resp["_seq_no"], if_primary_term=resp["_primary_term"],
                 )
             except ConflictError:
                 time.sleep(min(0.05 * 2**attempt, 1.0))
                 continue
+            self._wrote(self._alerts)
             return docs.alert_from_doc({**source, **partial})
         raise ConcurrentWriteError(f"alert {alert_id} kept changing under this update")
 
@@ -171,12 +171,13 @@ class Alerts(IndexClient):
             body = docs.event_doc(event, brand=alert.brand, recorded_at=self._now())
             try:
                 result = self.client.update(
-                    index=self._alerts, id=docs.safe_id(event.alert_id), refresh=self.searchable,
+                    index=self._alerts, id=docs.safe_id(event.alert_id), refresh=self.refresh,
                     doc={**docs.handling_change(source, updated, event.at), "last_event": body},
                     if_seq_no=seq_no, if_primary_term=resp["_primary_term"],
                 )
             except ConflictError:
                 continue  # someone else changed the alert: read it again and re-apply
+            self._wrote(self._alerts)
             try:
                 self._append_event(body, result["_seq_no"])
             except (ApiError, TransportError) as exc:  # applied and kept in the alert; copied at its next change
@@ -189,8 +190,9 @@ class Alerts(IndexClient):
         """Copy an applied event into the append-only index; already there is fine."""
         try:
             self.client.create(
-                index=self._events, id=docs.safe_id(body["id"]), document={**body, "seq": seq}, refresh=self.searchable
+                index=self._events, id=docs.safe_id(body["id"]), document={**body, "seq": seq}, refresh=self.refresh
             )
+            self._wrote(self._events)
         except ConflictError:
             pass
 
@@ -280,11 +282,11 @@ class Alerts(IndexClient):
                 index=self.names.index("deliveries"), id=docs.delivery_id(alert_id, channel),
                 document=docs.delivery_doc(alert_id, channel, self._now()), refresh=self.refresh,
             )
+            self._wrote(self.names.index("deliveries"))
         except ConflictError:
             pass  # delivered before; still make sure the alert says so
         try:
-            # Not refreshed: a sender that still finds the alert in the outbox finds its delivery (a GET) first.
-            self._update_alert(alert_id, lambda doc: docs.add_delivery(doc, channel), refresh=self.refresh)
+            self._update_alert(alert_id, lambda doc: docs.add_delivery(doc, channel))
         except KeyError:
             pass  # as in SQLite, a delivery of an unknown alert is only logged
         self.client.options(ignore_status=404).delete(

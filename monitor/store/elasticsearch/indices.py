@@ -7,6 +7,7 @@ subclass of `IndexClient`, and `ElasticsearchStore` (store.py) is all of them to
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -39,11 +40,12 @@ class IndexClient:
     ) -> None:
         self.client = client
         self.names = names
-        # Writes use the default refresh (false): documents read back by id (GET, mget) are seen at
-        # once anyway. What the next step must find by searching is made searchable once per batch
-        # or per step with `wait_for` (`searchable`), never with a forced refresh per write.
+        # Writes use the default refresh (false): what is read back by id (GET, mget) is seen at once
+        # anyway. The indices written since their last refresh are remembered (`_dirty`); the first
+        # search over one of them refreshes them, once, and `flush` (on close, at the end of every
+        # pipeline step) refreshes the rest, so the next step, in this process or another, finds it.
         self.refresh = refresh
-        self.searchable: bool | str = "wait_for" if refresh is False else refresh
+        self._dirty: set[str] = set()
         self.retry = retry
         self._now = clock
         self._known_indices: set[str] = set()
@@ -62,11 +64,32 @@ class IndexClient:
             return BulkOutcome()
         outcome = bulk_write(self.client, actions, refresh=self.refresh if refresh is None else refresh,
                              retry=self.retry)
+        self._wrote(*{action["_index"] for action in actions})
         if outcome.failed:
             raise BulkWriteError(outcome.failed, what)
         return outcome
 
+    def _wrote(self, *indices: str) -> None:
+        """Remember indices written without a refresh (nothing to remember when every write refreshes)."""
+        if self.refresh in (False, "false"):
+            self._dirty.update(indices)
+
+    def _searchable(self, target: str) -> None:
+        """Refresh the indices `target` covers that were written since: read-your-writes, one refresh per step."""
+        patterns = target.split(",")
+        due = {i for i in self._dirty if any(i == p or fnmatch.fnmatchcase(i, p) for p in patterns)}
+        if due:
+            self.client.indices.refresh(index=",".join(sorted(due)), ignore_unavailable=True)
+            self._dirty -= due
+
+    def flush(self) -> None:
+        """Make everything written so far searchable (one refresh of the written indices, if any)."""
+        if self._dirty:
+            self.client.indices.refresh(index=",".join(sorted(self._dirty)), ignore_unavailable=True)
+            self._dirty.clear()
+
     def _search(self, index: str, query: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        self._searchable(index)
         return self.client.search(
             index=index, query=query, ignore_unavailable=True, allow_no_indices=True, **kwargs
         ).body
@@ -94,5 +117,6 @@ class IndexClient:
             after = hits[-1]["sort"]
 
     def _count(self, kind: str) -> int:
+        self._searchable(self.names.pattern(kind))
         resp = self.client.count(index=self.names.pattern(kind), ignore_unavailable=True, allow_no_indices=True)
         return int(resp["count"])

@@ -115,7 +115,7 @@ class Mentions(IndexClient):
                 latest[s.mention_id] = s
 
         located = self._locate([*batch, *latest], known={mid: made[0].created_at for mid, made in batch.items()})
-        # One bulk request for the batch, made searchable once (`wait_for`): the next step finds it.
+        # One bulk request for the batch, without a refresh (see IndexClient: one per step, when needed).
         snapshot_actions = self._snapshot_actions(snaps, snap_docs, batch, located)
         new, updated, new_snapshots = self._write_mentions(batch, latest, located, snapshot_actions)
         set_aside = self._quarantine(bad, now)
@@ -128,7 +128,7 @@ class Mentions(IndexClient):
             return 0
         actions = [{"_op_type": "create", "_index": self.names.index("quarantine"), "_id": docs.quarantine_id(r),
                     "_source": _encodable(docs.quarantine_doc(r, now), lenient=True)} for r in records]
-        outcome = self._bulk(actions, "quarantined records", refresh=self.searchable)  # listed by a search
+        outcome = self._bulk(actions, "quarantined records")
         return len(outcome.ids("succeeded"))  # 409: quarantined before
 
     def quarantined(self, limit: int = 100) -> list[Quarantined]:
@@ -177,7 +177,7 @@ class Mentions(IndexClient):
             planned = (self._mention_action(m, batch.get(m), latest.get(m), located.get(m)) for m in sorted(pending))
             actions = [action for action in planned if action is not None]
             first, snapshot_actions = snapshot_actions, []  # snapshots go once: a 409 is "stored before"
-            outcome = self._bulk(first + actions, "mentions and engagement snapshots", refresh=self.searchable)
+            outcome = self._bulk(first + actions, "mentions and engagement snapshots")
             for item in outcome.succeeded:
                 if item.index.startswith(snapshots):
                     new_snapshots += 1
@@ -230,6 +230,7 @@ class Mentions(IndexClient):
         self.client.index(
             index=self.names.index("cursors"), id=docs.safe_id(body["key"]), document=body, refresh=self.refresh
         )
+        self._wrote(self.names.index("cursors"))
 
     def get_mention(self, mention_id: str) -> Mention | None:
         return self.get_mentions([mention_id]).get(mention_id)
@@ -308,7 +309,7 @@ class Mentions(IndexClient):
             for mid, change in changes
             if mid in located
         ]
-        outcome = self._bulk(actions, what, refresh=self.searchable)  # once per step: `score` searches next
+        outcome = self._bulk(actions, what)
         if outcome.conflicts:
             raise ConcurrentWriteError(
                 f"{what}: mentions kept changing under this write: {', '.join(sorted(outcome.ids('conflicts'))[:10])}"

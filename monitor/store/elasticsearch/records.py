@@ -46,10 +46,6 @@ class Records(IndexClient):
 
     def export_records(self, kind: RecordKind, page_size: int = EXPORT_PAGE) -> RecordExport:
         kind = RecordKind(kind)
-        # A copy reads by searching: one refresh first, so writes made without one (cursors,
-        # deliveries) are copied too. Once per kind and copy, never per write.
-        index = self.names.pattern(kind.value) if kind != RecordKind.alert_events else self.names.index("alert_events")
-        self.client.indices.refresh(index=index, allow_no_indices=True, ignore_unavailable=True)
         total = self._count(kind.value)
         return RecordExport(kind, total, pages_of(self._export(kind), page_size))
 

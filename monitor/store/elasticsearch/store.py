@@ -40,10 +40,10 @@ triage audit trail and how it stays atomic, the outbox), `records.py` (copying b
 stores), `setup.py` (templates and ILM), on `indices.py` (client, paging, bulk writes).
 Writes never force a refresh (`refresh=true` per write makes a tiny segment each time, and
 the cluster pays for merging them): documents are read back by id (real-time GET/`mget`
-into the mention's known monthly index), and what the next step must find by *searching*
-(a batch of mentions and snapshots, tags, a new alert) is written with `refresh=wait_for`,
-once per batch, which waits for the next scheduled refresh instead of forcing one.
-`benchmarks/es_bulk.py` measures the difference.
+into the mention's known monthly index). The indices written are remembered, and refreshed
+once, together, when this store next searches them or when it is closed (every pipeline step
+closes its store), so the next step finds what this one wrote: one refresh per step instead
+of one per write, and no `wait_for` stall on every batch. `benchmarks/es_bulk.py` counts them.
 
 Adding a method means: a field or an `IndexKind` in templates.py (and a bump of its
 `SCHEMA_VERSION`, so existing clusters get the new mappings), a document shape in docs.py,
@@ -153,4 +153,8 @@ class ElasticsearchStore(Mentions, Alerts, Records):
         self._known_indices.clear()
 
     def close(self) -> None:
-        self.client.close()
+        """Make this step's writes searchable for the next one (maybe another process), then disconnect."""
+        try:
+            self.flush()
+        finally:
+            self.client.close()
