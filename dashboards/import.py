@@ -110,6 +110,21 @@ def wait_for_kibana(client: httpx.Client, kibana_url: str, timeout: float, inter
         time.sleep(interval)
 
 
+MIN_KIBANA = (8, 9)  # Lens' `formBased` datasource and by-reference panels; 9.x migrates them on import
+
+
+def check_version(client: httpx.Client, kibana_url: str) -> None:
+    """Refuse a Kibana too old for the saved objects, naming its version; unknown versions are let through."""
+    try:
+        response = client.get(f"{kibana_url.rstrip('/')}/api/status")
+        number = str(response.json()["version"]["number"])
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return  # the import itself will say what is wrong
+    parts = tuple(int(p) for p in number.split("-")[0].split(".")[:2] if p.isdigit())
+    if len(parts) == 2 and parts < MIN_KIBANA:
+        raise DashboardImportError(f"Kibana {number} at {_safe(kibana_url)}: the dashboards need Kibana 8.9 or later")
+
+
 def import_dashboards(
     kibana_url: str,
     ndjson_path: Path = DEFAULT_NDJSON,
@@ -128,6 +143,7 @@ def import_dashboards(
     with httpx.Client(auth=basic_auth(environ), headers=auth_headers(environ), timeout=timeout, verify=verify) as client:
         if wait_seconds:
             wait_for_kibana(client, kibana_url, wait_seconds)
+        check_version(client, kibana_url)
         try:
             response = client.post(
                 f"{_base(kibana_url, space)}/api/saved_objects/_import",

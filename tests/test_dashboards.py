@@ -28,7 +28,8 @@ from monitor.store.elasticsearch import templates as t
 REPO = Path(__file__).resolve().parent.parent
 NDJSON = REPO / "dashboards" / "earshot.ndjson"
 NUMERIC = {"long", "integer", "short", "byte", "float", "double"}
-DATA_VIEW_KIND = {"earshot-mentions": "mentions", "earshot-snapshots": "snapshots", "earshot-alerts": "alerts"}
+DATA_VIEW_KIND = {"earshot-mentions": "mentions", "earshot-snapshots": "snapshots", "earshot-alerts": "alerts",
+                  "earshot-ingest": "mentions", "earshot-quarantine": "quarantine"}
 
 
 def _load(name: str):
@@ -65,7 +66,7 @@ def test_every_line_is_a_saved_object_and_ids_are_unique():
     for line in lines:
         obj = json.loads(line)
         assert {"type", "id", "attributes", "references"} <= set(obj)
-        assert obj["type"] in {"index-pattern", "lens", "dashboard"}
+        assert obj["type"] in {"index-pattern", "lens", "dashboard", "search"}
         assert (obj["type"], obj["id"]) not in seen
         seen.add((obj["type"], obj["id"]))
 
@@ -180,11 +181,22 @@ def test_the_dashboards_cover_what_the_care_team_asked_for():
 # -- the import script against a loopback Kibana ----------------------------------------
 
 
-class FakeKibana:
-    """Speaks POST /api/saved_objects/_import (multipart, kbn-xsrf, auth) and GET /api/status."""
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:3])
 
-    def __init__(self, auth: str, not_ready: int = 0) -> None:
-        self.auth, self.not_ready = auth, not_ready
+
+class FakeKibana:
+    """Speaks POST /api/saved_objects/_import (multipart, kbn-xsrf, auth) and GET /api/status.
+
+    Like Kibana, it refuses an object saved by a newer Kibana than itself (its
+    `coreMigrationVersion` or `typeMigrationVersion` is ahead of the server's) and an object
+    of a type it does not know.
+    """
+
+    TYPES = {"index-pattern", "lens", "dashboard", "search", "visualization", "config"}
+
+    def __init__(self, auth: str, not_ready: int = 0, version: str = "9.1.0") -> None:
+        self.auth, self.not_ready, self.version = auth, not_ready, version
         self.saved: dict[tuple[str, str], dict[str, Any]] = {}
         self.requests: list[dict[str, Any]] = []
         fake = self
@@ -205,7 +217,8 @@ class FakeKibana:
                 if fake.not_ready:
                     fake.not_ready -= 1
                     return self._reply(503, {"status": {"overall": {"level": "unavailable"}}})
-                self._reply(200, {"status": {"overall": {"level": "available"}}})
+                self._reply(200, {"version": {"number": fake.version},
+                                  "status": {"overall": {"level": "available"}}})
 
             def do_POST(self) -> None:
                 url = urlsplit(self.path)
@@ -226,7 +239,15 @@ class FakeKibana:
                 errors = []
                 for obj in uploaded:
                     missing = [r for r in obj["references"] if (r["type"], r["id"]) not in present]
-                    if missing:
+                    newer = [obj.get(k) for k in ("coreMigrationVersion", "typeMigrationVersion")
+                             if obj.get(k) and _version(obj[k]) > _version(fake.version)]
+                    if obj["type"] not in FakeKibana.TYPES:
+                        errors.append({"id": obj["id"], "type": obj["type"], "error": {"type": "unsupported_type"}})
+                    elif newer:
+                        errors.append({"id": obj["id"], "type": obj["type"], "title": obj["attributes"].get("title"),
+                                       "error": {"type": "unknown", "message": f"Document \"{obj['id']}\" has a "
+                                                 f"migration version {newer[0]} newer than Kibana {fake.version}"}})
+                    elif missing:
                         errors.append({"id": obj["id"], "type": obj["type"], "title": obj["attributes"].get("title"),
                                        "error": {"type": "missing_references", "references": missing}})
                     else:
@@ -270,7 +291,7 @@ def test_import_into_a_space_with_another_index_prefix_and_an_api_key():
         importer.import_dashboards(server.url, space="care", index_prefix="brisa", environ={"KIBANA_API_KEY": "a2V5OnNlY3JldA=="})
         assert server.requests[-1]["path"] == "/s/care/api/saved_objects/_import"
         titles = {o["attributes"]["title"] for (type_, _), o in server.saved.items() if type_ == "index-pattern"}
-        assert titles == {"brisa-mentions-*", "brisa-snapshots-*", "brisa-alerts"}
+        assert titles == {"brisa-mentions-*", "brisa-snapshots-*", "brisa-alerts", "brisa-quarantine"}
     finally:
         server.close()
 
@@ -300,3 +321,71 @@ def test_the_script_waits_for_kibana_and_exits_non_zero_on_failure(kibana, monke
     monkeypatch.setattr(importer.os, "environ", {"KIBANA_USERNAME": "elastic", "KIBANA_PASSWORD": "nope"})
     assert importer.main(["--kibana-url", kibana.url]) == 1
     assert "nope" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("version", ["8.9.0", "8.17.2", "9.0.0", "9.1.3"])
+def test_the_dashboards_import_into_kibana_8_and_9(version):
+    server = FakeKibana(BASIC_HEADER, version=version)
+    try:
+        result = importer.import_dashboards(server.url, environ=BASIC)
+        assert result.ok and result.success_count == len(objects())
+    finally:
+        server.close()
+
+
+def test_an_object_from_a_newer_kibana_is_refused_by_an_older_one(tmp_path):
+    newer = tmp_path / "newer.ndjson"
+    view = dict(of_type("index-pattern")[0], coreMigrationVersion="9.2.0")
+    newer.write_text(json.dumps(view) + "\n")
+    server = FakeKibana(BASIC_HEADER, version="8.17.0")
+    try:
+        with pytest.raises(importer.DashboardImportError, match="newer than Kibana 8.17.0"):
+            importer.import_dashboards(server.url, newer, environ=BASIC)
+    finally:
+        server.close()
+
+
+def test_kibana_older_than_8_9_is_refused_with_a_clear_message():
+    server = FakeKibana(BASIC_HEADER, version="8.6.2")
+    try:
+        with pytest.raises(importer.DashboardImportError, match="Kibana 8.9 or later"):
+            importer.import_dashboards(server.url, environ=BASIC)
+    finally:
+        server.close()
+
+
+# -- what a brand manager and an operator get without setup -------------------------------
+
+
+def test_data_views_use_the_ecs_timestamp_and_render_urls_as_links():
+    views = {o["id"]: o["attributes"] for o in of_type("index-pattern")}
+    for view_id in ("earshot-mentions", "earshot-snapshots", "earshot-alerts"):
+        assert views[view_id]["timeFieldName"] == "@timestamp"
+    formats = json.loads(views["earshot-mentions"]["fieldFormatMap"])
+    assert {name: f["id"] for name, f in formats.items()} == {"url": "url", "author_url": "url"}
+    assert formats["url"]["params"]["type"] == "a"
+
+
+def test_saved_searches_give_the_inbox_views_in_discover():
+    searches = {o["id"]: o for o in of_type("search")}
+    assert {"earshot-inbox-open", "earshot-inbox-critical", "earshot-inbox-unassigned",
+            "earshot-inbox-health"} <= set(searches)
+    fields = fields_of("earshot-alerts")
+    for search in searches.values():
+        source = json.loads(search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+        assert search["references"] == [{"type": "index-pattern", "id": "earshot-alerts",
+                                         "name": source["indexRefName"]}]
+        for name in _kql_fields(source["query"]["query"]) + search["attributes"]["columns"]:
+            assert name in fields, f"{search['id']}: {name}"
+        assert search["attributes"]["sort"] == [["@timestamp", "desc"]]
+
+
+def test_the_pipeline_health_dashboard_shows_ingest_per_source_per_hour_errors_and_silence():
+    dash = next(o for o in of_type("dashboard") if o["id"] == "earshot-pipeline-health")
+    panels = {r["id"] for r in dash["references"]}
+    assert {"earshot-ingest-by-source", "earshot-source-last-seen", "earshot-health-alerts",
+            "earshot-quarantined-by-source"} == panels
+    lens = next(o for o in of_type("lens") if o["id"] == "earshot-ingest-by-source")
+    columns = lens["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]["layer1"]["columns"]
+    assert columns["when"]["sourceField"] == "first_seen_at" and columns["when"]["params"]["interval"] == "1h"
+    assert columns["source"]["sourceField"] == "source"

@@ -211,3 +211,17 @@ def test_strict_mappings_and_unknown_analyzers_are_refused(store):
     with pytest.raises(BadRequestError, match="analyzer \\[klingon\\]"):
         store.client.indices.create(index="other", mappings={"properties": {"t": {"type": "text",
                                                                                   "analyzer": "klingon"}}})
+
+
+@pytest.mark.parametrize(("source", "handle", "url"), [
+    ("x", "ana_sousa", "https://x.com/ana_sousa"),
+    ("reddit", "u_ana", "https://www.reddit.com/user/u_ana"),
+    ("bluesky", "ana.bsky.social", "https://bsky.app/profile/ana.bsky.social"),
+    ("mastodon", "ana@mastodon.social", "https://mastodon.social/@ana"),
+    ("appstore", "Ana S.", None),  # reviewers have no profile page
+])
+def test_the_author_link_kibana_renders_is_the_platforms_profile(source, handle, url):
+    from monitor.store.elasticsearch.docs import author_url
+
+    mention = post("1", "hola", "es").model_copy(update={"source": source, "author_handle": handle})
+    assert author_url(mention) == url

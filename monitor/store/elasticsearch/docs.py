@@ -63,6 +63,26 @@ def language_doc(mention: Any) -> dict[str, Any]:
     return {"text_lang": {code: mention.text}, **({"title_lang": {code: mention.title}} if mention.title else {})}
 
 
+# A platform's profile page for a handle: what Kibana renders as the author's link.
+PROFILE_URLS = {
+    "x": "https://x.com/{handle}",
+    "reddit": "https://www.reddit.com/user/{handle}",
+    "bluesky": "https://bsky.app/profile/{handle}",
+}
+
+
+def author_url(mention: Mention) -> str | None:
+    """The author's profile URL, when the platform has one a handle names (Mastodon: user@instance)."""
+    handle = mention.author_handle.lstrip("@").strip()
+    if not handle or any(c in handle for c in "/ ?#"):
+        return None
+    if mention.source == "mastodon" and handle.count("@") == 1:
+        user, instance = handle.split("@")
+        return f"https://{instance}/@{user}" if user and instance else None
+    template = PROFILE_URLS.get(mention.source)
+    return template.format(handle=handle) if template and "@" not in handle else None
+
+
 def mention_doc(mention: Mention, first_seen_at: datetime) -> dict[str, Any]:
     if not isinstance(mention, Mention):
         raise TypeError(f"expected a Mention, got {type(mention).__name__}")
@@ -73,6 +93,7 @@ def mention_doc(mention: Mention, first_seen_at: datetime) -> dict[str, Any]:
         "native_id": mention.native_id,
         "url": mention.url,
         "author_handle": mention.author_handle,
+        "author_url": author_url(mention),
         "author_followers": mention.author_followers,
         "text": mention.text,
         "title": mention.title,

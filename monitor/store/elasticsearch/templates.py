@@ -34,7 +34,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 # 2: mentions.topic/team, alert handling times from the triage trail, alerts.last_event, alert_events.
-# 4: per-language text fields (text_lang.*, title_lang.*), ECS `@timestamp` on mentions, snapshots, alerts.
+# 4: per-language text fields (text_lang.*, title_lang.*), ECS `@timestamp` on mentions, snapshots, alerts;
+#    mentions.author_url (a clickable link in Kibana).
 SCHEMA_VERSION = 4
 MANAGED_BY = "earshot"
 TEMPLATE_PRIORITY = 200  # above Elasticsearch's built-in templates (100), which never match ours anyway
@@ -99,6 +100,7 @@ MENTION_PROPERTIES: dict[str, Any] = {
     "native_id": KEYWORD,
     "url": {"type": "keyword", "ignore_above": 2048},
     "author_handle": KEYWORD,
+    "author_url": {"type": "keyword", "ignore_above": 2048},  # the author's profile, where the platform has one
     "author_followers": {"type": "long"},
     "text": text_with_keyword(),
     "title": text_with_keyword(),
