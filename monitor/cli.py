@@ -177,6 +177,25 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"earshot {version('earshot')}")
+        except PackageNotFoundError:
+            typer.echo("earshot (not installed as a package)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Earshot: hear a customer's complaint before it snowballs."""
+
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
@@ -222,23 +241,50 @@ def _logging(verbose: bool) -> None:
 class _Bars:
     """Adapts the pipeline's (done, total) progress callbacks to rich progress bars."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress | _LazyProgress) -> None:
         self.progress = progress
 
     def __call__(self, label: str):
-        task = self.progress.add_task(label, total=None)
+        bars = self.progress.start_bars() if isinstance(self.progress, _LazyProgress) else self.progress
+        if bars is None:  # not a terminal: no bars (a log file gets the summary lines only)
+            return lambda done, total: None
+        task = bars.add_task(label, total=None)
 
         def update(done: int, total: int | None) -> None:
-            self.progress.update(task, completed=done, total=total)
+            bars.update(task, completed=done, total=total)
 
         return update
 
 
-def _progress() -> Progress:
-    return Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=True,
-    )
+class _LazyProgress:
+    """Progress bars shown only once there is progress to show, and only on a terminal.
+
+    A watching `earshot run` passes every few seconds; a live display started and stopped
+    each time would leave an empty line per pass in a log (and flicker on a terminal).
+    """
+
+    def __init__(self) -> None:
+        self.bars: Progress | None = None
+
+    def start_bars(self) -> Progress | None:
+        if self.bars is None and console.is_terminal:
+            self.bars = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), console=console, transient=True,
+            )
+            self.bars.start()
+        return self.bars
+
+    def __enter__(self) -> _LazyProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bars is not None:
+            self.bars.stop()
+
+
+def _progress() -> _LazyProgress:
+    return _LazyProgress()
 
 
 def _one_pass(config: Config, store, sources: list[str], channels, quiet_if_idle: bool = False) -> SupervisedPass:
@@ -516,6 +562,24 @@ def check_config(
         missing = channel.missing_secrets()
         note = f" [yellow](missing in environment: {', '.join(missing)})[/yellow]" if missing else ""
         console.print(f"  alert channel {channel.type}{note}")
+
+
+@app.command("sources")
+def sources_cmd(
+    config_path: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
+) -> None:
+    """List the sources: enabled or not, configured (credentials), where each resumes, its last run."""
+    from monitor.sources_cli import print_rows, source_rows
+
+    config = _load(config_path)
+    db = _where.get().db
+    store = None if db is not None and not db.exists() else _open_store(config)  # listing creates nothing
+    try:
+        print_rows(source_rows(config, store), as_json)
+    finally:
+        if store is not None:
+            store.close()
 
 
 @app.command("new-source")

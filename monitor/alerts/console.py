@@ -30,12 +30,15 @@ class ConsoleChannel:
 
     def send(self, alert: Alert, mention: Mention | None) -> None:
         style = _STYLE[alert.severity]
-        kind = " STORM" if alert.kind == AlertKind.storm else ""
-        # Post text and reasons are data, not markup: "[bold]" in a post must print as is.
+        kind = {AlertKind.storm: " STORM", AlertKind.health: " PIPELINE"}.get(alert.kind, "")
+        # Post text and reasons are data, not markup: "[bold]" in a post must print as is. Each
+        # line is one line however narrow the terminal (soft_wrap): a log keeps one alert per
+        # line, and URLs stay clickable and greppable.
         self.console.print(f"[{style}]ALERT {alert.severity.value.upper()}{kind}[/] [{escape(alert.brand)}] "
-                           f"{escape(alert.reason)}")
+                           f"{escape(alert.reason)}", soft_wrap=True)
         if alert.topic:
             team = f" → {alert.team}" if alert.team else ""
-            self.console.print(f"    topic: {escape(alert.topic + team)}")
+            what = "check" if alert.kind == AlertKind.health else "topic"
+            self.console.print(f"    {what}: {escape(alert.topic + team)}", soft_wrap=True)
         if mention is not None:
             self.console.print(f"    {escape(repr(mention.text[:200]))}\n    {escape(mention.url)}", soft_wrap=True)
