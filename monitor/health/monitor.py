@@ -164,7 +164,7 @@ class HealthMonitor:
         self.store.add_alert(alert)
         episodes[finding.key] = alert.id
         self.store.set_cursor(_OPEN, json.dumps(episodes, sort_keys=True))
-        log.warning("pipeline health: %s", finding.reason)
+        log.info("pipeline health: %s", finding.reason)  # the alert itself goes through the channels
         return [alert]
 
     def _close(self, key: str) -> None:
