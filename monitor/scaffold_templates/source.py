@@ -42,7 +42,7 @@ from tenacity import RetryCallState
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention
-from monitor.sources.base import Batch, Problem, SourceError
+from monitor.sources.base import Batch, PermanentSourceError, Problem, SourceError
 from monitor.sources.credentials import credential
 from monitor.sources.registry import SourceContext
 from monitor.sources.retries import Transient, retry_after_seconds, retrying
@@ -291,8 +291,8 @@ class ${cls}Source:
             raise Transient(f"{where}: rate limited (HTTP 429)", wait)
         if status >= 500:
             raise Transient(f"{where}: server error (HTTP {status} {response.reason_phrase})")
-        if status in (401, 403):
-            raise SourceError(
+        if status in (401, 403):  # retrying cannot fix it: fail now, with what to fix (no retries in Airflow)
+            raise PermanentSourceError(
                 f"sources.{NAME}: the API refused the credentials (HTTP {status}); "
                 f"check the token in {TOKEN_ENV} or the Airflow connection"
             )

@@ -327,3 +327,16 @@ def test_every_harness_is_a_registered_source(name: str) -> None:
         f"tests/sources/harness_{name}.py exists but no source plugin {name!r} is installed: "
         f"add it to [project.entry-points.\"earshot.sources\"] and run `pip install -e .`"
     )
+
+
+def test_rejected_credentials_fail_at_once_as_a_permanent_error(rig: Rig) -> None:
+    """401: retrying cannot help, so the source says so (PermanentSourceError) instead of retrying for minutes."""
+    from monitor.sources import PermanentSourceError
+
+    if not rig.harness.secret or not capability(rig.harness, "network_failures", True):
+        pytest.skip(f"{rig.name} takes no credential")
+    rig.publish()
+    rig.harness.fail_next(401, times=OUTAGE_TIMES)
+    with pytest.raises(PermanentSourceError) as failed:
+        rig.ingest()
+    assert f"sources.{rig.name}" in str(failed.value)

@@ -40,7 +40,7 @@ from tenacity import RetryCallState
 
 from monitor.config import BrandConfig
 from monitor.models import EngagementSnapshot, Mention
-from monitor.sources.base import Batch, Problem, SourceError
+from monitor.sources.base import Batch, PermanentSourceError, Problem, SourceError
 from monitor.sources.credentials import credential
 from monitor.sources.registry import SourceContext
 from monitor.sources.retries import Transient, retry_after_seconds, retrying
@@ -107,6 +107,10 @@ class _Entry:
 class _FeedFailed(Exception):
     """The feed could not be read this run (outage, refused, gone): its cursor stays put."""
 
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent  # access refused (401/403): the next run fails the same way
+
 
 class _Unusable(Exception):
     """The feed answered, but not with RSS or Atom."""
@@ -169,6 +173,7 @@ class RSSSource:
         states = self._load_cursor(cursor)
         batch = Batch()
         failures: list[str] = []
+        refused = 0
         ids: set[str] = set()
         now = datetime.now(UTC)
         with httpx.Client(
@@ -182,6 +187,7 @@ class RSSSource:
                     states[feed.url], entries = self._read_feed(client, feed, state, now, batch.problems)
                 except _FeedFailed as exc:
                     failures.append(str(exc))
+                    refused += exc.permanent
                     batch.problems.append(Problem(feed.url, str(exc)))
                     log.warning("rss: %s", exc)
                     continue
@@ -194,6 +200,9 @@ class RSSSource:
                     if mention is not None and mention.id not in ids:
                         ids.add(mention.id)
                         batch.mentions.append(mention)
+        if failures and refused == len(self.feeds):  # every feed refuses access: retrying cannot help
+            raise PermanentSourceError(
+                "sources.rss: every feed refused access, nothing stored: " + "; ".join(failures))
         if failures and len(failures) == len(self.feeds):
             raise SourceError(
                 "sources.rss: every feed failed, nothing stored; the next run retries from the saved cursor: "
@@ -342,7 +351,7 @@ class RSSSource:
             raise Transient(f"{url}: server error (HTTP {status} {response.reason_phrase})")
         if status in (401, 403):
             hint = f"check the token in {feed.token_env}" if feed.token_env else "the feed needs a token: set token_env"
-            raise _FeedFailed(f"{url}: access refused (HTTP {status}); {hint}")
+            raise _FeedFailed(f"{url}: access refused (HTTP {status}); {hint}", permanent=True)
         if status == 304 or 200 <= status < 300:
             return response
         raise _FeedFailed(f"{url}: HTTP {status} {response.reason_phrase}")
