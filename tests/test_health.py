@@ -316,3 +316,20 @@ def test_airflow_bad_token_and_silence_each_raise_one_alert(fake_x, tmp_path):
     assert dag_test("earshot_health", "earshot_health.py", GOOD_TOKEN) == "success"  # no repeat
     topics = [a["topic"] for a in health_lines(tmp_path)]
     assert topics == ["source_failed", "source_silent"]
+
+
+def test_a_health_alert_shows_in_the_inbox_and_the_api(live_config, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from monitor.web import create_app
+
+    store = SQLiteStore(tmp_path / "earshot.db")
+    clock = Clock(T0)
+    HealthMonitor(live_config, store, clock).source_failed("x", "sources.x: X rejected the token (HTTP 401)")
+    app = create_app(live_config, store, clock=clock, environ={"EARSHOT_WEB_TOKEN": "t" * 32})
+    api = TestClient(app, headers={"Authorization": f"Bearer {'t' * 32}"})
+    listed = api.get("/api/alerts").json()
+    assert [(a["kind"], a["brand"], a["topic"]) for a in listed] == [("health", PIPELINE, "source_failed")]
+    page = api.get("/")
+    assert page.status_code == 200 and "HTTP 401" in page.text
+    store.close()
