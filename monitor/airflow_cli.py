@@ -27,7 +27,7 @@ console = Console()
 
 def pools(config: Config, slots: int = 1) -> dict[str, dict[str, object]]:
     """The pools file for `airflow pools import`: one pool per live source enabled in the config."""
-    from monitor.orchestration import pool_name
+    from monitor.airflow_provider import pool_name  # not monitor.orchestration: that imports Airflow
 
     return {
         pool_name(name): {"slots": slots, "description": f"Earshot: calls to the {name} API (one rate limit)",

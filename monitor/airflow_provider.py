@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-__all__ = ["CONNECTION_TYPES", "REUSED", "ConnectionType", "apply_connection", "find_type", "get_provider_info"]
+__all__ = ["CONNECTION_TYPES", "REUSED", "ConnectionType", "apply_connection", "find_type", "get_provider_info",
+           "pool_name"]
 
 STANDARD = ("host", "port", "login", "password", "schema", "extra", "description")
 
@@ -101,6 +102,14 @@ REUSED = (
     ("smtp", "apache-airflow-providers-smtp", "alerts.channels (type: email): password"),
     ("elasticsearch", "apache-airflow-providers-elasticsearch", "store.elasticsearch"),
 )
+
+
+def pool_name(source: str) -> str:
+    """The Airflow pool a live source's ingest runs in: one per platform, so its rate limit is shared.
+
+    Create them with `earshot airflow pools --apply` (docs/operations.md).
+    """
+    return f"earshot_{source}"
 
 
 def find_type(conn_type: str) -> ConnectionType | None:

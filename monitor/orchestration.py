@@ -39,6 +39,7 @@ from monitor.config import (
     default_config_path,
     load_config,
 )
+from monitor.airflow_provider import pool_name
 from monitor.health.airflow import ingest_callbacks, task_callbacks
 
 if TYPE_CHECKING:
@@ -85,14 +86,6 @@ TASK_TIMEOUTS = {
     "notify": timedelta(minutes=30),  # longer than every channel's attempts x timeout
 }
 DAGRUN_TIMEOUTS = {"ingest": timedelta(hours=1), "process": timedelta(hours=3)}
-
-
-def pool_name(source: str) -> str:
-    """The Airflow pool a live source's calls run in: one per platform, so its rate limit is shared.
-
-    Create them with `earshot airflow pools --apply` (or `airflow pools import`, see docs/airflow.md).
-    """
-    return f"earshot_{source}"
 
 
 def ingest_dag_id(source: str) -> str:

@@ -23,9 +23,11 @@ from tests.test_dags import DAGS, RESULT, airflow_env, run_python, write_config
 
 
 def test_provider_info_is_valid_for_airflow():
-    import airflow
+    import importlib.util
 
-    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    # Found, not imported: importing Airflow here would reconfigure this process's logging.
+    package = Path(importlib.util.find_spec("airflow").submodule_search_locations[0])
+    schema = json.loads((package / "provider_info.schema.json").read_text())
     info = get_provider_info()
     jsonschema.validate(info, schema)
     assert info["package-name"] == "earshot"  # must equal the distribution's name
