@@ -484,6 +484,15 @@ class TopicsConfig(_Strict):
         return names + [t.team for t in self.taxonomy if t.team and t.team not in names]
 
 
+class ScaleConfig(_Strict):
+    """How scoring and detection are cut into bounded chunks (monitor/partitions.py): what one Airflow
+    task instance does, and so what a worker holds at once."""
+
+    score_chunk_posts: int = Field(20_000, ge=100, le=10_000_000)  # pending posts per scoring chunk, about
+    detect_partition_hours: int = Field(6, ge=0, le=24 * 7)  # detection's time partitions; 0: one
+    max_detect_partitions: int = Field(24, ge=1, le=1000)  # per brand; the first takes everything older
+
+
 class Config(_Strict):
     brands: list[BrandConfig] = Field(min_length=1)
     # Keyed by source plugin name; each value is validated by that plugin's settings model.
@@ -495,6 +504,7 @@ class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
+    scale: ScaleConfig = Field(default_factory=ScaleConfig)
 
     # Where relative paths in the file are resolved; set by load_config, not by the file.
     base_dir: Path = Field(default=Path("."), exclude=True)

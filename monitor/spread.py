@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from monitor.config import SpreadSettings
-from monitor.forecast import Forecast, GrowthModel, default_model, forecast, probability_at_least
+from monitor.forecast import Forecast, GrowthModel, default_model, forecast_many, probability_at_least
 from monitor.models import Alert, EngagementSnapshot, Mention, Severity
 
 if TYPE_CHECKING:
@@ -139,8 +139,10 @@ def _severities(cfg: SpreadSettings) -> list[tuple[Severity, float]]:
 
 def detect_brand(curves: Sequence[Curve], cfg: SpreadSettings, since: float | None = None,
                  already: Mapping[str, Severity] | None = None, model: GrowthModel | None = None,
-                 forecasts: Sequence[Forecast] | None = None) -> list[Trigger]:
-    """Triggers for one brand's negative posts at snapshots after `since` (minutes since the epoch), oldest first.
+                 forecasts: Sequence[Forecast] | None = None, until: float | None = None) -> list[Trigger]:
+    """Triggers for one brand's negative posts at snapshots after `since` and by `until` (minutes since
+    the epoch; both compared in that one float form, so consecutive partitions never share or skip a
+    snapshot), oldest first.
 
     Every curve (negative or not) shapes the brand's level; `already` is the highest
     severity each post was alerted at before. `forecasts` (one per curve) replace the
@@ -150,7 +152,7 @@ def detect_brand(curves: Sequence[Curve], cfg: SpreadSettings, since: float | No
     n = len(curves)
     if n == 0:
         return []
-    fc = list(forecasts) if forecasts is not None else [forecast(c.minutes, c.engagement, model) for c in curves]
+    fc = list(forecasts) if forecasts is not None else forecast_many([(c.minutes, c.engagement) for c in curves], model)
     lengths = np.array([len(c.minutes) for c in curves])
     post = np.repeat(np.arange(n), lengths)
     times = np.concatenate([c.created + c.minutes for c in curves])
@@ -166,6 +168,8 @@ def detect_brand(curves: Sequence[Curve], cfg: SpreadSettings, since: float | No
     candidate = negative[post] & (age <= cfg.max_post_age_hours * 60)
     if since is not None:
         candidate &= times > since
+    if until is not None:
+        candidate &= times <= until
     if not candidate.any():
         return []
     levels = _hourly_levels(times, post, median, velocity, created, np.floor(times[candidate] / 60), cfg)
@@ -268,13 +272,15 @@ class SpreadDetector:
 
     name = "spread"
 
-    def __init__(self, config: SpreadSettings, model: GrowthModel | None = None) -> None:
+    def __init__(self, config: SpreadSettings, model: GrowthModel | None = None,
+                 brands: Sequence[str] = ()) -> None:
         self.config = config
         self.model = model
+        self.brands = frozenset(brands)  # only these brands' posts (a partition of the work); empty: all
 
     @classmethod
     def from_settings(cls, settings: SpreadSettings, context: DetectorContext) -> SpreadDetector:
-        return cls(settings)
+        return cls(settings, brands=context.only_brands)
 
     def history_needed(self) -> timedelta:
         return history_needed(self.config)
@@ -289,14 +295,18 @@ class SpreadDetector:
         from monitor.topics import tag_alerts
 
         start = since - self.history_needed() if since else datetime.min.replace(tzinfo=now.tzinfo)
-        snapshots = store.snapshots_since(start)
+        # A brand's levels are its own posts', so one brand's partition reads only that brand.
+        brand = next(iter(self.brands)) if len(self.brands) == 1 else None
+        snapshots = store.snapshots_since(start, until=now, brand=brand)
         mentions = store.get_mentions({s.mention_id for s in snapshots})
+        if self.brands:
+            mentions = {k: m for k, m in mentions.items() if m.brand in self.brands}
         already: dict[str, Severity] = {}
         for alert in store.alerts_for(mentions):
             if alert.mention_id not in already or alert.severity.rank > already[alert.mention_id].rank:
                 already[alert.mention_id] = alert.severity
         # Each alert carries its post's topic and owning team, so routing and the inbox can use them.
-        return tag_alerts(self.evaluate(mentions, snapshots, since, already), mentions)
+        return tag_alerts(self.evaluate(mentions, snapshots, since, already, until=now), mentions)
 
     def evaluate(
         self,
@@ -304,8 +314,9 @@ class SpreadDetector:
         snapshots: Iterable[EngagementSnapshot],
         since: datetime | None,
         already: Mapping[str, Severity],
+        until: datetime | None = None,
     ) -> list[Alert]:
-        """Alerts for snapshots newer than `since`, oldest first; `already` as in `detect_brand`."""
+        """Alerts for snapshots newer than `since` (and by `until`), oldest first; `already` as in `detect_brand`."""
         cfg = self.config
         series: dict[str, list[EngagementSnapshot]] = defaultdict(list)
         for snap in snapshots:
@@ -317,7 +328,8 @@ class SpreadDetector:
             by_brand[mention.brand].append(curve_of(mention, snaps))
         alerts = []
         for curves in by_brand.values():
-            for t in detect_brand(curves, cfg, to_minutes(since) if since else None, already, self.model):
+            for t in detect_brand(curves, cfg, to_minutes(since) if since else None, already, self.model,
+                                  until=to_minutes(until) if until else None):
                 mention = mentions[t.mention_id]
                 alerts.append(Alert(
                     id=Alert.make_id(mention.id, t.severity), mention_id=mention.id, brand=mention.brand,

@@ -211,8 +211,10 @@ class Store(Protocol):
     def set_topics(self, results: Sequence[tuple[str, str, str | None]]) -> None:
         """Tag mentions with (mention_id, topic, team); like sentiment, a re-fetch keeps the tag."""
 
-    def snapshots_since(self, since: datetime) -> list[EngagementSnapshot]:
-        """Snapshots observed at or after `since`, oldest first."""
+    def snapshots_since(self, since: datetime, until: datetime | None = None,
+                        brand: str | None = None) -> list[EngagementSnapshot]:
+        """Snapshots observed at or after `since` (and at or before `until`, of `brand`'s mentions, when
+        given), oldest first: a detector judging one brand's time partition reads only that."""
 
     def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]: ...
 

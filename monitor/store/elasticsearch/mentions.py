@@ -270,8 +270,18 @@ class Mentions(IndexClient):
 
     # -- snapshots ----------------------------------------------------------------
 
-    def snapshots_since(self, since: datetime) -> list[EngagementSnapshot]:
-        hits = self._hits(self.names.pattern("snapshots"), q.since("observed_at", since), q.SNAPSHOTS_BY_TIME)
+    def snapshots_since(self, since: datetime, until: datetime | None = None,
+                        brand: str | None = None) -> list[EngagementSnapshot]:
+        window: dict[str, Any] = {"gte": q.iso(since)}
+        if until is not None:
+            window["lte"] = q.iso(until)
+        filters: list[dict[str, Any]] = [{"range": {"observed_at": window}}]
+        if brand is not None:
+            # Snapshots carry their mention's brand when it was known as they were stored; the
+            # others are read too (the detector keeps only the brand's mentions).
+            filters.append({"bool": {"should": [q.term("brand", brand), {"bool": {"must_not": {"exists": {
+                "field": "brand"}}}}], "minimum_should_match": 1}})
+        hits = self._hits(self.names.pattern("snapshots"), {"bool": {"filter": filters}}, q.SNAPSHOTS_BY_TIME)
         return [docs.snapshot_from_doc(hit["_source"]) for hit in hits]
 
     def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]:

@@ -34,7 +34,10 @@ ALERT_COLUMNS = (
 
 
 def ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Fixed-width UTC text (`2026-03-02T09:00:00.000000Z`); isoformat, several times faster than strftime."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_ts(value: str) -> datetime:

@@ -102,32 +102,41 @@ class SQLiteStore(Records):
     @staticmethod
     def _write(db: sqlite3.Connection, mentions: Sequence[Mention], snapshots: Sequence[EngagementSnapshot],
                at: datetime) -> tuple[int, int, int]:
-        new = updated = new_snaps = 0
+        """The batch in a handful of statements (`executemany`), not several per row."""
+        ids = list(dict.fromkeys(m.id for m in mentions))
+        known: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            known.update(r[0] for r in db.execute(
+                f"SELECT id FROM mentions WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+        inserts, updates = [], []
         for m in mentions:
-            exists = db.execute("SELECT 1 FROM mentions WHERE id = ?", (m.id,)).fetchone()
-            if exists:
+            if m.id in known:
                 # A re-fetch refreshes what changes over time; sentiment already computed stays.
-                db.execute(
-                    "UPDATE mentions SET engagement = ?, author_followers = ?, url = ? WHERE id = ?",
-                    (m.engagement.model_dump_json(), m.author_followers, m.url, m.id),
-                )
-                updated += 1
+                updates.append((m.engagement.model_dump_json(), m.author_followers, m.url, m.id))
             else:
-                db.execute(f"INSERT INTO mentions {MENTION_COLUMNS}", mention_values(m, at))
-                new += 1
-        for s in snapshots:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO snapshots VALUES (?,?,?)",
-                (s.mention_id, ts(s.observed_at), s.engagement.model_dump_json()),
-            )
-            new_snaps += cur.rowcount
-            # The mention row carries the latest known engagement.
-            db.execute(
+                inserts.append(mention_values(m, at))
+                known.add(m.id)  # the same post twice in a batch: the second refreshes the first
+        if inserts:
+            db.executemany(f"INSERT INTO mentions {MENTION_COLUMNS}", inserts)
+        if updates:
+            db.executemany("UPDATE mentions SET engagement = ?, author_followers = ?, url = ? WHERE id = ?", updates)
+        new_snaps = 0
+        if snapshots:
+            rows = [(s.mention_id, ts(s.observed_at), s.engagement.model_dump_json()) for s in snapshots]
+            new_snaps = db.executemany("INSERT OR IGNORE INTO snapshots VALUES (?,?,?)", rows).rowcount
+            # The mention row carries the latest known engagement: each post's newest in this batch,
+            # unless a newer one was stored before.
+            newest: dict[str, tuple[str, str]] = {}
+            for mention_id, observed, engagement in rows:
+                if mention_id not in newest or observed >= newest[mention_id][0]:
+                    newest[mention_id] = (observed, engagement)
+            db.executemany(
                 "UPDATE mentions SET engagement = ? WHERE id = ? AND NOT EXISTS ("
                 " SELECT 1 FROM snapshots WHERE mention_id = ? AND observed_at > ?)",
-                (s.engagement.model_dump_json(), s.mention_id, s.mention_id, ts(s.observed_at)),
+                [(engagement, mid, mid, observed) for mid, (observed, engagement) in newest.items()],
             )
-        return new, updated, new_snaps
+        return len(inserts), len(updates), new_snaps
 
     @staticmethod
     def _quarantine(db: sqlite3.Connection, records: Sequence[Quarantined], at: datetime) -> int:
@@ -227,10 +236,18 @@ class SQLiteStore(Records):
 
     # -- snapshots ------------------------------------------------------------
 
-    def snapshots_since(self, since: datetime) -> list[EngagementSnapshot]:
-        rows = self._query(
-            "SELECT * FROM snapshots WHERE observed_at >= ? ORDER BY observed_at, mention_id", (ts(since),)
-        )
+    def snapshots_since(self, since: datetime, until: datetime | None = None,
+                        brand: str | None = None) -> list[EngagementSnapshot]:
+        sql = "SELECT s.* FROM snapshots s"
+        params: list[object] = [ts(since)]
+        if brand is not None:
+            sql += " JOIN mentions m ON m.id = s.mention_id AND m.brand = ?"
+            params.insert(0, brand)
+        sql += " WHERE s.observed_at >= ?"
+        if until is not None:
+            sql += " AND s.observed_at <= ?"
+            params.append(ts(until))
+        rows = self._query(sql + " ORDER BY s.observed_at, s.mention_id", params)
         return [snapshot_from_row(r) for r in rows]
 
     def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]:
@@ -400,10 +417,10 @@ class SQLiteStore(Records):
             sql += " AND brand = ?"
             params.append(brand)
         rows = self._query(sql + " GROUP BY bucket, brand, source, label ORDER BY bucket", params)
-        fmt = "%Y-%m-%dT%H" if bucket_minutes == 60 else "%Y-%m-%dT%H:%M"
+        suffix = ":00:00+00:00" if bucket_minutes == 60 else ":00+00:00"  # fromisoformat: no strptime per row
         return [
             TrendPoint(
-                bucket=datetime.strptime(r["bucket"], fmt).replace(tzinfo=UTC),
+                bucket=datetime.fromisoformat(r["bucket"] + suffix),
                 source=r["source"], label=r["label"], count=r["n"], brand=r["brand"],
             )
             for r in rows
