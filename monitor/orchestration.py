@@ -5,8 +5,11 @@ Two kinds of DAG, joined by Assets rather than by cross-DAG triggers:
 * `earshot_ingest_<source>`, one per enabled source: fetch and store new mentions. A
   live source polls on its own `poll_seconds`; the replay only runs when triggered.
   Each successful run updates `MENTIONS_ASSET`.
-* `earshot_process`, scheduled on `MENTIONS_ASSET`: score -> detect -> notify. The
-  detect task updates `ALERTS_ASSET`, so other DAGs (reports, escalation) can follow.
+* `earshot_process`, scheduled on `MENTIONS_ASSET`: score -> detect -> notify, with scoring
+  and detection mapped over bounded chunks (brand x time, `monitor.partitions`), one task
+  instance each, so a CeleryExecutor or KubernetesExecutor spreads them over workers
+  (docs/scale-out.md). The commit_alerts task updates `ALERTS_ASSET`, so other DAGs
+  (reports, escalation) can follow.
 
 Every task is one call to a `monitor.pipeline` function, the same ones `earshot run`
 uses, so a DAG run does what a terminal run does. Tasks run in separate processes, so
@@ -181,7 +184,7 @@ def build_ingest_dags(path: Path | None = None) -> dict[str, DAG]:
 
 
 def build_process_dag(path: Path | None = None) -> DAG:
-    """`earshot_process`: score -> detect -> notify, whenever any ingest DAG stored mentions.
+    """`earshot_process`: score -> detect -> notify, whenever any ingest DAG stored mentions, mapped over chunks.
 
     The config is loaded here too, only to validate it: a broken config then shows as an
     import error on this file as well, instead of as failing task runs later.
@@ -199,7 +202,8 @@ def build_process_dag(path: Path | None = None) -> DAG:
         doc_md=(
             f"Runs when `{MENTIONS_ASSET.name}` is updated: score the sentiment of new mentions, "
             f"detect negative posts that spread (updates `{ALERTS_ASSET.name}`), and deliver "
-            f"new alerts to the configured channels.\n\nConfig: `{path}`."
+            f"new alerts to the configured channels. Scoring and detection are mapped over "
+            f"chunks of one brand and time span each (`scale` in the config).\n\nConfig: `{path}`."
         ),
     )
     def process_dag() -> None:

@@ -16,14 +16,13 @@ from monitor.alerts import AlertChannel, DeliveryReport, build_channels, deliver
 from monitor.config import Config
 from monitor.detection import Detector
 from monitor.models import Alert, Mention
+from monitor.partitions import DETECT_WATERMARK
 from monitor.sources import Problem, Source, create_source
 from monitor.store import Quarantined, Store
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]  # (done, total or None when unknown)
-
-from monitor.partitions import DETECT_WATERMARK  # noqa: E402 - kept importable from here
 
 
 def cursor_key(source_name: str) -> str:

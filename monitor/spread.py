@@ -66,6 +66,25 @@ class Curve:
     negative: bool  # only negative posts alert; every post shapes the brand's baseline
 
 
+def _curve(mention: Mention, points: Mapping[float, float]) -> Curve:
+    """`curve_of` from (observed minutes since the epoch -> engagement total), as `detect` reads them."""
+    created = to_minutes(mention.created_at)
+    by_time = {t - created: e for t, e in points.items()}
+    minutes = np.array(sorted(t for t in by_time if t > 0), dtype=float)
+    return Curve(mention.id, created, minutes, np.array([by_time[t] for t in minutes], dtype=float),
+                 mention.is_negative)
+
+
+def _slices(start: datetime, end: datetime, width: timedelta, most: int = 60) -> list[tuple[datetime, datetime]]:
+    """[start, end] as consecutive closed slices of `width` ending at `end` (the first takes what is older)."""
+    bounds = [end]
+    while len(bounds) < most and bounds[-1] - width > start:
+        bounds.append(bounds[-1] - width)
+    bounds.append(start)
+    bounds.reverse()
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
 def curve_of(mention: Mention, snapshots: Iterable[EngagementSnapshot]) -> Curve:
     """A mention's snapshots as a curve; one taken at the moment of posting is left out (it is the origin)."""
     created = to_minutes(mention.created_at)
@@ -297,16 +316,40 @@ class SpreadDetector:
         start = since - self.history_needed() if since else datetime.min.replace(tzinfo=now.tzinfo)
         # A brand's levels are its own posts', so one brand's partition reads only that brand.
         brand = next(iter(self.brands)) if len(self.brands) == 1 else None
-        snapshots = store.snapshots_since(start, until=now, brand=brand)
-        mentions = store.get_mentions({s.mention_id for s in snapshots})
-        if self.brands:
-            mentions = {k: m for k, m in mentions.items() if m.brand in self.brands}
+        # Read a day at a time, keeping of each snapshot only what a curve needs (its time and
+        # engagement), and of each post only its brand, age and sign: the snapshots and posts of
+        # a whole window held as objects were most of a large run's memory.
+        points: dict[str, dict[float, float]] = defaultdict(dict)
+        for lo, hi in _slices(start, now, timedelta(days=1)):
+            for snap in store.snapshots_since(lo, until=hi, brand=brand):
+                points[snap.mention_id][to_minutes(snap.observed_at)] = snap.engagement.total
+        by_brand: dict[str, list[Curve]] = defaultdict(list)
+        ids = list(points)
+        for first in range(0, len(ids), 2000):
+            for mention_id, mention in store.get_mentions(ids[first : first + 2000]).items():
+                if self.brands and mention.brand not in self.brands:
+                    continue
+                by_brand[mention.brand].append(_curve(mention, points[mention_id]))
+            for mention_id in ids[first : first + 2000]:
+                points.pop(mention_id, None)
         already: dict[str, Severity] = {}
-        for alert in store.alerts_for(mentions):
+        for alert in store.alerts_for(c.mention_id for curves in by_brand.values() for c in curves):
             if alert.mention_id not in already or alert.severity.rank > already[alert.mention_id].rank:
                 already[alert.mention_id] = alert.severity
+        triggers = {b: detect_brand(curves, self.config, to_minutes(since) if since else None, already, self.model,
+                                    until=to_minutes(now)) for b, curves in by_brand.items()}
+        mentions = store.get_mentions({t.mention_id for found in triggers.values() for t in found})
+        alerts = [self._alert(mentions[t.mention_id], t) for found in triggers.values() for t in found]
+        alerts.sort(key=lambda a: (a.created_at, a.id))
         # Each alert carries its post's topic and owning team, so routing and the inbox can use them.
-        return tag_alerts(self.evaluate(mentions, snapshots, since, already, until=now), mentions)
+        return tag_alerts(alerts, mentions)
+
+    def _alert(self, mention: Mention, t: Trigger) -> Alert:
+        return Alert(
+            id=Alert.make_id(mention.id, t.severity), mention_id=mention.id, brand=mention.brand,
+            severity=t.severity, created_at=from_minutes(t.at), reason=explain(mention, t, self.config),
+            velocity_per_min=round(t.velocity_per_min, 3), baseline_per_min=round(t.level.velocity_per_min, 3),
+        )
 
     def evaluate(
         self,
@@ -330,12 +373,7 @@ class SpreadDetector:
         for curves in by_brand.values():
             for t in detect_brand(curves, cfg, to_minutes(since) if since else None, already, self.model,
                                   until=to_minutes(until) if until else None):
-                mention = mentions[t.mention_id]
-                alerts.append(Alert(
-                    id=Alert.make_id(mention.id, t.severity), mention_id=mention.id, brand=mention.brand,
-                    severity=t.severity, created_at=from_minutes(t.at), reason=explain(mention, t, cfg),
-                    velocity_per_min=round(t.velocity_per_min, 3), baseline_per_min=round(t.level.velocity_per_min, 3),
-                ))
+                alerts.append(self._alert(mentions[t.mention_id], t))
         alerts.sort(key=lambda a: (a.created_at, a.id))
         return alerts
 

@@ -124,3 +124,16 @@ def test_the_demo_complaint_climbs_the_same_through_hourly_chunks(config, store,
     new = partitions.commit_alerts(store, found)
     assert [(a.mention_id, a.severity) for a in new] == [
         (VIRAL, Severity.info), (VIRAL, Severity.warning), (VIRAL, Severity.critical)]
+
+
+def test_the_shared_sentiment_data_is_found_and_the_environment_overrides_it(tmp_path, monkeypatch):
+    from sentiment.data import shared_sentiment_dir
+
+    data = tmp_path / "shared" / "data" / "sentiment"
+    data.mkdir(parents=True)
+    (data / "xlmt_en_val.jsonl").write_text('{"text": "hi", "label": "neutral", "lang": "en"}\n')
+    for given in (tmp_path / "shared" / "data", data):  # a shared/data dir, or its sentiment dir
+        monkeypatch.setenv("EARSHOT_SHARED_DATA", str(given))
+        assert shared_sentiment_dir() == data
+    monkeypatch.setenv("EARSHOT_SHARED_DATA", str(tmp_path / "nowhere"))
+    assert shared_sentiment_dir() is None  # set but empty: said, not silently replaced by another
