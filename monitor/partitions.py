@@ -169,7 +169,11 @@ def plan_detection(config: Config, store: Store, partition_hours: int | None = N
         width = timedelta(hours=hours)
         epoch = datetime(1970, 1, 1, tzinfo=latest.tzinfo)
         edge = epoch + (latest - epoch) // width * width  # the last boundary at or before latest
-        while edge > (since or datetime.min.replace(tzinfo=latest.tzinfo)) and len(bounds) < most - 1:
+        floor = since
+        if floor is None:  # a first run: no partitions before the first post (hourly counts, not posts)
+            floor = min((p.bucket for p in store.trend(None, bucket_minutes=60)),
+                        default=datetime.min.replace(tzinfo=latest.tzinfo))
+        while edge > floor and len(bounds) < most - 1:
             if edge < latest:
                 bounds.append(edge)
             edge -= width
