@@ -124,9 +124,13 @@ def test_dag_files_parse_through_the_dagbag(demo_env: dict[str, str], tmp_path: 
     process = dags["earshot_process"]
     assert "earshot_mentions" in process["schedule"]
     tasks = process["tasks"]
-    assert tasks["score"]["downstream"] == ["detect"]
-    assert tasks["detect"]["downstream"] == ["notify"]
-    assert tasks["detect"]["outlets"] == ["earshot_alerts"]
+    # Scoring and detection are mapped over chunks (monitor/partitions.py, tests/test_dag_partitions.py).
+    assert tasks["plan_scoring"]["downstream"] == ["score"]
+    assert tasks["score"]["downstream"] == ["plan_detection"]
+    assert tasks["plan_detection"]["downstream"] == ["commit_alerts", "detect"]
+    assert tasks["detect"]["downstream"] == ["commit_alerts"]
+    assert tasks["commit_alerts"]["downstream"] == ["notify"]
+    assert tasks["commit_alerts"]["outlets"] == ["earshot_alerts"]
 
 
 def test_a_live_source_gets_an_ingest_dag_on_its_poll_interval(tmp_path: Path) -> None:
