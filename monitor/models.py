@@ -135,6 +135,7 @@ class AlertState(StrEnum):
 class AlertKind(StrEnum):
     spread = "spread"  # one post taking off
     storm = "storm"  # a brand's mention volume or negative share spiking
+    theme = "theme"  # a complaint theme that is new or growing fast (monitor/themes/)
 
 
 class Alert(BaseModel):
