@@ -4,9 +4,12 @@ Why average linkage cut at a cosine distance: the number of themes in a window i
 known in advance (k-means would need it), a group's members are all about as close to one
 another as the threshold says (single linkage chains unrelated posts through neighbours),
 and the result does not depend on a random seed or on the order posts arrive in, so the
-same window always gives the same groups. On 10,000 posts it takes a few seconds (SciPy's
-nearest-neighbour chain, O(n^2) memory: 400 MB at 10,000; `ThemeSettings.max_posts` bounds
-a window).
+same window always gives the same groups.
+
+Average linkage costs O(n^2) time and memory: at 10,000 posts, 1.2 GB for a moment and
+seconds of CPU (the cosine distances come from one BLAS matrix product in float32, several
+times faster than `pdist`; SciPy's nearest-neighbour chain links them). A window is bounded by
+`ThemeSettings.max_posts` (5,000). `benchmarks/themes.py` measures it at 10,000.
 """
 
 from __future__ import annotations
@@ -31,16 +34,25 @@ def group(vectors: np.ndarray, distance: float, min_size: int = 2) -> np.ndarray
         if n and min_size <= 1:
             labels[:] = np.arange(n)
         return labels
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import pdist
-
-    condensed = np.clip(pdist(np.asarray(vectors, dtype=np.float64), "cosine"), 0.0, 2.0)
-    raw = fcluster(linkage(condensed, method="average"), t=distance, criterion="distance")
+    raw = _linked(np.asarray(vectors, dtype=np.float32), distance)
     ids, first, sizes = np.unique(raw, return_index=True, return_counts=True)
     keep = [(-int(size), int(at), int(i)) for i, at, size in zip(ids, first, sizes, strict=True) if size >= min_size]
     for new, (_, _, old) in enumerate(sorted(keep)):
         labels[raw == old] = new
     return labels
+
+
+def _linked(vectors: np.ndarray, distance: float) -> np.ndarray:
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    d = vectors @ vectors.T  # cosine similarity of unit rows
+    np.subtract(1.0, d, out=d)
+    np.fill_diagonal(d, 0.0)
+    np.clip(d, 0.0, 2.0, out=d)
+    condensed = squareform(d, checks=False).astype(np.float64)
+    del d
+    return fcluster(linkage(condensed, method="average"), t=distance, criterion="distance")
 
 
 def centroid(vectors: np.ndarray) -> np.ndarray:
