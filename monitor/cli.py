@@ -520,6 +520,10 @@ from sentiment.cli import app as sentiment_app  # noqa: E402 - light: loads no m
 
 app.add_typer(sentiment_app, name="sentiment", help="Evaluate, try and inspect the sentiment model.")
 
+from monitor.themes.cli import app as themes_app  # noqa: E402 - light: loads no model at import
+
+app.add_typer(themes_app, name="themes")
+
 index_app = typer.Typer(help="Elasticsearch: index templates and ILM policy.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 

@@ -34,7 +34,7 @@ BRANDS = {"brands": [{"name": "Acme", "queries": ["acme"]}]}
 BUILT_IN = {
     SOURCES_GROUP: {"replay", "x", "reddit", "googleplay", "appstore", "bluesky", "mastodon", "rss"},
     CHANNELS_GROUP: {"console", "jsonl", "webhook", "slack", "teams", "email"},
-    DETECTORS_GROUP: {"spread", "storm"},
+    DETECTORS_GROUP: {"spread", "storm", "themes"},
 }
 SDKS = ("tweepy", "praw", "prawcore", "atproto", "atproto_client", "mastodon", "google_play_scraper", "feedparser",
         "httpx", "rich", "tenacity", "numpy", "torch", "transformers")

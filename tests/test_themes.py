@@ -318,3 +318,26 @@ def test_the_multilingual_encoder_groups_one_complaint_across_languages():
         majority = max(set(members), key=members.count)
         assert majority != NOISE and members.count(majority) >= 4, (topic, labels.tolist())
         assert {langs[i] for i in range(len(flat)) if labels[i] == majority and topics[i] == topic} == {0, 1, 2}
+
+
+def test_earshot_themes_list_shows_what_the_brand_usually_complains_about(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from monitor.cli import app
+
+    config = tmp_path / "earshot.yaml"
+    config.write_text(yaml.safe_dump({"brands": [{"name": BRAND, "queries": ["acme"]}, {"name": "Quiet", "queries": ["q"]}],
+                                      "store": {"path": "earshot.db"}}))
+    store = SQLiteStore(tmp_path / "earshot.db")
+    store.ingest(usual_days(2, USUAL), [])
+    detector().detect(store, None, START + timedelta(days=2))
+    store.close()
+    result = CliRunner().invoke(app, ["themes", "list", "-c", str(config)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Acme: usual themes (encoder concept-test" in result.output
+    assert "paquete" in result.output and "cobro doble" in result.output
+    assert "│ 4.00 " in result.output  # four delivery complaints an hour, as ingested
+    assert "Quiet: no themes learned yet" in result.output
+    missing = CliRunner().invoke(app, ["themes", "list", "-c", str(config), "--brand", "Nobody"])
+    assert missing.exit_code != 0 and "no brand named 'Nobody'" in missing.output

@@ -189,10 +189,6 @@ class ThemeDetector:
         window = timedelta(hours=s.window_hours)
         step_hours = s.step_minutes / 60
         decay = math.exp(-step_hours / (s.usual_days * 24))
-        # The rates start at 0 with the brand's first step; dividing by the weight the average
-        # has gathered since (as Adam's bias correction does) makes them right from day one.
-        steps_before = round((at - state.started) / timedelta(minutes=s.step_minutes))
-        gathered = 1.0 - decay ** steps_before
         posts = self._negatives(store, brand, at - window, at)
         fresh = [m for m in posts if m.created_at >= at - timedelta(minutes=s.step_minutes)]
         # The brand's background vocabulary, for naming: decayed, plus this step's posts.
@@ -226,7 +222,9 @@ class ThemeDetector:
                         match = best
                 if match >= 0:
                     theme = state.themes[match]
-                    expected = theme.rate_per_hour / gathered * s.window_hours if gathered > 0 else 0.0
+                    # Rates start at 0 with the brand's first step; `usual_rate` divides by the weight
+                    # gathered since (as Adam's bias correction does), so they are right from day one.
+                    expected = state.usual_rate(theme) * s.window_hours
                     known = theme.posts_seen >= s.min_posts
                     blended = 0.9 * theme.centroid + 0.1 * c
                     theme.centroid = (blended / max(float(np.linalg.norm(blended)), 1e-12)).astype(np.float32)
@@ -254,6 +252,7 @@ class ThemeDetector:
                 self.findings.append(finding)
                 findings.append((finding, theme, group_posts))
         # Every usual theme's rate moves towards this step's count (0 where it was absent).
+        state.weight = decay * state.weight + (1 - decay)
         for i, theme in enumerate(state.themes):
             n = observed.get(i, 0)
             theme.rate_per_hour = decay * theme.rate_per_hour + (1 - decay) * n / step_hours

@@ -77,6 +77,12 @@ class ThemeState:
     themes: list[UsualTheme] = field(default_factory=list)
     background: dict[str, float] = field(default_factory=dict)  # term -> decayed count of posts using it
     background_docs: float = 0.0
+    # The weight the rates' averages have gathered since `started` (1 - decay^steps): a rate
+    # divided by it is the usual posts an hour, right from the first day (bias correction).
+    weight: float = 0.0
+
+    def usual_rate(self, theme: UsualTheme) -> float:
+        return theme.rate_per_hour / self.weight if self.weight > 0 else 0.0
 
     def centroids(self) -> np.ndarray:
         if not self.themes:
@@ -90,6 +96,7 @@ class ThemeState:
             "last_step": self.last_step.isoformat() if self.last_step else None,
             "themes": [t.to_json() for t in self.themes],
             "background": {k: round(v, 3) for k, v in terms}, "background_docs": round(self.background_docs, 3),
+            "weight": self.weight,
         }, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -103,6 +110,6 @@ class ThemeState:
                        datetime.fromisoformat(d["last_step"]) if d.get("last_step") else None,
                        [UsualTheme.from_json(t) for t in d.get("themes", [])],
                        {str(k): float(v) for k, v in d.get("background", {}).items()},
-                       float(d.get("background_docs", 0.0)))
+                       float(d.get("background_docs", 0.0)), float(d.get("weight", 0.0)))
         except (KeyError, TypeError, json.JSONDecodeError, base64.binascii.Error) as exc:
             raise ValueError(f"unreadable theme state: {exc}") from exc
