@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -12,8 +13,13 @@ from monitor.models import Engagement, Mention
 
 SOURCE_NAME = "x"
 UNAVAILABLE_AUTHOR = "[unavailable]"
-TWEET_FIELDS = ["created_at", "public_metrics", "lang", "conversation_id", "referenced_tweets", "author_id"]
-USER_FIELDS = ["public_metrics", "username"]
+# note_tweet: the full text of a long post (`text` stops at 280 characters); edit_history_tweet_ids:
+# the first id is the post's identity across edits.
+TWEET_FIELDS = ["created_at", "public_metrics", "lang", "conversation_id", "referenced_tweets", "author_id",
+                "note_tweet", "edit_history_tweet_ids", "possibly_sensitive"]
+USER_FIELDS = ["public_metrics", "username", "verified"]
+# The author, and the posts a retweet or quote refers to (a retweet's original is the voice).
+EXPANSIONS = ["author_id", "referenced_tweets.id", "referenced_tweets.id.author_id"]
 _TWITTER_EPOCH_MS = 1288834974657  # snowflake ids carry their creation time
 
 
@@ -32,6 +38,17 @@ class TweetMetrics(Loose):
                           quotes=self.quote_count)
 
 
+
+
+class NoteTweet(Loose):
+    text: str
+
+
+class Reference(Loose):
+    type: str  # retweeted / quoted / replied_to
+    id: str = Field(pattern=r"^\d{1,20}$")
+
+
 class Tweet(Loose):
     id: str = Field(pattern=r"^\d{1,20}$")
     text: str
@@ -39,6 +56,23 @@ class Tweet(Loose):
     created_at: datetime | None = None
     lang: str | None = None
     public_metrics: TweetMetrics | None = None
+    note_tweet: NoteTweet | None = None
+    edit_history_tweet_ids: list[str] = Field(default_factory=list)
+    referenced_tweets: list[Reference] = Field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """The post's identity across edits: an edit arrives under a new id, its history starts with the first."""
+        first = self.edit_history_tweet_ids[0] if self.edit_history_tweet_ids else self.id
+        return first if first.isdigit() else self.id
+
+    def full_text(self) -> str:
+        """What the user wrote: the long post's full text when there is one, HTML-unescaped once
+        (X escapes `&`, `<` and `>` in `text`)."""
+        return html.unescape(self.note_tweet.text if self.note_tweet else self.text)
+
+    def referenced(self, kind: str) -> str | None:
+        return next((r.id for r in self.referenced_tweets if r.type == kind), None)
 
     def created(self) -> datetime:
         """When posted; without `created_at`, read from the snowflake id, which encodes it."""
@@ -55,6 +89,7 @@ class User(Loose):
     id: str
     username: str = Field(min_length=1)
     public_metrics: UserMetrics | None = None
+    verified: bool | None = None
 
 
 def describe(error: ValidationError) -> str:
@@ -74,7 +109,7 @@ class BrokenPage(ValueError):
 
 
 def page_parts(payload: object) -> tuple[list[object], dict[str, User], dict[str, object]]:
-    """The raw posts, the valid users by id, and `meta` of one response."""
+    """The raw posts, the valid users by id, and `meta` of one response (`included_tweets` for the rest)."""
     if not isinstance(payload, dict):
         raise BrokenPage("the response is not a JSON object")
     data = payload.get("data", [])
@@ -94,19 +129,54 @@ def page_parts(payload: object) -> tuple[list[object], dict[str, User], dict[str
     return data, users, meta
 
 
+def included_tweets(payload: object) -> dict[str, Tweet]:
+    """The posts `includes.tweets` carries (the originals of retweets and quotes), valid ones by id."""
+    includes = payload.get("includes") if isinstance(payload, dict) else None
+    found: dict[str, Tweet] = {}
+    for raw in (includes.get("tweets") or []) if isinstance(includes, dict) else []:
+        try:
+            tweet = Tweet.model_validate(raw)
+        except ValidationError:
+            continue
+        found[tweet.id] = tweet
+    return found
+
+
 def to_mention(tweet: Tweet, author: User | None, brands: Sequence[BrandConfig]) -> Mention | None:
-    """The mention of the first brand the post's text matches; None when none does."""
+    """The mention of the first brand the post's text matches; None when none does.
+
+    Keyed by the first id of the edit history, so an edit updates the mention in place. A quote
+    is a mention that refers to its original. (A retweet is no mention: see `voice_of`.)
+    """
+    text = tweet.full_text()
     for brand in brands:
-        query = brand.match(tweet.text)
+        query = brand.match(text)
         if query is None:
             continue
         handle = author.username if author else UNAVAILABLE_AUTHOR
         followers = author.public_metrics.followers_count if author and author.public_metrics else 0
-        url = f"https://x.com/{author.username}/status/{tweet.id}" if author else f"https://x.com/i/web/status/{tweet.id}"
-        metrics = tweet.public_metrics or TweetMetrics()
+        key = tweet.key
+        url = f"https://x.com/{author.username}/status/{key}" if author else f"https://x.com/i/web/status/{key}"
+        quoted = tweet.referenced("quoted")
         return Mention(
-            id=Mention.make_id(SOURCE_NAME, tweet.id), source=SOURCE_NAME, native_id=tweet.id, url=url,
-            author_handle=handle, author_followers=followers, text=tweet.text, lang=tweet.lang,
-            created_at=tweet.created(), brand=brand.name, query=query, engagement=metrics.engagement(),
+            id=Mention.make_id(SOURCE_NAME, key), source=SOURCE_NAME, native_id=key, url=url,
+            author_handle=handle, author_followers=followers, text=text, lang=tweet.lang,
+            created_at=tweet.created(), brand=brand.name, query=query,
+            engagement=(tweet.public_metrics or TweetMetrics()).engagement(),
+            engagement_known=tweet.public_metrics is not None,
+            refers_to=Mention.make_id(SOURCE_NAME, quoted) if quoted else None,
+            author_verified=author.verified if author else None,
         )
     return None
+
+
+def voice_of(tweet: Tweet, included: dict[str, Tweet]) -> Tweet | None:
+    """The post that speaks: the post itself, or for a retweet its original (when X included it).
+
+    A retweet is engagement of the original, not a new voice: its own text is a truncated
+    `RT @user: ...` copy. Without the original at hand there is nothing to store.
+    """
+    original = tweet.referenced("retweeted")
+    if original is None:
+        return tweet
+    return included.get(original)

@@ -10,18 +10,48 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from monitor.models import EngagementSnapshot, Mention
+from monitor.sources.base import Removal
 from monitor.sources.x.client import RateLimited, XClient
-from monitor.sources.x.payloads import SOURCE_NAME, Tweet, TweetMetrics, describe, label, page_parts
+from monitor.sources.x.payloads import SOURCE_NAME, Tweet, describe, label, page_parts
 
 log = logging.getLogger("monitor.sources.x.source")
 
 LOOKUP_BATCH = 100  # ids per tweet lookup request, X's maximum
 
 
-def refresh(client: XClient, mentions: Sequence[Mention], now: Callable[[], datetime]) -> list[EngagementSnapshot]:
-    """Current public metrics, looked up 100 posts per request; deleted posts are skipped."""
-    ids = list(dict.fromkeys(m.native_id for m in mentions if m.source == SOURCE_NAME))
+def gone(payload: object) -> list[Removal]:
+    """The looked-up posts X reports as gone in `errors`: not found (deleted, or its author
+    deactivated) or not authorized (its author suspended or protected)."""
+    errors = payload.get("errors") if isinstance(payload, dict) else None
+    removals = []
+    for error in errors if isinstance(errors, list) else []:
+        if not isinstance(error, dict) or error.get("resource_type") not in ("tweet", None):
+            continue
+        native = error.get("resource_id") or error.get("value")
+        if not isinstance(native, str) or not native.isdigit() or error.get("parameter") not in ("ids", "id"):
+            continue
+        kind, detail = str(error.get("type", "")), str(error.get("detail", "")).lower()
+        if "suspended" in detail:
+            reason = "suspended"
+        elif kind.endswith("/resource-not-found"):
+            reason = "deleted"
+        elif kind.endswith("/not-authorized-for-resource"):
+            reason = "protected"
+        else:
+            continue  # some other problem (a field not allowed...): not a statement that the post is gone
+        removals.append(Removal(Mention.make_id(SOURCE_NAME, native), reason))
+    return removals
+
+
+def refresh(client: XClient, mentions: Sequence[Mention], now: Callable[[], datetime]
+            ) -> tuple[list[EngagementSnapshot], list[Removal]]:
+    """Current public metrics, looked up 100 posts per request, and the posts X says are gone.
+
+    A post without `public_metrics` gets no snapshot: unknown is not zero.
+    """
+    ids = list(dict.fromkeys(m.native_id for m in mentions if m.source == SOURCE_NAME and not m.removed))
     snapshots: list[EngagementSnapshot] = []
+    removals: list[Removal] = []
     for start in range(0, len(ids), LOOKUP_BATCH):
         chunk = ids[start : start + LOOKUP_BATCH]
         where = f"x lookup {start // LOOKUP_BATCH + 1}/{math.ceil(len(ids) / LOOKUP_BATCH)}"
@@ -30,6 +60,7 @@ def refresh(client: XClient, mentions: Sequence[Mention], now: Callable[[], date
                 where, lambda ids=chunk: client.tweepy.get_tweets(ids=ids, tweet_fields=["public_metrics"])
             )
             data, _, _ = page_parts(payload)
+            removals += gone(payload)
         except RateLimited:
             log.warning("%s: rate limited; the remaining engagement refreshes wait for the next run", where)
             break
@@ -43,7 +74,8 @@ def refresh(client: XClient, mentions: Sequence[Mention], now: Callable[[], date
             except ValidationError as exc:
                 log.warning("%s: skipped %s: %s", where, label(raw), describe(exc))
                 continue
-            metrics = tweet.public_metrics or TweetMetrics()
-            snapshots.append(EngagementSnapshot(mention_id=Mention.make_id(SOURCE_NAME, tweet.id),
-                                                observed_at=observed, engagement=metrics.engagement()))
-    return snapshots
+            if tweet.public_metrics is None:
+                continue
+            snapshots.append(EngagementSnapshot(mention_id=Mention.make_id(SOURCE_NAME, tweet.key),
+                                                observed_at=observed, engagement=tweet.public_metrics.engagement()))
+    return snapshots, removals

@@ -24,12 +24,23 @@ from pydantic import ValidationError
 
 from monitor.config import BrandConfig
 from monitor.models import EngagementSnapshot, Mention
-from monitor.sources.base import Batch, Problem, SourceError
+from monitor.sources.base import Batch, Problem, Removal, SourceError
 from monitor.sources.credentials import credential
 from monitor.sources.registry import SourceContext
 from monitor.sources.x.client import RateLimited, StaleCursor, XClient
 from monitor.sources.x.cursor import QueryState, dump_cursor, is_id, iso, load_cursor, max_id, min_id, parse_iso
-from monitor.sources.x.payloads import TWEET_FIELDS, USER_FIELDS, Tweet, User, describe, page_parts, to_mention
+from monitor.sources.x.payloads import (
+    EXPANSIONS,
+    TWEET_FIELDS,
+    USER_FIELDS,
+    Tweet,
+    User,
+    describe,
+    included_tweets,
+    page_parts,
+    to_mention,
+    voice_of,
+)
 from monitor.sources.x.payloads import label as post_label
 from monitor.sources.x.queries import build_queries
 from monitor.sources.x.refresh import refresh
@@ -56,6 +67,7 @@ class XSource:
         self.settings = settings
         self._clock = clock
         self.api = XClient(settings, bearer_token, sleep=sleep, clock=clock)
+        self.removals: list[Removal] = []  # posts a refresh found gone, taken by the pipeline
 
     @property
     def client(self) -> tweepy.Client:
@@ -81,7 +93,7 @@ class XSource:
         lookback = now - timedelta(minutes=self.settings.lookback_minutes)
         states, problems = load_cursor(cursor, queries, lookback)
         batch = Batch(problems=problems)
-        seen: set[str] = set()
+        seen: dict[str, int] = {}  # mention id -> the post id it was made from, for edits within a batch
         for number, query in enumerate(queries, start=1):
             label = f"x search {number}/{len(queries)}" if len(queries) > 1 else "x search"
             try:
@@ -104,7 +116,7 @@ class XSource:
         return batch
 
     def _search(self, query: str, state: QueryState, brands: Sequence[BrandConfig], batch: Batch,
-                seen: set[str], now: datetime, label: str) -> bool:
+                seen: dict[str, int], now: datetime, label: str) -> bool:
         """Page through one query and update `state` to what the batch covers.
 
         True when the page budget ran out with posts still waiting: fetch again at once.
@@ -113,7 +125,7 @@ class XSource:
         """
         params: dict[str, Any] = {
             "max_results": self.settings.max_results, "tweet_fields": TWEET_FIELDS,
-            "expansions": ["author_id"], "user_fields": USER_FIELDS,
+            "expansions": EXPANSIONS, "user_fields": USER_FIELDS,
         }
         if state.since_id:
             params["since_id"] = state.since_id
@@ -134,7 +146,8 @@ class XSource:
                     batch.problems.append(Problem(where, f"skipped a page X did not answer as documented: {exc}"))
                     log.warning("%s: skipped a malformed page: %s", where, exc)
                     return False
-                for tweet_id in self._add_page(data, users, brands, batch, seen, now, where):
+                included = included_tweets(payload)
+                for tweet_id in self._add_page(data, users, included, brands, batch, seen, now, where):
                     newest, oldest = max_id(newest, tweet_id), min_id(oldest, tweet_id)
                 for key in ("newest_id", "oldest_id"):  # ids of posts skipped as malformed count too
                     if is_id(meta.get(key)):
@@ -159,9 +172,14 @@ class XSource:
             state.newest_id = max_id(state.newest_id, newest)
             state.until_id = min_id(state.until_id, oldest)
 
-    def _add_page(self, data: list[object], users: dict[str, User], brands: Sequence[BrandConfig],
-                  batch: Batch, seen: set[str], now: datetime, where: str) -> list[str]:
-        """Turn a page's posts into mentions; returns the ids of the valid posts."""
+    def _add_page(self, data: list[object], users: dict[str, User], included: dict[str, Tweet],
+                  brands: Sequence[BrandConfig], batch: Batch, seen: dict[str, int], now: datetime,
+                  where: str) -> list[str]:
+        """Turn a page's posts into mentions; returns the ids of the valid posts.
+
+        A retweet stands for its original (`voice_of`); two versions of an edited post are one
+        mention, the newest version's.
+        """
         ids = []
         for raw in data:
             try:
@@ -170,18 +188,27 @@ class XSource:
                 batch.problems.append(Problem(where, f"skipped {post_label(raw)}: {describe(exc)}"))
                 continue
             ids.append(tweet.id)
-            if tweet.id in seen:
-                continue
-            seen.add(tweet.id)
-            mention = to_mention(tweet, users.get(tweet.author_id or ""), brands)
+            voice = voice_of(tweet, included)
+            if voice is None:
+                continue  # a retweet whose original X did not include: engagement of a post we cannot see
+            mention = to_mention(voice, users.get(voice.author_id or ""), brands)
             if mention is None:
                 continue  # X matched something outside the text (a link, a handle) or an exclusion
+            if mention.id in seen:
+                if int(voice.id) <= seen[mention.id]:
+                    continue
+                # A later version of an edited post: it replaces the earlier one in the batch.
+                batch.mentions = [m for m in batch.mentions if m.id != mention.id]
+                batch.snapshots = [s for s in batch.snapshots if s.mention_id != mention.id]
+            seen[mention.id] = int(voice.id)
             batch.mentions.append(mention)
-            # First sight is the first point of the post's engagement curve.
-            batch.snapshots.append(EngagementSnapshot(mention_id=mention.id, observed_at=now,
-                                                      engagement=mention.engagement))
+            if mention.engagement_known:  # first sight is the first point of the engagement curve
+                batch.snapshots.append(EngagementSnapshot(mention_id=mention.id, observed_at=now,
+                                                          engagement=mention.engagement))
         return ids
 
     def refresh(self, mentions: Sequence[Mention]) -> list[EngagementSnapshot]:
         """Current public metrics of `mentions` (refresh.py)."""
-        return refresh(self.api, mentions, self._now)
+        snapshots, removals = refresh(self.api, mentions, self._now)
+        self.removals += removals
+        return snapshots

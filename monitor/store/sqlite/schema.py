@@ -129,6 +129,9 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         # Engagement.total, computed by SQLite from the engagement column (never written), so
         # it can be filtered, sorted and indexed; it follows every change of engagement.
         "engagement_total": f"INTEGER GENERATED ALWAYS AS ({ENGAGEMENT_TOTAL}) VIRTUAL",
+        # Issue 17: what the platforms say beyond the text, and tombstones (monitor/removals.py).
+        "engagement_known": "INTEGER NOT NULL DEFAULT 1", "refers_to": "TEXT", "author_verified": "INTEGER",
+        "nsfw": "INTEGER NOT NULL DEFAULT 0", "removed": "TEXT", "removed_at": "TEXT",
     },
     "alerts": {
         "kind": "TEXT NOT NULL DEFAULT 'spread'", "topic": "TEXT", "team": "TEXT", "assignee": "TEXT",
