@@ -34,6 +34,7 @@ class BrandConfig(_Strict):
     name: str = Field(min_length=1)
     queries: list[str] = Field(min_length=1)
     exclude: list[str] = Field(default_factory=list)
+    exclude_nsfw: bool = False  # leave out posts the platform marks adult-only (Reddit's over_18)
 
     def match(self, text: str) -> str | None:
         """The first query the text matches (case-insensitive), or None if it matches none or an exclusion."""

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import praw
 import praw.exceptions
@@ -37,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention
-from monitor.sources.base import Batch, Problem, SourceError
+from monitor.sources.base import Batch, Problem, Removal, SourceError
 from monitor.sources.credentials import credential
 from monitor.sources.reddit.settings import RedditSettings
 from monitor.sources.registry import SourceContext
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 PUBLIC_URL = "https://www.reddit.com"  # where a permalink opens in a browser
 DELETED_AUTHOR = "[deleted]"
 INFO_BATCH = 100  # fullnames per /api/info request, Reddit's maximum
+PAGE_MAX = 100  # items per listing request, Reddit's maximum
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 520, 522})
 # Reddit's search time windows, smallest first: (time_filter, seconds it reaches back).
 TIME_FILTERS = (("hour", 3600), ("day", 86400), ("week", 7 * 86400), ("month", 31 * 86400), ("year", 366 * 86400))
@@ -154,20 +156,46 @@ def dump_cursor(states: dict[str, ListingState]) -> str:
 # --- things -------------------------------------------------------------------------------------
 
 
+REMOVED_BODIES = {"[removed]": "removed", "[deleted]": "deleted"}  # what Reddit puts where the text was
+_FULLNAME = r"^t[13]_[0-9a-z]+$"
+
+
 class _Thing(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    name: str = Field(pattern=r"^t[13]_[0-9a-z]+$")
+    name: str = Field(pattern=_FULLNAME)
+    id: str | None = None
     created_utc: float
-    permalink: str = Field(pattern=r"^/")
+    # Absent from comments in inbox, user and older listings: built from link_id, id and subreddit.
+    permalink: str | None = Field(None, pattern=r"^/")
+    subreddit: str | None = None
     author: str | None = None
     score: int = 0
+    over_18: bool = False
+
+    def link(self) -> str:
+        """The public URL, percent-encoded: slugs carry the title's non-ASCII letters as they are."""
+        return PUBLIC_URL + quote(self.path(), safe="/%:@!$&'()*+,;=-._~")
+
+    def path(self) -> str:
+        if self.permalink:
+            return self.permalink
+        raise ValueError("permalink: missing, and nothing to build it from")
+
+    def gone(self) -> str | None:
+        """Why the item is no longer public (removed by moderators, deleted by its author), or None."""
+        return None
+
+    def score_known(self) -> bool:
+        return True
 
 
 class _Submission(_Thing):
     title: str
     selftext: str = ""
     num_comments: int = Field(0, ge=0)
+    hide_score: bool = False
+    removed_by_category: str | None = None
 
     @property
     def text(self) -> str:
@@ -176,9 +204,19 @@ class _Submission(_Thing):
     def engagement(self) -> Engagement:
         return Engagement(score=self.score, replies=self.num_comments)
 
+    def gone(self) -> str | None:
+        if self.removed_by_category:  # "moderator", "deleted", "author", "reddit", "copyright_takedown", ...
+            return "deleted" if self.removed_by_category in ("deleted", "author") else "removed"
+        return REMOVED_BODIES.get(self.selftext.strip())
+
+    def score_known(self) -> bool:
+        return not self.hide_score
+
 
 class _Comment(_Thing):
     body: str
+    link_id: str | None = Field(None, pattern=r"^t3_[0-9a-z]+$")
+    score_hidden: bool = False
 
     @property
     def text(self) -> str:
@@ -187,6 +225,20 @@ class _Comment(_Thing):
     def engagement(self) -> Engagement:
         return Engagement(score=self.score)
 
+    def path(self) -> str:
+        if self.permalink:
+            return self.permalink
+        comment_id = self.id or self.name.removeprefix("t1_")
+        if not (self.link_id and self.subreddit):
+            raise ValueError("permalink: missing, and link_id or subreddit to build it from missing too")
+        return f"/r/{self.subreddit}/comments/{self.link_id.removeprefix('t3_')}/_/{comment_id}/"
+
+    def gone(self) -> str | None:
+        return REMOVED_BODIES.get(self.body.strip())
+
+    def score_known(self) -> bool:
+        return not self.score_hidden
+
 
 def _fields(item: object) -> dict[str, Any]:
     """The JSON fields praw stored on the object, read without triggering praw's lazy fetch."""
@@ -194,16 +246,23 @@ def _fields(item: object) -> dict[str, Any]:
     author = data.get("author")
     if isinstance(author, Redditor):
         data["author"] = vars(author).get("name")
+    subreddit = data.get("subreddit")
+    if subreddit is not None and not isinstance(subreddit, str):
+        data["subreddit"] = vars(subreddit).get("display_name")
     return data
 
 
 def parse_thing(item: object) -> _Submission | _Comment:
     """A submission or comment as Earshot needs it; ValueError says what is wrong with it."""
     if isinstance(item, Submission):
-        return _Submission.model_validate(_fields(item))
-    if isinstance(item, Comment):
-        return _Comment.model_validate(_fields(item))
-    raise ValueError(f"not a submission or comment but {type(item).__name__}")
+        thing: _Submission | _Comment = _Submission.model_validate(_fields(item))
+    elif isinstance(item, Comment):
+        thing = _Comment.model_validate(_fields(item))
+    else:
+        raise ValueError(f"not a submission or comment but {type(item).__name__}")
+    if thing.gone() is None:
+        thing.path()  # a live item must have somewhere to link to
+    return thing
 
 
 def _describe(error: Exception) -> str:
@@ -323,6 +382,7 @@ class RedditSource:
             requestor_kwargs={"settings": settings, "limiter": self.limiter, "sleep": sleep},
         )
         self.subreddit = self.reddit.subreddit("+".join(settings.subreddits) or "all")
+        self.removals: list[Removal] = []  # items a refresh found gone, taken by the pipeline
 
     @classmethod
     def from_settings(cls, settings: RedditSettings, context: SourceContext) -> RedditSource:
@@ -341,6 +401,35 @@ class RedditSource:
             hint += f" (or Airflow connection {self.settings.airflow_conn_id!r})"
         return hint
 
+    def _refusal(self, response: requests.Response, what: str) -> str:
+        """What a 400/401/403/404 means, from the `reason` Reddit puts in the body: a private,
+        banned or quarantined subreddit, a query Reddit cannot run, or the app's credentials."""
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        reason = str(body.get("reason") or "").lower() if isinstance(body, dict) else ""
+        subs = f"r/{self.subreddit.display_name}"
+        where = f"sources.reddit: Reddit answered HTTP {status} during {what}"
+        if reason == "private":
+            return f"{where}: {subs} is private (or one of them is); remove it from sources.reddit.subreddits"
+        if reason == "banned":
+            return f"{where}: {subs} is banned by Reddit (or one of them is); remove it from sources.reddit.subreddits"
+        if reason == "quarantined":
+            return (f"{where}: {subs} is quarantined (or one of them is): an app-only client cannot opt in to "
+                    "quarantined subreddits; remove it from sources.reddit.subreddits")
+        if reason in ("gold_only", "premium_only"):
+            return f"{where}: {subs} is for premium members only; remove it from sources.reddit.subreddits"
+        if status == 400:
+            return (f"{where}: Reddit could not run the search (a bad query: check the brand terms in "
+                    f"brands[].queries){': ' + str(body.get('message')) if isinstance(body, dict) and body.get('message') else ''}")
+        if status == 404:
+            return f"{where}: no such subreddit or listing in {subs}: check sources.reddit.subreddits"
+        if status in (401, 403):
+            return f"{where}: Reddit refused the app credentials in {self._credential_hint()}"
+        return where
+
     @contextmanager
     def _platform_errors(self, what: str) -> Iterator[None]:
         """prawcore's exceptions as `SourceError`s that say what to fix, secrets left out."""
@@ -357,19 +446,13 @@ class RedditSource:
                 f"sources.reddit: Reddit refused the app credentials in {self._credential_hint()} ({exc.error}): "
                 "use the client id and secret of a 'script' or 'web' app"
             ) from None
-        except (prawcore.Redirect, prawcore.NotFound):
+        except prawcore.Redirect:
             raise SourceError(
                 f"sources.reddit: Reddit found no subreddit {self.subreddit.display_name!r} during {what}: "
                 "check sources.reddit.subreddits"
             ) from None
         except prawcore.ResponseException as exc:
-            status = exc.response.status_code
-            if status in (401, 403):
-                raise SourceError(
-                    f"sources.reddit: Reddit answered HTTP {status} during {what}: check the app credentials in "
-                    f"{self._credential_hint()}, and that r/{self.subreddit.display_name} is public"
-                ) from None
-            raise SourceError(f"sources.reddit: Reddit answered HTTP {status} during {what}") from None
+            raise SourceError(self._refusal(exc.response, what)) from None
         except prawcore.RequestException as exc:
             raise SourceError(
                 f"sources.reddit: Reddit API unreachable during {what} ({type(exc.original_exception).__name__}); "
@@ -383,17 +466,19 @@ class RedditSource:
     def _listings(self, brands: Sequence[BrandConfig]) -> dict[str, Callable[[dict[str, str], str], Any]]:
         """Each listing by cursor key: a function of (extra params, time filter) giving a generator."""
         limit = self.settings.limit + 1  # one more than the budget shows whether more is waiting
+        per_page = min(limit, PAGE_MAX)  # Reddit's maximum per request; praw would send all of `limit`
         try:
             queries = build_queries(brands)
         except ValueError as exc:
             raise SourceError(f"sources.reddit: {exc}") from None
         listings: dict[str, Callable[[dict[str, str], str], Any]] = {
             f"search:{q}": (lambda params, window, q=q: self.subreddit.search(
-                q, sort="new", time_filter=window, limit=limit, params=params))
+                q, sort="new", time_filter=window, limit=limit, params=params, request_limit=per_page))
             for q in queries
         }
         if self.settings.include_comments:
-            listings["comments"] = lambda params, window: self.subreddit.comments(limit=limit, params=params)
+            listings["comments"] = lambda params, window: self.subreddit.comments(
+                limit=limit, params=params, request_limit=per_page)
         return listings
 
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
@@ -460,35 +545,46 @@ class RedditSource:
         if thing.name in seen:
             return
         seen.add(thing.name)
+        if (why := thing.gone()) is not None:
+            # `[removed]` / `[deleted]` is no text: nothing to score or store, but if the item was
+            # stored before, its copy must go (a tombstone, monitor/removals.py).
+            batch.removals.append(Removal(Mention.make_id(self.name, thing.name), why))
+            return
         mention = self._mention(thing, brands)
         if mention is not None:
             batch.mentions.append(mention)
-            # First sight is the first point of the post's engagement curve.
-            batch.snapshots.append(EngagementSnapshot(mention_id=mention.id, observed_at=observed,
-                                                      engagement=mention.engagement))
+            if mention.engagement_known:  # first sight is the first point of the engagement curve
+                batch.snapshots.append(EngagementSnapshot(mention_id=mention.id, observed_at=observed,
+                                                          engagement=mention.engagement))
 
     def _mention(self, thing: _Submission | _Comment, brands: Sequence[BrandConfig]) -> Mention | None:
         for brand in brands:
+            if thing.over_18 and brand.exclude_nsfw:
+                continue
             query = brand.match(thing.text)
             if query is None:
                 continue
             return Mention(
                 id=Mention.make_id(self.name, thing.name), source=self.name, native_id=thing.name,
-                url=PUBLIC_URL + thing.permalink, author_handle=thing.author or DELETED_AUTHOR,
+                url=thing.link(), author_handle=thing.author or DELETED_AUTHOR,
                 author_followers=0,
                 # A submission's title goes in `title` only: scoring and the UI join title and text.
                 text=thing.selftext if isinstance(thing, _Submission) else thing.text,
                 title=thing.title if isinstance(thing, _Submission) else None,
                 created_at=datetime.fromtimestamp(thing.created_utc, UTC), brand=brand.name, query=query,
-                engagement=thing.engagement(),
+                engagement=thing.engagement(), engagement_known=thing.score_known(), nsfw=thing.over_18,
             )
         return None
 
     # -- refresh
 
     def refresh(self, mentions: Sequence[Mention]) -> list[EngagementSnapshot]:
-        """Current score and comment count, 100 items per /api/info request; removed items are skipped."""
-        names = list(dict.fromkeys(m.native_id for m in mentions if m.source == self.name))
+        """Current score and comment count, 100 items per /api/info request.
+
+        Items now removed or deleted (or that /api/info no longer returns) are reported in
+        `removals`; a hidden score gives no snapshot (unknown is not zero).
+        """
+        names = list(dict.fromkeys(m.native_id for m in mentions if m.source == self.name and not m.removed))
         snapshots: list[EngagementSnapshot] = []
         for start in range(0, len(names), INFO_BATCH):
             where = f"reddit info {start // INFO_BATCH + 1}/{math.ceil(len(names) / INFO_BATCH)}"
@@ -502,12 +598,23 @@ class RedditSource:
                     log.warning("%s: skipped a malformed response: %r", where, exc)
                     continue
             observed = datetime.fromtimestamp(self._clock(), UTC)
+            asked = set(names[start : start + INFO_BATCH])
+            answered: set[str] = set()
             for item in items:
+                answered.add(_fullname(item) or "")
                 try:
                     thing = parse_thing(item)
                 except ValueError as exc:
                     log.warning("%s: skipped %s: %s", where, _fullname(item) or "an item", _describe(exc))
                     continue
+                if (why := thing.gone()) is not None:
+                    self.removals.append(Removal(Mention.make_id(self.name, thing.name), why))
+                    continue
+                if not thing.score_known():
+                    continue
                 snapshots.append(EngagementSnapshot(mention_id=Mention.make_id(self.name, thing.name),
                                                     observed_at=observed, engagement=thing.engagement()))
+            # /api/info leaves out what no longer exists at all (a purged item, a banned subreddit's).
+            self.removals += [Removal(Mention.make_id(self.name, n), "not_found")
+                              for n in names[start : start + INFO_BATCH] if n in asked - answered]
         return snapshots
