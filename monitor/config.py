@@ -376,6 +376,9 @@ class ElasticsearchStoreConfig(_Strict):
 class StoreConfig(_Strict):
     backend: Literal["sqlite", "elasticsearch"] = "sqlite"
     path: Path = Path("earshot.db")  # the SQLite file (and what `earshot reindex` copies from)
+    # SQLite: mentions and snapshots older than this are purged (monitor/removals.py); None keeps all.
+    # Elasticsearch: store.elasticsearch.retention_days (ILM, and the same purge).
+    retention_days: int | None = Field(365, ge=1)
     elasticsearch: ElasticsearchStoreConfig = Field(default_factory=ElasticsearchStoreConfig)
 
 

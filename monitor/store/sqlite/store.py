@@ -22,6 +22,7 @@ from monitor.store.base import (
 )
 from monitor.store.sqlite.cases import case_rows
 from monitor.store.sqlite.records import Records
+from monitor.store.sqlite.removals import Removals
 from monitor.store.sqlite.search import forget_mention, index_new_mentions, search_rows
 from monitor.store.sqlite.rows import (
     MENTION_COLUMNS, RECORD_ERRORS, alert_from_row, event_from_row, insert_event, mention_from_row,
@@ -29,7 +30,7 @@ from monitor.store.sqlite.rows import (
 )
 
 
-class SQLiteStore(Records):
+class SQLiteStore(Records, Removals):
     """The `Store` protocol on one SQLite file (`SQLiteStore(path)`; `SQLiteStore.read_only(path)` to copy from)."""
 
     @classmethod
