@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from monitor.store.base import Erasure
+from monitor.store.base import REMOVED_AUTHOR, Erasure
 from monitor.store.elasticsearch import docs
 from monitor.store.elasticsearch import queries as q
 from monitor.store.elasticsearch.indices import IDS_PER_LOOKUP, IndexClient
@@ -30,15 +30,33 @@ class Removals(IndexClient):
         for start in range(0, len(ids), IDS_PER_LOOKUP):
             chunk = ids[start : start + IDS_PER_LOOKUP]
             body = self._search(self.names.pattern("mentions"), q.ids(chunk), size=len(chunk),
-                                source_includes=["removed"])
+                                source_includes=["removed", "author_handle"])
+            live = [hit for hit in body["hits"]["hits"] if not hit["_source"].get("removed")]
             actions = [
                 {"_op_type": "update", "_index": hit["_index"], "_id": hit["_id"],
                  "doc": docs.tombstone_update(wanted[hit["_id"]], at), "retry_on_conflict": 3}
-                for hit in body["hits"]["hits"] if not hit["_source"].get("removed")
+                for hit in live
             ]
-            self._bulk(actions, "tombstones")
+            self._bulk(actions + self._scrubbed_reasons(live), "tombstones")
             done += len(actions)
         return done
+
+    def _scrubbed_reasons(self, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The detector's explanation names the author ("x post by @ana ..."): that goes too."""
+        handles = {hit["_id"]: hit["_source"].get("author_handle") or "" for hit in hits}
+        if not handles:
+            return []
+        found = self._search(self.names.pattern("alerts"), q.terms("mention_id", list(handles)),
+                             size=10 * len(handles), source_includes=["mention_id", "reason"])
+        actions = []
+        for hit in found["hits"]["hits"]:
+            handle = handles.get(hit["_source"].get("mention_id"), "")
+            reason = hit["_source"].get("reason") or ""
+            if handle and f"@{handle}" in reason:
+                actions.append({"_op_type": "update", "_index": hit["_index"], "_id": hit["_id"],
+                                "doc": {"reason": reason.replace(f"@{handle}", f"@{REMOVED_AUTHOR}")},
+                                "retry_on_conflict": 3})
+        return actions
 
     def mention_ids_by_author(self, handle: str, source: str | None = None) -> list[str]:
         must: list[dict[str, Any]] = [

@@ -24,10 +24,13 @@ def tombstone_rows(db: sqlite3.Connection, removals: Sequence[tuple[str, str]], 
     """Blank the rows of these (mention id, reason); inside the caller's transaction."""
     done = 0
     for mention_id, reason in dict(removals).items():
-        row = db.execute("SELECT removed FROM mentions WHERE id = ?", (mention_id,)).fetchone()
+        row = db.execute("SELECT removed, author_handle FROM mentions WHERE id = ?", (mention_id,)).fetchone()
         if row is None or row[0] is not None:
             continue
         forget_mention(db, mention_id)
+        # The detector's explanation names the author ("x post by @ana ..."): that goes too.
+        db.execute("UPDATE alerts SET reason = replace(reason, ?, ?) WHERE mention_id = ?",
+                   (f"@{row[1]}", f"@{REMOVED_AUTHOR}", mention_id))
         db.execute(
             "UPDATE mentions SET text = '', title = NULL, author_handle = ?, author_followers = 0, url = '',"
             " refers_to = NULL, author_verified = NULL, removed = ?, removed_at = ? WHERE id = ?",
