@@ -36,7 +36,7 @@ from atproto_client.request import Request
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
-from monitor.sources.base import Batch, Problem, SourceError, first_match
+from monitor.sources.base import Batch, Problem, Removal, SourceError, first_match
 from monitor.sources.bluesky.settings import HANDLE_ENV, PASSWORD_ENV, BlueskySettings
 from monitor.sources.credentials import credential
 from monitor.sources.cursors import ScanPage, fetch_streams
@@ -292,6 +292,7 @@ class BlueskySource:
         self._retry = RetryPolicy(settings, "bluesky", "Bluesky", sleep, log, at_once=(_SessionExpired,))
         self._now = now
         self._client: Client | None = None
+        self.removals: list[Removal] = []  # posts a refresh found deleted or taken down, taken by the pipeline
 
     def __repr__(self) -> str:
         return f"BlueskySource(handle={self._handle!r}, base_url={self.settings.base_url!r})"
@@ -396,6 +397,9 @@ class BlueskySource:
             except _Unreadable as exc:
                 log.warning("bluesky: refresh skipped an unreadable getPosts reply: %s", exc)
                 continue
+            # getPosts leaves out posts that were deleted or taken down: their copies must go too.
+            returned = {raw.get("uri") for raw in posts if isinstance(raw, Mapping)}
+            self.removals += [Removal(by_uri[uri].id, "deleted") for uri in chunk if uri not in returned]
             for raw in posts:
                 try:
                     post = parse_post(raw)

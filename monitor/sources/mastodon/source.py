@@ -42,7 +42,7 @@ from mastodon.errors import (
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
-from monitor.sources.base import Batch, Problem, SourceError, first_match
+from monitor.sources.base import Batch, Problem, Removal, SourceError, first_match
 from monitor.sources.credentials import credential
 from monitor.sources.cursors import fetch_streams
 from monitor.sources.mastodon.settings import TOKEN_ENV, MastodonSettings
@@ -244,6 +244,7 @@ class MastodonSource:
         self._retry = RetryPolicy(settings, "mastodon", "the instance", sleep, log)
         self._now = now
         self._api: Mastodon | None = None
+        self.removals: list[Removal] = []  # posts a refresh found deleted, taken by the pipeline
 
     def __repr__(self) -> str:
         return f"MastodonSource(api_base_url={self.settings.api_base_url!r})"
@@ -358,6 +359,7 @@ class MastodonSource:
         api = self._client()
         ids = list(wanted)
         found: list[Any] = []
+        answered: set[str] = set()  # ids the instance answered for: absent from its answer means deleted
         if api.verify_minimum_version("4.3.0", cached=True):
             for start in range(0, len(ids), STATUSES_BATCH):
                 chunk = ids[start : start + STATUSES_BATCH]
@@ -366,15 +368,21 @@ class MastodonSource:
                 except _Unreadable as exc:
                     log.warning("mastodon: refresh skipped an unreadable reply: %s", exc)
                     continue
-                found += result if isinstance(result, list) else []
+                if isinstance(result, list):
+                    found += result
+                    answered.update(chunk)
         else:
             for status_id in ids:
                 try:
                     found.append(self._call(lambda status_id=status_id: api.status(status_id), allow_missing=True))
                 except _NotFound:
-                    continue  # deleted since it was fetched
+                    pass  # deleted since it was fetched
                 except _Unreadable as exc:
                     log.warning("mastodon: refresh skipped an unreadable reply: %s", exc)
+                    continue
+                answered.add(status_id)
+        present = {str(raw.get("id")) for raw in found if isinstance(raw, Mapping)}
+        self.removals += [Removal(wanted[i].id, "deleted") for i in ids if i in answered and i not in present]
         snapshots = []
         for raw in found:
             raw_id = raw.get("id") if isinstance(raw, Mapping) else None

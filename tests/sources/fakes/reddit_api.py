@@ -366,7 +366,7 @@ def _thing_json(thing: FakeThing, omit: set[str]) -> dict[str, Any]:
     if thing.kind == "t3":
         permalink = f"/r/{thing.subreddit}/comments/{thing.id}/{_slug(thing.title)}/"
         data = {**common, "title": thing.title, "selftext": thing.gone or thing.selftext, "selftext_html": None,
-                "hide_score": False,
+                "hide_score": thing.score_hidden,
                 "removed_by_category": {"[removed]": "moderator", "[deleted]": "deleted"}.get(thing.gone or ""),
                 "num_comments": thing.num_comments, "upvote_ratio": thing.upvote_ratio, "permalink": permalink,
                 "url": "https://www.reddit.com" + permalink, "is_self": True, "domain": f"self.{thing.subreddit}",

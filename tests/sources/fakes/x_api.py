@@ -84,6 +84,7 @@ class FakeTweet:
     quote_of: str | None = None
     edit_history: list[str] = field(default_factory=list)  # earlier ids of an edited post, oldest first
     withheld: str | None = None  # "suspended" / "protected": the author is no longer public
+    metrics_hidden: bool = False  # X leaves `public_metrics` out (as it does for some posts and access levels)
 
     @property
     def history(self) -> list[str]:
@@ -418,7 +419,7 @@ class FakeX(FakeServer):
                       if ref]
         if "referenced_tweets" in fields and references:
             out["referenced_tweets"] = references
-        if "public_metrics" in fields:
+        if "public_metrics" in fields and not tweet.metrics_hidden:
             out["public_metrics"] = {"retweet_count": tweet.retweets, "reply_count": tweet.replies,
                                      "like_count": tweet.likes, "quote_count": tweet.quotes,
                                      "bookmark_count": 0, "impression_count": 40 * (tweet.likes + 1)}
