@@ -71,9 +71,13 @@ class Batch:
                                                  engagement=mention.engagement))
 
 
-def first_match(brands: Sequence[BrandConfig], text: str) -> tuple[BrandConfig, str] | None:
-    """The first brand `text` mentions and the query that matched (`BrandConfig.match`): the first brand wins."""
+def first_match(brands: Sequence[BrandConfig], text: str, *, nsfw: bool = False) -> tuple[BrandConfig, str] | None:
+    """The first brand `text` mentions and the query that matched (`BrandConfig.match`): the first brand wins.
+
+    A post the platform marks adult-only (`nsfw`) is not a mention of a brand that excludes them."""
     for brand in brands:
+        if nsfw and brand.exclude_nsfw:
+            continue
         query = brand.match(text)
         if query is not None:
             return brand, query

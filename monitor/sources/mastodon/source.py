@@ -159,6 +159,7 @@ class Status:
     handle: str
     followers: int
     engagement: Engagement
+    sensitive: bool = False  # marked sensitive (a content warning, adult media): kept as the NSFW flag
 
 
 def parse_status(raw: Any) -> Status:
@@ -189,6 +190,7 @@ def parse_status(raw: Any) -> Status:
         lang=lang if isinstance(lang, str) and lang else None, created_at=created,
         handle=handle if isinstance(handle, str) and handle else DELETED_AUTHOR,
         followers=_count(account, "followers_count"), engagement=engagement_of(raw),
+        sensitive=raw.get("sensitive") is True,
     )
 
 
@@ -197,6 +199,7 @@ def status_to_mention(status: Status, brand: BrandConfig, query: str) -> Mention
         id=Mention.make_id("mastodon", status.id), source="mastodon", native_id=status.id, url=status.url,
         author_handle=status.handle, author_followers=status.followers, text=status.text, title=status.spoiler,
         lang=status.lang, created_at=status.created_at, brand=brand.name, query=query, engagement=status.engagement,
+        nsfw=status.sensitive,
     )
 
 
@@ -341,7 +344,8 @@ class MastodonSource:
         return True
 
     def _keep(self, status: Status, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> None:
-        found = first_match(brands, f"{status.spoiler or ''} {status.text}") if status.id not in seen else None
+        found = (first_match(brands, f"{status.spoiler or ''} {status.text}", nsfw=status.sensitive)
+                 if status.id not in seen else None)
         if found is not None:
             seen.add(status.id)
             batch.add(status_to_mention(status, *found), self._now())
