@@ -171,3 +171,18 @@ def test_the_pipeline_tombstones_a_post_x_reports_deleted(tmp_path: Path):
         store.close()
     finally:
         harness.stop()
+
+
+def test_an_edit_replaces_the_text_and_is_scored_afresh_and_unknown_counts_keep_the_known(store):
+    from monitor.models import Sentiment, SentimentLabel
+
+    store.ingest([mention("1")], [])
+    store.set_sentiments([("x:1", Sentiment(label=SentimentLabel.negative, score=-0.8, model="m"))])
+    edited = mention("1").model_copy(update={"text": "acme refunded me after all",
+                                             "engagement": Engagement(), "engagement_known": False})
+    store.ingest([edited], [])
+    stored = store.get_mention("x:1")
+    assert stored.text == "acme refunded me after all" and stored.sentiment is None
+    assert [m.id for m in store.unscored_mentions()] == ["x:1"]
+    assert stored.engagement.likes == 3 and stored.engagement_known is True  # unknown never replaces known
+    assert [m.id for m in store.search_mentions(MentionQuery(text="refunded")).mentions] == ["x:1"]

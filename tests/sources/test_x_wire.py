@@ -133,3 +133,11 @@ def test_refresh_of_a_suspended_author_through_the_fake(harness):
     source = harness.source()
     source.refresh([_mention("1001"), _mention("1002")])
     assert [(r.mention_id, r.reason) for r in source.removals] == [("x:1002", "protected")]
+
+
+def test_a_refresh_without_public_metrics_adds_no_zero_point_to_the_curve(harness):
+    harness.fake.publish("1001", "acme outage", NOW - timedelta(minutes=3), 40, retweets=6)
+    source = harness.source()
+    mentions = source.fetch([BRAND], None).mentions
+    harness.fake.tweets["1001"].metrics_hidden = True
+    assert source.refresh(mentions) == []  # not a snapshot of 0 likes: the post did not stop growing
