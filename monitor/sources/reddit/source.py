@@ -8,350 +8,60 @@ second); a fetch that stops early also records where it stopped (`after`), and t
 fetch continues from there before it moves the watermark: a cursor never claims items
 that were not stored.
 
-All HTTP goes through `_Transport`, praw's documented `requestor_class` hook: it keeps
+All HTTP goes through `PacedTransport`, praw's documented `requestor_class` hook: it keeps
 under `requests_per_minute`, waits out 429s up to a cap, retries 5xx and network errors
 with backoff, and then gives up with a `SourceError` instead of prawcore's own retry
 sleeps.
+
+| module | what |
+|---|---|
+| queries.py | brand terms as search queries, the time window to ask for |
+| cursor.py | per-listing watermarks (`Mark`, `ListingState`), the JSON cursor |
+| things.py | submissions and comments as Reddit sends them, validated; links built and encoded |
+| transport.py | `PacedTransport` and `RateLimiter`: every HTTP request praw makes |
+| source.py | `RedditSource`: fetch, refresh, and errors that name their cause |
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import re
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 import praw
 import praw.exceptions
 import prawcore
 import requests
-from praw.models import Comment, Redditor, Submission
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from monitor.config import BrandConfig
-from monitor.models import Engagement, EngagementSnapshot, Mention
+from monitor.models import EngagementSnapshot, Mention
 from monitor.sources.base import Batch, Problem, Removal, SourceError
 from monitor.sources.credentials import credential
+from monitor.sources.reddit.cursor import ListingState, Mark, dump_cursor, load_cursor, newer
+from monitor.sources.reddit.queries import build_queries, time_filter
 from monitor.sources.reddit.settings import RedditSettings
+from monitor.sources.reddit.things import (
+    RedditComment,
+    RedditSubmission,
+    describe,
+    fullname,
+    parse_thing,
+)
+from monitor.sources.reddit.transport import PacedTransport, RateLimiter
 from monitor.sources.registry import SourceContext
-from monitor.sources.retries import RateLimitWaits, Transient, retrying
+
+__all__ = ["RateLimiter", "RedditSource", "build_queries", "time_filter"]
 
 log = logging.getLogger(__name__)
 
-PUBLIC_URL = "https://www.reddit.com"  # where a permalink opens in a browser
 DELETED_AUTHOR = "[deleted]"
 INFO_BATCH = 100  # fullnames per /api/info request, Reddit's maximum
 PAGE_MAX = 100  # items per listing request, Reddit's maximum
-RETRY_STATUSES = frozenset({500, 502, 503, 504, 520, 522})
-# Reddit's search time windows, smallest first: (time_filter, seconds it reaches back).
-TIME_FILTERS = (("hour", 3600), ("day", 86400), ("week", 7 * 86400), ("month", 31 * 86400), ("year", 366 * 86400))
 
-
-# --- queries ------------------------------------------------------------------------------------
-
-
-def build_queries(brands: Sequence[BrandConfig], max_length: int = 512) -> list[str]:
-    """Search queries OR-ing every brand term as a quoted phrase, each within `max_length`.
-
-    Exclusions are not sent: Reddit applies `NOT` unevenly across its search backends,
-    so they are applied here with `BrandConfig.match`, like the brand attribution.
-    """
-    seen: set[str] = set()
-    terms = []
-    for brand in brands:
-        for query in brand.queries:
-            phrase = '"' + " ".join(query.replace('"', " ").split()) + '"'
-            if phrase.lower() not in seen:
-                seen.add(phrase.lower())
-                terms.append(phrase)
-    queries: list[str] = []
-    current: list[str] = []
-    for term in terms:
-        if len(term) > max_length:
-            raise ValueError(f"the brand term {term} is longer than Reddit's {max_length}-character search limit")
-        if current and len(" OR ".join([*current, term])) > max_length:
-            queries.append(" OR ".join(current))
-            current = []
-        current.append(term)
-    if current:
-        queries.append(" OR ".join(current))
-    return queries
-
-
-def time_filter(seconds_back: float) -> str:
-    """The smallest Reddit search window that reaches `seconds_back` into the past."""
-    return next((name for name, span in TIME_FILTERS if seconds_back <= span), "all")
-
-
-# --- cursor -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Mark:
-    """The newest creation time stored, and the fullnames created in exactly that second."""
-
-    ts: float
-    ids: list[str] = field(default_factory=list)
-
-    def covers(self, created: float, fullname: str) -> bool:
-        return created < self.ts or (created == self.ts and fullname in self.ids)
-
-    def merged(self, created: float, fullname: str) -> Mark:
-        if created > self.ts:
-            return Mark(created, [fullname])
-        if created == self.ts and fullname not in self.ids:
-            return Mark(self.ts, [*self.ids, fullname])
-        return self
-
-
-def _newer(a: Mark | None, b: Mark | None) -> Mark | None:
-    if a is None or b is None:
-        return a or b
-    if a.ts != b.ts:
-        return a if a.ts > b.ts else b
-    return Mark(a.ts, list(dict.fromkeys([*a.ids, *b.ids])))
-
-
-@dataclass
-class ListingState:
-    """What one listing has stored: everything up to `mark`; while draining, also down to `after`."""
-
-    mark: Mark
-    after: str | None = None  # a fetch stopped here; older items down to `mark` are still to fetch
-    drained: Mark | None = None  # the newest item stored since the drain began
-
-
-def load_cursor(cursor: str | None, keys: Sequence[str], start: float) -> tuple[dict[str, ListingState], list[Problem]]:
-    fresh = lambda: ListingState(Mark(start))  # noqa: E731
-    if not cursor:
-        return {k: fresh() for k in keys}, []
-    try:
-        raw = json.loads(cursor)["listings"]
-        known = {}
-        for key, value in raw.items():
-            drained = value.get("drained")
-            known[key] = ListingState(
-                mark=Mark(float(value["mark"]["ts"]), [str(i) for i in value["mark"]["ids"]]),
-                after=str(value["after"]) if value.get("after") else None,
-                drained=Mark(float(drained["ts"]), [str(i) for i in drained["ids"]]) if drained else None,
-            )
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        problem = Problem("reddit cursor", f"unreadable cursor ({exc!r}); starting from the lookback window")
-        return {k: fresh() for k in keys}, [problem]
-    return {k: known.get(k) or fresh() for k in keys}, []
-
-
-def dump_cursor(states: dict[str, ListingState]) -> str:
-    return json.dumps({"v": 1, "listings": {k: asdict(s) for k, s in states.items()}}, sort_keys=True)
-
-
-# --- things -------------------------------------------------------------------------------------
-
-
-REMOVED_BODIES = {"[removed]": "removed", "[deleted]": "deleted"}  # what Reddit puts where the text was
-_FULLNAME = r"^t[13]_[0-9a-z]+$"
-
-
-class _Thing(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    name: str = Field(pattern=_FULLNAME)
-    id: str | None = None
-    created_utc: float
-    # Absent from comments in inbox, user and older listings: built from link_id, id and subreddit.
-    permalink: str | None = Field(None, pattern=r"^/")
-    subreddit: str | None = None
-    author: str | None = None
-    score: int = 0
-    over_18: bool = False
-
-    def link(self) -> str:
-        """The public URL, percent-encoded: slugs carry the title's non-ASCII letters as they are."""
-        return PUBLIC_URL + quote(self.path(), safe="/%:@!$&'()*+,;=-._~")
-
-    def path(self) -> str:
-        if self.permalink:
-            return self.permalink
-        raise ValueError("permalink: missing, and nothing to build it from")
-
-    def gone(self) -> str | None:
-        """Why the item is no longer public (removed by moderators, deleted by its author), or None."""
-        return None
-
-    def score_known(self) -> bool:
-        return True
-
-
-class _Submission(_Thing):
-    title: str
-    selftext: str = ""
-    num_comments: int = Field(0, ge=0)
-    hide_score: bool = False
-    removed_by_category: str | None = None
-
-    @property
-    def text(self) -> str:
-        return f"{self.title}\n\n{self.selftext}" if self.selftext else self.title
-
-    def engagement(self) -> Engagement:
-        return Engagement(score=self.score, replies=self.num_comments)
-
-    def gone(self) -> str | None:
-        if self.removed_by_category:  # "moderator", "deleted", "author", "reddit", "copyright_takedown", ...
-            return "deleted" if self.removed_by_category in ("deleted", "author") else "removed"
-        return REMOVED_BODIES.get(self.selftext.strip())
-
-    def score_known(self) -> bool:
-        return not self.hide_score
-
-
-class _Comment(_Thing):
-    body: str
-    link_id: str | None = Field(None, pattern=r"^t3_[0-9a-z]+$")
-    score_hidden: bool = False
-
-    @property
-    def text(self) -> str:
-        return self.body
-
-    def engagement(self) -> Engagement:
-        return Engagement(score=self.score)
-
-    def path(self) -> str:
-        if self.permalink:
-            return self.permalink
-        comment_id = self.id or self.name.removeprefix("t1_")
-        if not (self.link_id and self.subreddit):
-            raise ValueError("permalink: missing, and link_id or subreddit to build it from missing too")
-        return f"/r/{self.subreddit}/comments/{self.link_id.removeprefix('t3_')}/_/{comment_id}/"
-
-    def gone(self) -> str | None:
-        return REMOVED_BODIES.get(self.body.strip())
-
-    def score_known(self) -> bool:
-        return not self.score_hidden
-
-
-def _fields(item: object) -> dict[str, Any]:
-    """The JSON fields praw stored on the object, read without triggering praw's lazy fetch."""
-    data = {k: v for k, v in vars(item).items() if not k.startswith("_")}
-    author = data.get("author")
-    if isinstance(author, Redditor):
-        data["author"] = vars(author).get("name")
-    subreddit = data.get("subreddit")
-    if subreddit is not None and not isinstance(subreddit, str):
-        data["subreddit"] = vars(subreddit).get("display_name")
-    return data
-
-
-def parse_thing(item: object) -> _Submission | _Comment:
-    """A submission or comment as Earshot needs it; ValueError says what is wrong with it."""
-    if isinstance(item, Submission):
-        thing: _Submission | _Comment = _Submission.model_validate(_fields(item))
-    elif isinstance(item, Comment):
-        thing = _Comment.model_validate(_fields(item))
-    else:
-        raise ValueError(f"not a submission or comment but {type(item).__name__}")
-    if thing.gone() is None:
-        thing.path()  # a live item must have somewhere to link to
-    return thing
-
-
-def _describe(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "item"
-        more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
-        return f"{key}: {first['msg']}{more}"
-    return str(error)
-
-
-def _fullname(item: object) -> str | None:
-    name = vars(item).get("name") if hasattr(item, "__dict__") else None
-    return name if isinstance(name, str) and re.match(r"^t[13]_[0-9a-z]+$", name) else None
-
-
-# --- transport ----------------------------------------------------------------------------------
-
-
-class RateLimiter:
-    """At most `per_minute` requests in any 60 seconds, so the OAuth client never earns a 429."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
-        self.per_minute = per_minute
-        self._clock = clock
-        self._sleep = sleep
-        self._sent: deque[float] = deque()
-
-    def acquire(self) -> None:
-        while True:
-            now = self._clock()
-            while self._sent and now - self._sent[0] >= 60:
-                self._sent.popleft()
-            if len(self._sent) < self.per_minute:
-                self._sent.append(now)
-                return
-            self._sleep(60 - (now - self._sent[0]))
-
-
-class _Transport(prawcore.Requestor):
-    """Every HTTP request praw makes (token included): paced, retried, given up on cleanly."""
-
-    def __init__(self, *args: Any, settings: RedditSettings, limiter: RateLimiter,
-                 sleep: Callable[[float], None], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.settings = settings
-        self.limiter = limiter
-        self.sleep = sleep
-
-    def _send(self, *args: Any, **kwargs: Any) -> requests.Response:
-        self.limiter.acquire()
-        try:
-            response = super().request(*args, **kwargs)
-        except prawcore.RequestException as exc:
-            raise Transient(f"unreachable ({type(exc.original_exception).__name__})") from None
-        if response.status_code in RETRY_STATUSES:
-            raise Transient(f"unavailable (HTTP {response.status_code})")
-        return response
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        attempts = self.settings.server_error_retries + 1
-        retry = retrying(
-            attempts=attempts, backoff_seconds=self.settings.retry_backoff_seconds, sleep=self.sleep,
-            before_sleep=lambda state: log.warning("Reddit API %s (attempt %d), retrying",
-                                                   state.outcome.exception(), state.attempt_number),
-        )
-        rate_limits = RateLimitWaits(self.settings.max_rate_limit_wait_seconds, self.sleep, log,
-                                     "Reddit rate limit reached")
-        while True:
-            try:
-                response = retry(lambda: self._send(*args, **kwargs))
-            except Transient as exc:
-                raise SourceError(
-                    f"sources.reddit: Reddit API {exc} after {attempts} attempts; Airflow will retry the task"
-                ) from None
-            if response.status_code != 429 or not rate_limits.wait(_reset_seconds(response)):
-                return response  # a 429 not waited out: prawcore raises TooManyRequests, which the source reports
-
-
-def _reset_seconds(response: requests.Response) -> float | None:
-    for header in ("retry-after", "x-ratelimit-reset"):
-        try:
-            return float(response.headers[header]) + 0.2
-        except (KeyError, ValueError):
-            continue
-    return None
-
-
-# --- the source ---------------------------------------------------------------------------------
 
 _PARSE_ERRORS = (prawcore.BadJSON, ValueError, TypeError, KeyError, AttributeError)
 
@@ -378,7 +88,7 @@ class RedditSource:
             oauth_url=settings.oauth_url, reddit_url=settings.reddit_url, timeout=settings.timeout_seconds,
             username=None, password=None, refresh_token=None,  # app-only, whatever praw.ini says
             check_for_updates=False, check_for_async=False,
-            requestor_class=_Transport,
+            requestor_class=PacedTransport,
             requestor_kwargs={"settings": settings, "limiter": self.limiter, "sleep": sleep},
         )
         self.subreddit = self.reddit.subreddit("+".join(settings.subreddits) or "all")
@@ -521,8 +231,8 @@ class RedditSource:
                 try:
                     thing = parse_thing(item)
                 except ValueError as exc:
-                    name = _fullname(item)
-                    batch.problems.append(Problem(where, f"skipped {name or 'an item'}: {_describe(exc)}"))
+                    name = fullname(item)
+                    batch.problems.append(Problem(where, f"skipped {name or 'an item'}: {describe(exc)}"))
                     last = name or last
                     continue
                 if state.mark.covers(thing.created_utc, thing.name):
@@ -534,13 +244,13 @@ class RedditSource:
             return False  # not reached: the loop always returns
         finally:
             if complete:
-                state.mark = _newer(_newer(state.mark, state.drained), newest) or state.mark
+                state.mark = newer(newer(state.mark, state.drained), newest) or state.mark
                 state.after = state.drained = None
             elif last is not None:
                 state.after = last
-                state.drained = _newer(state.drained, newest)
+                state.drained = newer(state.drained, newest)
 
-    def _add(self, thing: _Submission | _Comment, brands: Sequence[BrandConfig], batch: Batch,
+    def _add(self, thing: RedditSubmission | RedditComment, brands: Sequence[BrandConfig], batch: Batch,
              seen: set[str], observed: datetime) -> None:
         if thing.name in seen:
             return
@@ -557,7 +267,7 @@ class RedditSource:
                 batch.snapshots.append(EngagementSnapshot(mention_id=mention.id, observed_at=observed,
                                                           engagement=mention.engagement))
 
-    def _mention(self, thing: _Submission | _Comment, brands: Sequence[BrandConfig]) -> Mention | None:
+    def _mention(self, thing: RedditSubmission | RedditComment, brands: Sequence[BrandConfig]) -> Mention | None:
         for brand in brands:
             if thing.over_18 and brand.exclude_nsfw:
                 continue
@@ -569,8 +279,8 @@ class RedditSource:
                 url=thing.link(), author_handle=thing.author or DELETED_AUTHOR,
                 author_followers=0,
                 # A submission's title goes in `title` only: scoring and the UI join title and text.
-                text=thing.selftext if isinstance(thing, _Submission) else thing.text,
-                title=thing.title if isinstance(thing, _Submission) else None,
+                text=thing.selftext if isinstance(thing, RedditSubmission) else thing.text,
+                title=thing.title if isinstance(thing, RedditSubmission) else None,
                 created_at=datetime.fromtimestamp(thing.created_utc, UTC), brand=brand.name, query=query,
                 engagement=thing.engagement(), engagement_known=thing.score_known(), nsfw=thing.over_18,
             )
@@ -601,11 +311,11 @@ class RedditSource:
             asked = set(names[start : start + INFO_BATCH])
             answered: set[str] = set()
             for item in items:
-                answered.add(_fullname(item) or "")
+                answered.add(fullname(item) or "")
                 try:
                     thing = parse_thing(item)
                 except ValueError as exc:
-                    log.warning("%s: skipped %s: %s", where, _fullname(item) or "an item", _describe(exc))
+                    log.warning("%s: skipped %s: %s", where, fullname(item) or "an item", describe(exc))
                     continue
                 if (why := thing.gone()) is not None:
                     self.removals.append(Removal(Mention.make_id(self.name, thing.name), why))
