@@ -50,7 +50,9 @@ def test_comments_without_permalink_are_kept_with_a_link_built_from_link_id_and_
     batch = fetch_fixture(harness, "comments_without_permalink.json")
     assert [(m.native_id, m.url) for m in batch.mentions] == [
         ("t1_m1a2b3c", "https://www.reddit.com/r/acmefans/comments/1h2x3y/_/m1a2b3c/"),
-        ("t1_m1a2b3d", "https://www.reddit.com/r/acmefans/comments/1h2x3y/_/m1a2b3d/")]
+        ("t1_m1a2b3d", "https://www.reddit.com/r/acmefans/comments/1h2x3y/_/m1a2b3d/"),
+        # An inbox comment (as praw's recorded /message/comments shows): no link_id, only `context`.
+        ("t1_m1a2b3e", "https://www.reddit.com/r/acmefans/comments/1h2x3y/acme_billing/m1a2b3e/")]
     assert batch.problems == []
 
 
@@ -64,7 +66,7 @@ def test_comments_without_permalink_are_refreshed_too(harness):
     harness.fake.answer_next(json.dumps(body))
     snapshots = source.refresh(mentions)
     assert [(s.mention_id, s.engagement.score) for s in snapshots] == [
-        ("reddit:t1_m1a2b3c", 30), ("reddit:t1_m1a2b3d", 30)]
+        ("reddit:t1_m1a2b3c", 30), ("reddit:t1_m1a2b3d", 30), ("reddit:t1_m1a2b3e", 30)]
 
 
 def test_removed_and_deleted_bodies_are_no_mentions_but_removals(harness):

@@ -79,6 +79,7 @@ class RedditSubmission(Thing):
 class RedditComment(Thing):
     body: str
     link_id: str | None = Field(None, pattern=r"^t3_[0-9a-z]+$")
+    context: str | None = None  # inbox comments: the comment's path with `?context=3`
     score_hidden: bool = False
 
     @property
@@ -89,12 +90,16 @@ class RedditComment(Thing):
         return Engagement(score=self.score)
 
     def path(self) -> str:
+        """`permalink`; else built from `link_id`, `id` and `subreddit`; else the inbox's `context`
+        (`/r/sub/comments/<link>/<slug>/<id>/?context=3`: inbox comments carry no `link_id`)."""
         if self.permalink:
             return self.permalink
         comment_id = self.id or self.name.removeprefix("t1_")
-        if not (self.link_id and self.subreddit):
-            raise ValueError("permalink: missing, and link_id or subreddit to build it from missing too")
-        return f"/r/{self.subreddit}/comments/{self.link_id.removeprefix('t3_')}/_/{comment_id}/"
+        if self.link_id and self.subreddit:
+            return f"/r/{self.subreddit}/comments/{self.link_id.removeprefix('t3_')}/_/{comment_id}/"
+        if self.context and self.context.startswith("/r/"):
+            return self.context.split("?", 1)[0]
+        raise ValueError("permalink: missing, and neither link_id with subreddit nor context to build it from")
 
     def gone(self) -> str | None:
         return REMOVED_BODIES.get(self.body.strip())
