@@ -4,9 +4,14 @@ Why a generator and not "copy an existing source": a source is only done when it
 fake platform server and a contract harness (tests/sources/test_contract.py fails for any
 registered plugin without one) and an entry point. Generating all four at once, already
 passing the contract against the generic fake API, lets an engineer start from green and
-change the wire format, instead of discovering the missing pieces in review. The source is
-laid out like the built-in ones: a package whose `__init__.py` holds the plugin descriptor
-the entry point names, `settings.py` its settings (pydantic only) and `source.py` the client.
+change the wire format, instead of discovering the missing pieces in review.
+
+What it generates is what the built-in sources are, so there is one way to write a source:
+a package whose `__init__.py` holds the plugin descriptor the entry point names,
+`settings.py` its settings (a `RetrySettings`, pydantic only) and `source.py` the client,
+which retries through `retries.RetryPolicy` and keeps its cursor with `cursors.fetch_streams`
+and `cursors.scan_pages`; its fake API builds on tests/sources/fakes/_server.py like the
+others, and its harness waits with tests/sources/sleeps.py.
 
 The command only adds files and one pyproject line; it refuses to overwrite anything.
 """

@@ -36,8 +36,8 @@ def checkout(tmp_path: Path) -> Path:
     root.mkdir()
     shutil.copy2(REPO / "pyproject.toml", root / "pyproject.toml")
     shutil.copytree(REPO / "monitor", root / "monitor", ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "tests" / "sources").mkdir(parents=True)
-    for name in ("__init__.py", "harness.py", "test_contract.py"):
+    (root / "tests" / "sources" / "fakes").mkdir(parents=True)
+    for name in ("__init__.py", "harness.py", "sleeps.py", "test_contract.py", "fakes/_server.py"):
         shutil.copy2(REPO / "tests" / "sources" / name, root / "tests" / "sources" / name)
     return root
 
@@ -66,7 +66,7 @@ def test_it_generates_the_module_fake_harness_and_entry_point(checkout: Path) ->
     assert entry_points(checkout) == {**before, "widget": "monitor.sources.widget:SOURCE"}
     assert 'widget = "monitor.sources.widget:SOURCE"' in (checkout / "pyproject.toml").read_text()
     module = "".join((checkout / path).read_text() for path in GENERATED[:3])
-    for needle in ("SOURCE = Plugin(", "class WidgetSettings(SourceSettings)", "class WidgetSource", "def fetch(",
+    for needle in ("SOURCE = Plugin(", "class WidgetSettings(RetrySettings)", "class WidgetSource", "def fetch(",
                    "def refresh(", "credential(", "SourceError(", "Problem(", "TODO(new-source)"):
         assert needle in module, needle
     steps = next_steps(result)
@@ -78,6 +78,30 @@ def test_it_generates_the_module_fake_harness_and_entry_point(checkout: Path) ->
     assert not (REPO / "monitor" / "sources" / "widget").exists()
 
 
+def test_the_generated_source_is_built_like_the_built_in_ones(checkout: Path) -> None:
+    """One way to write a source: the shared retries, cursors, fake server and sleeps, nothing of its own."""
+    new_source("widget", checkout, installed=[])
+    package = checkout / "monitor" / "sources" / "widget"
+    built_in = REPO / "monitor" / "sources" / "mastodon"
+    assert sorted(p.name for p in package.glob("*.py")) == sorted(p.name for p in built_in.glob("*.py"))
+    settings = (package / "settings.py").read_text()
+    assert "from monitor.sources.retries import RetrySettings" in settings
+    assert "import httpx" not in settings and "tenacity" not in settings
+    source = (package / "source.py").read_text()
+    for shared in ("from monitor.sources.retries import RetryPolicy, Transient, retry_after_seconds",
+                   "from monitor.sources.cursors import ScanPage, ScanState, fetch_streams, scan_pages",
+                   "RetryPolicy(settings,", "fetch_streams(", "scan_pages(", "first_match(brands"):
+        assert shared in source, shared
+    # No retry loop, backoff arithmetic or cursor format of its own, and only the shared retry names.
+    for own in ("while ", "time.sleep(", "max_attempts", "json.loads", "json.dumps", "2 **"):
+        assert own not in source, own
+    fake = (checkout / "tests" / "sources" / "fakes" / "widget_api.py").read_text()
+    assert "from tests.sources.fakes._server import FakeAPI" in fake and "class FakeWidgetAPI(FakeAPI)" in fake
+    assert "ThreadingHTTPServer" not in fake, "the fake carries its own server plumbing"
+    harness = (checkout / "tests" / "sources" / "harness_widget.py").read_text()
+    assert "from tests.sources.sleeps import CappedSleeps" in harness
+
+
 def test_the_generated_module_and_harness_import_and_the_settings_validate(checkout: Path) -> None:
     new_source("widget", checkout, installed=[])
     code = textwrap.dedent("""
@@ -85,6 +109,7 @@ def test_the_generated_module_and_harness_import_and_the_settings_validate(check
         import pydantic
         import monitor.sources.widget as module
         assert "monitor.sources.widget.source" not in sys.modules, "the descriptor imported the client"
+        assert not {"httpx", "tenacity"} & set(sys.modules), "the descriptor imported the HTTP client"
         from tests.sources import harness_widget
 
         assert module.__file__.startswith(ROOT), module.__file__
