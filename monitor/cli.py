@@ -516,6 +516,22 @@ def new_source(
     typer.echo(scaffold.next_steps(result))
 
 
+@app.command("new-channel")
+def new_channel(
+    name: Annotated[str, typer.Argument(help="Channel type: lowercase letters, digits, underscores (e.g. discord).")],
+    root: Annotated[Path | None, typer.Option(help="Earshot checkout to write into (default: the one around the cwd).")] = None,
+    class_name: Annotated[str | None, typer.Option(help="Channel class name (default: derived from NAME).")] = None,
+) -> None:
+    """Scaffold an alert channel plugin: package, contract harness and entry point."""
+    from monitor import scaffold
+
+    try:
+        result = scaffold.new_channel(name, root or scaffold.find_root(Path.cwd()), class_name=class_name)
+    except scaffold.ScaffoldError as exc:
+        _fail(f"nothing generated: {exc}")
+    typer.echo(scaffold.next_steps(result))
+
+
 from sentiment.cli import app as sentiment_app  # noqa: E402 - light: loads no model at import
 
 app.add_typer(sentiment_app, name="sentiment", help="Evaluate, try and inspect the sentiment model.")
