@@ -109,10 +109,9 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
     if not pending:
         return 0
     if scorer is None:
-        from sentiment.scorer import load_scorer
+        from sentiment.backends import build_backend
 
-        scorer = load_scorer(config.sentiment.model, batch_size=config.sentiment.batch_size,
-                             max_length=config.sentiment.max_length)
+        scorer = build_backend(config.sentiment)
     classifier = classifier or build_classifier(config.topics)
     step = config.sentiment.batch_size * 8
     done = 0

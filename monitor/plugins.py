@@ -1,8 +1,8 @@
 """What every plug point shares: a light descriptor, the entry-point groups, and one registry.
 
-Earshot has several kinds of plugin (sources, alert channels, detectors, stores), each found
-by name through its own entry-point group, and a third-party package adds one by declaring
-an entry point in that group. What the entry point names is a `Plugin`: the plugin's name,
+Earshot has several kinds of plugin (sources, alert channels, detectors, stores, sentiment
+backends), each found by name through its own entry-point group, and a third-party package
+adds one by declaring an entry point in that group. What the entry point names is a `Plugin`: the plugin's name,
 its settings model and a factory. Loading one must stay cheap, because the config is
 validated, and the Airflow DAG files parsed, every few seconds: the settings model imports
 only pydantic, and the factory imports the heavy module (a platform SDK, an HTTP client,
@@ -10,7 +10,8 @@ numpy) only when it is called, inside the task that uses the plugin. `lazy("modu
 is such a factory.
 
 The groups are declared here once; each plug point's own module (`monitor.sources`,
-`monitor.alerts`, `monitor.detection`, `monitor.store`) says what its factory is called with.
+`monitor.alerts`, `monitor.detection`, `monitor.store`, `sentiment.backends`) says what its
+factory is called with.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ SOURCES_GROUP = "earshot.sources"
 CHANNELS_GROUP = "earshot.channels"
 DETECTORS_GROUP = "earshot.detectors"
 STORES_GROUP = "earshot.stores"
-SENTIMENT_GROUP = "earshot.sentiment"  # reserved for sentiment backends; none is registered yet
+SENTIMENT_GROUP = "earshot.sentiment"
 
 # How messages name a plugin of each group ("no alert channel named 'pager' is installed").
 GROUPS: Mapping[str, str] = {
