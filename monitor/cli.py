@@ -355,13 +355,13 @@ def run(
     """Run the pipeline: ingest -> sentiment -> spread detection -> alerts -> store, and serve the UI."""
     from monitor.sources import SourceError
 
-    from monitor.alerts import build_channels
+    from monitor.pipeline import alert_channels
 
     _logging(verbose)
     config = _load(config_path)
     sources = _sources(config, source)
     try:
-        build_channels(config)  # fail now, naming the missing variable, not after the first pass
+        alert_channels(config)  # fail now, naming the missing variable, not after the first pass
     except ConfigError as exc:
         _fail(f"alert channel: {exc}")
     store = _open_store(config)

@@ -8,6 +8,7 @@ writes its output back, which is what makes every step safe to repeat or resume.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -159,8 +160,13 @@ def detect(config: Config, store: Store, detectors: Sequence[Detector] | None = 
     return new
 
 
+def alert_channels(config: Config, *, sleep: Callable[[float], None] = time.sleep) -> list[AlertChannel]:
+    """The configured alert channels: the `alerts` section, built knowing the brands' names and the config's folder."""
+    return build_channels(config.alerts, [brand.name for brand in config.brands], config.base_dir, sleep=sleep)
+
+
 def notify(config: Config, store: Store, channels: list[AlertChannel] | None = None) -> DeliveryReport:
-    return deliver(store, channels if channels is not None else build_channels(config),
+    return deliver(store, channels if channels is not None else alert_channels(config),
                    lease=timedelta(seconds=config.alerts.delivery_lease_seconds))
 
 

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from monitor import pipeline
-from monitor.alerts import available_channels, build_channels, deliver, find_channel
+from monitor.alerts import available_channels, deliver, find_channel
 from monitor.config import ConfigError, parse_config
 from monitor.detection import available_detectors, build_detectors, find_detector
 from monitor.plugins import (
@@ -246,7 +246,7 @@ def test_a_third_party_source_channel_and_detector_are_configured_and_built(thir
         assert detectors[1].settings.threshold == 3
         alerts = pipeline.detect(config, store)
         assert [a.id for a in alerts] == ["quiet:Acme:3"]
-        [pager] = build_channels(config)
+        [pager] = pipeline.alert_channels(config)
         assert deliver(store, [pager]).sent == {"pager:care": 1} and pager.sent == ["quiet:Acme:3"]
     finally:
         store.close()

@@ -74,7 +74,8 @@ class Rig:
         item = {**self.harness.settings(), **({"route": route} if route else {})}
         config = parse_config({"brands": [BRAND], "alerts": {"inbox_url": INBOX, "channels": [item]}},
                               source="contract", base_dir=self.tmp_path)
-        return build_channels(config, sleep=lambda seconds: None)  # retries without waiting
+        # Its own section, as every stage gets it; retries without waiting.
+        return build_channels(config.alerts, [BRAND["name"]], self.tmp_path, sleep=lambda seconds: None)
 
     def deliver(self, route: dict[str, Any] | None = None) -> DeliveryReport:
         stdout: io.StringIO | None = getattr(self.harness, "stdout", None)  # a harness capability, see above
