@@ -103,7 +103,8 @@ def test_the_generated_source_is_built_like_the_built_in_ones(checkout: Path) ->
     assert "from tests.sources.fakes._server import FakeAPI" in fake and "class FakeWidgetAPI(FakeAPI)" in fake
     assert "ThreadingHTTPServer" not in fake, "the fake carries its own server plumbing"
     harness = (checkout / "tests" / "sources" / "harness_widget.py").read_text()
-    assert "from tests.sources.sleeps import CappedSleeps" in harness
+    assert "from tests.sources.harness import FAST_RETRIES, FakeHarness" in harness
+    assert "class WidgetHarness(FakeHarness)" in harness
 
 
 def test_the_generated_module_and_harness_import_and_the_settings_validate(checkout: Path) -> None:

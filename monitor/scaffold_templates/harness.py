@@ -11,34 +11,25 @@ documents; if the platform has no engagement counts set `engagement = "none"`.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from monitor.sources.${name}.settings import ${cls}Settings
 from monitor.sources.${name}.source import ${cls}Source
 from tests.sources.fakes.${name}_api import Fake${cls}API, FakePost
-from tests.sources.sleeps import CappedSleeps
+from tests.sources.harness import FAST_RETRIES, FakeHarness
 
 
-class ${cls}Harness:
+class ${cls}Harness(FakeHarness):
+    """Starting, stopping and failure injection go to the fake (`FakeHarness`); `sleeps` records the waits."""
+
     name = "${name}"
     page_size = 5
     secret = "${name}-contract-secret-9f3c1e"  # the token the source is given; never in logs or errors
-    network_failures = True
-    engagement = "refresh"
 
     def __init__(self) -> None:
-        self.fake = Fake${cls}API(token=self.secret, page_size=self.page_size, rate_limit_reset_s=0.5)
-        self.sleeps = CappedSleeps()  # every wait the source asked for, in order
-
-    def start(self, tmp_path: Path) -> None:
-        self.fake.start()
-
-    def stop(self) -> None:
-        self.fake.stop()
+        super().__init__(Fake${cls}API(token=self.secret, page_size=self.page_size, rate_limit_reset_s=0.5))
 
     def settings(self) -> ${cls}Settings:
-        return ${cls}Settings(base_url=f"{self.fake.url}/v1", page_size=self.page_size,
-                              backoff_seconds=0.01, retries=3, max_rate_limit_wait_seconds=5)
+        return ${cls}Settings(base_url=f"{self.fake.url}/v1", page_size=self.page_size, **FAST_RETRIES)
 
     def source(self) -> ${cls}Source:
         return ${cls}Source(self.settings(), self.secret, sleep=self.sleeps)
@@ -50,12 +41,6 @@ class ${cls}Harness:
 
     def set_likes(self, native_id: str, likes: int) -> None:
         self.fake.set_likes(native_id, likes)
-
-    def fail_next(self, status: int, times: int = 1) -> None:
-        self.fake.fail_next(status, times)
-
-    def break_next_payload(self) -> None:
-        self.fake.break_next_payload()
 
 
 def make_harness() -> ${cls}Harness:
