@@ -132,12 +132,15 @@ Adapter = Callable[[str, object], Plugin[Any, Any]]
 
 
 @cache
-def load_plugin(group: str, name: str, adapt: Adapter | None = None) -> Plugin[Any, Any]:
+def load_plugin(group: str, name: str, adapt: Adapter | None = None,
+                settings_base: type[BaseModel] | None = None) -> Plugin[Any, Any]:
     """The descriptor registered as `name` in `group`, loaded once per process.
 
     UnknownPlugin if nothing is registered under that name. `adapt` turns an entry point
     that names something else (an old-style plugin class) into a descriptor, or raises
-    PluginError; without it, anything but a `Plugin` is a PluginError.
+    PluginError; without it, anything but a `Plugin` is a PluginError. `settings_base`: the
+    class the plug point's settings models must subclass (`SourceSettings`...), so the
+    config section they validate always has what the plug point reads.
     """
     entry = _group(group).get(name)
     if entry is None:
@@ -150,6 +153,9 @@ def load_plugin(group: str, name: str, adapt: Adapter | None = None) -> Plugin[A
         loaded = adapt(name, loaded)
     if loaded.name != name:
         raise PluginError(f"the {group} entry point {name!r} ({entry.value}) describes a plugin named {loaded.name!r}")
+    if settings_base is not None and not issubclass(loaded.settings_model, settings_base):
+        raise PluginError(f"the {group} plugin {name!r}: its settings model must subclass "
+                          f"{settings_base.__module__}.{settings_base.__qualname__}")
     return loaded
 
 

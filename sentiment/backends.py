@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from monitor.config import SentimentConfig
-from monitor.plugins import SENTIMENT_GROUP, Plugin, PluginError, installed, lazy, load_plugin
+from monitor.plugins import SENTIMENT_GROUP, Plugin, installed, lazy, load_plugin
 
 if TYPE_CHECKING:
     from monitor.models import Sentiment
@@ -44,11 +44,7 @@ def available_backends() -> list[str]:
 
 def find_backend(name: str) -> Plugin[Any, SentimentBackend]:
     """The sentiment backend plugin `name`; UnknownPlugin (listing the installed ones) if there is none."""
-    plugin = load_plugin(SENTIMENT_GROUP, name)
-    if not issubclass(plugin.settings_model, SentimentConfig):
-        raise PluginError(f"the {SENTIMENT_GROUP} plugin {name!r}: its settings model must subclass "
-                          "monitor.config.SentimentConfig")
-    return plugin
+    return load_plugin(SENTIMENT_GROUP, name, settings_base=SentimentConfig)
 
 
 def build_backend(settings: SentimentConfig) -> SentimentBackend:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from monitor.alerts.routing import Route
 from monitor.alerts.secret import ChannelConfigError
 from monitor.config import ChannelSettings
-from monitor.plugins import CHANNELS_GROUP, Plugin, PluginError, installed, load_plugin
+from monitor.plugins import CHANNELS_GROUP, Plugin, installed, load_plugin
 
 if TYPE_CHECKING:
     from monitor.alerts.base import AlertChannel
@@ -48,11 +48,7 @@ def available_channels() -> list[str]:
 
 def find_channel(name: str) -> Plugin[Any, AlertChannel]:
     """The channel plugin `type: name` refers to; UnknownPlugin (listing the installed ones) if none."""
-    plugin = load_plugin(CHANNELS_GROUP, name)
-    if not issubclass(plugin.settings_model, ChannelSettings):
-        raise PluginError(f"the {CHANNELS_GROUP} plugin {name!r}: its settings model must subclass "
-                          "monitor.config.ChannelSettings")
-    return plugin
+    return load_plugin(CHANNELS_GROUP, name, settings_base=ChannelSettings)
 
 
 def build_channels(
