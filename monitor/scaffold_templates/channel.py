@@ -106,20 +106,13 @@ HARNESS = r'''"""Contract harness for the ${title} channel: its webhook is a rea
 
 tests/channels/test_contract.py finds this module by its name and runs every contract case
 through `make_harness()`. TODO(new-channel): if the channel stops being a plain incoming
-webhook, keep `received`, `go_down` and `recover` meaning what tests/channels/harness.py says.
+webhook, write a harness class instead, keeping `received`, `go_down` and `recover` meaning
+what tests/channels/harness.py says (harness_email.py is one for another transport).
 """
 
-from __future__ import annotations
+from tests.channels.harness import chat_harness
 
-from tests.channels.harness import ChatWebhookHarness
-
-
-class ${cls}Harness(ChatWebhookHarness):
-    name = "${name}"
-    url_env = "EARSHOT_CONTRACT_${upper}_URL"
-    token = "${name}-contract-token-3c9e"  # part of the webhook URL: must never reach logs or errors
-
-
-def make_harness() -> ${cls}Harness:
-    return ${cls}Harness()
+# The token is part of the webhook URL, the channel's credential: it must never reach logs or errors.
+${cls}Harness = chat_harness("${name}", url_env="EARSHOT_CONTRACT_${upper}_URL", token="${name}-contract-token-3c9e")
+make_harness = ${cls}Harness
 '''

@@ -77,3 +77,22 @@ class ChatWebhookHarness:
 
     def recover(self) -> None:
         self.receiver.recover()
+
+
+class LocalHarness:
+    """A destination on this machine (the terminal, a file): no secret to read from the environment."""
+
+    def env(self) -> dict[str, str]:
+        return {}
+
+    def secrets(self) -> list[str]:
+        return []
+
+    def stop(self) -> None:
+        pass
+
+
+def chat_harness(name: str, url_env: str, token: str) -> type[ChatWebhookHarness]:
+    """The harness of a chat channel whose only difference from the others is its type and webhook variable."""
+    return type(f"{name.title().replace('_', '')}Harness", (ChatWebhookHarness,),
+                {"name": name, "url_env": url_env, "token": token, "__module__": f"tests.channels.harness_{name}"})

@@ -6,22 +6,15 @@ import io
 from pathlib import Path
 from typing import Any
 
+from tests.channels.harness import LocalHarness
 
-class ConsoleHarness:
+
+class ConsoleHarness(LocalHarness):
     name = "console"
     can_fail = False  # the terminal has no outage to simulate
 
     def start(self, tmp_path: Path) -> None:
         self.stdout = io.StringIO()  # the suite points standard output here while it delivers
-
-    def stop(self) -> None:
-        pass
-
-    def env(self) -> dict[str, str]:
-        return {}
-
-    def secrets(self) -> list[str]:
-        return []
 
     def settings(self) -> dict[str, Any]:
         return {"type": "console"}

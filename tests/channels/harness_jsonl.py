@@ -5,22 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.channels.harness import LocalHarness
 
-class JsonlHarness:
+
+class JsonlHarness(LocalHarness):
     name = "jsonl"
     can_fail = True
 
     def start(self, tmp_path: Path) -> None:
         self.path = tmp_path / "out" / "alerts.jsonl"
-
-    def stop(self) -> None:
-        pass
-
-    def env(self) -> dict[str, str]:
-        return {}
-
-    def secrets(self) -> list[str]:
-        return []
 
     def settings(self) -> dict[str, Any]:
         return {"type": "jsonl", "path": str(self.path)}
