@@ -29,6 +29,7 @@ from monitor.plugins import (
 )
 from monitor.sources import SourceError, available_sources, create_source, find_source
 from monitor.store import SQLiteStore
+from tests.fake_distribution import installed_distribution
 
 BRANDS = {"brands": [{"name": "Acme", "queries": ["acme"]}]}
 BUILT_IN = {
@@ -150,20 +151,10 @@ quiet_hours = fake_earshot_plugin:DETECTOR
 @pytest.fixture
 def third_party(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A package installed on sys.path with entry points in every plugin group."""
-    site = tmp_path / "site"
-    info = site / "fake_earshot_plugin-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-earshot-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(ENTRY_POINTS)
     # The descriptors' module, and the "heavy" module their factories import: the same classes.
-    (site / "fake_earshot_plugin.py").write_text(PACKAGE)
-    (site / "fake_earshot_heavy.py").write_text("from fake_earshot_plugin import *  # noqa: F403\n")
-    monkeypatch.syspath_prepend(str(site))
-    clear_plugin_cache()
-    yield site
-    for module in ("fake_earshot_plugin", "fake_earshot_heavy"):
-        sys.modules.pop(module, None)
-    clear_plugin_cache()
+    modules = {"fake_earshot_plugin": PACKAGE, "fake_earshot_heavy": "from fake_earshot_plugin import *  # noqa: F403\n"}
+    with installed_distribution(tmp_path / "site", monkeypatch, "fake-earshot-plugin", ENTRY_POINTS, modules) as site:
+        yield site
 
 
 # -- the built-in plugins -----------------------------------------------------------------------

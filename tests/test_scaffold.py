@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from monitor.cli import app
 from monitor.scaffold import ScaffoldError, add_entry_point, class_stem, new_channel, new_source, next_steps
+from tests.fake_distribution import write_distribution
 from tests.test_dags import DESCRIBE_DAGBAG, airflow_env, run_python, write_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -243,10 +244,7 @@ CHANNEL_FILES = ("monitor/alerts/pager/__init__.py", "monitor/alerts/pager/setti
 def install_entry_points(root: Path, site: Path) -> None:
     """What `pip install -e .` does for the registry: the checkout's entry points, as package metadata."""
     groups = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["entry-points"]
-    info = site / "earshot_checkout-0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: earshot-checkout\nVersion: 0\n")
-    (info / "entry_points.txt").write_text("".join(
+    write_distribution(site, "earshot-checkout", "".join(
         f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in names.items()) + "\n"
         for group, names in groups.items()
     ))

@@ -19,9 +19,10 @@ import pytest
 from monitor import pipeline
 from monitor.config import ConfigError, SentimentConfig, parse_config
 from monitor.models import Mention, SentimentLabel
-from monitor.plugins import SENTIMENT_GROUP, Plugin, PluginError, clear_plugin_cache, load_plugin
+from monitor.plugins import SENTIMENT_GROUP, Plugin, PluginError, load_plugin
 from monitor.store import SQLiteStore
 from sentiment.backends import SentimentBackend, available_backends, build_backend, find_backend
+from tests.fake_distribution import installed_distribution
 
 BRANDS = {"brands": [{"name": "Acme", "queries": ["acme"]}]}
 
@@ -70,19 +71,11 @@ wrong = fake_sentiment_plugin:WRONG
 
 @pytest.fixture
 def third_party(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    site = tmp_path / "site"
-    info = site / "fake_sentiment_plugin-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-sentiment-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(ENTRY_POINTS)
-    (site / "fake_sentiment_plugin.py").write_text(PACKAGE)
-    (site / "fake_sentiment_heavy.py").write_text("from fake_sentiment_plugin import *  # noqa: F403\n")
-    monkeypatch.syspath_prepend(str(site))
-    clear_plugin_cache()
-    yield site
-    for module in ("fake_sentiment_plugin", "fake_sentiment_heavy"):
-        sys.modules.pop(module, None)
-    clear_plugin_cache()
+    modules = {"fake_sentiment_plugin": PACKAGE,
+               "fake_sentiment_heavy": "from fake_sentiment_plugin import *  # noqa: F403\n"}
+    with installed_distribution(tmp_path / "site", monkeypatch, "fake-sentiment-plugin", ENTRY_POINTS,
+                                modules) as site:
+        yield site
 
 
 def mention(native: str, text: str) -> Mention:
