@@ -18,12 +18,11 @@ Run standalone: `python -m tests.sources.fakes.${name}_api --port 8399` (prints 
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_until_interrupted
+from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_standalone, standalone_args
 
 PREFIX = "/v1"
 
@@ -117,15 +116,12 @@ def _broken(kind: str) -> Reply:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8399)
-    parser.add_argument("--token", default="dev-token")
-    args = parser.parse_args()
+    args = standalone_args(__doc__, 8399, token="dev-token")
     fake = Fake${cls}API(token=args.token, port=args.port)
     now = datetime.now(UTC).replace(microsecond=0)
     fake.publish(FakePost("1", "Acme support never answered my ticket", now - timedelta(minutes=5), likes=3))
-    print(f"fake ${title} API on {fake.start()}{PREFIX} (token {args.token}); Ctrl-C stops it", flush=True)
-    serve_until_interrupted(fake)
+    serve_standalone(fake, lambda url: f"fake ${title} API on {url}{PREFIX}; set sources.${name}.base_url to it and\n"
+                                       f"  ${token_env}={args.token}")
 
 
 if __name__ == "__main__":
