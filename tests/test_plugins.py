@@ -313,3 +313,25 @@ def test_validating_a_config_with_every_plugin_imports_no_sdk(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.splitlines()[-1]) == []
+
+
+# -- callers go through the protocols ----------------------------------------------------------
+
+# The modules that find, build and use plugin objects (sources, channels, detectors, stores,
+# sentiment backends): what they need of a plugin is in its protocol, so none of them asks an
+# object whether it happens to have an attribute.
+PLUGIN_USERS = ("monitor/plugins.py", "monitor/pipeline.py", "monitor/orchestration.py", "monitor/detection.py",
+                "monitor/sources/registry.py", "monitor/alerts/channels.py", "monitor/alerts/delivery.py",
+                "monitor/store/registry.py", "monitor/indexing.py", "sentiment/backends.py", "sentiment/evaluate.py")
+
+
+def test_no_code_that_uses_plugins_reaches_around_their_protocols():
+    import ast
+
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for path in PLUGIN_USERS:
+        tree = ast.parse((root / path).read_text(encoding="utf-8"))
+        found += [f"{path}:{node.lineno}" for node in ast.walk(tree) if isinstance(node, ast.Call)
+                  and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")]
+    assert found == []
