@@ -13,8 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from monitor.config import BrandConfig
+from monitor import pipeline
+from monitor.config import BrandConfig, parse_config
 from monitor.sources import Source
+from monitor.store import Store
 from tests.sources.sleeps import CappedSleeps
 
 BRAND = BrandConfig(name="Acme", queries=["acme"], exclude=["hiring"])
@@ -78,3 +80,14 @@ class FakeHarness:
 
     def break_next_payload(self) -> None:
         self.fake.break_next_payload()
+
+
+def ingest(source: Source, store: Store) -> pipeline.IngestStats:
+    """One `pipeline.ingest` run of `source` into `store`, the contract's brand configured: what a platform test runs."""
+    return pipeline.ingest(parse_config({"brands": [BRAND.model_dump()]}, source="tests"), store, source.name,
+                           source=source)
+
+
+def stored_cursor(store: Store, source: str) -> str | None:
+    """The cursor `pipeline.ingest` stored for `source`."""
+    return store.get_cursor(pipeline.cursor_key(source))
