@@ -21,7 +21,7 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, EntryPoints, entry_points
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -114,11 +114,16 @@ class Plugin(Generic[S, T]):
 
 
 @cache
-def _group(group: str) -> dict[str, EntryPoint]:
+def _entry_points() -> EntryPoints:
     # Scanning every installed distribution's metadata costs tens of milliseconds in a large
-    # environment (Airflow's); once per process and group is enough.
+    # environment (Airflow's): once per process for all the groups, not once per group.
+    return entry_points()
+
+
+@cache
+def _group(group: str) -> dict[str, EntryPoint]:
     found: dict[str, EntryPoint] = {}
-    for ep in entry_points(group=group):
+    for ep in _entry_points().select(group=group):
         found.setdefault(ep.name, ep)  # the first on sys.path wins, as importlib.metadata orders them
     return found
 
@@ -161,5 +166,6 @@ def load_plugin(group: str, name: str, adapt: Adapter | None = None,
 
 def clear_plugin_cache() -> None:
     """Forget what was found, after installing or removing a plugin in a running process (tests)."""
+    _entry_points.cache_clear()
     _group.cache_clear()
     load_plugin.cache_clear()
