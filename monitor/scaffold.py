@@ -11,7 +11,7 @@ a package whose `__init__.py` holds the plugin descriptor the entry point names,
 `settings.py` its settings (a `RetrySettings`, pydantic only) and `source.py` the client,
 which retries through `retries.RetryPolicy` and keeps its cursor with `cursors.fetch_streams`
 and `cursors.scan_pages`; its fake API builds on tests/sources/fakes/_server.py like the
-others, and its harness waits with tests/sources/sleeps.py.
+others, and its harness on `FakeHarness` (tests/sources/harness.py).
 
 `new-channel` does the same for an alert channel: a package `monitor/alerts/<name>/` laid out
 like a source's (descriptor, pydantic-only settings, the channel), built on the shared chat
@@ -92,7 +92,7 @@ class ScaffoldError(ValueError):
 
 @dataclass(frozen=True)
 class Scaffold:
-    """What `new_source` did, for the caller to report."""
+    """What `new_source` or `new_channel` did, for the caller to report."""
 
     name: str
     class_name: str
