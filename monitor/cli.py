@@ -535,6 +535,8 @@ def new_channel(
 from sentiment.cli import app as sentiment_app  # noqa: E402 - light: loads no model at import
 
 app.add_typer(sentiment_app, name="sentiment", help="Evaluate, try and inspect the sentiment model.")
+from monitor.privacy_cli import app as privacy_app  # noqa: E402 - forget, purge, erasures (commands import lazily)
+app.add_typer(privacy_app)
 
 index_app = typer.Typer(help="Elasticsearch: index templates and ILM policy.", no_args_is_help=True)
 app.add_typer(index_app, name="index")

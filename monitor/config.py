@@ -34,6 +34,7 @@ class BrandConfig(_Strict):
     name: str = Field(min_length=1)
     queries: list[str] = Field(min_length=1)
     exclude: list[str] = Field(default_factory=list)
+    exclude_nsfw: bool = False  # leave out posts the platform marks adult-only (Reddit's over_18)
 
     def match(self, text: str) -> str | None:
         """The first query the text matches (case-insensitive), or None if it matches none or an exclusion."""
@@ -397,6 +398,9 @@ class ElasticsearchStoreConfig(_Strict):
 class StoreConfig(_Strict):
     backend: Literal["sqlite", "elasticsearch"] = "sqlite"
     path: Path = Path("earshot.db")  # the SQLite file (and what `earshot reindex` copies from)
+    # SQLite: mentions and snapshots older than this are purged (monitor/removals.py); None keeps all.
+    # Elasticsearch: store.elasticsearch.retention_days (ILM, and the same purge).
+    retention_days: int | None = Field(365, ge=1)
     elasticsearch: ElasticsearchStoreConfig = Field(default_factory=ElasticsearchStoreConfig)
 
 

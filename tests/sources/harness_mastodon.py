@@ -41,6 +41,10 @@ class MastodonHarness(FakeHarness):
     def set_likes(self, native_id: str, likes: int) -> None:
         self.fake.status(native_id).favourites = likes
 
+    def remove(self, native_id: str) -> None:
+        """Deleted by its author: the platform no longer returns it (tests/sources/test_contract.py)."""
+        self.fake.delete(native_id)
+
 
 def make_harness() -> MastodonHarness:
     return MastodonHarness()
