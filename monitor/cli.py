@@ -355,13 +355,13 @@ def run(
     """Run the pipeline: ingest -> sentiment -> spread detection -> alerts -> store, and serve the UI."""
     from monitor.sources import SourceError
 
-    from monitor.alerts import build_channels
+    from monitor.pipeline import alert_channels
 
     _logging(verbose)
     config = _load(config_path)
     sources = _sources(config, source)
     try:
-        build_channels(config)  # fail now, naming the missing variable, not after the first pass
+        alert_channels(config)  # fail now, naming the missing variable, not after the first pass
     except ConfigError as exc:
         _fail(f"alert channel: {exc}")
     store = _open_store(config)
@@ -511,6 +511,22 @@ def new_source(
 
     try:
         result = scaffold.new_source(name, root or scaffold.find_root(Path.cwd()), class_name=class_name)
+    except scaffold.ScaffoldError as exc:
+        _fail(f"nothing generated: {exc}")
+    typer.echo(scaffold.next_steps(result))
+
+
+@app.command("new-channel")
+def new_channel(
+    name: Annotated[str, typer.Argument(help="Channel type: lowercase letters, digits, underscores (e.g. discord).")],
+    root: Annotated[Path | None, typer.Option(help="Earshot checkout to write into (default: the one around the cwd).")] = None,
+    class_name: Annotated[str | None, typer.Option(help="Channel class name (default: derived from NAME).")] = None,
+) -> None:
+    """Scaffold an alert channel plugin: package, contract harness and entry point."""
+    from monitor import scaffold
+
+    try:
+        result = scaffold.new_channel(name, root or scaffold.find_root(Path.cwd()), class_name=class_name)
     except scaffold.ScaffoldError as exc:
         _fail(f"nothing generated: {exc}")
     typer.echo(scaffold.next_steps(result))

@@ -108,10 +108,32 @@ def _validate_sources(raw: object) -> dict[str, SourceSettings]:
 
 
 class SentimentConfig(_Strict):
+    """`sentiment`: which backend scores posts (`earshot.sentiment`, sentiment/backends.py) and its settings.
+
+    A backend plugin's settings model subclasses this one and validates the whole section.
+    """
+
+    backend: str = "transformer"
     # "bundled": the model that ships with Earshot; otherwise a local path or a Hugging Face model id.
     model: str = "bundled"
     batch_size: int = Field(32, ge=1, le=1024)
     max_length: int = Field(128, ge=8, le=512)
+
+
+def _validate_sentiment(raw: object) -> SentimentConfig:
+    """`sentiment` validated by the settings model of the backend plugin its `backend` names."""
+    from sentiment.backends import find_backend  # the registry imports this module
+
+    if isinstance(raw, SentimentConfig):
+        return raw
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise PydanticCustomError("sentiment_mapping", "must be a mapping of sentiment settings")
+    try:
+        return find_backend(str(raw.get("backend", "transformer"))).settings(raw)
+    except UnknownPlugin as exc:
+        raise _unknown("unknown_sentiment_backend", exc) from None
 
 
 class StormScale(_Strict):
@@ -493,7 +515,8 @@ class Config(_Strict):
     # Keyed by source plugin name; each value is validated by that plugin's settings model.
     sources: Annotated[dict[str, SerializeAsAny[SourceSettings]], BeforeValidator(_validate_sources)] = Field(
         default_factory=dict)
-    sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
+    sentiment: Annotated[SerializeAsAny[SentimentConfig], BeforeValidator(_validate_sentiment)] = Field(
+        default_factory=SentimentConfig)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)

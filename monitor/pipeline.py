@@ -8,6 +8,7 @@ writes its output back, which is what makes every step safe to repeat or resume.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -114,10 +115,9 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
     if not pending:
         return 0
     if scorer is None:
-        from sentiment.scorer import load_scorer
+        from sentiment.backends import build_backend
 
-        scorer = load_scorer(config.sentiment.model, batch_size=config.sentiment.batch_size,
-                             max_length=config.sentiment.max_length)
+        scorer = build_backend(config.sentiment)
     classifier = classifier or build_classifier(config.topics)
     step = config.sentiment.batch_size * 8
     done = 0
@@ -165,8 +165,13 @@ def detect(config: Config, store: Store, detectors: Sequence[Detector] | None = 
     return new
 
 
+def alert_channels(config: Config, *, sleep: Callable[[float], None] = time.sleep) -> list[AlertChannel]:
+    """The configured alert channels: the `alerts` section, built knowing the brands' names and the config's folder."""
+    return build_channels(config.alerts, [brand.name for brand in config.brands], config.base_dir, sleep=sleep)
+
+
 def notify(config: Config, store: Store, channels: list[AlertChannel] | None = None) -> DeliveryReport:
-    return deliver(store, channels if channels is not None else build_channels(config),
+    return deliver(store, channels if channels is not None else alert_channels(config),
                    lease=timedelta(seconds=config.alerts.delivery_lease_seconds))
 
 

@@ -55,7 +55,7 @@ class RSSHarness:
             "sources": {"rss": {
                 "feeds": [{"url": self.server.url(path), "token_env": TOKEN_ENV} for path in FEEDS],
                 "backoff_seconds": 0.01,
-                "max_wait_seconds": 5,
+                "max_rate_limit_wait_seconds": 5,
             }},
         }, source="harness_rss")
         return create_source("rss", config)

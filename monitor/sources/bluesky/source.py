@@ -39,7 +39,7 @@ from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
 from monitor.sources.base import Batch, Problem, Removal, SourceError, first_match
 from monitor.sources.bluesky.settings import HANDLE_ENV, PASSWORD_ENV, BlueskySettings
 from monitor.sources.credentials import credential
-from monitor.sources.cursors import ScanPage, fetch_streams
+from monitor.sources.cursors import ScanPage, fetch_streams, scan_pages
 from monitor.sources.registry import SourceContext
 from monitor.sources.retries import RetryPolicy, Transient
 
@@ -159,15 +159,25 @@ class _Mark:
 
 @dataclass
 class _Stream:
+    """One query's part of the cursor, moved by `cursors.scan_pages`."""
+
     mark: _Mark
-    scan_cursor: str | None = None  # searchPosts cursor of an unfinished scan
-    scan_top: _Mark | None = None  # None: no scan in progress
-    scan_pages: int = 0
+    at: str | None = None  # searchPosts cursor of an unfinished scan
+    top: _Mark | None = None  # None: no scan in progress
+    pages: int = 0
+
+    def open(self) -> None:
+        self.top = _Mark(self.mark.overlap)
+
+    def finish(self) -> None:
+        if self.top is not None:
+            self.mark.merge(self.top)
+        self.top, self.at, self.pages = None, None, 0
 
     def dump(self) -> dict[str, Any]:
         scan = None
-        if self.scan_top is not None:
-            scan = {"cursor": self.scan_cursor, "top": self.scan_top.dump(), "pages": self.scan_pages}
+        if self.top is not None:
+            scan = {"cursor": self.at, "top": self.top.dump(), "pages": self.pages}
         return {"mark": self.mark.dump(), "scan": scan}
 
     @classmethod
@@ -380,32 +390,26 @@ class BlueskySource:
     def _scan(self, query: str, stream: _Stream, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> bool:
         """Read a few pages of one query's scan; True if the scan is still unfinished."""
         floor = stream.mark.floor
-        for _ in range(self.settings.pages_per_fetch):
+
+        def read(at: str | None) -> tuple[list[Any], str | None]:
             params = models.AppBskyFeedSearchPosts.Params(
                 q=f'"{query}"' if " " in query else query, sort="latest", limit=self.settings.page_size,
-                cursor=stream.scan_cursor, lang=self.settings.lang,
-                since=floor.isoformat().replace("+00:00", "Z") if floor else None,
+                cursor=at, lang=self.settings.lang, since=floor.isoformat().replace("+00:00", "Z") if floor else None,
             )
-            posts, next_cursor = _posts(self._call("app.bsky.feed.searchPosts", params))
-            if stream.scan_top is None:
-                stream.scan_top = _Mark(stream.mark.overlap)
-            scan = ScanPage(stream.mark, stream.scan_top)
-            for raw in posts:
-                try:
-                    post = parse_post(raw)
-                except ValueError as exc:
-                    batch.problems.append(Problem(f"bluesky search {query!r}", str(exc)))
-                    continue
-                if scan.is_new(post.sort_at, post.uri):
-                    self._keep(post, brands, batch, seen)
-            stream.scan_pages += 1
-            backfilled = stream.mark.at is None and stream.scan_pages >= self.settings.backfill_pages
-            if scan.caught_up or next_cursor is None or not posts or backfilled:
-                stream.mark.merge(stream.scan_top)
-                stream.scan_top, stream.scan_cursor, stream.scan_pages = None, None, 0
-                return False
-            stream.scan_cursor = next_cursor
-        return True
+            posts, following = _posts(self._call("app.bsky.feed.searchPosts", params))
+            return posts, following if posts else None
+
+        def take(raw: Any, scan: ScanPage) -> None:
+            try:
+                post = parse_post(raw)
+            except ValueError as exc:
+                batch.problems.append(Problem(f"bluesky search {query!r}", str(exc)))
+                return
+            if scan.is_new(post.sort_at, post.uri):
+                self._keep(post, brands, batch, seen)
+
+        return scan_pages(stream, read, take, pages=self.settings.pages_per_fetch,
+                          backfill=self.settings.backfill_pages)
 
     def _keep(self, post: Post, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> None:
         found = first_match(brands, post.text, nsfw=post.nsfw) if post.uri not in seen else None

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -44,7 +44,7 @@ from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
 from monitor.sources.base import Batch, Problem, Removal, SourceError, first_match
 from monitor.sources.credentials import credential
-from monitor.sources.cursors import fetch_streams
+from monitor.sources.cursors import ScanPage, fetch_streams, scan_pages
 from monitor.sources.mastodon.settings import TOKEN_ENV, MastodonSettings
 from monitor.sources.registry import SourceContext
 from monitor.sources.retries import RetryPolicy, Transient
@@ -207,23 +207,51 @@ def status_to_mention(status: Status, brand: BrandConfig, query: str) -> Mention
 
 
 @dataclass
+class _Since:
+    """A mark by id alone: the instance answers only posts after `since_id`/`min_id`, so none it returns is stored.
+
+    As a scan's top it keeps the first id the scan read: results come newest first.
+    """
+
+    at: str | None = None  # the id of the newest post stored (or, as a scan's top, read)
+
+    def covers(self, at: object, native_id: str) -> bool:
+        return False
+
+    def passed(self, at: object) -> bool:
+        return False  # the scan ends at the instance's last page instead
+
+    def add(self, at: object, native_id: str) -> None:
+        self.at = self.at or native_id
+
+
+@dataclass
 class _Stream:
-    since: str | None = None  # newest post stored
-    scan_top: str | None = None  # newest post of an unfinished scan
-    scan_max_id: str | None = None  # where the unfinished scan continues
-    scan_pages: int = 0
-    scanning: bool = False
+    """One timeline's or query's part of the cursor, moved by `cursors.scan_pages`."""
+
+    mark: _Since = field(default_factory=_Since)  # `since`: the newest post stored
+    top: _Since | None = None  # the newest post of an unfinished scan; None: no scan in progress
+    at: str | None = None  # max_id where the unfinished scan continues
+    pages: int = 0
+
+    def open(self) -> None:
+        self.top = _Since()
+
+    def finish(self) -> None:
+        if self.top is not None:
+            self.mark.at = self.top.at or self.mark.at
+        self.top, self.at, self.pages = None, None, 0
 
     def dump(self) -> dict[str, Any]:
-        scan = {"top": self.scan_top, "max_id": self.scan_max_id, "pages": self.scan_pages} if self.scanning else None
-        return {"since": self.since, "scan": scan}
+        scan = None if self.top is None else {"top": self.top.at, "max_id": self.at, "pages": self.pages}
+        return {"since": self.mark.at, "scan": scan}
 
     @classmethod
     def load(cls, data: Mapping[str, Any]) -> _Stream:
         scan = data.get("scan") or None
         if scan is None:
-            return cls(data.get("since"))
-        return cls(data.get("since"), scan.get("top"), scan.get("max_id"), int(scan.get("pages", 0)), True)
+            return cls(_Since(data.get("since")))
+        return cls(_Since(data.get("since")), _Since(scan.get("top")), scan.get("max_id"), int(scan.get("pages", 0)))
 
 
 # --- the source -----------------------------------------------------------------------------
@@ -318,30 +346,24 @@ class MastodonSource:
 
     def _scan(self, key: str, stream: _Stream, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> bool:
         """Read a few pages down towards `since`; True if the scan is still unfinished."""
-        for _ in range(self.settings.pages_per_fetch):
-            page = self._page(key, stream.since, stream.scan_max_id if stream.scanning else None)
-            if not stream.scanning:
-                stream.scanning, stream.scan_top, stream.scan_max_id, stream.scan_pages = True, None, None, 0
-            last_id: str | None = None
-            for raw in page:
-                raw_id = raw.get("id") if isinstance(raw, Mapping) else None
-                if raw_id is not None:
-                    last_id = str(raw_id)
-                    stream.scan_top = stream.scan_top or last_id
-                try:
-                    status = parse_status(raw)
-                except ValueError as exc:
-                    batch.problems.append(Problem(f"mastodon {key}", str(exc)))
-                    continue
-                self._keep(status, brands, batch, seen)
-            stream.scan_pages += 1
-            backfilled = stream.since is None and stream.scan_pages >= self.settings.backfill_pages
-            if last_id is None or backfilled:
-                stream.since = stream.scan_top or stream.since
-                stream.scanning, stream.scan_top, stream.scan_max_id, stream.scan_pages = False, None, None, 0
-                return False
-            stream.scan_max_id = last_id
-        return True
+
+        def read(max_id: str | None) -> tuple[list[Any], str | None]:
+            page = self._page(key, stream.mark.at, max_id)
+            ids = [str(raw["id"]) for raw in page if isinstance(raw, Mapping) and raw.get("id") is not None]
+            return page, ids[-1] if ids else None  # the next page ends below the last id; none: the end
+
+        def take(raw: Any, scan: ScanPage) -> None:
+            if isinstance(raw, Mapping) and raw.get("id") is not None:
+                scan.is_new(None, str(raw["id"]))  # even a malformed status moves the scan's top
+            try:
+                status = parse_status(raw)
+            except ValueError as exc:
+                batch.problems.append(Problem(f"mastodon {key}", str(exc)))
+                return
+            self._keep(status, brands, batch, seen)
+
+        return scan_pages(stream, read, take, pages=self.settings.pages_per_fetch,
+                          backfill=self.settings.backfill_pages)
 
     def _keep(self, status: Status, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> None:
         found = (first_match(brands, f"{status.spoiler or ''} {status.text}", nsfw=status.sensitive)
