@@ -191,10 +191,9 @@ class TimedScorer:
             if self.no_model:
                 self._scorer = GoldScorer()
             else:
-                from sentiment.scorer import load_scorer
+                from sentiment.backends import build_backend
 
-                s = self.config.sentiment
-                self._scorer = load_scorer(s.model, batch_size=s.batch_size, max_length=s.max_length)
+                self._scorer = build_backend(self.config.sentiment)
             self.load_s += time.perf_counter() - started
         started = time.perf_counter()
         results = self._scorer.score(texts)

@@ -355,13 +355,13 @@ def run(
     """Run the pipeline: ingest -> sentiment -> spread detection -> alerts -> store, and serve the UI."""
     from monitor.sources import SourceError
 
-    from monitor.alerts import build_channels
+    from monitor.pipeline import alert_channels
 
     _logging(verbose)
     config = _load(config_path)
     sources = _sources(config, source)
     try:
-        build_channels(config)  # fail now, naming the missing variable, not after the first pass
+        alert_channels(config)  # fail now, naming the missing variable, not after the first pass
     except ConfigError as exc:
         _fail(f"alert channel: {exc}")
     store = _open_store(config)
@@ -516,9 +516,31 @@ def new_source(
     typer.echo(scaffold.next_steps(result))
 
 
+@app.command("new-channel")
+def new_channel(
+    name: Annotated[str, typer.Argument(help="Channel type: lowercase letters, digits, underscores (e.g. discord).")],
+    root: Annotated[Path | None, typer.Option(help="Earshot checkout to write into (default: the one around the cwd).")] = None,
+    class_name: Annotated[str | None, typer.Option(help="Channel class name (default: derived from NAME).")] = None,
+) -> None:
+    """Scaffold an alert channel plugin: package, contract harness and entry point."""
+    from monitor import scaffold
+
+    try:
+        result = scaffold.new_channel(name, root or scaffold.find_root(Path.cwd()), class_name=class_name)
+    except scaffold.ScaffoldError as exc:
+        _fail(f"nothing generated: {exc}")
+    typer.echo(scaffold.next_steps(result))
+
+
 from sentiment.cli import app as sentiment_app  # noqa: E402 - light: loads no model at import
 
 app.add_typer(sentiment_app, name="sentiment", help="Evaluate, try and inspect the sentiment model.")
+from monitor.privacy_cli import app as privacy_app  # noqa: E402 - forget, purge, erasures (commands import lazily)
+app.add_typer(privacy_app)
+
+from monitor.themes.cli import app as themes_app  # noqa: E402 - light: loads no model at import
+
+app.add_typer(themes_app, name="themes")
 
 index_app = typer.Typer(help="Elasticsearch: index templates and ILM policy.", no_args_is_help=True)
 app.add_typer(index_app, name="index")

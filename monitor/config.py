@@ -34,6 +34,7 @@ class BrandConfig(_Strict):
     name: str = Field(min_length=1)
     queries: list[str] = Field(min_length=1)
     exclude: list[str] = Field(default_factory=list)
+    exclude_nsfw: bool = False  # leave out posts the platform marks adult-only (Reddit's over_18)
 
     def match(self, text: str) -> str | None:
         """The first query the text matches (case-insensitive), or None if it matches none or an exclusion."""
@@ -107,10 +108,32 @@ def _validate_sources(raw: object) -> dict[str, SourceSettings]:
 
 
 class SentimentConfig(_Strict):
+    """`sentiment`: which backend scores posts (`earshot.sentiment`, sentiment/backends.py) and its settings.
+
+    A backend plugin's settings model subclasses this one and validates the whole section.
+    """
+
+    backend: str = "transformer"
     # "bundled": the model that ships with Earshot; otherwise a local path or a Hugging Face model id.
     model: str = "bundled"
     batch_size: int = Field(32, ge=1, le=1024)
     max_length: int = Field(128, ge=8, le=512)
+
+
+def _validate_sentiment(raw: object) -> SentimentConfig:
+    """`sentiment` validated by the settings model of the backend plugin its `backend` names."""
+    from sentiment.backends import find_backend  # the registry imports this module
+
+    if isinstance(raw, SentimentConfig):
+        return raw
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise PydanticCustomError("sentiment_mapping", "must be a mapping of sentiment settings")
+    try:
+        return find_backend(str(raw.get("backend", "transformer"))).settings(raw)
+    except UnknownPlugin as exc:
+        raise _unknown("unknown_sentiment_backend", exc) from None
 
 
 class StormScale(_Strict):
@@ -375,6 +398,9 @@ class ElasticsearchStoreConfig(_Strict):
 class StoreConfig(_Strict):
     backend: Literal["sqlite", "elasticsearch"] = "sqlite"
     path: Path = Path("earshot.db")  # the SQLite file (and what `earshot reindex` copies from)
+    # SQLite: mentions and snapshots older than this are purged (monitor/removals.py); None keeps all.
+    # Elasticsearch: store.elasticsearch.retention_days (ILM, and the same purge).
+    retention_days: int | None = Field(365, ge=1)
     elasticsearch: ElasticsearchStoreConfig = Field(default_factory=ElasticsearchStoreConfig)
 
 
@@ -498,7 +524,8 @@ class Config(_Strict):
     # Keyed by source plugin name; each value is validated by that plugin's settings model.
     sources: Annotated[dict[str, SerializeAsAny[SourceSettings]], BeforeValidator(_validate_sources)] = Field(
         default_factory=dict)
-    sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
+    sentiment: Annotated[SerializeAsAny[SentimentConfig], BeforeValidator(_validate_sentiment)] = Field(
+        default_factory=SentimentConfig)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)

@@ -137,10 +137,9 @@ def score_chunk(config: Config, store: Store, chunk: ScoreChunk, scorer=None, cl
                                "refusing to loop")
         previous = ids
         if scorer is None:
-            from sentiment.scorer import load_scorer
+            from sentiment.backends import build_backend
 
-            scorer = load_scorer(config.sentiment.model, batch_size=config.sentiment.batch_size,
-                                 max_length=config.sentiment.max_length)
+            scorer = build_backend(config.sentiment)
         pipeline.score_chunk(store, page, scorer, classifier)
         done += len(page)
     return done

@@ -8,6 +8,7 @@ writes its output back, which is what makes every step safe to repeat or resume.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,9 @@ from monitor.config import Config
 from monitor.detection import Detector
 from monitor.models import Alert, Mention
 from monitor.partitions import DETECT_WATERMARK
+from monitor.removals import apply_removals
 from monitor.sources import Problem, Source, create_source
+from monitor.sources.base import removals_of
 from monitor.store import Quarantined, Store
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ class IngestStats:
     problems: list[Problem] = field(default_factory=list)
     quarantined: int = 0  # records newly set aside (bad input, or rows the store could not hold)
     exhausted: bool = True
+    removed: int = 0  # stored posts the platform no longer shows, now tombstones (monitor/removals.py)
 
 
 def ingest(
@@ -61,6 +65,7 @@ def ingest(
         batch = source.fetch(config.brands, store.get_cursor(key))
         quarantine = [Quarantined(source_name, p.where, p.message, p.head) for p in batch.problems if not p.transient]
         result = store.ingest(batch.mentions, batch.snapshots, key, batch.cursor, quarantine=quarantine)
+        stats.removed += apply_removals(store, batch.removals, datetime.now(UTC))
         stats.new_mentions += result.new_mentions
         stats.updated_mentions += result.updated_mentions
         stats.new_snapshots += result.new_snapshots
@@ -90,6 +95,7 @@ def refresh(config: Config, store: Store, source_name: str, source: Source) -> i
     if not recent:
         return 0
     snapshots = source.refresh(recent)
+    apply_removals(store, removals_of(source), datetime.now(UTC))  # posts found gone: tombstones
     return store.ingest([], snapshots).new_snapshots if snapshots else 0
 
 
@@ -116,10 +122,9 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
                                "them; refusing to loop (is the store read-only?)")
         seen = {m.id for m in chunk}
         if scorer is None:
-            from sentiment.scorer import load_scorer
+            from sentiment.backends import build_backend
 
-            scorer = load_scorer(config.sentiment.model, batch_size=config.sentiment.batch_size,
-                                 max_length=config.sentiment.max_length)
+            scorer = build_backend(config.sentiment)
         score_chunk(store, chunk, scorer, classifier)
         done += len(chunk)
         if progress:
@@ -180,8 +185,13 @@ def detect(config: Config, store: Store, detectors: Sequence[Detector] | None = 
     return new
 
 
+def alert_channels(config: Config, *, sleep: Callable[[float], None] = time.sleep) -> list[AlertChannel]:
+    """The configured alert channels: the `alerts` section, built knowing the brands' names and the config's folder."""
+    return build_channels(config.alerts, [brand.name for brand in config.brands], config.base_dir, sleep=sleep)
+
+
 def notify(config: Config, store: Store, channels: list[AlertChannel] | None = None) -> DeliveryReport:
-    return deliver(store, channels if channels is not None else build_channels(config),
+    return deliver(store, channels if channels is not None else alert_channels(config),
                    lease=timedelta(seconds=config.alerts.delivery_lease_seconds))
 
 

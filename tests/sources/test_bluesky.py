@@ -14,7 +14,7 @@ from monitor.sources import SourceError, create_source
 from monitor.sources.bluesky.source import HANDLE_ENV, PASSWORD_ENV, BlueskySettings, BlueskySource
 from monitor.store import SQLiteStore
 from tests.sources.fakes.bluesky_api import Author, FakeBluesky, Post
-from tests.sources.harness import BRAND
+from tests.sources.harness import BRAND, ingest
 from tests.sources.sleeps import Sleeps
 
 PASSWORD = "app-pass-abcd-efgh"
@@ -38,9 +38,6 @@ def make_source(fake: FakeBluesky, sleeps: Sleeps | None = None, password: str =
                                   **overrides})
     return BlueskySource(settings, "earshot.test", password, sleep=sleeps if sleeps is not None else Sleeps())
 
-
-def ingest(source: BlueskySource, store: SQLiteStore) -> pipeline.IngestStats:
-    return pipeline.ingest(parse_config({"brands": [b.model_dump() for b in BRANDS]}), store, "bluesky", source=source)
 
 
 def post(rkey: str, text: str = "acme support is slow", minutes_ago: float = 60, author: Author = ANA,

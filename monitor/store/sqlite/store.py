@@ -22,14 +22,15 @@ from monitor.store.base import (
 )
 from monitor.store.sqlite.cases import case_rows
 from monitor.store.sqlite.records import Records
-from monitor.store.sqlite.search import index_new_mentions, search_rows
+from monitor.store.sqlite.removals import Removals
+from monitor.store.sqlite.search import forget_mention, index_new_mentions, search_rows
 from monitor.store.sqlite.rows import (
     MENTION_COLUMNS, RECORD_ERRORS, alert_from_row, event_from_row, insert_event, mention_from_row,
     mention_values, parse_ts, reason, snapshot_from_row, storable_text, ts, write_handling,
 )
 
 
-class SQLiteStore(Records):
+class SQLiteStore(Records, Removals):
     """The `Store` protocol on one SQLite file (`SQLiteStore(path)`; `SQLiteStore.read_only(path)` to copy from)."""
 
     @classmethod
@@ -102,41 +103,46 @@ class SQLiteStore(Records):
     @staticmethod
     def _write(db: sqlite3.Connection, mentions: Sequence[Mention], snapshots: Sequence[EngagementSnapshot],
                at: datetime) -> tuple[int, int, int]:
-        """The batch in a handful of statements (`executemany`), not several per row."""
-        ids = list(dict.fromkeys(m.id for m in mentions))
-        known: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            known.update(r[0] for r in db.execute(
-                f"SELECT id FROM mentions WHERE id IN ({','.join('?' * len(chunk))})", chunk))
-        inserts, updates = [], []
+        new = updated = new_snaps = 0
         for m in mentions:
-            if m.id in known:
-                # A re-fetch refreshes what changes over time; sentiment already computed stays.
-                updates.append((m.engagement.model_dump_json(), m.author_followers, m.url, m.id))
+            exists = db.execute("SELECT text, removed FROM mentions WHERE id = ?", (m.id,)).fetchone()
+            if exists and exists[1] is not None:
+                continue  # a tombstone: the post is gone, and a late copy of it must not bring it back
+            if exists:
+                # A re-fetch refreshes what changes over time; sentiment already computed stays,
+                # unless the text itself changed (an edit): then it is scored and indexed afresh.
+                if exists[0] != m.text:
+                    forget_mention(db, m.id)
+                    db.execute(
+                        "UPDATE mentions SET text = ?, title = ?, lang = COALESCE(?, lang), search_key = NULL,"
+                        " sentiment_label = NULL, sentiment_score = NULL, sentiment_model = NULL, topic = NULL,"
+                        " team = NULL WHERE id = ?", (m.text, m.title, m.lang, m.id))
+                db.execute(
+                    "UPDATE mentions SET engagement = CASE WHEN ? THEN ? ELSE engagement END,"
+                    " engagement_known = max(engagement_known, ?), author_followers = ?, url = ?,"
+                    " author_verified = COALESCE(?, author_verified), nsfw = ?, refers_to = COALESCE(?, refers_to)"
+                    " WHERE id = ?",
+                    (int(m.engagement_known), m.engagement.model_dump_json(), int(m.engagement_known),
+                     m.author_followers, m.url, None if m.author_verified is None else int(m.author_verified),
+                     int(m.nsfw), m.refers_to, m.id),
+                )
+                updated += 1
             else:
-                inserts.append(mention_values(m, at))
-                known.add(m.id)  # the same post twice in a batch: the second refreshes the first
-        if inserts:
-            db.executemany(f"INSERT INTO mentions {MENTION_COLUMNS}", inserts)
-        if updates:
-            db.executemany("UPDATE mentions SET engagement = ?, author_followers = ?, url = ? WHERE id = ?", updates)
-        new_snaps = 0
-        if snapshots:
-            rows = [(s.mention_id, ts(s.observed_at), s.engagement.model_dump_json()) for s in snapshots]
-            new_snaps = db.executemany("INSERT OR IGNORE INTO snapshots VALUES (?,?,?)", rows).rowcount
-            # The mention row carries the latest known engagement: each post's newest in this batch,
-            # unless a newer one was stored before.
-            newest: dict[str, tuple[str, str]] = {}
-            for mention_id, observed, engagement in rows:
-                if mention_id not in newest or observed >= newest[mention_id][0]:
-                    newest[mention_id] = (observed, engagement)
-            db.executemany(
+                db.execute(f"INSERT INTO mentions {MENTION_COLUMNS}", mention_values(m, at))
+                new += 1
+        for s in snapshots:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO snapshots VALUES (?,?,?)",
+                (s.mention_id, ts(s.observed_at), s.engagement.model_dump_json()),
+            )
+            new_snaps += cur.rowcount
+            # The mention row carries the latest known engagement.
+            db.execute(
                 "UPDATE mentions SET engagement = ? WHERE id = ? AND NOT EXISTS ("
                 " SELECT 1 FROM snapshots WHERE mention_id = ? AND observed_at > ?)",
-                [(engagement, mid, mid, observed) for mid, (observed, engagement) in newest.items()],
+                (s.engagement.model_dump_json(), s.mention_id, s.mention_id, ts(s.observed_at)),
             )
-        return len(inserts), len(updates), new_snaps
+        return new, updated, new_snaps
 
     @staticmethod
     def _quarantine(db: sqlite3.Connection, records: Sequence[Quarantined], at: datetime) -> int:

@@ -12,7 +12,6 @@ Failure injection: `fail_next(status)`, `break_next_payload(kind)`. Run standalo
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import math
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_until_interrupted
+from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_standalone, standalone_args
 
 GET_POSTS_MAX = 25
 
@@ -272,18 +271,11 @@ def seed(fake: FakeBluesky, brand: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8304)
-    parser.add_argument("--brand", default="Acme")
-    args = parser.parse_args()
+    args = standalone_args(__doc__, 8304, brand="Acme")
     fake = FakeBluesky(port=args.port)
     seed(fake, args.brand)
-    url = fake.start()
-    print(f"fake Bluesky on {url}; set sources.bluesky.base_url to it and\n"
-          f"  EARSHOT_BLUESKY_HANDLE={fake.handle} EARSHOT_BLUESKY_APP_PASSWORD={fake.password}\n"
-          "Ctrl-C stops it", flush=True)
-    serve_until_interrupted(fake)
-
+    serve_standalone(fake, lambda url: f"fake Bluesky on {url}; set sources.bluesky.base_url to it and\n"
+                                       f"  EARSHOT_BLUESKY_HANDLE={fake.handle} EARSHOT_BLUESKY_APP_PASSWORD={fake.password}")
 
 if __name__ == "__main__":
     main()

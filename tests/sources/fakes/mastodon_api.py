@@ -13,7 +13,6 @@ Failure injection: `fail_next(status)`, `break_next_payload(kind)`. Run standalo
 
 from __future__ import annotations
 
-import argparse
 import html
 import re
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_until_interrupted
+from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_standalone, standalone_args
 
 MAX_LIMIT = 40
 DOMAIN = "fake.social"
@@ -258,17 +257,11 @@ def seed(fake: FakeMastodon, brand: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8305)
-    parser.add_argument("--brand", default="Acme")
-    args = parser.parse_args()
+    args = standalone_args(__doc__, 8305, brand="Acme")
     fake = FakeMastodon(port=args.port)
     seed(fake, args.brand)
-    url = fake.start()
-    print(f"fake Mastodon on {url}; set sources.mastodon.api_base_url to it and\n"
-          f"  EARSHOT_MASTODON_ACCESS_TOKEN={fake.token}\nCtrl-C stops it", flush=True)
-    serve_until_interrupted(fake)
-
+    serve_standalone(fake, lambda url: f"fake Mastodon on {url}; set sources.mastodon.api_base_url to it and\n"
+                                       f"  EARSHOT_MASTODON_ACCESS_TOKEN={fake.token}")
 
 if __name__ == "__main__":
     main()
