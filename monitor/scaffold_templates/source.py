@@ -42,7 +42,7 @@ from tenacity import RetryCallState
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention
-from monitor.sources.base import Batch, Problem, SourceError
+from monitor.sources.base import Batch, Problem, SourceError, searches
 from monitor.sources.credentials import credential
 from monitor.sources.registry import SourceContext
 from monitor.sources.retries import Transient, retry_after_seconds, retrying
@@ -140,7 +140,7 @@ class ${cls}Source:
         seen: set[str] = set()
         with self._client() as client:
             for brand in brands:
-                for query in brand.queries:
+                for query in searches(brand, "generic"):  # the brand's query as plain keyword searches
                     newest = self._search(client, brand, query, since.get(query), batch, seen)
                     if newest is not None:
                         since[query] = newest
@@ -209,7 +209,7 @@ class ${cls}Source:
         mention_id = Mention.make_id(NAME, post.id)
         if mention_id in seen:
             return
-        matched = brand.match(post.text)  # the platform's search is looser than Earshot's matching
+        matched = brand.match(post.text, source=NAME)  # the platform's search is looser than Earshot's matching
         if matched is None:
             return
         seen.add(mention_id)

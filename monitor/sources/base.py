@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from monitor.config import BrandConfig
 from monitor.models import EngagementSnapshot, Mention
@@ -60,13 +60,26 @@ class Batch:
                                                  engagement=mention.engagement))
 
 
-def first_match(brands: Sequence[BrandConfig], text: str) -> tuple[BrandConfig, str] | None:
-    """The first brand `text` mentions and the query that matched (`BrandConfig.match`): the first brand wins."""
+def first_match(brands: Sequence[BrandConfig], text: str, **fields: Any) -> tuple[BrandConfig, str] | None:
+    """The first brand whose query matches `text` and what it matched on (`BrandConfig.match`): the first wins.
+
+    `fields` are what the source knows of the post, for the query's filters (lang, source, author, ...).
+    """
     for brand in brands:
-        query = brand.match(text)
+        query = brand.match(text, **fields)
         if query is not None:
             return brand, query
     return None
+
+
+def searches(brand: BrandConfig, platform: str) -> list[str]:
+    """What `platform`'s search is sent for `brand` (monitor/query/platforms.py), or SourceError if nothing can be."""
+    from monitor.query.platforms import UnsearchableQuery, compile_query
+
+    try:
+        return compile_query(brand.compiled.node, platform).searches
+    except UnsearchableQuery as exc:
+        raise SourceError(f"sources.{platform}: brand {brand.name!r}: {exc}") from None
 
 
 class Source(Protocol):

@@ -186,7 +186,7 @@ def test_a_broken_reply_is_a_problem_and_is_read_again(fake: FakeMastodon, store
     source.fetch(BRANDS, None)  # the instance version is read: the next reply is the search
     fake.break_next_payload(kind)
     stats = ingest(source, store)
-    assert store.count_mentions() == 0 and stats.problems[0].where == "mastodon q:acme"
+    assert store.count_mentions() == 0 and stats.problems[0].where == "mastodon q:acme -hiring"
     ingest(source, store)
     assert store.count_mentions() == 2
 

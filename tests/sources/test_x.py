@@ -96,15 +96,20 @@ def test_queries_longer_than_the_limit_are_split_and_every_part_keeps_the_exclus
     queries = build_queries([brand, BrandConfig(name="Small", queries=["tiny"])])
     assert len(queries) > 1 and all(len(q) <= 512 for q in queries)
     assert all(any(f'"{t}"' in q for q in queries) for t in [*terms, "tiny"])
-    assert all('-"hiring" -"job opening"' in q for q in queries if "brand term" in q)
+    assert all('-("hiring" OR "job opening")' in q for q in queries if "brand term" in q)
     for q in queries:  # the fake parses what X would
         parse_query(q)
 
 
-def test_exclusions_too_long_for_any_query_are_a_config_error():
+def test_exclusions_too_long_for_any_query_are_left_to_the_local_matcher():
     brand = BrandConfig(name="Acme", queries=["acme"], exclude=[f"excluded phrase {i}" for i in range(40)])
-    with pytest.raises(ValueError, match="Acme.*512"):
-        build_queries([brand])
+    assert build_queries([brand]) == ['"acme" -is:retweet']  # a looser search; the matcher still excludes
+    assert brand.match("acme: excluded phrase 7") is None and brand.match("acme is down") == "acme"
+
+
+def test_a_query_x_cannot_search_is_a_clear_error():
+    with pytest.raises(ValueError, match="'Acme'.*nothing x can search for"):
+        build_queries([BrandConfig(name="Acme", query="acme* lang:en")])
 
 
 def test_fetch_sends_the_split_queries_and_finds_posts_from_each(harness, sleeps):
