@@ -488,6 +488,7 @@ def check_config(
     path = _where.get().config
     console.print(f"[green]OK[/green] {path}")
     console.print(f"  brands: {', '.join(b.name for b in config.brands)}")
+    _query_report(config)
     for name, cfg in config.enabled_sources().items():
         missing = cfg.missing_credentials()
         note = f" [yellow](missing in environment: {', '.join(missing)})[/yellow]" if missing else ""
@@ -498,6 +499,16 @@ def check_config(
         missing = channel.missing_secrets()
         note = f" [yellow](missing in environment: {', '.join(missing)})[/yellow]" if missing else ""
         console.print(f"  alert channel {channel.type}{note}")
+
+
+def _query_report(config: Config) -> None:
+    from monitor.query.cli import check_brands
+
+    lines, problems = check_brands(config)
+    for line in lines:
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    if problems:
+        _fail("\n".join(f"{_where.get().config}: {p}" for p in problems))
 
 
 @app.command("new-source")
@@ -519,6 +530,10 @@ def new_source(
 from sentiment.cli import app as sentiment_app  # noqa: E402 - light: loads no model at import
 
 app.add_typer(sentiment_app, name="sentiment", help="Evaluate, try and inspect the sentiment model.")
+
+from monitor.query.cli import query_app  # noqa: E402 - light: parses queries, imports no platform SDK
+
+app.add_typer(query_app, name="query", help="Try a brand's query on texts; see what each platform is sent.")
 
 index_app = typer.Typer(help="Elasticsearch: index templates and ILM policy.", no_args_is_help=True)
 app.add_typer(index_app, name="index")

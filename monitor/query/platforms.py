@@ -79,6 +79,11 @@ def relax(node: Node, dialect: Dialect) -> tuple[Relaxed, bool]:
             return (ANY if node.value == dialect.name else NONE), True
         return (node, True) if node.name in dialect.fields else (ANY, False)
     if isinstance(node, Not):
+        if isinstance(node.child, Or) and (not dialect.boolean or not relax(node.child, dialect)[1]):
+            # NOT (a OR b) is -a -b: where there is no OR, or to keep the exclusions that can be sent
+            return relax(And(tuple(Not(c) for c in node.child.children)), dialect)
+        if not dialect.boolean and isinstance(node.child, Not):
+            return relax(node.child.child, dialect)
         inner, exact = relax(node.child, dialect)
         if exact and inner == ANY:
             return NONE, True
@@ -93,7 +98,7 @@ def relax(node: Node, dialect: Dialect) -> tuple[Relaxed, bool]:
     if isinstance(node, And):
         if any(p == NONE and e for p, e in parts):
             return NONE, True
-        kept = [p for p, _ in parts if p != ANY]
+        kept = [q for p, _ in parts if p != ANY for q in (p.children if isinstance(p, And) else [p])]
         if not kept:
             return ANY, exact
         return (kept[0] if len(kept) == 1 else And(tuple(kept))), exact
