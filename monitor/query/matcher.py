@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from monitor.query.syntax import And, Filter, Node, Not, Or, Words, label, terms
-from monitor.query.text import Post, Words as PostWords, fold, has_link
+from monitor.query.text import _PLAIN_WORD, Post, Words as PostWords, fold, has_link
 
 _PLAIN = re.compile(r"[^*?]+")
 
@@ -33,10 +33,9 @@ def _in_sequence(sequence: list[str], checks: tuple[Callable[[str], bool], ...])
     return False
 
 
-def _near(words: PostWords, tokens: tuple[str, ...], slop: int) -> bool:
+def _near(sequence: list[str], tokens: tuple[str, ...], slop: int) -> bool:
     """All of `tokens` at distinct positions with at most `slop` other words in their span."""
-    where = words.positions
-    lists = [where.get(t) for t in tokens]
+    lists = [[i for i, word in enumerate(sequence) if word == t] for t in tokens]
     if any(not p for p in lists):
         return False
     allowed = len(tokens) - 1 + slop
@@ -101,31 +100,46 @@ class Matcher:
             "_link": _link,
         }
         self._counter = 0
-        body = self._expr(node)
-        self._check = self._function(body, name)
-        found = cover(node)
-        self._cover = found
-        self._pre = self._prefilter(found)
-        self._leaves: dict[int, Callable[[PostWords, Post], bool]] = {}
+        self._cover = cover(node)
+        self.matches: Callable[[Post], bool] = self._compile(node, name)
+        self._leaves: dict[int, Callable[..., bool]] = {}
 
     # -- code generation
 
-    def _function(self, body: str, name: str) -> Callable[[PostWords, Post], bool]:
-        source = f"def _check(w, p):\n    return {body}\n"
+    def _compile(self, node: Node, name: str) -> Callable[[Post], bool]:
+        """One function from a post to True/False: fold, pre-check the cover, cut into words, check.
+
+        Everything is inlined into one generated function because the per-call overhead of
+        Python function calls is most of the cost of checking a short post.
+        """
+        self._ns.update({"_fold": fold, "_plain": _PLAIN_WORD.findall, "_words": PostWords.of, "_E": frozenset()})
+        lines = ["def _match(p):", "    t = p.text", "    f = t.lower() if t.isascii() else _fold(t)"]
+        found = self._cover
+        if found is not None:
+            if len(found) > 12:
+                pattern = self._name(re.compile("|".join(re.escape(c) for c in sorted(found, key=len, reverse=True))))
+                lines.append(f"    if {pattern}.search(f) is None: return False")
+            else:
+                lines.append("    if not (" + " or ".join(f"{c!r} in f" for c in found) + "): return False")
+        lines += [
+            "    if '#' in f or '@' in f:",
+            "        w = _words(t, f)",
+            "        s, b, tg, hd = w.sequence, w.bare, w.tags, w.handles",
+            "    else:",
+            "        s = _plain(f)",
+            "        b = set(s)",
+            "        tg = hd = _E",
+            f"    return {self._expr(node)}",
+        ]
+        scope: dict[str, object] = {}
+        exec(compile("\n".join(lines) + "\n", f"<{name}>", "exec"), self._ns, scope)  # noqa: S102 - from the tree
+        return scope["_match"]  # type: ignore[return-value]
+
+    def _function(self, body: str, name: str) -> Callable[..., bool]:
+        source = f"def _check(b, tg, hd, s, p):\n    return {body}\n"
         scope: dict[str, object] = {}
         exec(compile(source, f"<{name}>", "exec"), self._ns, scope)  # noqa: S102 - generated from the parsed tree
         return scope["_check"]  # type: ignore[return-value]
-
-    def _prefilter(self, found: tuple[str, ...] | None) -> Callable[[str], bool] | None:
-        if found is None:
-            return None
-        if len(found) > 12:
-            pattern = re.compile("|".join(re.escape(s) for s in sorted(found, key=len, reverse=True)))
-            return lambda text: pattern.search(text) is not None
-        scope: dict[str, object] = {}
-        exec(compile("def _pre(f):\n    return " + " or ".join(f"{s!r} in f" for s in found) + "\n",  # noqa: S102
-                     "<prefilter>", "exec"), {}, scope)
-        return scope["_pre"]  # type: ignore[return-value]
 
     def _name(self, value: object) -> str:
         self._counter += 1
@@ -144,7 +158,7 @@ class Matcher:
         return "(" + joiner.join(self._expr(c) for c in node.children) + ")"
 
     def _words(self, node: Words) -> str:
-        pool = {"": "w.bare", "#": "w.tags", "@": "w.handles"}[node.mark]
+        pool = {"": "b", "#": "tg", "@": "hd"}[node.mark]
         if not node.phrase:
             token = node.tokens[0]
             if not node.wildcard:
@@ -154,8 +168,8 @@ class Matcher:
         if node.slop:
             plain = [t for t in node.tokens if "*" not in t and "?" not in t]
             if len(plain) == len(node.tokens):
-                need = " and ".join(f"{t!r} in w.bare" for t in node.tokens)
-                return f"({need} and _near(w, {node.tokens!r}, {node.slop}))"
+                need = " and ".join(f"{t!r} in b" for t in node.tokens)
+                return f"({need} and _near(s, {node.tokens!r}, {node.slop}))"
         checks = []
         for token in node.tokens:
             if "*" in token or "?" in token:
@@ -164,11 +178,11 @@ class Matcher:
                 checks.append(token.__eq__)
         seq = self._name(tuple(checks))
         plain = [t for t in node.tokens if "*" not in t and "?" not in t]
-        need = "".join(f"{t!r} in w.bare and " for t in dict.fromkeys(plain))
-        expr = f"({need}_seq(w.sequence, {seq}))"
+        need = "".join(f"{t!r} in b and " for t in dict.fromkeys(plain))
+        expr = f"({need}_seq(s, {seq}))"
         if not node.wildcard:  # "brisa mobile" is also #BrisaMobile and @brisamobile
             joined = "".join(node.tokens)
-            expr = f"({expr} or {joined!r} in w.tags or {joined!r} in w.handles)"
+            expr = f"({expr} or {joined!r} in tg or {joined!r} in hd)"
         return expr
 
     def _filter(self, node: Filter) -> str:
@@ -184,17 +198,12 @@ class Matcher:
 
     # -- matching
 
-    def matches(self, post: Post) -> bool:
-        folded = fold(post.text)
-        if self._pre is not None and not self._pre(folded):
-            return False
-        return self._check(PostWords.of(post.text, folded), post)
-
     def _leaf(self, node: Node) -> Callable[[PostWords, Post], bool]:
         fn = self._leaves.get(id(node))
         if fn is None:
             fn = self._leaves[id(node)] = self._function(self._expr(node), "leaf")
-        return fn
+        check = fn
+        return lambda w, p: check(w.bare, w.tags, w.handles, w.sequence, p)
 
     def found(self, post: Post) -> list[Words]:
         """The query's terms (outside any NOT) that the post contains, in the query's order."""

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 
 # Words: a handle may contain dots (Bluesky's @brisa.bsky.social), a hashtag may not; a #
 # or @ inside a word (an e-mail address, "c#") is no tag or handle.
 _TOKEN = re.compile(r"(?<!\w)@\w+(?:\.\w+)*|(?<!\w)#\w+|\w+")
+_PLAIN_WORD = re.compile(r"\w+")
 _LINK = re.compile(r"https?://|(?<![\w.])www\.\w", re.IGNORECASE)
 
 
@@ -82,27 +82,32 @@ class Post:
     links: bool | None = None  # None: look for a URL in the text
 
 
-@dataclass
 class Words:
-    """A post's words, folded and cut once, in the forms the compiled checks look up."""
+    """A post's words, folded and cut once, in the forms the compiled checks look up.
 
-    folded: str
-    sequence: list[str]  # bare words in order (a tag or handle without its mark), for phrases
-    bare: set[str]  # every bare word, for plain words
-    tags: set[str] = field(default_factory=set)
-    handles: set[str] = field(default_factory=set)
+    `sequence`: bare words in order (a tag or handle without its mark), for phrases;
+    `bare`: every bare word, for plain words; `tags` and `handles` for #tag and @handle.
+    A plain class with slots: one is built per post checked, so its cost is the matcher's.
+    """
+
+    __slots__ = ("folded", "sequence", "bare", "tags", "handles", "_positions")
+
+    def __init__(self, folded: str, sequence: list[str], bare: set[str], tags: frozenset[str] | set[str] = frozenset(),
+                 handles: frozenset[str] | set[str] = frozenset()) -> None:
+        self.folded, self.sequence, self.bare, self.tags, self.handles = folded, sequence, bare, tags, handles
+        self._positions: dict[str, list[int]] | None = None
 
     @classmethod
     def of(cls, text: str, folded: str | None = None) -> Words:
         folded = fold(text) if folded is None else folded
-        tokens = words_of(folded)
         if "#" not in folded and "@" not in folded:  # most posts: no tag, no handle
+            tokens = _PLAIN_WORD.findall(folded)
             return cls(folded, tokens, set(tokens))
         sequence: list[str] = []
         tags: set[str] = set()
         handles: set[str] = set()
         extra: list[str] = []
-        for token in tokens:
+        for token in _TOKEN.findall(folded):
             mark = token[0]
             if mark == "#":
                 token = token[1:]
@@ -119,9 +124,11 @@ class Words:
         bare.update(extra)
         return cls(folded, sequence, bare, tags, handles)
 
-    @cached_property
+    @property
     def positions(self) -> dict[str, list[int]]:
-        where: dict[str, list[int]] = {}
-        for i, word in enumerate(self.sequence):
-            where.setdefault(word, []).append(i)
-        return where
+        if self._positions is None:
+            where: dict[str, list[int]] = {}
+            for i, word in enumerate(self.sequence):
+                where.setdefault(word, []).append(i)
+            self._positions = where
+        return self._positions
