@@ -366,6 +366,8 @@ def run(
         _fail(f"alert channel: {exc}")
     store = _open_store(config)
     console.print(f"Store: {_describe_store(config)}")
+    for brand in config.brands:  # what is listened for, as the query reads (`earshot query test` tries it)
+        console.print(f"Brand {escape(brand.name)}: {escape(brand.compiled.normalised)}", highlight=False, soft_wrap=True)
     # Claim the UI's port before the first pass, so a taken port is reported at once.
     sock = _listen(config.web.host, config.web.port, "web.port in the config") if serve and not once else None
     try:

@@ -20,7 +20,7 @@ a proximity becomes its words. `source:` filters are decided here, per platform.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from monitor.query.syntax import And, Filter, Node, Not, Or, Words
@@ -44,10 +44,13 @@ class Dialect:
     max_length: int | None = None
     max_searches: int = 20
     quote_phrases: bool = True
+    # A phrase also searched as the hashtag of its words written together ("brisa mobile" OR
+    # #brisamobile), as the local matcher finds it, where OR is cheap.
+    phrase_tags: bool = False
 
 
 X = Dialect("x", boolean=True, negation="-", fields={"lang": "lang:", "author": "from:", "has": "has:links"},
-            max_length=512)
+            max_length=512, phrase_tags=True)
 REDDIT = Dialect("reddit", boolean=True, negation=None, and_word=" AND ", fields={"author": "author:"},
                  hashtags=False, handle=None, max_length=512)
 BLUESKY = Dialect("bluesky", boolean=False, negation=None, fields={"lang": "lang:", "author": "from:"},
@@ -68,7 +71,11 @@ def relax(node: Node, dialect: Dialect) -> tuple[Relaxed, bool]:
     """The loosest-needed form of `node` the platform can express, and whether it is exact."""
     if isinstance(node, Words):
         if node.wildcard:
-            return ANY, False
+            stem = _stem(node)
+            # No platform here has wildcards. `telkomsel*` is searched as the word `telkomsel`
+            # (narrower: `telkomselnya` alone is not fetched, see `wildcard_notes`), which beats
+            # fetching nothing; a stem too short to be a word leaves the term to the matcher.
+            return (Words((stem,), stem, node.mark), False) if stem else (ANY, False)
         if node.slop:
             return And(tuple(Words((t,), t) for t in node.tokens)), False
         if (node.mark == "#" and not dialect.hashtags) or (node.mark == "@" and dialect.handle is None):
@@ -110,6 +117,27 @@ def relax(node: Node, dialect: Dialect) -> tuple[Relaxed, bool]:
     return (kept[0] if len(kept) == 1 else Or(tuple(kept))), exact
 
 
+def _stem(node: Words) -> str | None:
+    if node.phrase:
+        return None
+    token = node.tokens[0]
+    stem = token[:-1] if token.endswith("*") else ""
+    return stem if len(stem) >= 3 and "*" not in stem and "?" not in stem else None
+
+
+def wildcard_notes(node: Node) -> list[str]:
+    """What the searches miss because platforms have no wildcards (the local matcher still applies them)."""
+    if isinstance(node, Words):
+        stem = _stem(node) if node.wildcard else None
+        return [f"{node.label()} is searched as {node.mark}{stem}: posts with only longer words are not fetched"] \
+            if stem else []
+    if isinstance(node, Not):
+        return []
+    if isinstance(node, (And, Or)):
+        return [n for c in node.children for n in wildcard_notes(c)]
+    return []
+
+
 def _searchable(node: Node) -> bool:
     """Whether every way to match `node` names something to search for (a word or an author)."""
     if isinstance(node, Words):
@@ -145,45 +173,65 @@ def _words(node: Words, dialect: Dialect) -> str:
 
 def render(node: Node, dialect: Dialect) -> str:
     if isinstance(node, Words):
+        if dialect.phrase_tags and node.phrase and not node.mark and len(node.tokens) <= 4:
+            return f"{_words(node, dialect)} OR #{''.join(node.tokens)}"
         return _words(node, dialect)
     if isinstance(node, Filter):
         operator = dialect.fields[node.name]
         return operator if node.name == "has" else f"{operator}{node.value}"
     if isinstance(node, Not):
         return f"{dialect.negation}{_grouped(node.child, dialect)}"
-    joiner = dialect.and_word if isinstance(node, And) else " OR "
-    return joiner.join(_grouped(c, dialect) for c in node.children)
+    if isinstance(node, Or):  # a phrase searched with its hashtag needs no parentheses among alternatives
+        return " OR ".join(render(c, dialect) if isinstance(c, Words) else _grouped(c, dialect) for c in node.children)
+    return dialect.and_word.join(_grouped(c, dialect) for c in node.children)
 
 
 def _grouped(node: Node, dialect: Dialect) -> str:
     text = render(node, dialect)
-    return f"({text})" if isinstance(node, (And, Or)) and len(node.children) > 1 else text
+    several = isinstance(node, (And, Or)) and len(node.children) > 1
+    return f"({text})" if several or (isinstance(node, Words) and " OR " in text) else text
 
 
 # --- boolean platforms: split to fit -----------------------------------------------------------------
 
 
 def split(node: Node, dialect: Dialect, budget: int) -> list[Node]:
-    """Nodes, each rendering within `budget` characters, whose OR matches what `node` matches (or more)."""
+    """Nodes, each rendering within `budget` characters, whose OR matches what `node` matches (or more).
+
+    An OR is cut into as few runs of alternatives as fit; an AND with an OR inside is
+    distributed over runs of that OR's alternatives (`a (b OR c OR d)` becomes `a (b OR c)`
+    and `a d`), each keeping the AND's other conditions; when even that does not fit, its
+    exclusions are dropped (a looser search: the local matcher still applies them).
+    """
     if len(render(node, dialect)) <= budget:
         return [node]
     if isinstance(node, Or):
-        half = len(node.children) // 2
-        left, right = node.children[:half], node.children[half:]
-        return [*split(_join(Or, left), dialect, budget), *split(_join(Or, right), dialect, budget)]
+        return _runs(list(node.children), lambda run: _join(Or, run), dialect, budget)
     if isinstance(node, And):
         ors = [c for c in node.children if isinstance(c, Or)]
-        if ors:  # a AND (b OR c OR d) -> (a AND (b OR c)) OR (a AND d)
+        if ors:
             widest = max(ors, key=lambda c: len(render(c, dialect)))
-            half = len(widest.children) // 2
             others = [c for c in node.children if c is not widest]
-            return [*split(_join(And, [*others, _join(Or, widest.children[:half])]), dialect, budget),
-                    *split(_join(And, [*others, _join(Or, widest.children[half:])]), dialect, budget)]
+            return _runs(list(widest.children), lambda run: _join(And, [*others, _join(Or, run)]), dialect, budget)
         positive = [c for c in node.children if not isinstance(c, Not)]
-        if positive and len(positive) < len(node.children):  # fewer exclusions sent: a looser search
+        if positive and len(positive) < len(node.children):
             return split(_join(And, positive), dialect, budget)
     raise UnsearchableQuery(f"{render(node, dialect)[:80]}... is longer than {dialect.name}'s "
                             f"{dialect.max_length}-character search limit even split; shorten it")
+
+
+def _runs(items: list[Node], build: Callable[[list[Node]], Node], dialect: Dialect, budget: int) -> list[Node]:
+    """`build` over consecutive runs of `items`, each run as long as still fits `budget`."""
+    out: list[Node] = []
+    run: list[Node] = []
+    for item in items:
+        if run and len(render(build([*run, item]), dialect)) > budget:
+            out += split(build(run), dialect, budget)
+            run = []
+        run.append(item)
+    if run:
+        out += split(build(run), dialect, budget)
+    return out
 
 
 def _join(kind: type, children: Sequence[Node]) -> Node:
@@ -236,6 +284,7 @@ def compile_query(node: Node, platform: str, *, max_length: int | None = None,
         dialect = replace(dialect, max_searches=max_searches)
     relaxed, exact = relax(node, dialect)
     notes = [] if exact else ["looser than the query (the local matcher re-checks every post)"]
+    notes += wildcard_notes(node)
     if relaxed == NONE:
         return Compiled(platform, [], True, [f"source: filters leave nothing for {platform}"])
     if relaxed == ANY or not _searchable(relaxed):

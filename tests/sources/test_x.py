@@ -86,8 +86,11 @@ def test_one_query_ors_quoted_terms_excludes_retweets_and_keeps_exclusions_per_b
         BrandConfig(name="Acme", queries=["acme", "Acme App", "ACME"], exclude=["hiring"]),
         BrandConfig(name="Globex", queries=['globex "corp"']),
     ]
-    assert build_queries(brands) == ['((("acme" OR "Acme App") -"hiring") OR "globex corp") -is:retweet']
-    assert build_queries(brands[1:], languages=["en", "es"]) == ['"globex corp" -is:retweet (lang:en OR lang:es)']
+    # A phrase is also searched as its hashtag (#acmeapp), which the local matcher counts as the phrase.
+    assert build_queries(brands) == [
+        '((("acme" OR "Acme App" OR #acmeapp) -"hiring") OR ("globex corp" OR #globexcorp)) -is:retweet']
+    assert build_queries(brands[1:], languages=["en", "es"]) == [
+        '("globex corp" OR #globexcorp) -is:retweet (lang:en OR lang:es)']
 
 
 def test_queries_longer_than_the_limit_are_split_and_every_part_keeps_the_exclusions():
@@ -96,7 +99,7 @@ def test_queries_longer_than_the_limit_are_split_and_every_part_keeps_the_exclus
     queries = build_queries([brand, BrandConfig(name="Small", queries=["tiny"])])
     assert len(queries) > 1 and all(len(q) <= 512 for q in queries)
     assert all(any(f'"{t}"' in q for q in queries) for t in [*terms, "tiny"])
-    assert all('-("hiring" OR "job opening")' in q for q in queries if "brand term" in q)
+    assert all('-("hiring" OR "job opening" OR #jobopening)' in q for q in queries if "brand term" in q)
     for q in queries:  # the fake parses what X would
         parse_query(q)
 
@@ -109,7 +112,7 @@ def test_exclusions_too_long_for_any_query_are_left_to_the_local_matcher():
 
 def test_a_query_x_cannot_search_is_a_clear_error():
     with pytest.raises(ValueError, match="'Acme'.*nothing x can search for"):
-        build_queries([BrandConfig(name="Acme", query="acme* lang:en")])
+        build_queries([BrandConfig(name="Acme", query="ac* lang:en")])
 
 
 def test_fetch_sends_the_split_queries_and_finds_posts_from_each(harness, sleeps):
