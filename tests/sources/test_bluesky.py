@@ -236,3 +236,15 @@ def test_refresh_asks_getposts_25_uris_at_a_time_and_skips_deleted_posts(fake: F
     snaps = {s.mention_id: s.engagement.likes for s in source.refresh(mentions)}
     assert [len(c["uris"]) for c in fake.calls("app.bsky.feed.getPosts")] == [25, 5]
     assert len(snaps) == 29 and snaps[f"bluesky:{rkeys[0]}"] == 99 and f"bluesky:{rkeys[1]}" not in snaps
+
+
+def test_a_boolean_query_becomes_one_search_per_alternative_and_is_rechecked_locally(fake: FakeBluesky) -> None:
+    brand = BrandConfig(name="Acme", query='acme AND (bill OR outage) lang:en')
+    fake.publish(post("1", "acme bill doubled", 4))
+    fake.publish(post("2", "acme outage downtown", 3))
+    fake.publish(post("3", "acme bill doble", 2, langs=["es"]))
+    fake.publish(post("4", "acmeville outage and bills", 1))  # the fake matches substrings; Earshot words
+    batch = make_source(fake).fetch([brand], None)
+    assert sorted(m.native_id for m in batch.mentions) == ["1", "2"]
+    sent = [params["q"][0] for nsid, params in fake.requests if nsid == "app.bsky.feed.searchPosts"]
+    assert sorted(set(sent)) == ["acme bill lang:en", "acme outage lang:en"]

@@ -132,6 +132,20 @@ def test_language_filter_is_applied_by_the_query(harness, sleeps):
     assert [(m.native_id, m.lang) for m in batch.mentions] == [("1001", "es")]
 
 
+def test_a_boolean_brand_query_is_sent_in_x_syntax_and_rechecked_locally(harness, sleeps):
+    brand = BrandConfig(name="Acme", query='Acme AND (bill OR billing) NOT giveaway lang:es')
+    harness.fake.publish("1001", "Acme bill doble", NOW - timedelta(minutes=5), lang="es")
+    harness.fake.publish("1002", "Acme bill giveaway", NOW - timedelta(minutes=4), lang="es")
+    harness.fake.publish("1003", "Acme billing issue", NOW - timedelta(minutes=3), lang="en")
+    harness.fake.publish("1004", "Acmebill outage", NOW - timedelta(minutes=2), lang="es")  # X's fake: substrings
+    harness.fake.publish("1005", "ACMÉ billing mal", NOW - timedelta(minutes=1), lang="es")
+    batch = make_source(harness, sleeps).fetch([brand], None)
+    sent = {r.params["query"] for r in harness.fake.searches()}
+    assert sent == {'("Acme" ("bill" OR "billing") -"giveaway" lang:es) -is:retweet'}
+    assert sorted(m.native_id for m in batch.mentions) == ["1001"]  # 1004 is no whole word; 1005 X did not send
+    assert batch.mentions[0].query == "Acme"
+
+
 # --- mapping ------------------------------------------------------------------------------------
 
 
