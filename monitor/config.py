@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
-    BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator,
+    BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SerializeAsAny, ValidationError, field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -46,6 +47,7 @@ class BrandConfig(_Strict):
     query: str | None = None
     queries: list[str] | None = Field(None, min_length=1)
     exclude: list[str] = Field(default_factory=list)
+    _compiled_query: BrandQuery = PrivateAttr()
 
     @field_validator("query")
     @classmethod
@@ -64,8 +66,8 @@ class BrandConfig(_Strict):
                 "exclude only goes with the older queries list")
         if self.query is None and self.queries is None:
             raise PydanticCustomError("missing_query", "give the brand a query (e.g. query: '\"my brand\" OR mybrand')")
-        if self.query is None:
-            _compiled(self.query_text)  # the older lists can hold terms no query can use ("🔥")
+        # Compiled once here (the older lists can also hold terms no query can use, "🔥"), not per post.
+        self._compiled_query = _compiled(self.query_text)
         return self
 
     @property
@@ -77,7 +79,7 @@ class BrandConfig(_Strict):
 
     @property
     def compiled(self) -> BrandQuery:
-        return _compiled(self.query_text)
+        return self._compiled_query
 
     def match(self, text: str, **fields: Any) -> str | None:
         """What `text` matched on (the query's first matching term), or None if the query does not match.
