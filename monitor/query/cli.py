@@ -179,12 +179,20 @@ def check_brands(config: Config) -> tuple[list[str], list[str]]:
     A query an enabled source cannot search for would fail that source on every run, so
     it is a config error now rather than an outage later.
     """
+    from monitor.plugins import SOURCES_GROUP, installed
+    from monitor.query.syntax import filters
+
     lines: list[str] = []
     problems: list[str] = []
     enabled = config.enabled_sources()
+    known = set(installed(SOURCES_GROUP))
     for index, brand in enumerate(config.brands):
         origin = "query" if brand.query is not None else "queries/exclude, read as"
         lines.append(f"  brand {brand.name}: {origin} {brand.compiled.normalised}")
+        for found in filters(brand.compiled.node):
+            if found.name == "source" and found.value not in known:
+                problems.append(f"brands.{index}.query: source:{found.value} names no installed source "
+                                f"({', '.join(sorted(known))})")
         for platform in PLATFORMS:
             if platform not in enabled:
                 continue

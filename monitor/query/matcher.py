@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from monitor.query.syntax import And, Filter, Node, Not, Or, Words, label, terms
+from monitor.query.syntax import And, Filter, Node, Not, Or, Words, filters, label, terms
 from monitor.query.text import _PLAIN_WORD, Post, Words as PostWords, fold, has_link
 
 _PLAIN = re.compile(r"[^*?]+")
@@ -226,7 +226,7 @@ class Matcher:
             if not self._leaf(node.child)(words, post):
                 return True, []
             hits = [t.label() for t in terms(node.child) if self._leaf(t)(words, post)]
-            hits += [f.label() for f in _filters(node.child) if self._leaf(f)(words, post)]
+            hits += [f.label() for f in filters(node.child) if self._leaf(f)(words, post)]
             shown = ", ".join(dict.fromkeys(hits)) or label(node.child)
             return False, [f"excluded by NOT {_short(node.child)} (the post has {shown})"]
         results = [self._why(c, words, post) for c in node.children]
@@ -251,14 +251,6 @@ class Matcher:
         if value is None:
             return f"{node.label()} but the post's {node.name} is unknown"
         return f"{node.label()} but the post's {node.name} is {value}"
-
-
-def _filters(node: Node) -> list[Filter]:
-    if isinstance(node, Filter):
-        return [node]
-    if isinstance(node, (And, Or)):
-        return [f for c in node.children for f in _filters(c)]
-    return []
 
 
 def _short(node: Node) -> str:

@@ -126,6 +126,17 @@ def terms(node: Node) -> list[Words]:
     return []
 
 
+def filters(node: Node) -> list[Filter]:
+    """Every field filter in the query, negated or not."""
+    if isinstance(node, Filter):
+        return [node]
+    if isinstance(node, Not):
+        return filters(node.child)
+    if isinstance(node, (And, Or)):
+        return [f for c in node.children for f in filters(c)]
+    return []
+
+
 # --- parsing --------------------------------------------------------------------------------------
 
 

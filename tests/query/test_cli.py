@@ -115,3 +115,9 @@ def test_the_demo_config_uses_the_query_form():
     result = runner.invoke(app, ["query", "test", "--brand", "Brisa Mobile", "Brisa Mobile is hiring",
                                  "#BrisaMobile sin señal"])
     assert result.exit_code == 0 and "1 of 2 match" in result.output
+
+
+def test_check_config_fails_a_source_filter_naming_no_installed_source(tmp_path: Path):
+    result = runner.invoke(app, ["check-config", str(write_config(tmp_path, [{"name": "B", "query": "b -source:twiter"}]))])
+    assert result.exit_code == 2
+    assert "brands.0.query: source:twiter names no installed source (appstore, bluesky" in result.output
