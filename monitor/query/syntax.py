@@ -26,6 +26,7 @@ from monitor.query.text import fold, words_of
 
 FIELDS = ("lang", "source", "author", "has", "country")
 MAX_QUERY_CHARS = 4096
+MAX_DEPTH = 40  # the compiled check is one Python expression, and Python limits how deep those nest
 _WILDCARD = re.compile(r"[*?]")
 
 
@@ -156,11 +157,24 @@ def parse(query: str) -> Node:
         raise QueryError(_luqum_message(str(exc), query), query, _luqum_position(str(exc), query)) from None
     except ParseError as exc:
         raise QueryError(_luqum_message(str(exc), query), query, _luqum_position(str(exc), query)) from None
-    node = _convert(parsed, query, tree, field=None)
+    try:
+        node = _convert(parsed, query, tree, field=None)
+    except RecursionError:
+        node = None
+    if node is None or _depth(node) > MAX_DEPTH:
+        raise QueryError(f"the query nests groups more than {MAX_DEPTH} deep", query, None)
     if not _has_positive(node):
         raise QueryError("the query only excludes; add something to look for (a word, a phrase or a filter)",
                          query, None)
     return node
+
+
+def _depth(node: Node) -> int:
+    if isinstance(node, Not):
+        return 1 + _depth(node.child)
+    if isinstance(node, (And, Or)):
+        return 1 + max(_depth(c) for c in node.children)
+    return 1
 
 
 def _luqum_position(message: str, query: str) -> int:

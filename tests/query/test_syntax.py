@@ -75,3 +75,14 @@ def test_the_old_lists_become_the_query_they_meant():
 
 def test_filters_keep_their_field_and_value():
     assert parse("author:@BrisaCare") == Filter("author", "brisacare", 7)  # the position of the value
+
+
+def test_a_query_too_long_or_too_deep_is_refused_not_crashed_on():
+    with pytest.raises(QueryError, match="longer than 4096"):
+        parse("brisa OR " * 600 + "bill")
+    deep = "".join(f"(a{i} AND (b{i} OR " for i in range(60)) + "c" + "))" * 60
+    with pytest.raises(QueryError, match="nests groups more than 40 deep"):
+        parse(deep)
+    assert label(parse("(" * 30 + "a" + ")" * 30)) == "a"  # parentheses alone add no depth
+    with pytest.raises(QueryError, match="nests groups"):
+        parse("(" * 1500 + "a" + ")" * 1500)
