@@ -113,7 +113,8 @@ class Matcher:
         Python function calls is most of the cost of checking a short post.
         """
         self._ns.update({"_fold": fold, "_plain": _PLAIN_WORD.findall, "_words": PostWords.of, "_E": frozenset()})
-        lines = ["def _match(p):", "    t = p.text", "    f = t.lower() if t.isascii() else _fold(t)"]
+        lines = ["def _match(p):", "    f = p.folded", "    if f is None:", "        t = p.text",
+                 "        f = p.folded = t.lower() if t.isascii() else _fold(t)"]
         found = self._cover
         if found is not None:
             if len(found) > 12:
@@ -122,13 +123,17 @@ class Matcher:
             else:
                 lines.append("    if not (" + " or ".join(f"{c!r} in f" for c in found) + "): return False")
         lines += [
-            "    if '#' in f or '@' in f:",
-            "        w = _words(t, f)",
-            "        s, b, tg, hd = w.sequence, w.bare, w.tags, w.handles",
+            "    c = p.cut",
+            "    if c is not None:",
+            "        s, b, tg, hd = c",
+            "    elif '#' in f or '@' in f:",
+            "        w = _words(p.text, f)",
+            "        s, b, tg, hd = p.cut = w.sequence, w.bare, w.tags, w.handles",
             "    else:",
             "        s = _plain(f)",
             "        b = set(s)",
             "        tg = hd = _E",
+            "        p.cut = s, b, tg, hd",
             f"    return {self._expr(node)}",
         ]
         scope: dict[str, object] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Words: a handle may contain dots (Bluesky's @brisa.bsky.social), a hashtag may not; a #
 # or @ inside a word (an e-mail address, "c#") is no tag or handle.
@@ -66,7 +66,7 @@ def has_link(text: str) -> bool:
     return _LINK.search(text) is not None
 
 
-@dataclass
+@dataclass(slots=True)
 class Post:
     """What a query is checked against: the text and what the source knows about the post.
 
@@ -80,6 +80,11 @@ class Post:
     author: str | None = None
     country: str | None = None
     links: bool | None = None  # None: look for a URL in the text
+    # Filled by the first query checked, so checking one post against many brands folds and
+    # cuts its text once (not compared, not shown).
+    folded: str | None = field(default=None, compare=False, repr=False)
+    cut: tuple[list[str], set[str], frozenset[str] | set[str], frozenset[str] | set[str]] | None = field(
+        default=None, compare=False, repr=False)
 
 
 class Words:
