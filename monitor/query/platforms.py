@@ -76,8 +76,9 @@ def relax(node: Node, dialect: Dialect) -> tuple[Relaxed, bool]:
             # (narrower: `telkomselnya` alone is not fetched, see `wildcard_notes`), which beats
             # fetching nothing; a stem too short to be a word leaves the term to the matcher.
             return (Words((stem,), stem, node.mark), False) if stem else (ANY, False)
-        if node.slop:
-            return And(tuple(Words((t,), t) for t in node.tokens)), False
+        if node.slop:  # no platform here has proximity: its words, anywhere
+            words = tuple(Words((t,), t, node.mark) for t in dict.fromkeys(node.tokens))
+            return (words[0] if len(words) == 1 else And(words)), False
         if (node.mark == "#" and not dialect.hashtags) or (node.mark == "@" and dialect.handle is None):
             return replace(node, mark=""), False
         return node, True
@@ -89,7 +90,7 @@ def relax(node: Node, dialect: Dialect) -> tuple[Relaxed, bool]:
         if isinstance(node.child, Or) and (not dialect.boolean or not relax(node.child, dialect)[1]):
             # NOT (a OR b) is -a -b: where there is no OR, or to keep the exclusions that can be sent
             return relax(And(tuple(Not(c) for c in node.child.children)), dialect)
-        if not dialect.boolean and isinstance(node.child, Not):
+        if isinstance(node.child, Not):  # NOT NOT a is a
             return relax(node.child.child, dialect)
         inner, exact = relax(node.child, dialect)
         if exact and inner == ANY:
@@ -295,7 +296,10 @@ def compile_query(node: Node, platform: str, *, max_length: int | None = None,
         parts = split(relaxed, dialect, budget)
         if len(parts) > 1:
             notes.append(f"split into {len(parts)} searches to fit {dialect.max_length} characters")
-        return Compiled(platform, _unique(render(p, dialect) for p in parts), exact and _same(parts, relaxed), notes)
+        dropped = _negations(relaxed) - {n for p in parts for n in _negations(p)}
+        if dropped:
+            notes.append("exclusions not sent, to fit the length limit; the local matcher applies them")
+        return Compiled(platform, _unique(render(p, dialect) for p in parts), exact and not dropped, notes)
     conjs = alternatives(relaxed, dialect.max_searches)
     if len(conjs) > dialect.max_searches:
         raise UnsearchableQuery(f"the query needs {len(conjs)} separate {platform} searches (one per alternative; "
@@ -313,8 +317,12 @@ def _ordered(conj: Sequence[Node]) -> list[Node]:
     return sorted(dict.fromkeys(conj), key=lambda n: rank.get(type(n), 3))
 
 
-def _same(parts: list[Node], whole: Node) -> bool:
-    return len(parts) > 1 or parts[0] == whole
+def _negations(node: Node) -> set[Node]:
+    if isinstance(node, Not):
+        return {node}
+    if isinstance(node, (And, Or)):
+        return {n for c in node.children for n in _negations(c)}
+    return set()
 
 
 def _unique(items: object) -> list[str]:

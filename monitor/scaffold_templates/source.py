@@ -140,7 +140,7 @@ class ${cls}Source:
         seen: set[str] = set()
         with self._client() as client:
             for brand in brands:
-                for query in searches(brand, "generic"):  # the brand's query as plain keyword searches
+                for query in searches(brand, "generic", NAME):  # the brand's query as plain keyword searches
                     newest = self._search(client, brand, query, since.get(query), batch, seen)
                     if newest is not None:
                         since[query] = newest

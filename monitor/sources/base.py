@@ -72,14 +72,18 @@ def first_match(brands: Sequence[BrandConfig], text: str, **fields: Any) -> tupl
     return None
 
 
-def searches(brand: BrandConfig, platform: str) -> list[str]:
-    """What `platform`'s search is sent for `brand` (monitor/query/platforms.py), or SourceError if nothing can be."""
+def searches(brand: BrandConfig, platform: str, source: str | None = None) -> list[str]:
+    """What `platform`'s search is sent for `brand` (monitor/query/platforms.py), or SourceError if nothing can be.
+
+    `platform` names the search syntax (x, reddit, bluesky, mastodon, or generic: plain
+    keywords); `source` the config key errors name (default: the platform).
+    """
     from monitor.query.platforms import UnsearchableQuery, compile_query
 
     try:
         return compile_query(brand.compiled.node, platform).searches
     except UnsearchableQuery as exc:
-        raise SourceError(f"sources.{platform}: brand {brand.name!r}: {exc}") from None
+        raise SourceError(f"sources.{source or platform}: brand {brand.name!r}: {exc}") from None
 
 
 class Source(Protocol):

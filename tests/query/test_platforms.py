@@ -80,6 +80,13 @@ def test_a_long_query_is_split_into_searches_that_each_fit_and_together_cover_it
         assert any(x_parse(s)(tweet) for s in compiled.searches)
 
 
+def test_exclusions_are_dropped_only_when_nothing_else_fits_and_that_is_said():
+    query = "acme NOT (" + " OR ".join(f'"excluded phrase {i}"' for i in range(40)) + ")"
+    compiled = compile_query(parse(query), "x")
+    assert compiled.searches == ['"acme"'] and not compiled.exact
+    assert "exclusions not sent, to fit the length limit; the local matcher applies them" in compiled.notes
+
+
 def test_a_single_term_too_long_for_x_is_an_error_not_a_truncated_search():
     with pytest.raises(UnsearchableQuery, match="512-character"):
         compile_query(parse('"' + "word " * 120 + '"'), "x")
