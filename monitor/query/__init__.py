@@ -22,8 +22,8 @@ __all__ = ["BrandQuery", "Explanation", "Post", "QueryError", "legacy_query", "p
 
 # The post last checked, with its folded text and words: sources check a post against each
 # brand in turn with the same arguments, and this folds and cuts it once, not once per brand.
-# One entry, replaced whole; a stale entry is only reused for the very same arguments.
-_last: list = [None, None]
+# One entry, a tuple replaced whole (one reference read or written: safe across threads).
+_last: tuple[tuple, Post | None] = ((), None)
 
 
 @dataclass
@@ -49,12 +49,12 @@ class BrandQuery:
     def match(self, text: str, *, lang: str | None = None, source: str | None = None, author: str | None = None,
               country: str | None = None, links: bool | None = None) -> str | None:
         """What the post matched on (its first matching term, as written), or None if it does not match."""
+        global _last
         key = (text, lang, source, author, country, links)
-        last = _last
-        post = last[1] if last[0] == key else None
-        if post is None:
+        seen, post = _last
+        if post is None or seen != key:
             post = Post(text, lang=lang, source=source, author=author, country=country, links=links)
-            _last[:] = [key, post]
+            _last = (key, post)
         if not self.matcher.matches(post):
             return None
         found = self.matcher.found(post)
