@@ -532,6 +532,8 @@ def new_source(
 from sentiment.cli import app as sentiment_app  # noqa: E402 - light: loads no model at import
 
 app.add_typer(sentiment_app, name="sentiment", help="Evaluate, try and inspect the sentiment model.")
+from monitor.privacy_cli import app as privacy_app  # noqa: E402 - forget, purge, erasures (commands import lazily)
+app.add_typer(privacy_app)
 
 from monitor.query.cli import query_app  # noqa: E402 - light: parses queries, imports no platform SDK
 

@@ -47,6 +47,7 @@ class BrandConfig(_Strict):
     query: str | None = None
     queries: list[str] | None = Field(None, min_length=1)
     exclude: list[str] = Field(default_factory=list)
+    exclude_nsfw: bool = False  # leave out posts the platform marks adult-only (Reddit's over_18)
     _compiled_query: BrandQuery = PrivateAttr()
 
     @field_validator("query")
@@ -433,6 +434,9 @@ class ElasticsearchStoreConfig(_Strict):
 class StoreConfig(_Strict):
     backend: Literal["sqlite", "elasticsearch"] = "sqlite"
     path: Path = Path("earshot.db")  # the SQLite file (and what `earshot reindex` copies from)
+    # SQLite: mentions and snapshots older than this are purged (monitor/removals.py); None keeps all.
+    # Elasticsearch: store.elasticsearch.retention_days (ILM, and the same purge).
+    retention_days: int | None = Field(365, ge=1)
     elasticsearch: ElasticsearchStoreConfig = Field(default_factory=ElasticsearchStoreConfig)
 
 

@@ -242,6 +242,16 @@ def build_process_dag(path: Path | None = None) -> DAG:
                 raise RuntimeError(f"alert delivery failed, kept in the outbox: {failed} (sent: {report.sent})")
             return {"sent": report.sent}
 
+        @task(task_id="retention", **RETRY_ARGS)
+        def retention() -> dict[str, Any]:
+            """Enforce retention_days (monitor/removals.py): the scheduled purge, beside the main chain."""
+            from monitor.removals import purge_expired, retention_days
+
+            with _open(path) as (config, store):
+                mentions, snapshots = purge_expired(store, retention_days(config), datetime.now(UTC))
+            return {"purged_mentions": mentions, "purged_snapshots": snapshots}
+
         score() >> detect() >> notify()
+        retention()
 
     return process_dag()

@@ -16,7 +16,9 @@ from monitor.alerts import AlertChannel, DeliveryReport, build_channels, deliver
 from monitor.config import Config
 from monitor.detection import Detector, build_detectors
 from monitor.models import Alert
+from monitor.removals import apply_removals
 from monitor.sources import Problem, Source, create_source
+from monitor.sources.base import removals_of
 from monitor.store import Quarantined, Store
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class IngestStats:
     problems: list[Problem] = field(default_factory=list)
     quarantined: int = 0  # records newly set aside (bad input, or rows the store could not hold)
     exhausted: bool = True
+    removed: int = 0  # stored posts the platform no longer shows, now tombstones (monitor/removals.py)
 
 
 def ingest(
@@ -62,6 +65,7 @@ def ingest(
         batch = source.fetch(config.brands, store.get_cursor(key))
         quarantine = [Quarantined(source_name, p.where, p.message, p.head) for p in batch.problems if not p.transient]
         result = store.ingest(batch.mentions, batch.snapshots, key, batch.cursor, quarantine=quarantine)
+        stats.removed += apply_removals(store, batch.removals, datetime.now(UTC))
         stats.new_mentions += result.new_mentions
         stats.updated_mentions += result.updated_mentions
         stats.new_snapshots += result.new_snapshots
@@ -91,6 +95,7 @@ def refresh(config: Config, store: Store, source_name: str, source: Source) -> i
     if not recent:
         return 0
     snapshots = source.refresh(recent)
+    apply_removals(store, removals_of(source), datetime.now(UTC))  # posts found gone: tombstones
     return store.ingest([], snapshots).new_snapshots if snapshots else 0
 
 

@@ -53,6 +53,10 @@ class BlueskyHarness:
     def set_likes(self, native_id: str, likes: int) -> None:
         self.fake.find(native_id).likes = likes
 
+    def remove(self, native_id: str) -> None:
+        """Deleted by its author: the platform no longer returns it (tests/sources/test_contract.py)."""
+        self.fake.delete(native_id)
+
     def fail_next(self, status: int, times: int = 1) -> None:
         self.fake.fail_next(status, times)
 

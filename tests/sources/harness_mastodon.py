@@ -51,6 +51,10 @@ class MastodonHarness:
     def set_likes(self, native_id: str, likes: int) -> None:
         self.fake.status(native_id).favourites = likes
 
+    def remove(self, native_id: str) -> None:
+        """Deleted by its author: the platform no longer returns it (tests/sources/test_contract.py)."""
+        self.fake.delete(native_id)
+
     def fail_next(self, status: int, times: int = 1) -> None:
         self.fake.fail_next(status, times)
 

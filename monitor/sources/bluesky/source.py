@@ -36,7 +36,7 @@ from atproto_client.request import Request
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
-from monitor.sources.base import Batch, Problem, SourceError, first_match, searches
+from monitor.sources.base import Batch, Problem, Removal, SourceError, first_match, searches
 from monitor.sources.bluesky.settings import HANDLE_ENV, PASSWORD_ENV, BlueskySettings
 from monitor.sources.credentials import credential
 from monitor.sources.cursors import ScanPage, fetch_streams
@@ -195,6 +195,8 @@ class Post:
     created_at: datetime
     sort_at: datetime  # what searchPosts orders and filters by: the earlier of createdAt and indexedAt
     engagement: Engagement
+    nsfw: bool = False  # an adult-content label, the author's own or a moderation service's
+    quotes: str | None = None  # the AT-URI of the post this one quotes
 
     @property
     def url(self) -> str:
@@ -238,6 +240,7 @@ def parse_post(view: Any) -> Post:
     if not isinstance(handle, str) or not handle or handle == "handle.invalid":
         handle = did  # deactivated or broken handles: the DID still names the account
     langs = record.get("langs")
+    quoted = _quoted_uri(record.get("embed"))
     return Post(
         uri=uri, did=did, rkey=rkey, handle=handle, text=record["text"],
         lang=langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None,
@@ -245,14 +248,41 @@ def parse_post(view: Any) -> Post:
         created_at=sort_at, sort_at=sort_at,
         engagement=Engagement(likes=_count(view, "likeCount"), reposts=_count(view, "repostCount"),
                               replies=_count(view, "replyCount"), quotes=_count(view, "quoteCount")),
+        nsfw=bool(_label_values(view, record) & ADULT_LABELS),
+        quotes=quoted,
     )
+
+
+# Bluesky's adult-content label values (com.atproto.label.defs; the app's moderation settings).
+ADULT_LABELS = frozenset({"porn", "sexual", "nudity", "graphic-media", "gore"})
+
+
+def _label_values(view: Mapping[str, Any], record: Mapping[str, Any]) -> set[str]:
+    """Labels on the post view (moderation services) and the record's self-labels."""
+    values = [label.get("val") for label in view.get("labels") or [] if isinstance(label, Mapping)]
+    own = record.get("labels")
+    if isinstance(own, Mapping):
+        values += [v.get("val") for v in own.get("values") or [] if isinstance(v, Mapping)]
+    return {v for v in values if isinstance(v, str)}
+
+
+def _quoted_uri(embed: Any) -> str | None:
+    """The quoted post of an `app.bsky.embed.record` (or `recordWithMedia`) embed in the record."""
+    if not isinstance(embed, Mapping):
+        return None
+    ref = embed.get("record")
+    if isinstance(ref, Mapping) and isinstance(ref.get("record"), Mapping):  # recordWithMedia
+        ref = ref["record"]
+    uri = ref.get("uri") if isinstance(ref, Mapping) else None
+    return uri if isinstance(uri, str) and "/app.bsky.feed.post/" in uri else None
 
 
 def post_to_mention(post: Post, brand: BrandConfig, query: str) -> Mention:
     return Mention(
         id=Mention.make_id("bluesky", post.rkey), source="bluesky", native_id=post.rkey, url=post.url,
         author_handle=post.handle, text=post.text, lang=post.lang, created_at=post.created_at,
-        brand=brand.name, query=query, engagement=post.engagement,
+        brand=brand.name, query=query, engagement=post.engagement, nsfw=post.nsfw,
+        refers_to=Mention.make_id("bluesky", post.quotes.rsplit("/", 1)[-1]) if post.quotes else None,
     )
 
 
@@ -292,6 +322,7 @@ class BlueskySource:
         self._retry = RetryPolicy(settings, "bluesky", "Bluesky", sleep, log, at_once=(_SessionExpired,))
         self._now = now
         self._client: Client | None = None
+        self.removals: list[Removal] = []  # posts a refresh found deleted or taken down, taken by the pipeline
 
     def __repr__(self) -> str:
         return f"BlueskySource(handle={self._handle!r}, base_url={self.settings.base_url!r})"
@@ -377,7 +408,7 @@ class BlueskySource:
         return True
 
     def _keep(self, post: Post, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> None:
-        found = (first_match(brands, post.text, lang=post.lang, source=self.name, author=post.handle)
+        found = (first_match(brands, post.text, nsfw=post.nsfw, lang=post.lang, source=self.name, author=post.handle)
                  if post.uri not in seen else None)
         if found is not None:
             seen.add(post.uri)
@@ -397,6 +428,9 @@ class BlueskySource:
             except _Unreadable as exc:
                 log.warning("bluesky: refresh skipped an unreadable getPosts reply: %s", exc)
                 continue
+            # getPosts leaves out posts that were deleted or taken down: their copies must go too.
+            returned = {raw.get("uri") for raw in posts if isinstance(raw, Mapping)}
+            self.removals += [Removal(by_uri[uri].id, "deleted") for uri in chunk if uri not in returned]
             for raw in posts:
                 try:
                     post = parse_post(raw)

@@ -42,7 +42,7 @@ from mastodon.errors import (
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
-from monitor.sources.base import Batch, Problem, SourceError, first_match, searches
+from monitor.sources.base import Batch, Problem, Removal, SourceError, first_match, searches
 from monitor.sources.credentials import credential
 from monitor.sources.cursors import fetch_streams
 from monitor.sources.mastodon.settings import TOKEN_ENV, MastodonSettings
@@ -159,6 +159,7 @@ class Status:
     handle: str
     followers: int
     engagement: Engagement
+    sensitive: bool = False  # marked sensitive (a content warning, adult media): kept as the NSFW flag
 
 
 def parse_status(raw: Any) -> Status:
@@ -189,6 +190,7 @@ def parse_status(raw: Any) -> Status:
         lang=lang if isinstance(lang, str) and lang else None, created_at=created,
         handle=handle if isinstance(handle, str) and handle else DELETED_AUTHOR,
         followers=_count(account, "followers_count"), engagement=engagement_of(raw),
+        sensitive=raw.get("sensitive") is True,
     )
 
 
@@ -197,6 +199,7 @@ def status_to_mention(status: Status, brand: BrandConfig, query: str) -> Mention
         id=Mention.make_id("mastodon", status.id), source="mastodon", native_id=status.id, url=status.url,
         author_handle=status.handle, author_followers=status.followers, text=status.text, title=status.spoiler,
         lang=status.lang, created_at=status.created_at, brand=brand.name, query=query, engagement=status.engagement,
+        nsfw=status.sensitive,
     )
 
 
@@ -244,6 +247,7 @@ class MastodonSource:
         self._retry = RetryPolicy(settings, "mastodon", "the instance", sleep, log)
         self._now = now
         self._api: Mastodon | None = None
+        self.removals: list[Removal] = []  # posts a refresh found deleted, taken by the pipeline
 
     def __repr__(self) -> str:
         return f"MastodonSource(api_base_url={self.settings.api_base_url!r})"
@@ -340,8 +344,9 @@ class MastodonSource:
         return True
 
     def _keep(self, status: Status, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> None:
-        found = (first_match(brands, f"{status.spoiler or ''} {status.text}", lang=status.lang, source=self.name,
-                             author=status.handle) if status.id not in seen else None)
+        found = (first_match(brands, f"{status.spoiler or ''} {status.text}", nsfw=status.sensitive,
+                             lang=status.lang, source=self.name, author=status.handle)
+                 if status.id not in seen else None)
         if found is not None:
             seen.add(status.id)
             batch.add(status_to_mention(status, *found), self._now())
@@ -359,6 +364,7 @@ class MastodonSource:
         api = self._client()
         ids = list(wanted)
         found: list[Any] = []
+        answered: set[str] = set()  # ids the instance answered for: absent from its answer means deleted
         if api.verify_minimum_version("4.3.0", cached=True):
             for start in range(0, len(ids), STATUSES_BATCH):
                 chunk = ids[start : start + STATUSES_BATCH]
@@ -367,15 +373,21 @@ class MastodonSource:
                 except _Unreadable as exc:
                     log.warning("mastodon: refresh skipped an unreadable reply: %s", exc)
                     continue
-                found += result if isinstance(result, list) else []
+                if isinstance(result, list):
+                    found += result
+                    answered.update(chunk)
         else:
             for status_id in ids:
                 try:
                     found.append(self._call(lambda status_id=status_id: api.status(status_id), allow_missing=True))
                 except _NotFound:
-                    continue  # deleted since it was fetched
+                    pass  # deleted since it was fetched
                 except _Unreadable as exc:
                     log.warning("mastodon: refresh skipped an unreadable reply: %s", exc)
+                    continue
+                answered.add(status_id)
+        present = {str(raw.get("id")) for raw in found if isinstance(raw, Mapping)}
+        self.removals += [Removal(wanted[i].id, "deleted") for i in ids if i in answered and i not in present]
         snapshots = []
         for raw in found:
             raw_id = raw.get("id") if isinstance(raw, Mapping) else None

@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
@@ -373,7 +372,9 @@ def _text(value: object) -> str:
     parser = _TextOnly()
     parser.feed(str(value))
     parser.close()
-    return " ".join(unescape(" ".join(parser.parts)).split())
+    # The parser has turned the HTML's entities into characters (convert_charrefs); unescaping again
+    # would turn a text that shows "&lt;" into "<".
+    return " ".join(" ".join(parser.parts).split())
 
 
 def _first_content(raw: Any) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 
 from monitor.store.sqlite.cases import create_cases
+from monitor.store.sqlite.erasures import create_erasures
 from monitor.store.sqlite.search import ENGAGEMENT_TOTAL, SEARCH_SCHEMA, index_new_mentions
 
 SCHEMA = """
@@ -129,6 +130,9 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         # Engagement.total, computed by SQLite from the engagement column (never written), so
         # it can be filtered, sorted and indexed; it follows every change of engagement.
         "engagement_total": f"INTEGER GENERATED ALWAYS AS ({ENGAGEMENT_TOTAL}) VIRTUAL",
+        # Issue 17: what the platforms say beyond the text, and tombstones (monitor/removals.py).
+        "engagement_known": "INTEGER NOT NULL DEFAULT 1", "refers_to": "TEXT", "author_verified": "INTEGER",
+        "nsfw": "INTEGER NOT NULL DEFAULT 0", "removed": "TEXT", "removed_at": "TEXT",
     },
     "alerts": {
         "kind": "TEXT NOT NULL DEFAULT 'spread'", "topic": "TEXT", "team": "TEXT", "assignee": "TEXT",
@@ -177,6 +181,7 @@ def create_or_migrate(db: sqlite3.Connection) -> None:
     db.executescript(INDICES + SEARCH_SCHEMA + COUNTS)
     db.executescript(RECOUNT)
     create_cases(db)
+    create_erasures(db)
     if db.execute("SELECT 1 FROM mentions WHERE search_key IS NULL LIMIT 1").fetchone():
         db.execute("BEGIN IMMEDIATE")  # the keys and the index entries together, or neither
         try:

@@ -193,6 +193,7 @@ class Pending:
     kind: str  # "pass" (answer normally), "status" (fail with `status`), "broken" (a body as `mode` says), ...
     status: int = 200
     mode: str = "html"
+    body: bytes = b""  # "recorded": answer with exactly this body (a fixture of the platform's response)
 
 
 def queue_pending(queue: deque[Pending], pending: Pending, *, times: int = 1, after: int = 0) -> None:
