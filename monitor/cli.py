@@ -366,6 +366,8 @@ def run(
         _fail(f"alert channel: {exc}")
     store = _open_store(config)
     console.print(f"Store: {_describe_store(config)}")
+    for brand in config.brands:  # what is listened for, as the query reads (`earshot query test` tries it)
+        console.print(f"Brand {escape(brand.name)}: {escape(brand.compiled.normalised)}", highlight=False, soft_wrap=True)
     # Claim the UI's port before the first pass, so a taken port is reported at once.
     sock = _listen(config.web.host, config.web.port, "web.port in the config") if serve and not once else None
     try:
@@ -488,6 +490,7 @@ def check_config(
     path = _where.get().config
     console.print(f"[green]OK[/green] {path}")
     console.print(f"  brands: {', '.join(b.name for b in config.brands)}")
+    _query_report(config)
     for name, cfg in config.enabled_sources().items():
         missing = cfg.missing_credentials()
         note = f" [yellow](missing in environment: {', '.join(missing)})[/yellow]" if missing else ""
@@ -498,6 +501,16 @@ def check_config(
         missing = channel.missing_secrets()
         note = f" [yellow](missing in environment: {', '.join(missing)})[/yellow]" if missing else ""
         console.print(f"  alert channel {channel.type}{note}")
+
+
+def _query_report(config: Config) -> None:
+    from monitor.query.cli import check_brands
+
+    lines, problems = check_brands(config)
+    for line in lines:
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    if problems:
+        _fail("\n".join(f"{_where.get().config}: {p}" for p in problems))
 
 
 @app.command("new-source")
@@ -541,6 +554,10 @@ app.add_typer(privacy_app)
 from monitor.themes.cli import app as themes_app  # noqa: E402 - light: loads no model at import
 
 app.add_typer(themes_app, name="themes")
+
+from monitor.query.cli import query_app  # noqa: E402 - light: parses queries, imports no platform SDK
+
+app.add_typer(query_app, name="query", help="Try a brand's query on texts; see what each platform is sent.")
 
 index_app = typer.Typer(help="Elasticsearch: index templates and ILM policy.", no_args_is_help=True)
 app.add_typer(index_app, name="index")

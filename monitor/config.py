@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import errno
 import os
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
-    BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator,
+    BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SerializeAsAny, ValidationError, field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from monitor.plugins import DETECTORS_GROUP, UnknownPlugin, installed
+
+if TYPE_CHECKING:
+    from monitor.query import BrandQuery
 
 
 class ConfigError(ValueError):
@@ -31,17 +36,70 @@ class _Strict(BaseModel):
 
 
 class BrandConfig(_Strict):
+    """A brand and the one query that says which posts are about it (monitor/query/).
+
+    `query` is Lucene/Boolean syntax (`Brisa AND (bill OR billing) NOT giveaway`). The
+    older form, `queries` (any of these) with `exclude` (none of these), still works: it
+    is translated into the query it means.
+    """
+
     name: str = Field(min_length=1)
-    queries: list[str] = Field(min_length=1)
+    query: str | None = None
+    queries: list[str] | None = Field(None, min_length=1)
     exclude: list[str] = Field(default_factory=list)
     exclude_nsfw: bool = False  # leave out posts the platform marks adult-only (Reddit's over_18)
+    _compiled_query: BrandQuery = PrivateAttr()
 
-    def match(self, text: str) -> str | None:
-        """The first query the text matches (case-insensitive), or None if it matches none or an exclusion."""
-        lowered = text.lower()
-        if any(term.lower() in lowered for term in self.exclude):
-            return None
-        return next((q for q in self.queries if q.lower() in lowered), None)
+    @field_validator("query")
+    @classmethod
+    def _parse_query(cls, value: str | None) -> str | None:
+        if value is not None:
+            _compiled(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_query(self) -> BrandConfig:
+        if self.query is not None and self.queries is not None:
+            raise PydanticCustomError("query_twice", "give either query or the older queries list, not both")
+        if self.query is not None and self.exclude:
+            raise PydanticCustomError(
+                "query_exclude", "with query, write exclusions in it (... NOT (hiring OR giveaway)); "
+                "exclude only goes with the older queries list")
+        if self.query is None and self.queries is None:
+            raise PydanticCustomError("missing_query", "give the brand a query (e.g. query: '\"my brand\" OR mybrand')")
+        # Compiled once here (the older lists can also hold terms no query can use, "🔥"), not per post.
+        self._compiled_query = _compiled(self.query_text)
+        return self
+
+    @property
+    def query_text(self) -> str:
+        """The brand's query: as written, or translated from the older lists."""
+        from monitor.query import legacy_query
+
+        return self.query if self.query is not None else legacy_query(self.queries or [], self.exclude)
+
+    @property
+    def compiled(self) -> BrandQuery:
+        return self._compiled_query
+
+    def match(self, text: str, **fields: Any) -> str | None:
+        """What `text` matched on (the query's first matching term), or None if the query does not match.
+
+        `fields` are what the source knows of the post for field filters: lang, source,
+        author, country, links.
+        """
+        return self.compiled.match(text, **fields)
+
+
+@lru_cache(maxsize=1024)
+def _compiled(text: str) -> BrandQuery:
+    """Parsed and compiled once per query text, however often a config is loaded or copied."""
+    from monitor.query import BrandQuery, QueryError
+
+    try:
+        return BrandQuery.parse(text)
+    except QueryError as exc:
+        raise PydanticCustomError("query_syntax", "{message}", {"message": str(exc)}) from None
 
 
 class SourceSettings(_Strict):

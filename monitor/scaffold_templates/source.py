@@ -49,7 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
-from monitor.sources.base import Batch, Problem, SourceError, first_match
+from monitor.sources.base import Batch, Problem, SourceError, first_match, searches
 from monitor.sources.credentials import credential
 from monitor.sources.cursors import ScanPage, ScanState, fetch_streams, scan_pages
 from monitor.sources.registry import SourceContext
@@ -197,7 +197,8 @@ class ${cls}Source:
     # --- fetch ---
 
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
-        queries = {f"q:{q}": q for q in dict.fromkeys(q for brand in brands for q in brand.queries)}
+        # Each brand's query as plain keyword searches; the local matcher (first_match) has the final say.
+        queries = {f"q:{q}": q for q in dict.fromkeys(q for brand in brands for q in searches(brand, "generic", NAME))}
         batch = Batch()
         seen: set[str] = set()
         with self._session():
@@ -228,7 +229,7 @@ class ${cls}Source:
 
     def _keep(self, post: _Post, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> None:
         # The platform's search is looser than Earshot's matching (exclusions, several brands).
-        found = first_match(brands, post.text) if post.id not in seen else None
+        found = first_match(brands, post.text, source=NAME) if post.id not in seen else None
         if found is not None:
             seen.add(post.id)
             batch.add(post_to_mention(post, *found), self._now())

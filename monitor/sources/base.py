@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from monitor.config import BrandConfig
 from monitor.models import EngagementSnapshot, Mention
@@ -71,17 +71,35 @@ class Batch:
                                                  engagement=mention.engagement))
 
 
-def first_match(brands: Sequence[BrandConfig], text: str, *, nsfw: bool = False) -> tuple[BrandConfig, str] | None:
-    """The first brand `text` mentions and the query that matched (`BrandConfig.match`): the first brand wins.
+def first_match(brands: Sequence[BrandConfig], text: str, *, nsfw: bool = False,
+                **fields: Any) -> tuple[BrandConfig, str] | None:
+    """The first brand whose query matches `text` and what it matched on (`BrandConfig.match`): the first wins.
 
-    A post the platform marks adult-only (`nsfw`) is not a mention of a brand that excludes them."""
+    `fields` are what the source knows of the post, for the query's filters (lang, source,
+    author, ...). A post the platform marks adult-only (`nsfw`) is not a mention of a brand
+    that excludes them.
+    """
     for brand in brands:
         if nsfw and brand.exclude_nsfw:
             continue
-        query = brand.match(text)
+        query = brand.match(text, **fields)
         if query is not None:
             return brand, query
     return None
+
+
+def searches(brand: BrandConfig, platform: str, source: str | None = None) -> list[str]:
+    """What `platform`'s search is sent for `brand` (monitor/query/platforms.py), or SourceError if nothing can be.
+
+    `platform` names the search syntax (x, reddit, bluesky, mastodon, or generic: plain
+    keywords); `source` the config key errors name (default: the platform).
+    """
+    from monitor.query.platforms import UnsearchableQuery, compile_query
+
+    try:
+        return compile_query(brand.compiled.node, platform).searches
+    except UnsearchableQuery as exc:
+        raise SourceError(f"sources.{source or platform}: brand {brand.name!r}: {exc}") from None
 
 
 class Source(Protocol):

@@ -294,7 +294,7 @@ class ReplaySource:
             return
         searchable = f"{event.title or ''} {event.text}"
         for brand in brands:
-            query = brand.match(searchable)
+            query = brand.match(searchable, lang=event.lang, source=event.source, author=event.author.handle)
             if query is None:
                 continue
             batch.mentions.append(

@@ -179,7 +179,7 @@ def test_a_broken_reply_is_a_problem_and_is_read_again(fake: FakeMastodon, store
     source.fetch(BRANDS, None)  # the instance version is read: the next reply is the search
     fake.break_next_payload(kind)
     stats = ingest(source, store)
-    assert store.count_mentions() == 0 and stats.problems[0].where == "mastodon q:acme"
+    assert store.count_mentions() == 0 and stats.problems[0].where == "mastodon q:acme -hiring"
     ingest(source, store)
     assert store.count_mentions() == 2
 
@@ -215,3 +215,16 @@ def test_refresh_fetches_one_by_one_on_older_instances(fake: FakeMastodon) -> No
     assert len(fake.paths("/api/v1/statuses/")) == 3, "one GET /api/v1/statuses/:id per post"
     assert "/api/v1/statuses" not in fake.paths(), "no batch endpoint before 4.3"
     assert set(snaps) == {f"mastodon:{ids[0]}", f"mastodon:{ids[2]}"} and snaps[f"mastodon:{ids[0]}"].reposts == 9
+
+
+def test_a_boolean_query_is_searched_per_alternative_with_its_exclusions(fake: FakeMastodon) -> None:
+    from monitor.config import BrandConfig
+
+    brand = BrandConfig(name="Acme", query="(acme OR acmecorp) NOT (hiring OR giveaway)")
+    fake.publish(Status("100", ANA, "acme is down", T0))
+    fake.publish(Status("101", ANA, "acmecorp giveaway now", T0 + timedelta(minutes=1)))
+    fake.publish(Status("102", ANA, "#Acme outage", T0 + timedelta(minutes=2)))
+    batch = make_source(fake).fetch([brand], None)
+    assert sorted(m.native_id for m in batch.mentions) == ["100", "102"]
+    sent = {params["q"][0] for path, params in fake.requests if path == "/api/v2/search"}
+    assert sent == {"acme -hiring -giveaway", "acmecorp -hiring -giveaway"}

@@ -36,7 +36,7 @@ from atproto_client.request import Request
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
-from monitor.sources.base import Batch, Problem, Removal, SourceError, first_match
+from monitor.sources.base import Batch, Problem, Removal, SourceError, first_match, searches
 from monitor.sources.bluesky.settings import HANDLE_ENV, PASSWORD_ENV, BlueskySettings
 from monitor.sources.credentials import credential
 from monitor.sources.cursors import ScanPage, fetch_streams, scan_pages
@@ -377,7 +377,7 @@ class BlueskySource:
 
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
         overlap = timedelta(minutes=self.settings.overlap_minutes)
-        queries = {f"q:{q}": q for q in dict.fromkeys(q for brand in brands for q in brand.queries)}
+        queries = {f"q:{q}": q for q in dict.fromkeys(q for brand in brands for q in searches(brand, "bluesky"))}
         batch = Batch()
         seen: set[str] = set()
         return fetch_streams(
@@ -393,7 +393,7 @@ class BlueskySource:
 
         def read(at: str | None) -> tuple[list[Any], str | None]:
             params = models.AppBskyFeedSearchPosts.Params(
-                q=f'"{query}"' if " " in query else query, sort="latest", limit=self.settings.page_size,
+                q=query, sort="latest", limit=self.settings.page_size,
                 cursor=at, lang=self.settings.lang, since=floor.isoformat().replace("+00:00", "Z") if floor else None,
             )
             posts, following = _posts(self._call("app.bsky.feed.searchPosts", params))
@@ -412,7 +412,8 @@ class BlueskySource:
                           backfill=self.settings.backfill_pages)
 
     def _keep(self, post: Post, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> None:
-        found = first_match(brands, post.text, nsfw=post.nsfw) if post.uri not in seen else None
+        found = (first_match(brands, post.text, nsfw=post.nsfw, lang=post.lang, source=self.name, author=post.handle)
+                 if post.uri not in seen else None)
         if found is not None:
             seen.add(post.uri)
             batch.add(post_to_mention(post, *found), self._now())

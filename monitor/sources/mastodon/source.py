@@ -42,7 +42,7 @@ from mastodon.errors import (
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
-from monitor.sources.base import Batch, Problem, Removal, SourceError, first_match
+from monitor.sources.base import Batch, Problem, Removal, SourceError, first_match, searches
 from monitor.sources.credentials import credential
 from monitor.sources.cursors import ScanPage, fetch_streams, scan_pages
 from monitor.sources.mastodon.settings import TOKEN_ENV, MastodonSettings
@@ -335,7 +335,7 @@ class MastodonSource:
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
         keys = [f"tag:{tag}" for tag in self.settings.hashtags]
         if self.settings.search:
-            keys += [f"q:{q}" for q in dict.fromkeys(q for brand in brands for q in brand.queries)]
+            keys += [f"q:{q}" for q in dict.fromkeys(q for brand in brands for q in searches(brand, "mastodon"))]
         batch = Batch()
         seen: set[str] = set()
         return fetch_streams(
@@ -366,7 +366,8 @@ class MastodonSource:
                           backfill=self.settings.backfill_pages)
 
     def _keep(self, status: Status, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> None:
-        found = (first_match(brands, f"{status.spoiler or ''} {status.text}", nsfw=status.sensitive)
+        found = (first_match(brands, f"{status.spoiler or ''} {status.text}", nsfw=status.sensitive,
+                             lang=status.lang, source=self.name, author=status.handle)
                  if status.id not in seen else None)
         if found is not None:
             seen.add(status.id)

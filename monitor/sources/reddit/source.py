@@ -271,7 +271,7 @@ class RedditSource:
         for brand in brands:
             if thing.over_18 and brand.exclude_nsfw:
                 continue
-            query = brand.match(thing.text)
+            query = brand.match(thing.text, source=self.name, author=thing.author)
             if query is None:
                 continue
             return Mention(

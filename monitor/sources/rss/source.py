@@ -274,7 +274,7 @@ class RSSSource:
     def _mention(entry: _Entry, brands: Sequence[BrandConfig]) -> Mention | None:
         searchable = f"{entry.title} {entry.text}"
         for brand in brands:
-            query = brand.match(searchable)
+            query = brand.match(searchable, lang=entry.lang, source=NAME, author=entry.author)
             if query is None:
                 continue
             text, title = (entry.text, entry.title or None) if entry.text else (entry.title, None)

@@ -150,7 +150,7 @@ def to_mention(tweet: Tweet, author: User | None, brands: Sequence[BrandConfig])
     """
     text = tweet.full_text()
     for brand in brands:
-        query = brand.match(text)
+        query = brand.match(text, lang=tweet.lang, source=SOURCE_NAME, author=author.username if author else None)
         if query is None:
             continue
         handle = author.username if author else UNAVAILABLE_AUTHOR

@@ -99,6 +99,9 @@ def parse_query(query: str) -> Predicate:
 
 
 def _term(token: str) -> Predicate:
+    if token.startswith("author:"):
+        author = token[len("author:"):]
+        return lambda t: (t.author or "").lower() == author.lower()
     term = token.strip('"').lower()
     return lambda t: term in t.searchable
 

@@ -121,6 +121,8 @@ def _term(token: str) -> Predicate:
         return lambda t: phrase in t.text.lower()
     if token == "is:retweet":
         return lambda t: t.is_retweet
+    if token == "has:links":
+        return lambda t: "http://" in t.text or "https://" in t.text
     if token.startswith("lang:"):
         code = token[5:].lower()
         return lambda t: t.lang.lower() == code
