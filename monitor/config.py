@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from monitor.plugins import DETECTORS_GROUP, UnknownPlugin, installed
-
+from monitor.replies.settings import RepliesConfig
 
 class ConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the offending key."""
@@ -495,6 +495,7 @@ class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
+    replies: RepliesConfig = Field(default_factory=RepliesConfig)  # monitor/replies/settings.py
 
     # Where relative paths in the file are resolved; set by load_config, not by the file.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -130,8 +130,9 @@ def apply_event(alert: Alert, event: AlertEvent) -> Alert:
     if event.alert_id != alert.id:
         raise ValueError(f"event for {event.alert_id} applied to alert {alert.id}")
     update: dict[str, Any] = {}
-    if alert.first_response_at is None:
-        update["first_response_at"] = event.at  # any action by a person is a response
+    # Any action by a person is a response, except a reply not (yet) posted: the customer saw nothing.
+    if alert.first_response_at is None and event.kind not in (AlertEventKind.reply, AlertEventKind.reply_failed):
+        update["first_response_at"] = event.at
     if event.kind == AlertEventKind.state:
         assert event.from_state is not None and event.to_state is not None  # the model guarantees it
         if alert.state != event.from_state:
@@ -141,6 +142,8 @@ def apply_event(alert: Alert, event: AlertEvent) -> Alert:
         update.update(state_stamps(alert, event.to_state, event.at))
     elif event.kind == AlertEventKind.assignment:
         update["assignee"] = event.assignee
+    elif event.kind == AlertEventKind.reply_posted and alert.state == AlertState.open:
+        update.update(state_stamps(alert, AlertState.acknowledged, event.at))  # answered: no longer "needs attention"
     return alert.model_copy(update=update)
 
 
@@ -288,6 +291,12 @@ class TrailEntry:
             return VERBS[self.to_state]
         if self.kind == AlertEventKind.assignment:
             return f"assigned to {self.assignee}" if self.assignee else "unassigned"
+        if self.kind == AlertEventKind.reply:
+            return "sent a reply"
+        if self.kind == AlertEventKind.reply_posted:
+            return "reply posted"
+        if self.kind == AlertEventKind.reply_failed:
+            return "reply failed"
         return "added a note"
 
 

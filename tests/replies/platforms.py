@@ -1,0 +1,59 @@
+"""Each platform's fake, driven the same way by the reply tests: publish a post, break it, read replies.
+
+A `Platform` wraps one fake server from tests/sources/fakes/ with the four things a reply test
+needs to arrange (a post to answer, its deletion, a refusal of permission, a rate limit) and one
+to check (the replies the fake accepted), plus the environment that gives Earshot write access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.sources.fakes.x_api import FakeX, snowflake
+
+POSTED_AT = datetime(2031, 3, 9, 9, 0, tzinfo=UTC)  # fixed: nothing here depends on today
+
+
+@dataclass
+class Platform:
+    source: str
+    fake: Any
+    environ: dict[str, str]
+    settings: dict[str, Any]
+    publish: Callable[[str], tuple[str, str]]  # a text -> (native_id, url) of a new post
+    delete: Callable[[str], None]
+    forbid: Callable[[str], None]  # the account may not reply to this post
+    rate_limit: Callable[[], None]  # the next reply is refused with the platform's rate limit
+    replies: Callable[[str], list[str]]  # texts of the replies the platform holds for this post
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _x() -> Iterator[Platform]:
+    fake = FakeX()
+    fake.start()
+    counter = iter(range(1, 10_000))
+
+    def publish(text: str) -> tuple[str, str]:
+        native = snowflake(POSTED_AT - timedelta(minutes=5), next(counter))
+        fake.publish(native, text, datetime.now(UTC) - timedelta(minutes=5))
+        return native, f"https://x.com/ana_sousa/status/{native}"
+
+    env = {"EARSHOT_X_CONSUMER_KEY": fake.consumer_key, "EARSHOT_X_CONSUMER_SECRET": fake.consumer_secret,
+           "EARSHOT_X_ACCESS_TOKEN": fake.access_token, "EARSHOT_X_ACCESS_TOKEN_SECRET": fake.access_token_secret}
+    try:
+        yield Platform("x", fake, env, {"api_base_url": fake.base_url}, publish, fake.delete, fake.restrict_replies,
+                       lambda: fake.fail_next(429), lambda n: [t.text for t in fake.replies_to(n)])
+    finally:
+        fake.stop()
+
+
+FACTORIES: dict[str, Callable[[], Iterator[Platform]]] = {"x": _x}
+
+
+@contextmanager
+def platform(name: str) -> Iterator[Platform]:
+    yield from FACTORIES[name]()
