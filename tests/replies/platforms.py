@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.sources.fakes.reddit_api import FakeReddit, base36
 from tests.sources.fakes.x_api import FakeX, snowflake
 
 POSTED_AT = datetime(2031, 3, 9, 9, 0, tzinfo=UTC)  # fixed: nothing here depends on today
@@ -51,7 +52,25 @@ def _x() -> Iterator[Platform]:
         fake.stop()
 
 
-FACTORIES: dict[str, Callable[[], Iterator[Platform]]] = {"x": _x}
+def _reddit() -> Iterator[Platform]:
+    fake = FakeReddit()
+    fake.start()
+    counter = iter(range(1, 10_000))
+
+    def publish(text: str) -> tuple[str, str]:
+        thing = fake.submit(base36(10**8 + next(counter)), text, datetime.now(UTC) - timedelta(minutes=5))
+        return thing.fullname, f"https://www.reddit.com/r/{thing.subreddit}/comments/{thing.id}/post/"
+
+    env = {"EARSHOT_REDDIT_CLIENT_ID": fake.client_id, "EARSHOT_REDDIT_CLIENT_SECRET": fake.client_secret,
+           "EARSHOT_REDDIT_USERNAME": fake.username, "EARSHOT_REDDIT_PASSWORD": fake.password}
+    try:
+        yield Platform("reddit", fake, env, {"api_base_url": fake.base_url}, publish, fake.remove, fake.lock,
+                       lambda: fake.fail_next(429), lambda n: [t.body for t in fake.replies_to(n)])
+    finally:
+        fake.stop()
+
+
+FACTORIES: dict[str, Callable[[], Iterator[Platform]]] = {"x": _x, "reddit": _reddit}
 
 
 @contextmanager
