@@ -65,6 +65,10 @@ class Replier(Protocol):
     platform: str  # how people call it: "X", "Reddit", ...
     max_chars: int  # the longest reply the platform takes
 
-    def post(self, target: ReplyTarget, text: str) -> Posted:
-        """Post `text` as a reply to `target`; ReplyFailed if the platform did not take it."""
+    def post(self, target: ReplyTarget, text: str, idempotency_key: str) -> Posted:
+        """Post `text` as a reply to `target`; ReplyFailed if the platform did not take it.
+
+        `idempotency_key` names this attempt; a platform that deduplicates by key (Mastodon's
+        `Idempotency-Key`) gets it, as one more guard against a reply posted twice.
+        """
         ...

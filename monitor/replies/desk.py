@@ -235,7 +235,7 @@ class ReplyDesk:
 
         target = ReplyTarget(mention.source, mention.native_id, mention.url, mention.author_handle)
         try:
-            posted: Posted = replier.post(target, body)
+            posted: Posted = replier.post(target, body, attempt.id)
         except ReplyFailed as exc:
             return self._failed(store, alert, started, exc, clock)
         except Exception as exc:  # noqa: BLE001 - an SDK's surprise: the reply may or may not exist

@@ -64,7 +64,7 @@ class RedditReplier:
         # prawcore's own retries, off: a retried POST may post twice (the session is praw's `_core`).
         self.reddit._core._retry_strategy_class = _NoRetry
 
-    def post(self, target: ReplyTarget, text: str) -> Posted:
+    def post(self, target: ReplyTarget, text: str, idempotency_key: str = "") -> Posted:
         kind, _, short_id = target.native_id.partition("_")
         thing = self.reddit.submission(id=short_id) if kind == "t3" else self.reddit.comment(id=short_id)
         try:

@@ -39,7 +39,7 @@ class XReplier:
         )
         self.client.session.mount(TWEEPY_HOST, _BaseURLAdapter(base_url, settings.timeout_seconds))
 
-    def post(self, target: ReplyTarget, text: str) -> Posted:
+    def post(self, target: ReplyTarget, text: str, idempotency_key: str = "") -> Posted:
         try:
             response = self.client.create_tweet(text=text, in_reply_to_tweet_id=target.native_id, user_auth=True)
         except tweepy.TooManyRequests as exc:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.sources.fakes.mastodon_api import Account, FakeMastodon
+from tests.sources.fakes.mastodon_api import Status as MastodonStatus
 from tests.sources.fakes.reddit_api import FakeReddit, base36
 from tests.sources.fakes.x_api import FakeX, snowflake
 
@@ -70,7 +72,26 @@ def _reddit() -> Iterator[Platform]:
         fake.stop()
 
 
-FACTORIES: dict[str, Callable[[], Iterator[Platform]]] = {"x": _x, "reddit": _reddit}
+def _mastodon() -> Iterator[Platform]:
+    fake = FakeMastodon()
+    fake.start()
+    counter = iter(range(1, 10_000))
+
+    def publish(text: str) -> tuple[str, str]:
+        status = MastodonStatus(str(10**16 + next(counter)), Account("77", "ana"), text,
+                                datetime.now(UTC) - timedelta(minutes=5))
+        fake.publish(status)
+        return status.id, f"https://fake.social/@ana/{status.id}"
+
+    try:
+        yield Platform("mastodon", fake, {"EARSHOT_MASTODON_REPLY_TOKEN": fake.reply_token},
+                       {"api_base_url": fake.base_url}, publish, fake.delete, lambda _: fake.revoke_write_scope(),
+                       lambda: fake.fail_next(429), lambda n: [s.text for s in fake.replies_to(n)])
+    finally:
+        fake.stop()
+
+
+FACTORIES: dict[str, Callable[[], Iterator[Platform]]] = {"x": _x, "reddit": _reddit, "mastodon": _mastodon}
 
 
 @contextmanager
