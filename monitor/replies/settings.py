@@ -60,6 +60,9 @@ class ReplySettings(_Strict):
     platform: ClassVar[str] = ""  # how people call it: "X", "Reddit"...
     default_base_url: ClassVar[str] = ""
     max_chars: ClassVar[int] = 280  # the longest reply the platform takes (characters; Bluesky: graphemes)
+    # The source's setting that points at the same API (a proxy, a local fake): replies follow it.
+    # Empty when the source reads another host than the one replies go to (the app stores).
+    source_url_field: ClassVar[str] = "api_base_url"
 
     enabled: bool = True
     api_base_url: str = ""  # empty: the platform's own (or the source's, when it points elsewhere)
@@ -90,7 +93,7 @@ class ReplySettings(_Strict):
         """Where to send requests: this setting, else the source's own base URL, else the platform's."""
         if self.api_base_url:
             return self.api_base_url
-        source_url = getattr(source_settings, "api_base_url", "") or ""
+        source_url = str(getattr(source_settings, self.source_url_field, "") or "") if self.source_url_field else ""
         return source_url.rstrip("/") if source_url else self.default_base_url
 
 
@@ -118,6 +121,7 @@ class RedditReplySettings(ReplySettings):
     platform: ClassVar[str] = "Reddit"
     default_base_url: ClassVar[str] = "https://oauth.reddit.com"
     max_chars: ClassVar[int] = 10000
+    source_url_field: ClassVar[str] = "oauth_url"
     credentials_env: dict[str, str] = _env(
         client_id="EARSHOT_REDDIT_CLIENT_ID", client_secret="EARSHOT_REDDIT_CLIENT_SECRET",
         username="EARSHOT_REDDIT_USERNAME", password="EARSHOT_REDDIT_PASSWORD")
@@ -144,6 +148,7 @@ class BlueskyReplySettings(ReplySettings):
     platform: ClassVar[str] = "Bluesky"
     default_base_url: ClassVar[str] = "https://bsky.social"
     max_chars: ClassVar[int] = 300
+    source_url_field: ClassVar[str] = "base_url"
     credentials_env: dict[str, str] = _env(handle="EARSHOT_BLUESKY_HANDLE", app_password="EARSHOT_BLUESKY_APP_PASSWORD")
     conn_fields: dict[str, str] = Field(default_factory=lambda: {"handle": "login", "app_password": "password"})
 
@@ -154,6 +159,7 @@ class GooglePlayReplySettings(ReplySettings):
     platform: ClassVar[str] = "Google Play"
     default_base_url: ClassVar[str] = "https://androidpublisher.googleapis.com"
     max_chars: ClassVar[int] = 350
+    source_url_field: ClassVar[str] = ""  # the source reads the public store, not this API
     credentials_env: dict[str, str] = _env(service_account_json="EARSHOT_GOOGLEPLAY_SERVICE_ACCOUNT_JSON")
     conn_fields: dict[str, str] = Field(default_factory=lambda: {"service_account_json": "keyfile_dict"})
 
@@ -164,6 +170,7 @@ class AppStoreReplySettings(ReplySettings):
     platform: ClassVar[str] = "App Store"
     default_base_url: ClassVar[str] = "https://api.appstoreconnect.apple.com"
     max_chars: ClassVar[int] = 5970
+    source_url_field: ClassVar[str] = ""  # the source reads the public store, not this API
     credentials_env: dict[str, str] = _env(
         issuer_id="EARSHOT_APPSTORE_ISSUER_ID", key_id="EARSHOT_APPSTORE_KEY_ID",
         private_key="EARSHOT_APPSTORE_PRIVATE_KEY")

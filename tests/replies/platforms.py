@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.sources.fakes.bluesky_api import Author as BlueskyAuthor
+from tests.sources.fakes.bluesky_api import FakeBluesky
+from tests.sources.fakes.bluesky_api import Post as BlueskyPost
 from tests.sources.fakes.mastodon_api import Account, FakeMastodon
 from tests.sources.fakes.mastodon_api import Status as MastodonStatus
 from tests.sources.fakes.reddit_api import FakeReddit, base36
@@ -91,7 +94,30 @@ def _mastodon() -> Iterator[Platform]:
         fake.stop()
 
 
-FACTORIES: dict[str, Callable[[], Iterator[Platform]]] = {"x": _x, "reddit": _reddit, "mastodon": _mastodon}
+def _bluesky() -> Iterator[Platform]:
+    fake = FakeBluesky()
+    fake.start()
+    counter = iter(range(1, 10_000))
+    ana = BlueskyAuthor("did:plc:ana0000000000000000000000", "ana.bsky.social", "Ana")
+
+    def publish(text: str) -> tuple[str, str]:
+        at = datetime.now(UTC) - timedelta(minutes=5)
+        post = BlueskyPost(f"3kpost{next(counter):05d}", ana, text, at, at)
+        fake.publish(post)
+        return post.rkey, f"https://bsky.app/profile/{ana.did}/post/{post.rkey}"
+
+    env = {"EARSHOT_BLUESKY_HANDLE": fake.handle, "EARSHOT_BLUESKY_APP_PASSWORD": fake.password}
+    try:
+        yield Platform("bluesky", fake, env, {"api_base_url": fake.base_url}, publish, fake.delete,
+                       lambda _: fake.revoke_app_password(), lambda: fake.fail_next(429),
+                       lambda n: [p.text for p in fake.replies_to(n)])
+    finally:
+        fake.stop()
+
+
+FACTORIES: dict[str, Callable[[], Iterator[Platform]]] = {
+    "x": _x, "reddit": _reddit, "mastodon": _mastodon, "bluesky": _bluesky,
+}
 
 
 @contextmanager
