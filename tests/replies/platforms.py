@@ -13,9 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from monitor.sources.googleplay.source import review_url
+from tests.sources.fakes.appstore_api import FakeAppStore
+from tests.sources.fakes.appstore_api import Review as StoreReview
 from tests.sources.fakes.bluesky_api import Author as BlueskyAuthor
 from tests.sources.fakes.bluesky_api import FakeBluesky
 from tests.sources.fakes.bluesky_api import Post as BlueskyPost
+from tests.sources.fakes.googleplay_api import FakeGooglePlay
+from tests.sources.fakes.googleplay_api import Review as PlayReview
 from tests.sources.fakes.mastodon_api import Account, FakeMastodon
 from tests.sources.fakes.mastodon_api import Status as MastodonStatus
 from tests.sources.fakes.reddit_api import FakeReddit, base36
@@ -115,8 +120,48 @@ def _bluesky() -> Iterator[Platform]:
         fake.stop()
 
 
+def _googleplay() -> Iterator[Platform]:
+    fake = FakeGooglePlay()
+    fake.start()
+    counter = iter(range(1, 10_000))
+    app = "com.brisamobile.app"
+
+    def publish(text: str) -> tuple[str, str]:
+        review_id = f"gp:AOqpTOH{next(counter):06d}"
+        fake.publish(app, PlayReview(review_id, text, datetime.now(UTC) - timedelta(minutes=5), score=1))
+        return review_id, review_url(app, review_id, "us", "en")
+
+    try:
+        yield Platform("googleplay", fake, {"EARSHOT_GOOGLEPLAY_SERVICE_ACCOUNT_JSON": fake.service_account_json()},
+                       {"api_base_url": fake.base_url}, publish, fake.delete, lambda _: fake.revoke_access(app),
+                       lambda: fake.fail_next(429), lambda n: [fake.replies[n]] if n in fake.replies else [])
+    finally:
+        fake.stop()
+
+
+def _appstore() -> Iterator[Platform]:
+    fake = FakeAppStore()
+    fake.start()
+    counter = iter(range(1, 10_000))
+
+    def publish(text: str) -> tuple[str, str]:
+        review_id = str(11_000_000_000 + next(counter))
+        fake.publish("1500000001", StoreReview(review_id, text, datetime.now(UTC) - timedelta(minutes=5), rating=1))
+        return review_id, f"https://apps.apple.com/us/app/id1500000001?see-all=reviews"
+
+    env = {"EARSHOT_APPSTORE_ISSUER_ID": fake.issuer_id, "EARSHOT_APPSTORE_KEY_ID": fake.key_id,
+           "EARSHOT_APPSTORE_PRIVATE_KEY": fake.private_key}
+    try:
+        yield Platform("appstore", fake, env, {"api_base_url": fake.base_url}, publish, fake.delete,
+                       lambda _: fake.revoke_response_access(), lambda: fake.fail_next(429),
+                       lambda n: [fake.responses[n]["attributes"]["responseBody"]] if n in fake.responses else [])
+    finally:
+        fake.stop()
+
+
 FACTORIES: dict[str, Callable[[], Iterator[Platform]]] = {
-    "x": _x, "reddit": _reddit, "mastodon": _mastodon, "bluesky": _bluesky,
+    "x": _x, "reddit": _reddit, "mastodon": _mastodon, "bluesky": _bluesky, "googleplay": _googleplay,
+    "appstore": _appstore,
 }
 
 
