@@ -189,7 +189,10 @@ class ReplyDesk:
         if not found.complete:
             raise ReplyUnavailable(f"no write access to {settings.platform}: set {', '.join(found.missing)}")
         base_url = settings.base_url(self.config.sources.get(source))
-        replier: Replier = reply_plugin(source).build(settings, found.values, base_url)
+        try:
+            replier: Replier = reply_plugin(source).build(settings, found.values, base_url)
+        except ValueError as exc:  # our own checks of a credential's shape; they never quote its value
+            raise ReplyUnavailable(f"the {settings.platform} credentials cannot be used: {exc}") from None
         self.repliers[source] = replier
         return replier
 

@@ -12,7 +12,7 @@ import pytest
 from monitor.config import Config
 from monitor.models import Alert, Mention, Severity
 from monitor.replies.desk import ReplyDesk
-from monitor.store import SQLiteStore
+from monitor.store import SQLiteStore, Store
 from tests.conftest import demo_config
 from tests.replies.platforms import POSTED_AT, Platform
 
@@ -32,7 +32,7 @@ class StepClock:
 
 @dataclass
 class Scene:
-    store: SQLiteStore
+    store: Store
     config: Config
     platform: Platform
     desk: ReplyDesk
@@ -53,11 +53,14 @@ class Scene:
         return alerts[-1]
 
 
-def make_scene(tmp_path: Path, platform: Platform) -> Iterator[Scene]:
+def make_scene(tmp_path: Path, platform: Platform, store: Store | None = None) -> Iterator[Scene]:
+    """The platform's scene on `store` (default: a new SQLite file, closed afterwards)."""
     config = demo_config(tmp_path)
     config.replies.platforms[platform.source] = platform.settings
-    store = SQLiteStore(tmp_path / "replies.db")
+    own = store is None
+    active = SQLiteStore(tmp_path / "replies.db") if store is None else store
     try:
-        yield Scene(store, config, platform, ReplyDesk(config, environ=platform.environ), StepClock(RAISED_AT))
+        yield Scene(active, config, platform, ReplyDesk(config, environ=platform.environ), StepClock(RAISED_AT))
     finally:
-        store.close()
+        if own:
+            active.close()

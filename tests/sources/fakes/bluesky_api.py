@@ -51,6 +51,7 @@ class Post:
     replies: int | None = 0
     quotes: int | None = 0
     langs: list[str] | None = field(default_factory=lambda: ["en"])
+    reply: dict[str, Any] | None = None  # the record's reply refs ({"root": {uri, cid}, "parent": {uri, cid}})
 
     @property
     def uri(self) -> str:
@@ -199,7 +200,7 @@ class FakeBluesky(FakeAPI):
         rkey = "3l" + secrets.token_hex(6)  # a TID-like record key
         me = Author(self.did, self.handle, "Brand care")
         now = datetime.now(UTC)
-        post = Post(rkey, me, text, now, now, langs=record.get("langs"))
+        post = Post(rkey, me, text, now, now, langs=record.get("langs"), reply=reply)
         self._posts[post.uri] = post
         if reply is not None:
             self.replies[post.uri] = reply["parent"]["uri"]
@@ -280,6 +281,8 @@ def _post_view(post: Post) -> dict[str, Any]:
     record: dict[str, Any] = {"$type": "app.bsky.feed.post", "text": post.text, "createdAt": _iso(post.created_at)}
     if post.langs is not None:
         record["langs"] = post.langs
+    if post.reply is not None:
+        record["reply"] = post.reply
     view: dict[str, Any] = {
         "uri": post.uri,
         "cid": _cid(post),
