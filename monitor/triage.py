@@ -21,6 +21,11 @@ Why these moves and no others:
 * A move to the state an alert is already in is refused rather than recorded, so the
   trail only holds things that happened.
 
+A reply posted on the platform (monitor/replies/) is a response too: its attempt is recorded
+before the platform is called (`reply`, not yet a response: the customer saw nothing), then its
+outcome, `reply_posted` (the first response; an open alert becomes acknowledged, since someone
+answered) or `reply_failed` (no response).
+
 Every change is an `AlertEvent` (who, when, what), appended by the store in the same
 step that applies it, and checked against the state it expects to leave: two agents
 clicking at once cannot both "win". The alert record carries the derived handling times

@@ -26,8 +26,12 @@ TOKEN_LIFETIME = 3600
 
 
 def _google_error(response: httpx.Response) -> str:
+    """Google's words: `{"error": {"status", "message"}}` from APIs, `{"error", "error_description"}` from OAuth."""
     try:
-        error = response.json().get("error", {})
+        body = response.json()
+        error = body.get("error", {})
+        if isinstance(error, str):
+            return f"{error}: {body.get('error_description') or ''}".strip()[:300]
         return f"{error.get('status') or response.status_code}: {error.get('message') or ''}".strip()[:300]
     except (ValueError, AttributeError):
         return f"HTTP {response.status_code}"
@@ -73,7 +77,7 @@ class GooglePlayReplier:
         response = self.http.post(self.key["token_uri"], data={
             "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion})
         if response.status_code != 200:
-            detail = f"token refused ({response.status_code}): {response.text[:200]}"
+            detail = f"token refused: {_google_error(response)}"
             raise failure_for(response, detail) if response.status_code == 429 else ReplyFailed(
                 FailureKind.forbidden, detail)
         body = response.json()

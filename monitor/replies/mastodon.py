@@ -25,7 +25,7 @@ from monitor.replies.settings import MastodonReplySettings
 
 def _detail(exc: Exception) -> str:
     # Mastodon.py's args: (message, status code, reason, error text from the body)
-    parts = [str(a) for a in exc.args[1:] if a not in (None, "")]
+    parts = [str(a) for a in exc.args[1:] if a not in (None, "")] or [str(a) for a in exc.args[:1]]
     return " ".join(parts)[:300] or type(exc).__name__
 
 

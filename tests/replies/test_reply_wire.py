@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from monitor.replies.base import FailureKind
+from monitor.replies.desk import ReplyUnavailable
 from tests.replies.conftest import make_scene
 from tests.replies.platforms import FACTORIES, platform
 from tests.sources.fakes._keys import p256_pair, rsa_pair
@@ -155,3 +156,20 @@ def _mention_alert(scene, source, native_id, text, url=None):
                   created_at=datetime(2031, 3, 9, 9, 10, tzinfo=UTC), reason="spreading")
     scene.store.add_alert(alert)
     return alert
+
+
+def test_an_app_store_key_pasted_on_one_line_works(open_scene):
+    with platform("appstore") as p:
+        p.environ["EARSHOT_APPSTORE_PRIVATE_KEY"] = p.environ["EARSHOT_APPSTORE_PRIVATE_KEY"].replace("\n", "\\n")
+        scene = open_scene(p)
+        assert scene.desk.send(scene.store, scene.post().id, TEXT, "Dana", scene.clock).posted
+
+
+def test_a_google_key_that_is_not_a_key_disables_replies_with_a_reason(open_scene):
+    with platform("googleplay") as p:
+        p.environ["EARSHOT_GOOGLEPLAY_SERVICE_ACCOUNT_JSON"] = "/path/to/key.json"
+        scene = open_scene(p)
+        alert = scene.post()
+        with pytest.raises(ReplyUnavailable, match="not a service account key"):
+            scene.desk.send(scene.store, alert.id, TEXT, "Dana", scene.clock)
+        assert scene.store.alert_events([alert.id]) == []
