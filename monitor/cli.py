@@ -520,6 +520,10 @@ from sentiment.cli import app as sentiment_app  # noqa: E402 - light: loads no m
 
 app.add_typer(sentiment_app, name="sentiment", help="Evaluate, try and inspect the sentiment model.")
 
+from monitor.replies.cli import app as replies_app  # noqa: E402 - light: no platform SDK at import
+
+app.add_typer(replies_app, name="replies", help="Replying from the inbox: which platforms have write access.")
+
 index_app = typer.Typer(help="Elasticsearch: index templates and ILM policy.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 

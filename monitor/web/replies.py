@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from monitor.models import Alert, Mention
 from monitor.replies.desk import ReplyAttempt, ReplyDesk, ReplyError, ReplyInFlight, reply_attempts
 from monitor.triage import TriageError
+from monitor.web.api import UNAUTHORIZED, WRITE_ERRORS
 from monitor.web.auth import ApiActor, FormActor, safe_next
 from monitor.web.decoding import StrictRoute
 from monitor.web.deps import StoreDep
@@ -94,8 +95,9 @@ def reply_form(
 
 @router.post("/api/alerts/{alert_id:alert_id}/replies", response_model=ReplyOut, tags=["triage"],
              responses={
-                 status.HTTP_404_NOT_FOUND: {"description": "No alert with that id"},
-                 status.HTTP_409_CONFLICT: {"description": "The same reply is already on its way"},
+                 **WRITE_ERRORS, **UNAUTHORIZED,
+                 status.HTTP_409_CONFLICT: {"description": "The same reply is already on its way, or the alert "
+                                                           "kept changing"},
                  status.HTTP_422_UNPROCESSABLE_CONTENT: {"description": "No write access to the platform, nothing "
                                                          "to reply to, or a text the platform cannot take"},
              })
