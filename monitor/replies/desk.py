@@ -246,10 +246,12 @@ class ReplyDesk:
             failure = ReplyFailed(FailureKind.unknown, f"{type(exc).__name__} while posting")
             return self._failed(store, alert, started, failure, clock)
         at = clock()
+        # The link is shown as a link: only a web address the platform gave, else the post's own.
+        url = posted.url if posted.url.startswith(("https://", "http://")) else mention.url
         for member in members:  # every alert of the post is answered by it
             record(store, AlertEvent(id=f"{attempt.id}:posted:{member.id}", alert_id=member.id, at=at, actor=actor,
-                                     kind=AlertEventKind.reply_posted, text=posted.url))
-        return ReplyOutcome(ReplyAttempt(attempt.id, attempt.at, actor, body, AttemptStatus.posted, url=posted.url))
+                                     kind=AlertEventKind.reply_posted, text=url))
+        return ReplyOutcome(ReplyAttempt(attempt.id, attempt.at, actor, body, AttemptStatus.posted, url=url))
 
     def _failed(self, store: Store, alert: Alert, started: ReplyAttempt, failure: ReplyFailed,
                  clock: Callable[[], datetime]) -> ReplyOutcome:

@@ -173,3 +173,19 @@ def test_the_config_refuses_unknown_placeholders_and_platforms():
         RepliesConfig(platforms={"x": {"credentials_env": {"password": "P"}}})
     partial = RepliesConfig(platforms={"x": {"credentials_env": {"access_token": "MY_TOKEN"}}})
     assert partial.platforms["x"]["credentials_env"] == {"access_token": "MY_TOKEN"}
+
+
+def test_a_link_that_is_not_a_web_address_is_never_shown(scene):
+    """A platform (or something posing as it) answering with a `javascript:` link: the post's own is kept."""
+    from monitor.replies.base import Posted
+
+    class Odd:
+        platform, max_chars = "X", 280
+
+        def post(self, target, text, idempotency_key):
+            return Posted("1", "javascript:alert(document.cookie)")
+
+    alert = scene.post()
+    scene.desk.repliers["x"] = Odd()
+    outcome = scene.desk.send(scene.store, alert.id, TEXT, "Dana", scene.clock)
+    assert outcome.attempt.url == scene.store.get_mention(alert.mention_id).url
