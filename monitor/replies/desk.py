@@ -154,7 +154,8 @@ class ReplyDesk:
 
     def availability(self, mention: Mention | None) -> Availability:
         if mention is None:
-            return Availability("", 0, "this alert is about the brand's volume, not one post: there is nothing to reply to")
+            return Availability("", 0, "this alert is about the brand's volume, not one post: "
+                                       "there is nothing to reply to")
         settings = self.settings(mention.source)
         if mention.source in self.repliers:
             replier = self.repliers[mention.source]
@@ -163,8 +164,8 @@ class ReplyDesk:
             return Availability(mention.source, 0,
                                 f"Earshot cannot post on {mention.source} (no reply plugin for this source)")
         if not settings.enabled:
-            return Availability(settings.platform, settings.max_chars,
-                                f"replies on {settings.platform} are turned off (replies.platforms.{mention.source}.enabled)")
+            return Availability(settings.platform, settings.max_chars, f"replies on {settings.platform} are turned "
+                                f"off (replies.platforms.{mention.source}.enabled)")
         found = find_credentials(settings, self.environ)
         if not found.complete:
             return Availability(settings.platform, settings.max_chars,

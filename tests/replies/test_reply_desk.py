@@ -189,3 +189,22 @@ def test_a_link_that_is_not_a_web_address_is_never_shown(scene):
     scene.desk.repliers["x"] = Odd()
     outcome = scene.desk.send(scene.store, alert.id, TEXT, "Dana", scene.clock)
     assert outcome.attempt.url == scene.store.get_mention(alert.mention_id).url
+
+
+def test_credentials_from_an_airflow_connection(tmp_path, monkeypatch):
+    import json
+
+    with platform("x") as x:
+        monkeypatch.setenv("AIRFLOW_CONN_BRISA_X_REPLIES", json.dumps({
+            "conn_type": "generic", "login": x.fake.consumer_key, "password": x.fake.consumer_secret,
+            "extra": {"access_token": x.fake.access_token, "access_token_secret": x.fake.access_token_secret}}))
+        x.environ = {}  # nothing in the environment: the connection has it all
+        x.settings = {**x.settings, "airflow_conn_id": "brisa_x_replies"}
+        for scene in make_scene(tmp_path, x):
+            alert = scene.post()
+            assert scene.desk.availability(scene.store.get_mention(alert.mention_id)).can_reply
+            assert scene.desk.send(scene.store, alert.id, TEXT, "Dana", scene.clock).posted
+            monkeypatch.delenv("AIRFLOW_CONN_BRISA_X_REPLIES")
+            scene.desk.repliers.clear()
+            reason = scene.desk.availability(scene.store.get_mention(alert.mention_id)).reason
+            assert "field 'login' of Airflow connection 'brisa_x_replies'" in reason
