@@ -26,6 +26,7 @@ from monitor.plugins import DETECTORS_GROUP, UnknownPlugin, installed
 if TYPE_CHECKING:
     from monitor.query import BrandQuery
 
+from monitor.replies.settings import RepliesConfig
 
 class ConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the offending key."""
@@ -590,6 +591,7 @@ class Config(_Strict):
     web: WebConfig = Field(default_factory=WebConfig)
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
     scale: ScaleConfig = Field(default_factory=ScaleConfig)
+    replies: RepliesConfig = Field(default_factory=RepliesConfig)  # monitor/replies/settings.py
 
     # Where relative paths in the file are resolved; set by load_config, not by the file.
     base_dir: Path = Field(default=Path("."), exclude=True)
