@@ -57,6 +57,8 @@ class DetectorContext:
     """What a detector needs from the config besides its own settings."""
 
     brands: tuple[str, ...] = ()  # the configured brands' names
+    # A partition of the work (monitor/partitions.py): judge only these brands' posts; empty: every post.
+    only_brands: tuple[str, ...] = ()
 
 
 def available_detectors() -> list[str]:
@@ -81,9 +83,11 @@ def settings_for(plugin: Plugin[Any, Detector], detection: DetectionConfig) -> B
     return plugin.settings(own)
 
 
-def build_detectors(detection: DetectionConfig, brands: Sequence[str]) -> list[Detector]:
-    """The detectors `detection.detectors` lists, in that order, each with its own settings."""
-    context = DetectorContext(tuple(brands))
+def build_detectors(detection: DetectionConfig, brands: Sequence[str],
+                    only_brands: Sequence[str] = ()) -> list[Detector]:
+    """The detectors `detection.detectors` lists, in that order, each with its own settings;
+    `only_brands` restricts them to those brands' posts (one partition of the work)."""
+    context = DetectorContext(tuple(brands), tuple(only_brands))
     detectors = []
     for name in detection.detectors:
         plugin = find_detector(name)

@@ -188,7 +188,7 @@ def test_the_route_health_key_is_validated(live_config, tmp_path):
 
     data = yaml.safe_load(demo_config_path().read_text(encoding="utf-8"))
     data["alerts"]["channels"] = [{"type": "console", "route": {"health": "critical"}}]
-    channel = build_channels(parse_config(data))[0]
+    channel = build_channels(*_channel_args(parse_config(data)))[0]
     assert channel.route.health == Severity.critical
     data["alerts"]["channels"] = [{"type": "console", "route": {"health": "loud"}}]
     with pytest.raises(ConfigError, match="alerts.channels.0.console.route.health"):
@@ -235,7 +235,7 @@ def test_embedded_run_bad_token_is_one_alert_and_the_source_stops(fake_x, tmp_pa
     monkeypatch.setenv("EARSHOT_X_BEARER_TOKEN", "an-expired-token")
     config = load_config(x_config(tmp_path, fake_x.base_url))
     store = SQLiteStore(config.resolve(config.store.path))
-    channels = build_channels(config)
+    channels = build_channels(config.alerts, [b.name for b in config.brands], config.base_dir)
     first = supervised_pass(config, store, ["x"], channels, scorer=KeywordScorer())
     assert list(first.stopped) == ["x"] and "HTTP 401" in first.stopped["x"]
     assert len(fake_x.searches()) == 1  # failed at once: no retry with backoff
@@ -253,7 +253,7 @@ def test_embedded_run_silent_source_is_one_alert(fake_x, tmp_path, monkeypatch):
     monkeypatch.setenv("EARSHOT_X_BEARER_TOKEN", GOOD_TOKEN)
     config = load_config(x_config(tmp_path, fake_x.base_url))
     store = SQLiteStore(config.resolve(config.store.path))
-    channels = build_channels(config)
+    channels = build_channels(config.alerts, [b.name for b in config.brands], config.base_dir)
     first = supervised_pass(config, store, ["x"], channels, scorer=KeywordScorer())
     assert first.summary.ingested[0].new_mentions == 15
     assert [a.topic for a in first.health] == ["source_silent"]
@@ -333,3 +333,8 @@ def test_a_health_alert_shows_in_the_inbox_and_the_api(live_config, tmp_path):
     page = api.get("/")
     assert page.status_code == 200 and "HTTP 401" in page.text
     store.close()
+
+
+def _channel_args(config):
+    """build_channels' arguments for a whole config: the alerts section, the brands' names, its folder."""
+    return config.alerts, [b.name for b in config.brands], config.base_dir

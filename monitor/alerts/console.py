@@ -30,7 +30,7 @@ class ConsoleChannel:
 
     def send(self, alert: Alert, mention: Mention | None) -> None:
         style = _STYLE[alert.severity]
-        kind = {AlertKind.storm: " STORM", AlertKind.health: " PIPELINE"}.get(alert.kind, "")
+        kind = {AlertKind.spread: "", AlertKind.health: " PIPELINE"}.get(alert.kind, f" {alert.kind.value.upper()}")
         # Post text and reasons are data, not markup: "[bold]" in a post must print as is. Each
         # line is one line however narrow the terminal (soft_wrap): a log keeps one alert per
         # line, and URLs stay clickable and greppable.

@@ -46,7 +46,7 @@ def build_health_dag(path: Path | None = None) -> DAG:
             from monitor.health.monitor import HealthMonitor, deliver_now
 
             with _open(path) as (config, store):
-                channels = build_channels(config)
+                channels = build_channels(config.alerts, [b.name for b in config.brands], config.base_dir)
                 raised = HealthMonitor(config, store).check(channels)
                 if raised:
                     deliver_now(config, store, channels)

@@ -181,5 +181,5 @@ def deliver_now(config: Config, store: Store, channels: Sequence[AlertChannel] |
     """
     from monitor.alerts import build_channels, deliver
 
-    deliver(store, list(channels) if channels is not None else build_channels(config),
+    deliver(store, list(channels) if channels is not None else build_channels(config.alerts, [b.name for b in config.brands], config.base_dir),
             lease=timedelta(seconds=config.alerts.delivery_lease_seconds))

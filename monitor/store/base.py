@@ -31,6 +31,26 @@ class IngestResult:
     quarantined: int = 0  # records set aside this call (bad input, or a mention the backend could not store)
 
 
+REMOVED_AUTHOR = "[removed]"  # a tombstone's author: the handle is purged with the text and URL
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """One entry of the erasure audit log: what was purged, why, by whom, and how much.
+
+    The log records the fact of an erasure, never the erased data (no text, and for a
+    right-to-erasure request the subject is the author's handle, which the requester gave)."""
+
+    id: str
+    at: datetime
+    actor: str
+    action: str  # removed (the platform said so) / retention / forget
+    subject: str  # the source, the cutoff, or `source:handle`
+    reason: str
+    mentions: int
+    snapshots: int = 0
+
+
 TREND_BUCKETS = (1, 5, 10, 15, 30, 60)  # minutes; each divides an hour, so buckets align on the clock
 
 
@@ -211,8 +231,10 @@ class Store(Protocol):
     def set_topics(self, results: Sequence[tuple[str, str, str | None]]) -> None:
         """Tag mentions with (mention_id, topic, team); like sentiment, a re-fetch keeps the tag."""
 
-    def snapshots_since(self, since: datetime) -> list[EngagementSnapshot]:
-        """Snapshots observed at or after `since`, oldest first."""
+    def snapshots_since(self, since: datetime, until: datetime | None = None,
+                        brand: str | None = None) -> list[EngagementSnapshot]:
+        """Snapshots observed at or after `since` (and at or before `until`, of `brand`'s mentions, when
+        given), oldest first: a detector judging one brand's time partition reads only that."""
 
     def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]: ...
 
@@ -274,7 +296,10 @@ class Store(Protocol):
         write it guards.
 
         KeyError for an unknown alert. An event whose id is already stored changes nothing (a
-        retry is safe). The trail is append-only: no method edits or deletes an event.
+        retry is safe) and the alert as stored is returned, while a call that writes the event
+        returns `apply`'s own result: which of the two came back tells a caller whether it was
+        the one to record the event (monitor/replies/desk.py posts a reply only then). The
+        trail is append-only: no method edits or deletes an event.
         """
 
     def alert_events(self, alert_ids: Iterable[str]) -> list[AlertEvent]:
@@ -325,6 +350,30 @@ class Store(Protocol):
         rest are stored. Readable when this returns; a store may make them readable only at the
         end (Elasticsearch refreshes once per call, never per page).
         """
+
+    # -- removals, retention and erasure (monitor/removals.py decides; the store purges) --------
+
+    def tombstone(self, removals: Sequence[tuple[str, str]], at: datetime) -> int:
+        """Turn these mentions (id, reason) into tombstones: text, title, author and URL purged,
+        `removed`/`removed_at` set, out of the text search; id, source, brand, times, engagement,
+        snapshots and alerts stay, so counts and the triage history stay whole. A re-fetch never
+        brings a tombstone back. Unknown ids and mentions already removed are skipped; returns
+        how many became tombstones."""
+
+    def mention_ids_by_author(self, handle: str, source: str | None = None) -> list[str]:
+        """Every stored mention by this author (case-insensitive), from one source or all: what a
+        right-to-erasure request covers."""
+
+    def purge_older_than(self, cutoff: datetime) -> tuple[int, int]:
+        """Retention: mentions created and snapshots observed before `cutoff` are deleted; a mention an
+        alert refers to becomes a tombstone instead (reason `retention`), so the alert keeps its
+        post. Returns (mentions purged, snapshots deleted)."""
+
+    def add_erasure(self, entry: Erasure) -> None:
+        """Append an entry to the erasure audit log."""
+
+    def erasures(self, limit: int = 100) -> list[Erasure]:
+        """The erasure audit log, newest first."""
 
     def close(self) -> None:
         """Release the connection; the store is not used afterwards."""

@@ -25,7 +25,7 @@ from monitor.store.paging import decode_cursor, encode_cursor
 from monitor.store.search_text import parse_search
 
 RETRY_ON_CONFLICT = 3  # Elasticsearch's own retries of a partial update that checks nothing
-LOCATE_FIELDS = ("brand", "source", "engagement_observed_at")
+LOCATE_FIELDS = ("brand", "source", "engagement_observed_at", "text", "removed")
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,11 @@ class Mentions(IndexClient):
                        "engagement_observed_at": docs.iso(snapshot.observed_at)}
             index = self._ensure_monthly("mentions", mention.created_at)
             return {"_op_type": "create", "_index": index, "_id": mention_id, "_source": doc}
+        if stored.source.get("removed"):
+            return None  # a tombstone: a late copy of a removed post must not bring it back
         change: dict[str, Any] = dict(fetched[2]) if fetched else {}
+        if fetched and "text" in stored.source and stored.source["text"] != fetched[0].text:
+            change.update(docs.edit_update(fetched[0]))  # an edit: the new text, scored afresh
         observed = stored.source.get("engagement_observed_at")
         if snapshot is not None and (observed is None or snapshot.observed_at >= docs.parse_iso(observed)):
             change["engagement"] = docs.engagement_doc(snapshot.engagement)
@@ -317,8 +321,18 @@ class Mentions(IndexClient):
 
     # -- snapshots ----------------------------------------------------------------
 
-    def snapshots_since(self, since: datetime) -> list[EngagementSnapshot]:
-        hits = self._hits(self.names.pattern("snapshots"), q.since("observed_at", since), q.SNAPSHOTS_BY_TIME)
+    def snapshots_since(self, since: datetime, until: datetime | None = None,
+                        brand: str | None = None) -> list[EngagementSnapshot]:
+        window: dict[str, Any] = {"gte": q.iso(since)}
+        if until is not None:
+            window["lte"] = q.iso(until)
+        filters: list[dict[str, Any]] = [{"range": {"observed_at": window}}]
+        if brand is not None:
+            # Snapshots carry their mention's brand when it was known as they were stored; the
+            # others are read too (the detector keeps only the brand's mentions).
+            filters.append({"bool": {"should": [q.term("brand", brand), {"bool": {"must_not": {"exists": {
+                "field": "brand"}}}}], "minimum_should_match": 1}})
+        hits = self._hits(self.names.pattern("snapshots"), {"bool": {"filter": filters}}, q.SNAPSHOTS_BY_TIME)
         return [docs.snapshot_from_doc(hit["_source"]) for hit in hits]
 
     def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]:

@@ -6,23 +6,29 @@ cursor, limit; ordered by sortAt = the earlier of createdAt and indexedAt) and
 `app.bsky.feed.getPosts` (at most 25 URIs). Errors are XRPC `{"error", "message"}` bodies; a
 429 carries `ratelimit-limit/-remaining/-reset/-policy` headers with the reset ~1 s ahead.
 
+Replies: `com.atproto.repo.createRecord` of an `app.bsky.feed.post` with reply refs (root and
+parent strong refs), validated like the PDS validates the record; the PDS does not look the
+parent up, so a client finds a deleted original through `getPosts`. `revoke_app_password()`
+makes the account's logins fail (401) and its tokens invalid.
+
 Failure injection: `fail_next(status)`, `break_next_payload(kind)`. Run standalone:
 `python -m tests.sources.fakes.bluesky_api --port 8304` (prints the handle and password to use).
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import math
 import secrets
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_until_interrupted
+from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_standalone, standalone_args
+from tests.sources.fakes._search import conjunctive_query
 
 GET_POSTS_MAX = 25
 
@@ -46,6 +52,7 @@ class Post:
     replies: int | None = 0
     quotes: int | None = 0
     langs: list[str] | None = field(default_factory=lambda: ["en"])
+    reply: dict[str, Any] | None = None  # the record's reply refs ({"root": {uri, cid}, "parent": {uri, cid}})
 
     @property
     def uri(self) -> str:
@@ -58,6 +65,19 @@ class Post:
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _search_term(token: str) -> Callable[[Post], bool]:
+    """One term of searchPosts' q: a word or "phrase" (anywhere in the text), from:, lang:, mentions:."""
+    name, _, value = token.partition(":")
+    if value and name == "from":
+        return lambda p: p.author.handle == value
+    if value and name == "lang":
+        return lambda p: value in (p.langs or [])
+    if value and name == "mentions":
+        return lambda p: f"@{value.lower()}" in p.text.lower()
+    word = token.strip('"').lower()
+    return lambda p: word in p.text.lower()
 
 
 def _jwt(claims: dict[str, Any]) -> str:
@@ -88,6 +108,8 @@ class FakeBluesky(FakeAPI):
         self._tokens: set[str] = set()
         self._refresh_tokens: set[str] = set()
         self.requests: list[tuple[str, dict[str, list[str]]]] = []  # (nsid, query params)
+        self.created: list[dict[str, Any]] = []  # every record accepted by createRecord
+        self.replies: dict[str, str] = {}  # reply URI -> parent URI
 
     # --- content -------------------------------------------------------------------------
 
@@ -106,6 +128,19 @@ class FakeBluesky(FakeAPI):
         post = self.find(rkey)
         with self._lock:
             del self._posts[post.uri]
+
+    def revoke_app_password(self) -> None:
+        """The app password is revoked: logins fail and every session ends."""
+        with self._lock:
+            self.password = secrets.token_urlsafe(12)
+            self._tokens.clear()
+            self._refresh_tokens.clear()
+
+    def replies_to(self, rkey: str) -> list[Post]:
+        with self._lock:
+            parents = {uri for uri, post in self._posts.items() if post.rkey == rkey}
+            parents |= {p for p in self.replies.values() if p.endswith("/" + rkey)}
+            return [self._posts[r] for r, parent in self.replies.items() if parent in parents]
 
     def calls(self, nsid: str) -> list[dict[str, list[str]]]:
         return [params for name, params in self.requests if name == nsid]
@@ -144,7 +179,48 @@ class FakeBluesky(FakeAPI):
             if nsid == "app.bsky.feed.searchPosts":
                 return self._search(params)
             return self._get_posts(params)
+        if nsid == "com.atproto.repo.createRecord" and method == "POST":
+            token = auth.removeprefix("Bearer ")
+            if not auth.startswith("Bearer "):
+                return _xrpc(401, "AuthenticationRequired", "Authentication Required")
+            if token not in self._tokens:
+                return _xrpc(400, "ExpiredToken", "Token has expired")
+            return self._create_record(body)
         return _xrpc(501, "MethodNotImplemented", f"Method Not Implemented: {nsid}")
+
+    def _create_record(self, body: bytes) -> Reply:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return _xrpc(400, "InvalidRequest", "Input must be JSON")
+        if data.get("repo") not in (self.did, self.handle):
+            return _xrpc(401, "AuthRequired", "Input/repo must match the authenticated account")  # the PDS's words
+        record = data.get("record")
+        if data.get("collection") != "app.bsky.feed.post" or not isinstance(record, dict):
+            return _xrpc(400, "InvalidRequest", "Invalid collection or record")
+        text, created = record.get("text"), record.get("createdAt")
+        if record.get("$type") != "app.bsky.feed.post" or not isinstance(text, str) or not isinstance(created, str):
+            return _xrpc(400, "InvalidRequest", 'Invalid app.bsky.feed.post record: Record must have the property "text"')
+        if len(text) > 300 or len(text.encode()) > 3000:
+            return _xrpc(400, "InvalidRequest", "Invalid app.bsky.feed.post record: Record/text must not be longer "
+                                                "than 300 graphemes")
+        reply = record.get("reply")
+        if reply is not None:
+            refs = [reply.get(k) if isinstance(reply, dict) else None for k in ("root", "parent")]
+            if not all(isinstance(r, dict) and isinstance(r.get("uri"), str) and r["uri"].startswith("at://")
+                       and isinstance(r.get("cid"), str) for r in refs):
+                return _xrpc(400, "InvalidRequest", "Invalid app.bsky.feed.post record: Record/reply must have the "
+                                                    "properties \"root\" and \"parent\" (strong refs)")
+        rkey = "3l" + secrets.token_hex(6)  # a TID-like record key
+        me = Author(self.did, self.handle, "Brand care")
+        now = datetime.now(UTC)
+        post = Post(rkey, me, text, now, now, langs=record.get("langs"), reply=reply)
+        self._posts[post.uri] = post
+        if reply is not None:
+            self.replies[post.uri] = reply["parent"]["uri"]
+        self.created.append(record)
+        return json_reply({"uri": post.uri, "cid": _cid(post), "commit": {"cid": "bafyreicommit", "rev": rkey},
+                           "validationStatus": "valid"})
 
     def _create_session(self, body: bytes) -> Reply:
         try:
@@ -167,9 +243,10 @@ class FakeBluesky(FakeAPI):
                            "email": "listener@example.test", "emailConfirmed": True, "active": True})
 
     def _search(self, params: dict[str, list[str]]) -> Reply:
-        q = (params.get("q") or [""])[0].strip('"').lower()
-        if not q:
+        q = (params.get("q") or [""])[0]
+        if not q.strip():
             return _xrpc(400, "InvalidRequest", 'Error: Params must have the property "q"')
+        matches = conjunctive_query(q, _search_term, negation=False)
         try:
             limit = int((params.get("limit") or ["25"])[0])
             offset = int((params.get("cursor") or ["0"])[0])
@@ -181,7 +258,7 @@ class FakeBluesky(FakeAPI):
         until = _parse_bound((params.get("until") or [None])[0])
         lang = (params.get("lang") or [None])[0]
         hits = [p for p in self._posts.values()
-                if q in p.text.lower()
+                if matches(p)
                 and (since is None or p.sort_at >= since)
                 and (until is None or p.sort_at < until)
                 and (lang is None or lang in (p.langs or []))]
@@ -206,6 +283,10 @@ def _parse_bound(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
+def _cid(post: Post) -> str:
+    return "bafyreib2rxk3rh6kzwq" + post.rkey.lower().rjust(20, "a")[:20]
+
+
 def _post_view(post: Post) -> dict[str, Any]:
     author: dict[str, Any] = {"did": post.author.did, "handle": post.author.handle, "labels": [],
                               "createdAt": "2023-04-01T00:00:00.000Z"}
@@ -215,9 +296,11 @@ def _post_view(post: Post) -> dict[str, Any]:
     record: dict[str, Any] = {"$type": "app.bsky.feed.post", "text": post.text, "createdAt": _iso(post.created_at)}
     if post.langs is not None:
         record["langs"] = post.langs
+    if post.reply is not None:
+        record["reply"] = post.reply
     view: dict[str, Any] = {
         "uri": post.uri,
-        "cid": "bafyreib2rxk3rh6kzwq" + post.rkey.lower().rjust(20, "a")[:20],
+        "cid": _cid(post),
         "author": author,
         "record": record,
         "indexedAt": _iso(post.indexed_at),
@@ -272,18 +355,11 @@ def seed(fake: FakeBluesky, brand: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8304)
-    parser.add_argument("--brand", default="Acme")
-    args = parser.parse_args()
+    args = standalone_args(__doc__, 8304, brand="Acme")
     fake = FakeBluesky(port=args.port)
     seed(fake, args.brand)
-    url = fake.start()
-    print(f"fake Bluesky on {url}; set sources.bluesky.base_url to it and\n"
-          f"  EARSHOT_BLUESKY_HANDLE={fake.handle} EARSHOT_BLUESKY_APP_PASSWORD={fake.password}\n"
-          "Ctrl-C stops it", flush=True)
-    serve_until_interrupted(fake)
-
+    serve_standalone(fake, lambda url: f"fake Bluesky on {url}; set sources.bluesky.base_url to it and\n"
+                                       f"  EARSHOT_BLUESKY_HANDLE={fake.handle} EARSHOT_BLUESKY_APP_PASSWORD={fake.password}")
 
 if __name__ == "__main__":
     main()

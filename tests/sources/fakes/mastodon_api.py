@@ -13,15 +13,17 @@ Failure injection: `fail_next(status)`, `break_next_payload(kind)`. Run standalo
 
 from __future__ import annotations
 
-import argparse
 import html
+import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_until_interrupted
+from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_standalone, standalone_args
+from tests.sources.fakes._search import conjunctive_query
 
 MAX_LIMIT = 40
 DOMAIN = "fake.social"
@@ -38,6 +40,17 @@ class Account:
     @property
     def acct(self) -> str:
         return self.username if self.domain is None else f"{self.username}@{self.domain}"
+
+
+def _search_term(token: str) -> Callable[[Status], bool]:
+    """One term of /api/v2/search's q: a word or "phrase" (anywhere in the text), from:, language:."""
+    name, _, value = token.partition(":")
+    if value and name == "from":
+        return lambda s: s.account is not None and s.account.acct == value.lstrip("@")
+    if value and name == "language":
+        return lambda s: s.language == value
+    word = token.strip('"').lower()
+    return lambda s: word in s.text.lower()
 
 
 @dataclass
@@ -80,7 +93,7 @@ class FakeMastodon(FakeAPI):
     object where a list belongs; `html`, the instance's HTML maintenance page with 200.
     """
 
-    methods = ("GET", "HEAD")
+    methods = ("GET", "HEAD", "POST")
     url = FakeAPI.base_url  # what the harness and the tests call it
 
     def __init__(self, token: str = "fake-mastodon-token", page_size: int = 20, version: str = "4.3.2",
@@ -91,6 +104,12 @@ class FakeMastodon(FakeAPI):
         self.version = version
         self._statuses: dict[str, Status] = {}
         self._seq = 0
+        # Replies: the brand account's token, its scopes, and statuses already made per Idempotency-Key.
+        self.reply_token = "fake-mastodon-reply-token"
+        self.reply_scopes = {"read", "write:statuses"}
+        self.brand = Account("900", "brisa_care", 1200)
+        self.in_reply_to: dict[str, str] = {}  # reply id -> the status it answers
+        self._idempotent: dict[str, str] = {}
         self.requests: list[tuple[str, dict[str, list[str]]]] = []  # (path, query)
 
     # --- content -------------------------------------------------------------------------
@@ -109,6 +128,15 @@ class FakeMastodon(FakeAPI):
         with self._lock:
             del self._statuses[status_id]
 
+    def revoke_write_scope(self) -> None:
+        """The reply token keeps `read` only: posting is outside its authorized scopes (403)."""
+        with self._lock:
+            self.reply_scopes.discard("write:statuses")
+
+    def replies_to(self, status_id: str) -> list[Status]:
+        with self._lock:
+            return [self._statuses[r] for r, parent in self.in_reply_to.items() if parent == status_id]
+
     def paths(self, prefix: str = "") -> list[str]:
         return [path for path, _ in self.requests if path.startswith(prefix)]
 
@@ -118,8 +146,11 @@ class FakeMastodon(FakeAPI):
         params = request.query
         with self._lock:
             self.requests.append((request.path, params))
-            reply = self._injected(_error, _broken) or self._route(
-                request.path.rstrip("/"), params, request.headers.get("Authorization", ""))
+            if request.method == "POST":
+                reply = self._injected(_error, _broken) or self._post_status(request)
+            else:
+                reply = self._injected(_error, _broken) or self._route(
+                    request.path.rstrip("/"), params, request.headers.get("Authorization", ""))
         reply.headers.setdefault("X-RateLimit-Limit", "300")
         reply.headers.setdefault("X-RateLimit-Remaining", "299")
         reply.headers.setdefault("X-RateLimit-Reset", _iso(datetime.now(UTC) + timedelta(minutes=5)))
@@ -179,17 +210,56 @@ class FakeMastodon(FakeAPI):
         return json_reply([self._status_json(s) for s in page], headers=headers)
 
     def _search(self, params: dict[str, list[str]]) -> Reply:
-        q = (params.get("q") or [""])[0].lower()
+        q = (params.get("q") or [""])[0]
+        try:
+            matches = conjunctive_query(q, _search_term, negation=True) if q.strip() else None
+        except ValueError:
+            matches = None
         kind = (params.get("type") or [None])[0]
         if kind not in (None, "statuses"):
             return json_reply({"accounts": [], "statuses": [], "hashtags": []})
         min_seq, max_seq = self._seq_of(params, "min_id"), self._seq_of(params, "max_id")
         offset = int((params.get("offset") or ["0"])[0])
         hits = [s for s in self._ordered()
-                if q and q in s.text.lower()
+                if matches is not None and matches(s)
                 and (min_seq is None or s.seq > min_seq) and (max_seq is None or s.seq < max_seq)]
         page = hits[offset : offset + self._limit(params)]
         return json_reply({"accounts": [], "statuses": [self._status_json(s) for s in page], "hashtags": []})
+
+    def _post_status(self, request: Request) -> Reply:
+        """`POST /api/v1/statuses` as Mastodon answers it (form or JSON body, Idempotency-Key honoured)."""
+        if request.path.rstrip("/") != "/api/v1/statuses":
+            return json_reply({"error": "Record not found"}, 404)
+        if request.headers.get("Authorization", "") != f"Bearer {self.reply_token}":
+            return json_reply({"error": "The access token is invalid"}, 401)
+        if "write:statuses" not in self.reply_scopes:
+            return json_reply({"error": "This action is outside the authorized scopes"}, 403)
+        if (request.headers.get("Content-Type") or "").startswith("application/json"):
+            try:
+                fields = {k: v for k, v in json.loads(request.body).items() if v is not None}
+            except (ValueError, AttributeError):
+                return json_reply({"error": "Error while parsing request body"}, 400)
+        else:
+            fields = request.form()
+        key = request.headers.get("Idempotency-Key")
+        if key and key in self._idempotent:
+            return json_reply(self._status_json(self._statuses[self._idempotent[key]]))
+        text, parent = str(fields.get("status", "")), fields.get("in_reply_to_id")
+        if not text.strip():
+            return json_reply({"error": "Validation failed: Text can't be blank"}, 422)
+        if len(text) > 500:
+            return json_reply({"error": "Validation failed: Text character limit of 500 exceeded"}, 422)
+        if parent is not None and str(parent) not in self._statuses:
+            return json_reply({"error": "The post you are trying to reply to does not appear to exist."}, 404)
+        self._seq += 1  # the lock is held: publish() would take it again
+        new_id = str(10**17 + self._seq)
+        self._statuses[new_id] = Status(new_id, self.brand, text, datetime.now(UTC), language=None, seq=self._seq)
+        if parent is not None:
+            self.in_reply_to[new_id] = str(parent)
+            self._statuses[str(parent)].replies += 1
+        if key:
+            self._idempotent[key] = new_id
+        return json_reply(self._status_json(self._statuses[new_id]))
 
     def _status_json(self, status: Status) -> dict[str, Any]:
         if status.account is None:
@@ -204,7 +274,7 @@ class FakeMastodon(FakeAPI):
                        "last_status_at": "2025-01-01", "emojis": [], "fields": []}
         username = status.account.username if status.account else "gone"
         return {
-            "id": status.id, "created_at": _iso(status.created_at), "in_reply_to_id": None,
+            "id": status.id, "created_at": _iso(status.created_at), "in_reply_to_id": self.in_reply_to.get(status.id),
             "in_reply_to_account_id": None, "sensitive": bool(status.spoiler), "spoiler_text": status.spoiler,
             "visibility": "public", "language": status.language,
             "uri": f"https://{DOMAIN}/users/{username}/statuses/{status.id}",
@@ -258,17 +328,11 @@ def seed(fake: FakeMastodon, brand: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8305)
-    parser.add_argument("--brand", default="Acme")
-    args = parser.parse_args()
+    args = standalone_args(__doc__, 8305, brand="Acme")
     fake = FakeMastodon(port=args.port)
     seed(fake, args.brand)
-    url = fake.start()
-    print(f"fake Mastodon on {url}; set sources.mastodon.api_base_url to it and\n"
-          f"  EARSHOT_MASTODON_ACCESS_TOKEN={fake.token}\nCtrl-C stops it", flush=True)
-    serve_until_interrupted(fake)
-
+    serve_standalone(fake, lambda url: f"fake Mastodon on {url}; set sources.mastodon.api_base_url to it and\n"
+                                       f"  EARSHOT_MASTODON_ACCESS_TOKEN={fake.token}")
 
 if __name__ == "__main__":
     main()

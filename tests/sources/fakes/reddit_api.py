@@ -67,6 +67,10 @@ class FakeThing:
     upvote_ratio: float = 1.0  # t3
     body: str = ""  # t1
     link_id: str = ""  # t1: the submission's fullname
+    over_18: bool = False  # NSFW
+    score_hidden: bool = False  # t1: the subreddit hides fresh comments' scores (`score` then reads 1)
+    gone: str | None = None  # "[removed]" by moderators or "[deleted]" by the author: the text is replaced
+    parent_id: str = ""  # t1: what it answers (the submission, or a comment); empty: the submission
 
     @property
     def fullname(self) -> str:
@@ -96,6 +100,9 @@ def parse_query(query: str) -> Predicate:
 
 
 def _term(token: str) -> Predicate:
+    if token.startswith("author:"):
+        author = token[len("author:"):]
+        return lambda t: (t.author or "").lower() == author.lower()
     term = token.strip('"').lower()
     return lambda t: term in t.searchable
 
@@ -119,10 +126,17 @@ class FakeReddit(FakeServer):
     ratelimit_allowance: int = 1000  # requests per 600 s window, as Reddit reports for OAuth clients
     window_seconds: int = 600
     omit_fields: set[str] = field(default_factory=set)  # fields left out of every thing
+    closed: dict[str, str] = field(default_factory=dict)  # subreddit -> private / banned / quarantined
 
     things: dict[str, FakeThing] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
+    # Replies: the brand's account (script app, password grant) and what it may not do.
+    username: str = "brisa_care"
+    password: str = "fake-reddit-password"
+    user_tokens: set[str] = field(default_factory=set)  # tokens that act for `username`
+    locked: set[str] = field(default_factory=set)  # fullnames whose thread is locked
+    replied: list[dict[str, str]] = field(default_factory=list)  # every accepted /api/comment form
     _pending: deque[Pending] = field(default_factory=deque)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _window: tuple[float, int] = (0.0, 0)
@@ -156,9 +170,36 @@ class FakeReddit(FakeServer):
         with self._lock:
             self.things[fullname].score = score
 
+    def lock(self, fullname: str) -> None:
+        """Lock the thread: Reddit refuses new comments in it (THREAD_LOCKED)."""
+        with self._lock:
+            self.locked.add(fullname)
+
+    def replies_to(self, fullname: str) -> list[FakeThing]:
+        with self._lock:
+            return [t for t in self.things.values() if t.kind == "t1" and t.parent_id == fullname]
+
     def remove(self, fullname: str) -> None:
+        """The item is purged altogether: /api/info no longer returns it."""
         with self._lock:
             self.things.pop(fullname, None)
+
+    def take_down(self, fullname: str, placeholder: str = "[removed]") -> None:
+        """A moderator removes the item ("[removed]") or its author deletes it ("[deleted]"): Reddit keeps
+        the item but replaces its text (and a deleted item's author) with the placeholder."""
+        with self._lock:
+            self.things[fullname].gone = placeholder
+
+    def close(self, subreddit: str, reason: str) -> None:
+        """The subreddit goes private, is banned or quarantined: its listings answer as Reddit does."""
+        with self._lock:
+            self.closed[subreddit.lower()] = reason
+
+    def answer_next(self, body: bytes | str, status: int = 200, *, after: int = 0) -> None:
+        """Answer the next API request with this body: a response shaped as Reddit's own (a fixture)."""
+        raw = body.encode() if isinstance(body, str) else body
+        with self._lock:
+            queue_pending(self._pending, Pending("recorded", status=status, body=raw), after=after)
 
     def fail_next(self, status: int, times: int = 1, *, after: int = 0) -> None:
         """Answer the next `times` requests (a token request included) with this HTTP status.
@@ -213,12 +254,19 @@ class FakeReddit(FakeServer):
                 return 401, {**rate, **_INVALID_TOKEN}, json_bytes({"message": "Unauthorized", "error": 401})
             if over_limit:
                 return self._failure(429, False)
+            if pending is not None and pending.kind == "recorded":
+                return pending.status, rate, pending.body
             route = re.fullmatch(r"/r/([A-Za-z0-9_+]+)/(search|comments)/?(?:\.json)?", path)
             if method == "GET" and route:
                 subs = {s.lower() for s in route.group(1).split("+")}
+                if closed := [self.closed[s] for s in subs if s in self.closed]:
+                    return _closed(closed[0], rate)
                 body = self._search(subs, params) if route.group(2) == "search" else self._comments(subs, params)
             elif method == "GET" and path.rstrip("/") in ("/api/info", "/api/info.json"):
                 body = self._info(params)
+            elif method == "POST" and path.rstrip("/") == "/api/comment":
+                token = headers.get("authorization", "").removeprefix("bearer ")
+                return 200, rate, json_bytes(self._comment(form, token in self.user_tokens))
             else:
                 return 404, rate, json_bytes({"message": "Not Found", "error": 404})
             if isinstance(body, int):
@@ -255,13 +303,47 @@ class FakeReddit(FakeServer):
         expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         if method != "POST" or headers.get("authorization") != f"Basic {expected}":
             return 401, {}, json_bytes({"message": "Unauthorized", "error": 401})
-        if form.get("grant_type") != "client_credentials":
+        grant = form.get("grant_type")
+        if grant == "password":  # a script app acting for its developer's account
+            if (form.get("username"), form.get("password")) != (self.username, self.password):
+                return 200, {}, json_bytes({"error": "invalid_grant"})
+        elif grant != "client_credentials":
             return 200, {}, json_bytes({"error": "unsupported_grant_type"})
         token = secrets.token_urlsafe(20)
         self.tokens.add(token)
+        if grant == "password":
+            self.user_tokens.add(token)
         return 200, {}, json_bytes({"access_token": token, "token_type": "bearer", "expires_in": 86400, "scope": "*"})
 
     # -- endpoints
+
+    def _comment(self, form: dict[str, str], as_user: bool) -> dict[str, Any]:
+        """`POST /api/comment` (api_type=json): errors in `json.errors` as [code, message, field]."""
+        def errors(*error: Any) -> dict[str, Any]:
+            return {"json": {"errors": [list(error)]}}
+
+        if not as_user:  # an app-only token speaks for nobody
+            return errors("USER_REQUIRED", "Please log in to do that.", None)
+        parent, text = form.get("thing_id", ""), form.get("text", "")
+        if not text.strip():
+            return errors("NO_TEXT", "we need something here", "text")
+        if len(text) > 10000:
+            return errors("TOO_LONG", "this is too long (max: 10000)", "text")
+        target = self.things.get(parent)
+        if target is None:
+            if parent.startswith("t1_"):
+                return errors("DELETED_COMMENT", "that comment has been deleted", "parent")
+            return errors("DELETED_LINK", "the link you are commenting on has been deleted", "parent")
+        link = target.fullname if target.kind == "t3" else target.link_id
+        if parent in self.locked or link in self.locked:
+            return errors("THREAD_LOCKED", "Comments are locked.", "parent")
+        comment = FakeThing("t1", base36(10**10 + len(self.things)), target.subreddit, self.username,
+                            float(int(time.time())), 1, body=text, link_id=link, parent_id=parent)
+        self.things[comment.fullname] = comment
+        if target.kind == "t3":
+            target.num_comments += 1
+        self.replied.append(dict(form))
+        return {"json": {"errors": [], "data": {"things": [_thing_json(comment, set())]}}}
 
     def _visible(self, subs: set[str]) -> Callable[[FakeThing], bool]:
         return lambda t: "all" in subs or t.subreddit.lower() in subs
@@ -310,31 +392,47 @@ _REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not
 
 
 def _slug(text: str) -> str:
-    return "_".join(re.findall(r"[a-z0-9]+", text.lower()))[:50] or "post"
+    # Reddit keeps the title's letters in any script: slugs (and so permalinks) are not ASCII.
+    return "_".join(re.findall(r"\w+", text.lower()))[:50] or "post"
+
+
+def _closed(reason: str, rate: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """A closed subreddit's listing, as Reddit answers it: the cause is in `reason`."""
+    if reason == "banned":
+        return 404, rate, json_bytes({"reason": "banned", "message": "Not Found", "error": 404})
+    if reason == "quarantined":
+        return 403, rate, json_bytes({"reason": "quarantined", "quarantine_message": "This community is quarantined.",
+                                      "quarantine_message_html": "<p>quarantined</p>",
+                                      "message": "Forbidden", "error": 403})
+    return 403, rate, json_bytes({"reason": reason, "message": "Forbidden", "error": 403})
 
 
 def _thing_json(thing: FakeThing, omit: set[str]) -> dict[str, Any]:
-    author = thing.author or "[deleted]"
+    author = "[deleted]" if thing.author is None or thing.gone == "[deleted]" else thing.author
     common: dict[str, Any] = {
         "id": thing.id, "name": thing.fullname, "author": author, "subreddit": thing.subreddit,
         "subreddit_name_prefixed": f"r/{thing.subreddit}",
         "subreddit_id": "t5_" + base36(sum(map(ord, thing.subreddit)) * 104729),
         "created_utc": thing.created_utc, "created": thing.created_utc, "score": thing.score, "ups": thing.score,
         "downs": 0, "edited": False, "distinguished": None, "stickied": False, "gilded": 0,
+        "over_18": thing.over_18,
     }
     if thing.author:
         common["author_fullname"] = "t2_" + base36(sum(map(ord, thing.author)) * 7919)
     if thing.kind == "t3":
         permalink = f"/r/{thing.subreddit}/comments/{thing.id}/{_slug(thing.title)}/"
-        data = {**common, "title": thing.title, "selftext": thing.selftext, "selftext_html": None,
+        data = {**common, "title": thing.title, "selftext": thing.gone or thing.selftext, "selftext_html": None,
+                "hide_score": thing.score_hidden,
+                "removed_by_category": {"[removed]": "moderator", "[deleted]": "deleted"}.get(thing.gone or ""),
                 "num_comments": thing.num_comments, "upvote_ratio": thing.upvote_ratio, "permalink": permalink,
                 "url": "https://www.reddit.com" + permalink, "is_self": True, "domain": f"self.{thing.subreddit}",
-                "over_18": False, "link_flair_text": None, "locked": False, "archived": False}
+                "link_flair_text": None, "locked": False, "archived": False}
     else:
         link = thing.link_id.removeprefix("t3_")
         permalink = f"/r/{thing.subreddit}/comments/{link}/post/{thing.id}/"
-        data = {**common, "body": thing.body, "body_html": None, "link_id": thing.link_id,
-                "parent_id": thing.link_id, "link_title": "post", "permalink": permalink,
+        data = {**common, "body": thing.gone or thing.body, "body_html": None, "link_id": thing.link_id,
+                "score_hidden": thing.score_hidden, **({"score": 1, "ups": 1} if thing.score_hidden else {}),
+                "parent_id": thing.parent_id or thing.link_id, "link_title": "post", "permalink": permalink,
                 "link_permalink": f"https://www.reddit.com/r/{thing.subreddit}/comments/{link}/post/",
                 "replies": "", "is_submitter": False}
     return {"kind": thing.kind, "data": {k: v for k, v in data.items() if k not in omit}}
