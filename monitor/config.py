@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from monitor.plugins import DETECTORS_GROUP, UnknownPlugin, installed
+from monitor.noise.settings import NoiseConfig, SpamSettings
 
 
 class ConfigError(ValueError):
@@ -34,6 +35,7 @@ class BrandConfig(_Strict):
     name: str = Field(min_length=1)
     queries: list[str] = Field(min_length=1)
     exclude: list[str] = Field(default_factory=list)
+    spam: SpamSettings = Field(default_factory=SpamSettings)  # how this brand's spam is scored (monitor/noise)
 
     def match(self, text: str) -> str | None:
         """The first query the text matches (case-insensitive), or None if it matches none or an exclusion."""
@@ -495,6 +497,7 @@ class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
+    noise: NoiseConfig = Field(default_factory=NoiseConfig)  # near-duplicate clustering (monitor/noise)
 
     # Where relative paths in the file are resolved; set by load_config, not by the file.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -21,6 +21,7 @@ from monitor.store.base import (
     check_bucket, model_head, quarantine_digest,
 )
 from monitor.store.sqlite.cases import case_rows
+from monitor.store.sqlite.noise import Noise
 from monitor.store.sqlite.records import Records
 from monitor.store.sqlite.search import index_new_mentions, search_rows
 from monitor.store.sqlite.rows import (
@@ -29,7 +30,7 @@ from monitor.store.sqlite.rows import (
 )
 
 
-class SQLiteStore(Records):
+class SQLiteStore(Noise, Records):
     """The `Store` protocol on one SQLite file (`SQLiteStore(path)`; `SQLiteStore.read_only(path)` to copy from)."""
 
     @classmethod

@@ -1,0 +1,128 @@
+"""Spam scoring: rules a care team can read, each with a weight, per brand.
+
+A score rather than a classifier because every flag must come with its reason ("giveaway
+pattern: 'rt & follow'; 3 links") that an agent can check in the inbox and overturn with "not
+spam", and because a brand must be able to tune it (`brands[].spam`) without retraining.
+The rules follow the patterns platforms' spam policies and consumer-protection warnings name:
+link farms and shortened links, giveaway and "double your crypto" scams, follower selling,
+hashtag and @mention stuffing, and rings of new accounts posting one text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from monitor.noise.settings import SpamSettings
+from monitor.noise.text import fold
+
+# Rule name -> default weight. A post is spam when the weights of the rules it breaks add up
+# to the brand's threshold (1.0 by default): one strong sign, or two weak ones.
+RULES: dict[str, float] = {
+    "link_farm": 1.0,  # more links than a person shares in one post
+    "spam_link": 0.5,  # a link through a shortener or a known spam host (each, up to two)
+    "giveaway": 0.6,  # a giveaway/scam phrase; each further distinct phrase adds half as much
+    "hashtags": 1.0,  # hashtag stuffing
+    "mass_mentions": 0.6,  # @-mentioning many accounts at once
+    "new_accounts": 1.0,  # the same text from several hardly-followed accounts
+}
+
+# Hosts that hide where a link goes; t.co is not here (X wraps every link in it).
+SHORTENERS = frozenset({
+    "bit.ly", "tinyurl.com", "goo.gl", "ow.ly", "is.gd", "buff.ly", "cutt.ly", "rebrand.ly", "shorturl.at",
+    "rb.gy", "t.ly", "tiny.cc", "bitly.com", "linktr.ee", "s.id", "v.gd", "qrco.de", "adf.ly", "shorte.st",
+})
+
+# Phrases of giveaway, prize, money-making and follower-selling scams, case- and accent-folded.
+GIVEAWAY_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("giveaway", r"\bgive ?aways?\b|\bsorteo\b|\bbagi[- ]?bagi\b"),
+    ("win a prize", r"\b(?:win|won|winning)\b (?:a |an |the |one |free |\d+ )?"
+                    r"(?:free |brand new |new )?(?:iphone|ipad|macbook|ps5|xbox|gift ?cards?|voucher|prize|cash|\$\d)"),
+    ("retweet and follow", r"\b(?:rt|retweet|repost|like)\b ?(?:&|and|\+|,) ?(?:follow|fav)\b"
+                           r"|\bfollow\b ?(?:&|and|\+|,) ?(?:rt|retweet|repost)\b"),
+    ("tag friends", r"\btag \d+ (?:friends|people|frens)\b"),
+    ("claim your prize", r"\bclaim (?:your|ur|the) (?:prize|reward|gift|bonus|tokens?|airdrop)\b|\bdm (?:me |us )?to claim\b"),
+    ("click the link", r"\b(?:click|tap) (?:the |this |my )?link\b|\blink in (?:my )?bio\b"),
+    ("crypto scam", r"\bairdrop\b|\bdouble your (?:btc|eth|crypto|bitcoin|money)\b|\bsend \d*\.?\d+ ?(?:btc|eth)\b"
+                    r"|\b(?:btc|eth|usdt) (?:giveaway|airdrop)\b"),
+    ("easy money", r"\bearn \$?\d[\d,]* ?(?:\$|usd|dollars)? (?:a|per|every) (?:day|hour|week)\b"
+                   r"|\bwork from home and earn\b|\bmake money (?:fast|online|from home)\b"),
+    ("followers for sale", r"\b(?:buy|cheap|get) (?:\d+k? )?(?:real )?(?:followers|likes|subscribers)\b"),
+    ("free offer", r"\b100 ?% free\b|\bfree (?:iphone|gift ?cards?|vouchers?|money|followers|robux|v-?bucks)\b"),
+    ("urgency", r"\b(?:limited time only|act now|hurry,? (?:only|ends)|offer ends (?:today|tonight|soon))\b"),
+    ("promo code", r"\b(?:use|with) (?:my )?(?:promo|referral|invite) code\b"),
+)
+_GIVEAWAY = tuple((name, re.compile(pattern)) for name, pattern in GIVEAWAY_PATTERNS)
+LINK = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
+HASHTAG = re.compile(r"(?<!\w)#\w+")
+HANDLE = re.compile(r"(?<!\w)@\w+")
+WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class SpamVerdict:
+    score: float
+    reasons: tuple[str, ...]
+    spam: bool
+
+
+def _host(url: str) -> str:
+    if not url.lower().startswith(("http://", "https://")):
+        url = "http://" + url
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def _matches_host(host: str, hosts: frozenset[str] | set[str]) -> bool:
+    return host in hosts or any(host.endswith("." + h) for h in hosts)
+
+
+@dataclass(frozen=True)
+class SpamScorer:
+    """One brand's rules, compiled once (a run scores thousands of posts)."""
+
+    settings: SpamSettings
+
+    def weight(self, rule: str) -> float:
+        return self.settings.weights.get(rule, RULES[rule])
+
+    def score(self, text: str, *, ring_accounts: int = 0) -> SpamVerdict:
+        """Score one post. `ring_accounts`: how many hardly-followed accounts have posted this
+        same text so far, this one included when it is one (0 when it is not a copy)."""
+        s = self.settings
+        if not s.enabled:
+            return SpamVerdict(0.0, (), False)
+        score, reasons = 0.0, []
+        links = LINK.findall(text)
+        trusted = {h.lower() for h in s.trusted_hosts}
+        counted = [u for u in links if not _matches_host(_host(u), trusted)]
+        if len(counted) > s.max_links:
+            score += self.weight("link_farm")
+            reasons.append(f"link farm: {len(counted)} links")
+        spam_hosts = SHORTENERS | {h.lower() for h in s.link_hosts}
+        shady = sorted({_host(u) for u in counted if _matches_host(_host(u), spam_hosts)})
+        if shady:
+            score += self.weight("spam_link") * min(len([u for u in counted if _host(u) in shady]), 2)
+            reasons.append(f"shortened or spam links: {', '.join(shady)}")
+        folded = fold(text)
+        phrases = [name for name, pattern in _GIVEAWAY if pattern.search(folded)]
+        phrases += [term for term in s.giveaway_terms if fold(term) in folded]
+        if phrases:
+            w = self.weight("giveaway")
+            score += w + w / 2 * (len(phrases) - 1)
+            reasons.append(f"giveaway/scam pattern: {', '.join(phrases)}")
+        tags = HASHTAG.findall(text)
+        words = len(WORD.findall(text))
+        if len(tags) > s.max_hashtags or (len(tags) >= 3 and len(tags) > s.max_hashtag_share * max(words, 1)):
+            score += self.weight("hashtags")
+            reasons.append(f"hashtag stuffing: {len(tags)} hashtags")
+        handles = len(HANDLE.findall(text))
+        if handles >= 6:
+            score += self.weight("mass_mentions")
+            reasons.append(f"mass mentions: {handles} accounts tagged")
+        if ring_accounts >= s.same_text_accounts:
+            score += self.weight("new_accounts")
+            reasons.append(f"same text from {ring_accounts} new accounts")
+        score = round(score, 3)
+        return SpamVerdict(score, tuple(reasons), score >= s.threshold)
