@@ -57,6 +57,7 @@ class DetectorContext:
     """What a detector needs from the config besides its own settings."""
 
     brands: tuple[str, ...] = ()  # the configured brands' names
+    copy_as_reposts: int = 1  # what a copy of a post adds to its engagement (`noise.copy_as_reposts`)
 
 
 def available_detectors() -> list[str]:
@@ -81,9 +82,9 @@ def settings_for(plugin: Plugin[Any, Detector], detection: DetectionConfig) -> B
     return plugin.settings(own)
 
 
-def build_detectors(detection: DetectionConfig, brands: Sequence[str]) -> list[Detector]:
+def build_detectors(detection: DetectionConfig, brands: Sequence[str], copy_as_reposts: int = 1) -> list[Detector]:
     """The detectors `detection.detectors` lists, in that order, each with its own settings."""
-    context = DetectorContext(tuple(brands))
+    context = DetectorContext(tuple(brands), copy_as_reposts)
     detectors = []
     for name in detection.detectors:
         plugin = find_detector(name)

@@ -138,21 +138,33 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
     return done
 
 
+def judge_noise(config: Config, store: Store):
+    """Mark every mention not judged yet as a copy of an earlier post or not, and as spam or not
+    (monitor/noise). `detect` runs it first, so a copy never raises an alert of its own."""
+    from monitor.noise.marking import mark_noise
+
+    return mark_noise(config, store)
+
+
 def detect(config: Config, store: Store, detectors: Sequence[Detector] | None = None) -> list[Alert]:
     """Run each configured detector over what arrived since the last run; store and return the new alerts.
+
+    Noise is judged first (`judge_noise`): detectors read copies and spam from the store.
 
     Every detector judges the same window, from the watermark to the newest observation,
     and reads its own history before it (`Detector.history_needed`), so incremental runs
     and a single run raise the same alerts. An alert already stored is not returned again.
     The detectors come from `detection.detectors` (spread, then storm), unless given.
     """
+    judge_noise(config, store)
     latest = store.latest_observation()
     if latest is None:
         return []
     raw = store.get_cursor(DETECT_WATERMARK)
     since = datetime.fromisoformat(raw) if raw else None
     if detectors is None:
-        detectors = build_detectors(config.detection, [brand.name for brand in config.brands])
+        detectors = build_detectors(config.detection, [brand.name for brand in config.brands],
+                                    config.noise.copy_as_reposts)
     new: list[Alert] = []
     for detector in detectors:
         new += [alert for alert in detector.detect(store, since, latest) if store.add_alert(alert)]

@@ -268,13 +268,14 @@ class SpreadDetector:
 
     name = "spread"
 
-    def __init__(self, config: SpreadSettings, model: GrowthModel | None = None) -> None:
+    def __init__(self, config: SpreadSettings, model: GrowthModel | None = None, copy_as_reposts: int = 1) -> None:
         self.config = config
         self.model = model
+        self.copy_as_reposts = copy_as_reposts  # what each copy of a post adds to it (NoiseConfig)
 
     @classmethod
     def from_settings(cls, settings: SpreadSettings, context: DetectorContext) -> SpreadDetector:
-        return cls(settings)
+        return cls(settings, copy_as_reposts=context.copy_as_reposts)
 
     def history_needed(self) -> timedelta:
         return history_needed(self.config)
@@ -286,17 +287,34 @@ class SpreadDetector:
         what one run over everything would; a post already alerted at a level is not
         alerted again at it.
         """
+        from monitor.noise.clusters import copies_by, merge_copies
         from monitor.topics import tag_alerts
 
         start = since - self.history_needed() if since else datetime.min.replace(tzinfo=now.tzinfo)
         snapshots = store.snapshots_since(start)
         mentions = store.get_mentions({s.mention_id for s in snapshots})
+        # Copies of an earlier post raise no alert of their own: their engagement counts towards
+        # the first post's (monitor/noise/clusters.py), whose alert says how often it was posted.
+        marks = store.noise_of(mentions)
+        roots = {m.duplicate_of for m in marks.values() if m.duplicate_of} - set(mentions)
+        if roots:
+            mentions.update(store.get_mentions(roots))
+            snapshots += [s for snaps in store.snapshots_of(roots).values() for s in snaps]
+        merged = merge_copies(mentions, snapshots, marks, self.copy_as_reposts)
         already: dict[str, Severity] = {}
         for alert in store.alerts_for(mentions):
             if alert.mention_id not in already or alert.severity.rank > already[alert.mention_id].rank:
                 already[alert.mention_id] = alert.severity
+        alerts = self.evaluate(mentions, merged.snapshots, since, already)
+        for i, alert in enumerate(alerts):
+            members = merged.copies.get(alert.mention_id or "")
+            if members:
+                posted, accounts = copies_by(members, alert.created_at, mentions[alert.mention_id].author_handle)
+                if posted:
+                    alerts[i] = alert.model_copy(update={
+                        "reason": f"{alert.reason} Posted {posted + 1} times by {accounts} accounts so far."})
         # Each alert carries its post's topic and owning team, so routing and the inbox can use them.
-        return tag_alerts(self.evaluate(mentions, snapshots, since, already), mentions)
+        return tag_alerts(alerts, mentions)
 
     def evaluate(
         self,

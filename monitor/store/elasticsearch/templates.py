@@ -34,7 +34,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 # 2: mentions.topic/team, alert handling times from the triage trail, alerts.last_event, alert_events.
-SCHEMA_VERSION = 3
+# 4: mentions.noise (copies and spam, monitor/noise).
+SCHEMA_VERSION = 4
 MANAGED_BY = "earshot"
 TEMPLATE_PRIORITY = 200  # above Elasticsearch's built-in templates (100), which never match ours anyway
 
@@ -88,6 +89,20 @@ MENTION_PROPERTIES: dict[str, Any] = {
     # What a negative post is about, and the team that owns that topic (monitor/topics.py).
     "topic": KEYWORD,
     "team": KEYWORD,
+    # How noise handling judged the post (monitor/noise): a copy of which first post, its LSH band
+    # keys and MinHash signature (the near-duplicate index), and its spam score and reasons.
+    "noise": {
+        "properties": {
+            "judged_at": DATE,
+            "duplicate_of": KEYWORD,
+            "bands": KEYWORD,
+            "signature": {"type": "binary"},
+            "spam_score": {"type": "float"},
+            "spam_reasons": KEYWORD,
+            "spam": {"type": "boolean"},
+            "not_spam": {"type": "boolean"},  # a person's verdict; re-judging never writes it
+        }
+    },
 }
 
 SNAPSHOT_PROPERTIES: dict[str, Any] = {
