@@ -180,6 +180,7 @@ class AlertEventKind(StrEnum):
     state = "state"  # moved from `from_state` to `to_state`
     assignment = "assignment"  # `assignee` is the new assignee (None: unassigned)
     note = "note"  # a comment in `text`; changes nothing else
+    spam = "spam"  # a person's verdict on the post's spam flag, in `text` ("not spam" / "spam"); see monitor/noise
 
 
 class AlertEvent(BaseModel):
