@@ -258,6 +258,8 @@ def _one_pass(config: Config, store, sources: list[str], quiet_if_idle: bool = F
         )
     console.print(f"sentiment: {summary.scored} mention(s) scored")
     console.print(f"alerts: {len(summary.alerts)} new")
+    if held := max(summary.delivery.held_as_spam.values(), default=0):
+        console.print(f"spam: {held} alert(s) on posts flagged as spam kept out of the channels (see the inbox)")
     for channel, error in summary.delivery.failed.items():
         err.print(f"[yellow]alert channel {channel} failed, alerts kept for the next run:[/yellow] {error}")
 
