@@ -61,12 +61,15 @@ class NoiseJudge:
                   if self.cfg.enabled else None for m in ordered}
         wanted = {key for fp in prints.values() if fp is not None for key in fp.bands}
         known: dict[str, NoiseMark] = {}
+        members: dict[str, list[str]] = {}  # cluster root -> ids of the posts known in it
         index = BandIndex()
         for mark in (prior(wanted) if wanted else ()):
             known[mark.mention_id] = mark
+            members.setdefault(mark.root, []).append(mark.mention_id)
             index.add(mark.mention_id, mark.bands)
         ring: dict[str, set[str]] = {}  # cluster root -> hardly-followed accounts seen posting it
         new: list[NoiseMark] = []
+        position: dict[str, int] = {}  # index in `new` of each mark judged in this call
         changed: dict[str, NoiseMark] = {}
         for m in ordered:
             scorer = self.scorer(m.brand)
@@ -87,10 +90,14 @@ class NoiseJudge:
             new_account = m.author_followers < scorer.settings.new_account_followers
             accounts = 0
             if duplicate_of is not None:
-                members = ring.setdefault(duplicate_of, self._ring_of(duplicate_of, known, scorer))
+                if duplicate_of not in ring:
+                    limit = scorer.settings.new_account_followers
+                    ring[duplicate_of] = {known[k].author_handle for k in members.get(duplicate_of, ())
+                                          if known[k].author_followers < limit}
+                accounts_seen = ring[duplicate_of]
                 if new_account:
-                    members.add(m.author_handle)
-                accounts = len(members) if new_account else 0
+                    accounts_seen.add(m.author_handle)
+                accounts = len(accounts_seen) if new_account else 0
             verdict = scorer.score(m.text if not m.title else f"{m.title}\n{m.text}", ring_accounts=accounts)
             mark = NoiseMark(
                 mention_id=m.id, brand=m.brand, author_handle=m.author_handle, author_followers=m.author_followers,
@@ -100,24 +107,22 @@ class NoiseJudge:
                 spam_score=verdict.score, spam_reasons=verdict.reasons, spam=verdict.spam,
             )
             if accounts == scorer.settings.same_text_accounts:  # the ring just became one: flag its earlier posts
-                for other in list(known.values()):
-                    if other.root == duplicate_of and not other.spam and \
-                            other.author_followers < scorer.settings.new_account_followers:
-                        flagged = self._ring_flag(other, accounts, scorer)
-                        known[other.mention_id] = flagged
-                        if other.mention_id in {n.mention_id for n in new}:
-                            new = [flagged if n.mention_id == other.mention_id else n for n in new]
-                        else:
-                            changed[other.mention_id] = flagged
+                for other_id in members.get(duplicate_of or "", ()):
+                    other = known[other_id]
+                    if other.spam or other.author_followers >= scorer.settings.new_account_followers:
+                        continue
+                    flagged = self._ring_flag(other, accounts, scorer)
+                    known[other_id] = flagged
+                    if other_id in position:
+                        new[position[other_id]] = flagged
+                    else:
+                        changed[other_id] = flagged
             known[m.id] = mark
+            members.setdefault(mark.root, []).append(m.id)
             index.add(m.id, mark.bands)
+            position[m.id] = len(new)
             new.append(mark)
         return new, list(changed.values())
-
-    @staticmethod
-    def _ring_of(root: str, known: Mapping[str, NoiseMark], scorer: SpamScorer) -> set[str]:
-        limit = scorer.settings.new_account_followers
-        return {k.author_handle for k in known.values() if k.root == root and k.author_followers < limit}
 
     @staticmethod
     def _ring_flag(mark: NoiseMark, accounts: int, scorer: SpamScorer) -> NoiseMark:

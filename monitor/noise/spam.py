@@ -20,9 +20,10 @@ from monitor.noise.text import fold
 # Rule name -> default weight. A post is spam when the weights of the rules it breaks add up
 # to the brand's threshold (1.0 by default): one strong sign, or two weak ones.
 RULES: dict[str, float] = {
+    "scam": 1.0,  # a phrase only scams use: "send 0.1 ETH get 0.2 back", "buy followers", "claim your prize"
+    "giveaway": 0.6,  # a promotion phrase ("giveaway", "RT & follow", "tag 3 friends"): each distinct one adds
     "link_farm": 1.0,  # more links than a person shares in one post
-    "spam_link": 0.5,  # a link through a shortener or a known spam host (each, up to two)
-    "giveaway": 0.6,  # a giveaway/scam phrase; each further distinct phrase adds half as much
+    "spam_link": 0.5,  # a link through a shortener or on a much-abused domain (each, up to two)
     "hashtags": 1.0,  # hashtag stuffing
     "mass_mentions": 0.6,  # @-mentioning many accounts at once
     "new_accounts": 1.0,  # the same text from several hardly-followed accounts
@@ -33,26 +34,44 @@ SHORTENERS = frozenset({
     "bit.ly", "tinyurl.com", "goo.gl", "ow.ly", "is.gd", "buff.ly", "cutt.ly", "rebrand.ly", "shorturl.at",
     "rb.gy", "t.ly", "tiny.cc", "bitly.com", "linktr.ee", "s.id", "v.gd", "qrco.de", "adf.ly", "shorte.st",
 })
+# Top-level domains that spam and phishing registrations concentrate in (Spamhaus' and Interisle's
+# published "most abused TLDs" lists): cheap or free, so throwaway. A link there is a weak sign.
+ABUSED_TLDS = frozenset({
+    "xyz", "top", "click", "live", "site", "shop", "icu", "buzz", "cyou", "rest", "sbs", "cfd", "bond", "monster",
+    "tk", "ml", "ga", "cf", "gq", "work", "loan", "win", "bid", "vip", "online", "store", "lol", "quest", "support",
+})
+TOKEN = r"(?:btc|eth|usdt|sol|bnb|doge|xrp|bitcoin|ethereum|crypto)"
 
-# Phrases of giveaway, prize, money-making and follower-selling scams, case- and accent-folded.
+# Scam phrases, case- and accent-folded, in the wordings of the languages Earshot listens to.
+SCAM_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("crypto doubling", rf"\bsend \d*[.,]?\d+ ?{TOKEN}\b|\bdouble your {TOKEN}\b|\b{TOKEN} (?:giveaway|airdrop)\b"
+                        rf"|\bairdrop\b.{{0,40}}\bclaim\b|\bconnect your wallet\b"),
+    ("claim your prize", r"\bclaim (?:your|ur|the) (?:free )?(?:prize|reward|gift|bonus|tokens?|airdrop|\$?\d)"
+                         r"|\bdm (?:me |us )?to claim\b|\byou (?:have been|were|are|'ve been) (?:selected|chosen)\b"
+                         r"|\bcongratulations!? you (?:have )?won\b"),
+    ("followers for sale", r"\b(?:buy|cheap|jual|beli|compra)\b.{0,25}\b(?:followers|seguidores|likes|subscribers|views)\b"
+                           r"|\b(?:followers|likes|seguidores) (?:murah|baratos?|cheap)\b"),
+    ("easy money", r"\bearn \$?\d[\d,.]*k? ?(?:\$|usd|dollars)? (?:a|per|every) (?:day|hour|week)\b"
+                   r"|\bwork(?:ing)? from home\b.{0,40}\bearn\b|\bearn\b.{0,40}\bworking from home\b"
+                   r"|\bmake money (?:fast|online|from home)\b|\bno experience needed\b"),
+)
+# Promotion phrases: each alone is what a real brand giveaway says too, so weak on its own.
 GIVEAWAY_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("giveaway", r"\bgive ?aways?\b|\bsorteo\b|\bbagi[- ]?bagi\b"),
-    ("win a prize", r"\b(?:win|won|winning)\b (?:a |an |the |one |free |\d+ )?"
-                    r"(?:free |brand new |new )?(?:iphone|ipad|macbook|ps5|xbox|gift ?cards?|voucher|prize|cash|\$\d)"),
-    ("retweet and follow", r"\b(?:rt|retweet|repost|like)\b ?(?:&|and|\+|,) ?(?:follow|fav)\b"
-                           r"|\bfollow\b ?(?:&|and|\+|,) ?(?:rt|retweet|repost)\b"),
-    ("tag friends", r"\btag \d+ (?:friends|people|frens)\b"),
-    ("claim your prize", r"\bclaim (?:your|ur|the) (?:prize|reward|gift|bonus|tokens?|airdrop)\b|\bdm (?:me |us )?to claim\b"),
+    ("giveaway", r"\bgive ?aways?\b|\bsorteo\b|\bbagi[- ]?bagi\b|\bwe(?:'re| are) giving away\b"),
+    ("win a prize", r"\b(?:win|won|winning|gana|menangkan)\b (?:a |an |the |one |un |una |free |\d+ )?"
+                    r"(?:free |brand new |new )?(?:iphone|ipad|macbook|ps5|xbox|airpods|nintendo|samsung|gift ?cards?"
+                    r"|vouchers?|prize|cash|\$\d)"),
+    ("follow and repost", r"\b(?:rt|retweet|repost|like|fav)\b ?(?:&|and|\+|,|y|dan) ?(?:follow|sigue)\b"
+                          r"|\b(?:follow|sigue|ikuti)\b.{0,40}\b(?:rt|retweet|repost)\b"),
+    ("tag friends", r"\b(?:tag|etiqueta(?: a)?|mention) \d+ (?:friends|people|frens|amigos|teman)\b"),
     ("click the link", r"\b(?:click|tap) (?:the |this |my )?link\b|\blink in (?:my )?bio\b"),
-    ("crypto scam", r"\bairdrop\b|\bdouble your (?:btc|eth|crypto|bitcoin|money)\b|\bsend \d*\.?\d+ ?(?:btc|eth)\b"
-                    r"|\b(?:btc|eth|usdt) (?:giveaway|airdrop)\b"),
-    ("easy money", r"\bearn \$?\d[\d,]* ?(?:\$|usd|dollars)? (?:a|per|every) (?:day|hour|week)\b"
-                   r"|\bwork from home and earn\b|\bmake money (?:fast|online|from home)\b"),
-    ("followers for sale", r"\b(?:buy|cheap|get) (?:\d+k? )?(?:real )?(?:followers|likes|subscribers)\b"),
-    ("free offer", r"\b100 ?% free\b|\bfree (?:iphone|gift ?cards?|vouchers?|money|followers|robux|v-?bucks)\b"),
-    ("urgency", r"\b(?:limited time only|act now|hurry,? (?:only|ends)|offer ends (?:today|tonight|soon))\b"),
+    ("free offer", r"\b100 ?% (?:free|safe|gratis)\b|\bfree (?:iphone|gift ?cards?|vouchers?|money|followers|robux"
+                   r"|v-?bucks|tokens|credit)\b"),
+    ("urgency", r"\b(?:limited time only|act now|hurry,? (?:only|ends)|offer ends (?:today|tonight|soon)|ends tonight"
+                r"|before (?:midnight|it ends))\b"),
     ("promo code", r"\b(?:use|with) (?:my )?(?:promo|referral|invite) code\b"),
 )
+_SCAM = tuple((name, re.compile(pattern)) for name, pattern in SCAM_PATTERNS)
 _GIVEAWAY = tuple((name, re.compile(pattern)) for name, pattern in GIVEAWAY_PATTERNS)
 LINK = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 HASHTAG = re.compile(r"(?<!\w)#\w+")
@@ -101,17 +120,21 @@ class SpamScorer:
             score += self.weight("link_farm")
             reasons.append(f"link farm: {len(counted)} links")
         spam_hosts = SHORTENERS | {h.lower() for h in s.link_hosts}
-        shady = sorted({_host(u) for u in counted if _matches_host(_host(u), spam_hosts)})
-        if shady:
-            score += self.weight("spam_link") * min(len([u for u in counted if _host(u) in shady]), 2)
-            reasons.append(f"shortened or spam links: {', '.join(shady)}")
+        shady_links = [u for u in counted if _matches_host(_host(u), spam_hosts)
+                       or _host(u).rsplit(".", 1)[-1] in ABUSED_TLDS]
+        if shady_links:
+            score += self.weight("spam_link") * min(len(shady_links), 2)
+            reasons.append(f"shortened or throwaway links: {', '.join(sorted({_host(u) for u in shady_links}))}")
         folded = fold(text)
+        scams = [name for name, pattern in _SCAM if pattern.search(folded)]
+        if scams:
+            score += self.weight("scam") * len(scams)
+            reasons.append(f"scam pattern: {', '.join(scams)}")
         phrases = [name for name, pattern in _GIVEAWAY if pattern.search(folded)]
         phrases += [term for term in s.giveaway_terms if fold(term) in folded]
         if phrases:
-            w = self.weight("giveaway")
-            score += w + w / 2 * (len(phrases) - 1)
-            reasons.append(f"giveaway/scam pattern: {', '.join(phrases)}")
+            score += self.weight("giveaway") * len(phrases)
+            reasons.append(f"giveaway pattern: {', '.join(phrases)}")
         tags = HASHTAG.findall(text)
         words = len(WORD.findall(text))
         if len(tags) > s.max_hashtags or (len(tags) >= 3 and len(tags) > s.max_hashtag_share * max(words, 1)):

@@ -54,18 +54,23 @@ class Noise(Connection):
 
     def set_noise(self, marks: Sequence[NoiseMark]) -> None:
         now = ts(datetime.now(UTC))
+        rows, bands = [], []
+        for m in marks:
+            created = ts(m.created_at)
+            rows.append((m.mention_id, m.brand, m.author_handle, m.author_followers, created, m.duplicate_of,
+                         m.signature, m.spam_score, json.dumps(list(m.spam_reasons)), int(m.spam), int(m.not_spam),
+                         now))
+            bands += [(b, created, m.mention_id) for b in m.bands]
         with self._tx() as db:
-            for m in marks:
-                kept = db.execute("SELECT not_spam FROM noise WHERE mention_id = ?", (m.mention_id,)).fetchone()
-                not_spam = bool(kept[0]) if kept else m.not_spam
-                db.execute(
-                    "INSERT OR REPLACE INTO noise VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (m.mention_id, m.brand, m.author_handle, m.author_followers, ts(m.created_at), m.duplicate_of,
-                     m.signature, m.spam_score, json.dumps(list(m.spam_reasons)), int(m.spam), int(not_spam), now),
-                )
-                if m.bands:
-                    db.executemany("INSERT OR IGNORE INTO noise_bands VALUES (?,?,?)",
-                                   [(b, ts(m.created_at), m.mention_id) for b in m.bands])
+            # A person's not_spam is never overwritten by a re-judged mark (the conflict branch keeps it).
+            db.executemany(
+                "INSERT INTO noise VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(mention_id) DO UPDATE SET"
+                " brand = excluded.brand, author_handle = excluded.author_handle,"
+                " author_followers = excluded.author_followers, created_at = excluded.created_at,"
+                " duplicate_of = excluded.duplicate_of, signature = excluded.signature,"
+                " spam_score = excluded.spam_score, spam_reasons = excluded.spam_reasons, spam = excluded.spam,"
+                " judged_at = excluded.judged_at", rows)
+            db.executemany("INSERT OR IGNORE INTO noise_bands VALUES (?,?,?)", bands)
 
     def noise_of(self, mention_ids: Iterable[str]) -> dict[str, NoiseMark]:
         ids = list(dict.fromkeys(mention_ids))
