@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from monitor.models import Mention
-from monitor.noise.duplicates import BandIndex, fingerprint, similarity
+from monitor.noise.duplicates import BandIndex, Fingerprint, fingerprints, similarity
 from monitor.noise.marks import NoiseMark
 from monitor.noise.settings import NoiseConfig, SpamSettings
 from monitor.noise.spam import SpamScorer
@@ -57,8 +57,11 @@ class NoiseJudge:
         stored marks sharing any of those band keys (the store's `noise_candidates`)."""
         window = timedelta(hours=self.cfg.window_hours)
         ordered = sorted(mentions, key=lambda m: (m.created_at, m.id))
-        prints = {m.id: fingerprint(m.text if not m.title else f"{m.title} {m.text}", m.brand, self.cfg)
-                  if self.cfg.enabled else None for m in ordered}
+        prints: dict[str, Fingerprint | None] = dict.fromkeys((m.id for m in ordered), None)
+        if self.cfg.enabled:
+            found = fingerprints([(m.text if not m.title else f"{m.title} {m.text}", m.brand) for m in ordered],
+                                 self.cfg)
+            prints.update(zip((m.id for m in ordered), found, strict=True))
         wanted = {key for fp in prints.values() if fp is not None for key in fp.bands}
         known: dict[str, NoiseMark] = {}
         members: dict[str, list[str]] = {}  # cluster root -> ids of the posts known in it

@@ -71,8 +71,18 @@ GIVEAWAY_PATTERNS: tuple[tuple[str, str], ...] = (
                 r"|before (?:midnight|it ends))\b"),
     ("promo code", r"\b(?:use|with) (?:my )?(?:promo|referral|invite) code\b"),
 )
-_SCAM = tuple((name, re.compile(pattern)) for name, pattern in SCAM_PATTERNS)
-_GIVEAWAY = tuple((name, re.compile(pattern)) for name, pattern in GIVEAWAY_PATTERNS)
+def _combined(patterns: tuple[tuple[str, str], ...], prefix: str) -> re.Pattern[str]:
+    """One alternation with a named group per phrase: a post is read once, not once per phrase."""
+    return re.compile("|".join(f"(?P<{prefix}{i}>{pattern})" for i, (_, pattern) in enumerate(patterns)))
+
+
+def _found(combined: re.Pattern[str], patterns: tuple[tuple[str, str], ...], prefix: str, text: str) -> list[str]:
+    hits = {int(m.lastgroup[len(prefix):]) for m in combined.finditer(text) if m.lastgroup}
+    return [patterns[i][0] for i in sorted(hits)]
+
+
+_SCAM = _combined(SCAM_PATTERNS, "s")
+_GIVEAWAY = _combined(GIVEAWAY_PATTERNS, "g")
 LINK = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 HASHTAG = re.compile(r"(?<!\w)#\w+")
 HANDLE = re.compile(r"(?<!\w)@\w+")
@@ -126,11 +136,11 @@ class SpamScorer:
             score += self.weight("spam_link") * min(len(shady_links), 2)
             reasons.append(f"shortened or throwaway links: {', '.join(sorted({_host(u) for u in shady_links}))}")
         folded = fold(text)
-        scams = [name for name, pattern in _SCAM if pattern.search(folded)]
+        scams = _found(_SCAM, SCAM_PATTERNS, "s", folded)
         if scams:
             score += self.weight("scam") * len(scams)
             reasons.append(f"scam pattern: {', '.join(scams)}")
-        phrases = [name for name, pattern in _GIVEAWAY if pattern.search(folded)]
+        phrases = _found(_GIVEAWAY, GIVEAWAY_PATTERNS, "g", folded)
         phrases += [term for term in s.giveaway_terms if fold(term) in folded]
         if phrases:
             score += self.weight("giveaway") * len(phrases)
