@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from monitor.config import Config
 from monitor.models import Engagement, Mention
-from monitor.noise.duplicates import SEED, fingerprint, fingerprints
+from monitor.noise.duplicates import SEED, fingerprint, fingerprints, shingle_hash
 from monitor.noise.marking import NoiseJudge, mark_noise
 from monitor.noise.settings import NoiseConfig, SpamSettings
 from monitor.noise.spam import SpamScorer
@@ -71,7 +71,7 @@ def test_batch_signatures_are_datasketchs_minhash():
         assert np.array_equal(single.signature, batch.signature) and single.bands == batch.bands
     from monitor.noise.text import shingles
 
-    reference = MinHash(num_perm=cfg.num_perm, seed=SEED, hashfunc=__import__("zlib").crc32, scheme="affine32")
+    reference = MinHash(num_perm=cfg.num_perm, seed=SEED, hashfunc=shingle_hash, scheme="affine32")
     reference.update_batch(shingles(normalise(COMPLAINT), cfg.shingle_chars))
     assert np.array_equal(fingerprints([(COMPLAINT, "Brisa")], cfg)[0].signature, reference.hashvalues)
 

@@ -53,10 +53,10 @@ def fingerprint(text: str, brand: str, cfg: NoiseConfig) -> Fingerprint:
     datasketch's own MinHash, one post at a time; `fingerprints` gives the same signatures for
     many posts at once, several times faster (what the pipeline uses)."""
     norm = normalise(text)
-    if len(norm) < cfg.min_chars:
+    if len(norm) < max(cfg.min_chars, cfg.shingle_chars + 1):
         return Fingerprint(norm, np.zeros(0, dtype=np.uint32), ())
     permutations, scheme = _permutations(cfg.num_perm)
-    sketch = MinHash(num_perm=cfg.num_perm, seed=SEED, hashfunc=zlib.crc32, permutations=permutations,
+    sketch = MinHash(num_perm=cfg.num_perm, seed=SEED, hashfunc=shingle_hash, permutations=permutations,
                      scheme=scheme)
     sketch.update_batch(shingles(norm, cfg.shingle_chars))
     signature = sketch.hashvalues.astype(np.uint32)
@@ -79,6 +79,32 @@ def _fmix32(hv: np.ndarray) -> np.ndarray:
     return hv ^ (hv >> s3)
 
 
+def shingle_hash(piece: bytes) -> int:
+    """A shingle (at most 8 bytes) as a 32-bit value: its bytes as a little-endian integer, the
+    high half folded onto the low. No mixing needed: datasketch's scheme mixes every input
+    (MurmurHash3's finalizer) before permuting, and this is what numpy computes for a whole
+    batch of posts at once in `fingerprints`."""
+    value = int.from_bytes(piece, "little")
+    return (value ^ (value >> 32)) & 0xFFFFFFFF
+
+
+def _window_hashes(norms: list[bytes], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """`shingle_hash` of every `size`-byte window of each text (each text's run one after the
+    other), and each text's number of windows."""
+    lengths = np.fromiter((len(t) for t in norms), dtype=np.int64, count=len(norms))
+    buf = np.frombuffer(b"".join(norms), dtype=np.uint8)
+    span = len(buf) - size + 1
+    value = np.zeros(max(span, 0), dtype=np.uint64)
+    for j in range(size):
+        value |= buf[j:j + span].astype(np.uint64) << np.uint64(8 * j)
+    windows = np.maximum(lengths - size + 1, 1)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    first = np.concatenate([[0], np.cumsum(windows)[:-1]])
+    index = np.repeat(starts, windows) + (np.arange(int(windows.sum())) - np.repeat(first, windows))
+    picked = value[index]
+    return ((picked ^ (picked >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32), windows
+
+
 def fingerprints(items: Sequence[tuple[str, str]], cfg: NoiseConfig) -> list[Fingerprint]:
     """`fingerprint` of each (text, brand), the MinHash computed for many posts in one numpy step:
     the same permutations and scheme as datasketch's MinHash, so the same signatures."""
@@ -87,16 +113,15 @@ def fingerprints(items: Sequence[tuple[str, str]], cfg: NoiseConfig) -> list[Fin
     out: list[Fingerprint | None] = [None] * len(items)
     todo = []
     for i, norm in enumerate(norms):
-        if len(norm) < cfg.min_chars:
+        if len(norm) < max(cfg.min_chars, cfg.shingle_chars + 1):
             out[i] = Fingerprint(norm, np.zeros(0, dtype=np.uint32), ())
         else:
             todo.append(i)
     with np.errstate(over="ignore"):  # uint32 arithmetic wraps, as the scheme means it to
         for start in range(0, len(todo), BATCH):
             chunk = todo[start:start + BATCH]
-            pieces = [shingles(norms[i], cfg.shingle_chars) for i in chunk]
-            lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
-            hv = np.fromiter((zlib.crc32(x) for p in pieces for x in p), dtype=np.uint32, count=int(lengths.sum()))
+            # A text's windows repeat some shingles; a minimum does not mind, so no set is needed.
+            hv, lengths = _window_hashes([norms[i].encode("utf-8") for i in chunk], cfg.shingle_chars)
             # permutations x shingles, so each post's minimum is over a contiguous run of each row
             phv = a[:, None] * _fmix32(hv)[None, :] + b[:, None]
             offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])

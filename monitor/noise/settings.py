@@ -27,7 +27,7 @@ class NoiseConfig(_Strict):
     enabled: bool = True
     window_hours: int = Field(72, ge=1, le=24 * 60)  # how far back a copy finds its first post
     similarity: float = Field(0.6, gt=0, le=1)
-    shingle_chars: int = Field(5, ge=2, le=12)
+    shingle_chars: int = Field(5, ge=2, le=8)  # bytes, in fact: a shingle is hashed as one 64-bit word
     bands: int = Field(16, ge=2, le=64)
     rows: int = Field(4, ge=1, le=16)
     # Shorter normalised texts ("thank you", "love it") are said by many people independently:

@@ -123,7 +123,8 @@ class SpamScorer:
         if not s.enabled:
             return SpamVerdict(0.0, (), False)
         score, reasons = 0.0, []
-        links = LINK.findall(text)
+        lowered = text.lower()
+        links = LINK.findall(text) if ("http" in lowered or "www." in lowered) else []
         trusted = {h.lower() for h in s.trusted_hosts}
         counted = [u for u in links if not _matches_host(_host(u), trusted)]
         if len(counted) > s.max_links:
@@ -145,12 +146,12 @@ class SpamScorer:
         if phrases:
             score += self.weight("giveaway") * len(phrases)
             reasons.append(f"giveaway pattern: {', '.join(phrases)}")
-        tags = HASHTAG.findall(text)
-        words = len(WORD.findall(text))
-        if len(tags) > s.max_hashtags or (len(tags) >= 3 and len(tags) > s.max_hashtag_share * max(words, 1)):
+        tags = HASHTAG.findall(text) if "#" in text else []
+        if len(tags) > s.max_hashtags or (len(tags) >= 3
+                                          and len(tags) > s.max_hashtag_share * max(len(WORD.findall(text)), 1)):
             score += self.weight("hashtags")
             reasons.append(f"hashtag stuffing: {len(tags)} hashtags")
-        handles = len(HANDLE.findall(text))
+        handles = len(HANDLE.findall(text)) if "@" in text else 0
         if handles >= 6:
             score += self.weight("mass_mentions")
             reasons.append(f"mass mentions: {handles} accounts tagged")
