@@ -257,6 +257,10 @@ def _one_pass(config: Config, store, sources: list[str], quiet_if_idle: bool = F
             f"{stats.new_snapshots} engagement snapshot(s)"
         )
     console.print(f"sentiment: {summary.scored} mention(s) scored")
+    if summary.noise is not None and summary.noise.judged:
+        n = summary.noise
+        console.print(f"noise: {n.judged} mention(s) checked; {n.duplicates} copied an earlier post (linked to it, no"
+                      f" alert of their own); {n.spam + n.reflagged} flagged as spam")
     console.print(f"alerts: {len(summary.alerts)} new")
     if held := max(summary.delivery.held_as_spam.values(), default=0):
         console.print(f"spam: {held} alert(s) on posts flagged as spam kept out of the channels (see the inbox)")

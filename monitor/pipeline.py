@@ -16,6 +16,7 @@ from monitor.alerts import AlertChannel, DeliveryReport, build_channels, deliver
 from monitor.config import Config
 from monitor.detection import Detector, build_detectors
 from monitor.models import Alert
+from monitor.noise.marks import NoiseStats
 from monitor.sources import Problem, Source, create_source
 from monitor.store import Quarantined, Store
 
@@ -138,10 +139,10 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
     return done
 
 
-def judge_noise(config: Config, store: Store):
+def judge_noise(config: Config, store: Store) -> NoiseStats:
     """Mark every mention not judged yet as a copy of an earlier post or not, and as spam or not
     (monitor/noise). `detect` runs it first, so a copy never raises an alert of its own."""
-    from monitor.noise.marking import mark_noise
+    from monitor.noise.marking import mark_noise  # numpy and datasketch: only when a run judges
 
     return mark_noise(config, store)
 
@@ -183,6 +184,7 @@ class RunSummary:
     scored: int
     alerts: list[Alert]
     delivery: DeliveryReport
+    noise: NoiseStats | None = None  # copies and spam found among the new mentions (monitor/noise)
 
     @property
     def problems(self) -> list[Problem]:
@@ -215,6 +217,7 @@ def run_once(
         for name in (sources if sources is not None else active_sources(config))
     ]
     scored = score(config, store, scorer=scorer, progress=progress("score sentiment") if progress else None)
+    noise = judge_noise(config, store)
     alerts = detect(config, store)
     delivery = notify(config, store, channels)
-    return RunSummary(ingested, scored, alerts, delivery)
+    return RunSummary(ingested, scored, alerts, delivery, noise)

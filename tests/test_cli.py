@@ -46,6 +46,7 @@ def test_run_once_raises_the_expected_alerts_and_a_second_run_changes_nothing(tm
     assert "replay: 32 new mention(s)" in first.stdout
     assert "alerts: 6 new" in first.stdout  # the complaint, and the spam riding on it (held from channels)
     assert "spam: 3 alert(s) on posts flagged as spam kept out of the channels" in first.stdout
+    assert "noise: 32 mention(s) checked; 7 copied an earlier post" in first.stdout and "1 flagged as spam" in first.stdout
     assert "ALERT INFO" in first.stdout and "ALERT WARNING" in first.stdout and "ALERT CRITICAL" in first.stdout
     assert "dana_reyes" in first.stdout
     alerts = [json.loads(line) for line in (tmp_path / "data" / "alerts.jsonl").read_text().splitlines()]

@@ -14,13 +14,13 @@ earlier posts by such accounts are flagged too.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from monitor.models import Mention
 from monitor.noise.duplicates import BandIndex, Fingerprint, fingerprints, similarity
-from monitor.noise.marks import NoiseMark
+from monitor.noise.marks import NoiseMark, NoiseStats
 from monitor.noise.settings import NoiseConfig, SpamSettings
 from monitor.noise.spam import SpamScorer
 
@@ -29,14 +29,6 @@ if TYPE_CHECKING:
     from monitor.store.base import Store
 
 CHUNK = 2000  # mentions judged per store round trip
-
-
-@dataclass
-class NoiseStats:
-    judged: int = 0
-    duplicates: int = 0
-    spam: int = 0
-    reflagged: int = 0  # earlier posts flagged once their text turned out to come from a bot ring
 
 
 class NoiseJudge:

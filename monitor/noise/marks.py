@@ -66,3 +66,13 @@ class ClusterStats:
             return "posted once"
         accounts = f"{self.accounts} account" + ("s" if self.accounts != 1 else "")
         return f"posted {self.posts} times by {accounts}"
+
+
+@dataclass
+class NoiseStats:
+    """What one noise step found among the mentions it judged."""
+
+    judged: int = 0
+    duplicates: int = 0
+    spam: int = 0
+    reflagged: int = 0  # earlier posts flagged once their text turned out to come from a bot ring
