@@ -209,3 +209,13 @@ def test_not_spam_is_a_persons_word_and_survives_rejudging(store):
     assert store.set_not_spam("x:1", False).is_spam  # reversible
     with pytest.raises(KeyError):
         store.set_not_spam("x:unknown", True)
+
+
+def test_the_trend_of_copies_counts_only_copies_per_bucket(store):
+    store.ingest([post("1", COMPLAINT, 0), post("2", COMPLAINT, 7), post("3", COMPLAINT + "!", 12),
+                  post("4", "@BrisaMobile my bill doubled this month and nobody can tell me why. Fix it.", 8)], [])
+    mark_noise(config(), store)
+    points = store.duplicate_trend(T0 - timedelta(hours=1), brand="Brisa", bucket_minutes=5)
+    assert [(p.bucket, p.count) for p in points] == [(T0 + timedelta(minutes=5), 1), (T0 + timedelta(minutes=10), 1)]
+    assert store.duplicate_trend(T0, brand="Other") == []
+    assert sum(p.count for p in store.trend(T0, brand="Brisa", bucket_minutes=5)) == 4  # the trend is every post
