@@ -23,7 +23,6 @@ from fastapi.testclient import TestClient
 from monitor import pipeline
 from monitor.config import WebUser
 from monitor.models import Alert, AlertState, Severity
-from monitor.triage import set_state
 from monitor.store import SQLiteStore
 from monitor.web import create_app
 from monitor.web.auth import (
@@ -35,7 +34,7 @@ from monitor.web.auth import (
 )
 from monitor.web.charts import nice_ceiling, sentiment_chart, source_chart
 from monitor.web.templating import url_id
-from tests.conftest import KeywordScorer, demo_config
+from tests.conftest import KeywordScorer, demo_config, set_aside_scam
 
 CRITICAL = "x:1991500000000000001:critical"
 WARNING = "x:1991500000000000001:warning"
@@ -71,8 +70,7 @@ def store(config, tmp_path: Path):
     assert {a.id for a in summary.alerts} == {INFO, WARNING, CRITICAL, *scam}
     # The demo's refund scam (flagged as spam; tests/test_web_noise.py shows it in the inbox) is
     # taken out of these tests' inbox, so they read one case: the viral complaint.
-    for alert_id in scam:
-        set_state(store, alert_id, AlertState.dismissed, NOW - timedelta(hours=1))
+    set_aside_scam(store, NOW - timedelta(hours=1))
     yield store
     store.close()
 
