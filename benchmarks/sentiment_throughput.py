@@ -2,7 +2,8 @@
 
 Run ``python -m benchmarks.sentiment_throughput`` (``--help`` for options). Each side runs in
 its own fresh process (so each gets its own peak RSS) on the same 2,000 mixed-language posts:
-the shared validation files when present (English, Spanish, Indonesian and the other XLM-T
+the shared validation files when present (``$EARSHOT_SHARED_DATA``, else ``shared/data/sentiment``
+beside the checkout, found as the tests find it; the first line printed says which) (English, Spanish, Indonesian and the other XLM-T
 languages, interleaved), else a built-in synthetic mix. Printed per side: posts/s, p50/p95
 latency of one call ("batch": one post for the pipeline, which is how it runs by default;
 one ``score()`` call of 256 posts for Earshot, which is how ``monitor.pipeline.score`` calls
@@ -46,12 +47,13 @@ _SYNTH = {
 
 def load_posts(n: int = N_POSTS, seed: int = 7) -> tuple[list[str], list[int] | None, str]:
     """``n`` posts (and gold labels when real), interleaving the languages so batches are mixed."""
-    from sentiment.data import default_data_dir, read_jsonl
+    from sentiment.data import read_jsonl, shared_sentiment_dir
 
-    data = default_data_dir()
-    files = [data / f"{name}.jsonl" for name in MIX]
+    # `$EARSHOT_SHARED_DATA`, else `shared/data/sentiment` beside the checkout (as the tests find it).
+    data = shared_sentiment_dir()
+    files = [data / f"{name}.jsonl" for name in MIX] if data is not None else []
     rng = random.Random(seed)
-    if all(f.is_file() for f in files):
+    if files and all(f.is_file() for f in files):
         pools = [read_jsonl(f) for f in files]
         for pool in pools:
             rng.shuffle(pool)
@@ -60,14 +62,18 @@ def load_posts(n: int = N_POSTS, seed: int = 7) -> tuple[list[str], list[int] | 
             for pool in pools:
                 if pool and len(rows) < n:
                     rows.append(pool.pop())
-        return [r.text for r in rows], [r.label for r in rows], f"validation files ({', '.join(MIX)})"
+        return [r.text for r in rows], [r.label for r in rows], f"validation files in {data} ({', '.join(MIX)})"
     texts = []
     langs = sorted(_SYNTH)
     while len(texts) < n:
         lang = langs[len(texts) % len(langs)]
         base = rng.choice(_SYNTH[lang])
         texts.append(base + (" " + base.lower()) * rng.choice((0, 0, 1, 2)))
-    return texts, None, "built-in synthetic en/es/id mix"
+    env = os.environ.get("EARSHOT_SHARED_DATA")
+    where = (f"{data} lacks some of {', '.join(MIX)}" if data is not None
+             else f"EARSHOT_SHARED_DATA={env} holds no sentiment files" if env
+             else "no shared/data/sentiment beside the checkout, and EARSHOT_SHARED_DATA unset")
+    return texts, None, f"built-in synthetic en/es/id mix ({where}; figures not comparable with the README's)"
 
 
 def _peak_rss_mb() -> float:

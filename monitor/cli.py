@@ -361,17 +361,19 @@ def run(
     """Run the pipeline: ingest -> sentiment -> spread detection -> alerts -> store, and serve the UI."""
     from monitor.sources import SourceError
 
-    from monitor.alerts import build_channels
+    from monitor.pipeline import alert_channels
 
     _logging(verbose)
     config = _load(config_path)
     sources = _sources(config, source)
     try:
-        build_channels(config)  # fail now, naming the missing variable, not after the first pass
+        alert_channels(config)  # fail now, naming the missing variable, not after the first pass
     except ConfigError as exc:
         _fail(f"alert channel: {exc}")
     store = _open_store(config)
     console.print(f"Store: {_describe_store(config)}")
+    for brand in config.brands:  # what is listened for, as the query reads (`earshot query test` tries it)
+        console.print(f"Brand {escape(brand.name)}: {escape(brand.compiled.normalised)}", highlight=False, soft_wrap=True)
     # Claim the UI's port before the first pass, so a taken port is reported at once.
     sock = _listen(config.web.host, config.web.port, "web.port in the config") if serve and not once else None
     try:
@@ -494,6 +496,7 @@ def check_config(
     path = _where.get().config
     console.print(f"[green]OK[/green] {path}")
     console.print(f"  brands: {', '.join(b.name for b in config.brands)}")
+    _query_report(config)
     for name, cfg in config.enabled_sources().items():
         missing = cfg.missing_credentials()
         note = f" [yellow](missing in environment: {', '.join(missing)})[/yellow]" if missing else ""
@@ -504,6 +507,16 @@ def check_config(
         missing = channel.missing_secrets()
         note = f" [yellow](missing in environment: {', '.join(missing)})[/yellow]" if missing else ""
         console.print(f"  alert channel {channel.type}{note}")
+
+
+def _query_report(config: Config) -> None:
+    from monitor.query.cli import check_brands
+
+    lines, problems = check_brands(config)
+    for line in lines:
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    if problems:
+        _fail("\n".join(f"{_where.get().config}: {p}" for p in problems))
 
 
 @app.command("new-source")
@@ -522,9 +535,35 @@ def new_source(
     typer.echo(scaffold.next_steps(result))
 
 
+@app.command("new-channel")
+def new_channel(
+    name: Annotated[str, typer.Argument(help="Channel type: lowercase letters, digits, underscores (e.g. discord).")],
+    root: Annotated[Path | None, typer.Option(help="Earshot checkout to write into (default: the one around the cwd).")] = None,
+    class_name: Annotated[str | None, typer.Option(help="Channel class name (default: derived from NAME).")] = None,
+) -> None:
+    """Scaffold an alert channel plugin: package, contract harness and entry point."""
+    from monitor import scaffold
+
+    try:
+        result = scaffold.new_channel(name, root or scaffold.find_root(Path.cwd()), class_name=class_name)
+    except scaffold.ScaffoldError as exc:
+        _fail(f"nothing generated: {exc}")
+    typer.echo(scaffold.next_steps(result))
+
+
 from sentiment.cli import app as sentiment_app  # noqa: E402 - light: loads no model at import
 
 app.add_typer(sentiment_app, name="sentiment", help="Evaluate, try and inspect the sentiment model.")
+from monitor.privacy_cli import app as privacy_app  # noqa: E402 - forget, purge, erasures (commands import lazily)
+app.add_typer(privacy_app)
+
+from monitor.themes.cli import app as themes_app  # noqa: E402 - light: loads no model at import
+
+app.add_typer(themes_app, name="themes")
+
+from monitor.query.cli import query_app  # noqa: E402 - light: parses queries, imports no platform SDK
+
+app.add_typer(query_app, name="query", help="Try a brand's query on texts; see what each platform is sent.")
 
 index_app = typer.Typer(help="Elasticsearch: index templates and ILM policy.", no_args_is_help=True)
 app.add_typer(index_app, name="index")

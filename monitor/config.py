@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import errno
 import os
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
-    BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator,
+    BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SerializeAsAny, ValidationError, field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from monitor.plugins import DETECTORS_GROUP, UnknownPlugin, installed
 from monitor.noise.settings import NoiseConfig, SpamSettings
+
+if TYPE_CHECKING:
+    from monitor.query import BrandQuery
 
 
 class ConfigError(ValueError):
@@ -32,17 +37,71 @@ class _Strict(BaseModel):
 
 
 class BrandConfig(_Strict):
-    name: str = Field(min_length=1)
-    queries: list[str] = Field(min_length=1)
-    exclude: list[str] = Field(default_factory=list)
-    spam: SpamSettings = Field(default_factory=SpamSettings)  # how this brand's spam is scored (monitor/noise)
+    """A brand and the one query that says which posts are about it (monitor/query/).
 
-    def match(self, text: str) -> str | None:
-        """The first query the text matches (case-insensitive), or None if it matches none or an exclusion."""
-        lowered = text.lower()
-        if any(term.lower() in lowered for term in self.exclude):
-            return None
-        return next((q for q in self.queries if q.lower() in lowered), None)
+    `query` is Lucene/Boolean syntax (`Brisa AND (bill OR billing) NOT giveaway`). The
+    older form, `queries` (any of these) with `exclude` (none of these), still works: it
+    is translated into the query it means.
+    """
+
+    name: str = Field(min_length=1)
+    query: str | None = None
+    queries: list[str] | None = Field(None, min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+    exclude_nsfw: bool = False  # leave out posts the platform marks adult-only (Reddit's over_18)
+    spam: SpamSettings = Field(default_factory=SpamSettings)  # how this brand's spam is scored (monitor/noise)
+    _compiled_query: BrandQuery = PrivateAttr()
+
+    @field_validator("query")
+    @classmethod
+    def _parse_query(cls, value: str | None) -> str | None:
+        if value is not None:
+            _compiled(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_query(self) -> BrandConfig:
+        if self.query is not None and self.queries is not None:
+            raise PydanticCustomError("query_twice", "give either query or the older queries list, not both")
+        if self.query is not None and self.exclude:
+            raise PydanticCustomError(
+                "query_exclude", "with query, write exclusions in it (... NOT (hiring OR giveaway)); "
+                "exclude only goes with the older queries list")
+        if self.query is None and self.queries is None:
+            raise PydanticCustomError("missing_query", "give the brand a query (e.g. query: '\"my brand\" OR mybrand')")
+        # Compiled once here (the older lists can also hold terms no query can use, "🔥"), not per post.
+        self._compiled_query = _compiled(self.query_text)
+        return self
+
+    @property
+    def query_text(self) -> str:
+        """The brand's query: as written, or translated from the older lists."""
+        from monitor.query import legacy_query
+
+        return self.query if self.query is not None else legacy_query(self.queries or [], self.exclude)
+
+    @property
+    def compiled(self) -> BrandQuery:
+        return self._compiled_query
+
+    def match(self, text: str, **fields: Any) -> str | None:
+        """What `text` matched on (the query's first matching term), or None if the query does not match.
+
+        `fields` are what the source knows of the post for field filters: lang, source,
+        author, country, links.
+        """
+        return self.compiled.match(text, **fields)
+
+
+@lru_cache(maxsize=1024)
+def _compiled(text: str) -> BrandQuery:
+    """Parsed and compiled once per query text, however often a config is loaded or copied."""
+    from monitor.query import BrandQuery, QueryError
+
+    try:
+        return BrandQuery.parse(text)
+    except QueryError as exc:
+        raise PydanticCustomError("query_syntax", "{message}", {"message": str(exc)}) from None
 
 
 class SourceSettings(_Strict):
@@ -109,10 +168,32 @@ def _validate_sources(raw: object) -> dict[str, SourceSettings]:
 
 
 class SentimentConfig(_Strict):
+    """`sentiment`: which backend scores posts (`earshot.sentiment`, sentiment/backends.py) and its settings.
+
+    A backend plugin's settings model subclasses this one and validates the whole section.
+    """
+
+    backend: str = "transformer"
     # "bundled": the model that ships with Earshot; otherwise a local path or a Hugging Face model id.
     model: str = "bundled"
     batch_size: int = Field(32, ge=1, le=1024)
     max_length: int = Field(128, ge=8, le=512)
+
+
+def _validate_sentiment(raw: object) -> SentimentConfig:
+    """`sentiment` validated by the settings model of the backend plugin its `backend` names."""
+    from sentiment.backends import find_backend  # the registry imports this module
+
+    if isinstance(raw, SentimentConfig):
+        return raw
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise PydanticCustomError("sentiment_mapping", "must be a mapping of sentiment settings")
+    try:
+        return find_backend(str(raw.get("backend", "transformer"))).settings(raw)
+    except UnknownPlugin as exc:
+        raise _unknown("unknown_sentiment_backend", exc) from None
 
 
 class StormScale(_Strict):
@@ -377,6 +458,9 @@ class ElasticsearchStoreConfig(_Strict):
 class StoreConfig(_Strict):
     backend: Literal["sqlite", "elasticsearch"] = "sqlite"
     path: Path = Path("earshot.db")  # the SQLite file (and what `earshot reindex` copies from)
+    # SQLite: mentions and snapshots older than this are purged (monitor/removals.py); None keeps all.
+    # Elasticsearch: store.elasticsearch.retention_days (ILM, and the same purge).
+    retention_days: int | None = Field(365, ge=1)
     elasticsearch: ElasticsearchStoreConfig = Field(default_factory=ElasticsearchStoreConfig)
 
 
@@ -486,18 +570,29 @@ class TopicsConfig(_Strict):
         return names + [t.team for t in self.taxonomy if t.team and t.team not in names]
 
 
+class ScaleConfig(_Strict):
+    """How scoring and detection are cut into bounded chunks (monitor/partitions.py): what one Airflow
+    task instance does, and so what a worker holds at once."""
+
+    score_chunk_posts: int = Field(20_000, ge=100, le=10_000_000)  # pending posts per scoring chunk, about
+    detect_partition_hours: int = Field(6, ge=0, le=24 * 7)  # detection's time partitions; 0: one
+    max_detect_partitions: int = Field(24, ge=1, le=1000)  # per brand; the first takes everything older
+
+
 class Config(_Strict):
     brands: list[BrandConfig] = Field(min_length=1)
     # Keyed by source plugin name; each value is validated by that plugin's settings model.
     sources: Annotated[dict[str, SerializeAsAny[SourceSettings]], BeforeValidator(_validate_sources)] = Field(
         default_factory=dict)
-    sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
+    sentiment: Annotated[SerializeAsAny[SentimentConfig], BeforeValidator(_validate_sentiment)] = Field(
+        default_factory=SentimentConfig)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
     noise: NoiseConfig = Field(default_factory=NoiseConfig)  # near-duplicate clustering (monitor/noise)
+    scale: ScaleConfig = Field(default_factory=ScaleConfig)
 
     # Where relative paths in the file are resolved; set by load_config, not by the file.
     base_dir: Path = Field(default=Path("."), exclude=True)

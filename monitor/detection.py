@@ -58,6 +58,8 @@ class DetectorContext:
 
     brands: tuple[str, ...] = ()  # the configured brands' names
     copy_as_reposts: int = 1  # what a copy of a post adds to its engagement (`noise.copy_as_reposts`)
+    # A partition of the work (monitor/partitions.py): judge only these brands' posts; empty: every post.
+    only_brands: tuple[str, ...] = ()
 
 
 def available_detectors() -> list[str]:
@@ -82,9 +84,11 @@ def settings_for(plugin: Plugin[Any, Detector], detection: DetectionConfig) -> B
     return plugin.settings(own)
 
 
-def build_detectors(detection: DetectionConfig, brands: Sequence[str], copy_as_reposts: int = 1) -> list[Detector]:
-    """The detectors `detection.detectors` lists, in that order, each with its own settings."""
-    context = DetectorContext(tuple(brands), copy_as_reposts)
+def build_detectors(detection: DetectionConfig, brands: Sequence[str], copy_as_reposts: int = 1,
+                    only_brands: Sequence[str] = ()) -> list[Detector]:
+    """The detectors `detection.detectors` lists, in that order, each with its own settings;
+    `only_brands` restricts them to those brands' posts (one partition of the work)."""
+    context = DetectorContext(tuple(brands), copy_as_reposts, tuple(only_brands))
     detectors = []
     for name in detection.detectors:
         plugin = find_detector(name)

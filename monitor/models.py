@@ -81,6 +81,10 @@ class Mention(BaseModel):
     brand: str
     query: str
     engagement: Engagement = Field(default_factory=Engagement)
+    # False when the platform did not say (no `public_metrics`, a hidden score): `engagement` is then
+    # a placeholder, not zeros. Sources make no snapshot of unknown engagement, so it can neither
+    # lower a spread baseline nor look like a post that stopped growing.
+    engagement_known: bool = True
     rating: int | None = Field(None, ge=1, le=5)
     app_version: str | None = None  # for app-store reviews: which release the reviewer ran
     sentiment: Sentiment | None = None
@@ -88,8 +92,17 @@ class Mention(BaseModel):
     # tagged after sentiment (monitor/topics.py) so an alert can be routed when it is raised.
     topic: str | None = None
     team: str | None = None
+    # The mention id of the post this one quotes (`x:123`): a quote is a new voice about another post.
+    refers_to: str | None = None
+    author_verified: bool | None = None  # None: the platform did not say
+    nsfw: bool = False  # the platform marks the post adult-only (Reddit's over_18)
+    # A tombstone: the post was deleted, its author suspended, or it is no longer public. Its text,
+    # author and URL are purged; the row stays so counts and the triage history stay whole.
+    removed: str | None = None  # why: deleted / removed / suspended / protected / not_found / retention / forgotten
+    removed_at: datetime | None = None
 
     _utc = field_validator("created_at")(_as_utc)
+    _utc_removed = field_validator("removed_at")(_as_utc_or_none)
 
     @staticmethod
     def make_id(source: str, native_id: str) -> str:
@@ -135,6 +148,7 @@ class AlertState(StrEnum):
 class AlertKind(StrEnum):
     spread = "spread"  # one post taking off
     storm = "storm"  # a brand's mention volume or negative share spiking
+    theme = "theme"  # a complaint theme that is new or growing fast (monitor/themes/)
 
 
 class Alert(BaseModel):

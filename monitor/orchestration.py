@@ -5,8 +5,11 @@ Two kinds of DAG, joined by Assets rather than by cross-DAG triggers:
 * `earshot_ingest_<source>`, one per enabled source: fetch and store new mentions. A
   live source polls on its own `poll_seconds`; the replay only runs when triggered.
   Each successful run updates `MENTIONS_ASSET`.
-* `earshot_process`, scheduled on `MENTIONS_ASSET`: score -> detect -> notify. The
-  detect task updates `ALERTS_ASSET`, so other DAGs (reports, escalation) can follow.
+* `earshot_process`, scheduled on `MENTIONS_ASSET`: score -> detect -> notify, with scoring
+  and detection mapped over bounded chunks (brand x time, `monitor.partitions`), one task
+  instance each, so a CeleryExecutor or KubernetesExecutor spreads them over workers
+  (docs/scale-out.md). The commit_alerts task updates `ALERTS_ASSET`, so other DAGs
+  (reports, escalation) can follow.
 
 Every task is one call to a `monitor.pipeline` function, the same ones `earshot run`
 uses, so a DAG run does what a terminal run does. Tasks run in separate processes, so
@@ -181,7 +184,7 @@ def build_ingest_dags(path: Path | None = None) -> dict[str, DAG]:
 
 
 def build_process_dag(path: Path | None = None) -> DAG:
-    """`earshot_process`: score -> detect -> notify, whenever any ingest DAG stored mentions.
+    """`earshot_process`: score -> detect -> notify, whenever any ingest DAG stored mentions, mapped over chunks.
 
     The config is loaded here too, only to validate it: a broken config then shows as an
     import error on this file as well, instead of as failing task runs later.
@@ -199,26 +202,65 @@ def build_process_dag(path: Path | None = None) -> DAG:
         doc_md=(
             f"Runs when `{MENTIONS_ASSET.name}` is updated: score the sentiment of new mentions, "
             f"detect negative posts that spread (updates `{ALERTS_ASSET.name}`), and deliver "
-            f"new alerts to the configured channels.\n\nConfig: `{path}`."
+            f"new alerts to the configured channels. Scoring and detection are mapped over "
+            f"chunks of one brand and time span each (`scale` in the config).\n\nConfig: `{path}`."
         ),
     )
     def process_dag() -> None:
+        # Scoring and detection are mapped over bounded chunks (monitor/partitions.py): one task
+        # instance per chunk, so a CeleryExecutor or KubernetesExecutor spreads them over its
+        # workers, each holding one chunk. Planning reads only counts and the watermark.
+        @task(task_id="plan_scoring", **RETRY_ARGS)
+        def plan_scoring() -> list[dict[str, Any]]:
+            """One chunk per brand and span of hours, each about `scale.score_chunk_posts` pending posts."""
+            from monitor import partitions
+
+            with _open(path) as (config, store):
+                return [c.to_json() for c in partitions.plan_scoring(config, store)]
+
         @task(task_id="score", **RETRY_ARGS)
-        def score() -> dict[str, Any]:
-            """Score unscored mentions; the model is loaded only when there are some."""
-            from monitor import pipeline
+        def score(chunk: dict[str, Any]) -> dict[str, Any]:
+            """Score one chunk; the model is loaded only when it has posts to score."""
+            from monitor import partitions
+
+            plan = partitions.ScoreChunk.from_json(chunk)
+            with _open(path) as (config, store):
+                return {**chunk, "scored": partitions.score_chunk(config, store, plan)}
+
+        # Mapped upstream may have no instance at all (nothing to score): "skipped" is fine here.
+        @task(task_id="plan_detection", trigger_rule="none_failed", **RETRY_ARGS)
+        def plan_detection() -> list[dict[str, Any]]:
+            """Each brand x time partition of what was observed since the last run (the last ends at the newest).
+
+            Noise (copies, spam) is judged here first, once for every chunk."""
+            from monitor import partitions
 
             with _open(path) as (config, store):
-                return {"scored": pipeline.score(config, store)}
+                return [c.to_json() for c in partitions.plan_detection(config, store).chunks]
 
-        @task(task_id="detect", outlets=[ALERTS_ASSET], **RETRY_ARGS)
-        def detect() -> dict[str, Any]:
-            """Store and return the ids of new alerts (one per mention and severity, never repeated)."""
-            from monitor import pipeline
+        @task(task_id="detect", **RETRY_ARGS)
+        def detect(chunk: dict[str, Any]) -> list[dict[str, Any]]:
+            """Candidate alerts for one brand over one partition; stored together by `commit_alerts`."""
+            from monitor import partitions
 
             with _open(path) as (config, store):
-                alerts = pipeline.detect(config, store)
+                found = partitions.detect_chunk(config, store, partitions.DetectChunk.from_json(chunk))
+            return partitions.alerts_to_json(found)
+
+        @task(task_id="commit_alerts", outlets=[ALERTS_ASSET], trigger_rule="none_failed", **RETRY_ARGS)
+        def commit_alerts(plan: list[dict[str, Any]], found: list[list[dict[str, Any]]] | None = None,
+                          ) -> dict[str, Any]:
+            """Store every chunk's candidates in time order (as one process would raise them), then the watermark."""
+            from monitor import partitions
+
+            chunks = [partitions.DetectChunk.from_json(c) for c in plan]
+            candidates = [a for chunk in (found or []) for a in partitions.alerts_from_json(chunk)]
+            watermark = max((c.until for c in chunks), default=None)
+            with _open(path) as (config, store):
+                alerts = partitions.commit_alerts(store, candidates)
+                partitions.finish_detection(store, partitions.DetectionPlan(chunks, watermark))
             summary = {
+                "chunks": len(chunks),
                 "new_alerts": len(alerts),
                 "alert_ids": [a.id for a in alerts],
                 "severities": dict(Counter(a.severity.value for a in alerts)),
@@ -226,7 +268,7 @@ def build_process_dag(path: Path | None = None) -> DAG:
             _set_asset_extra(ALERTS_ASSET, summary)
             return summary
 
-        @task(task_id="notify", **RETRY_ARGS)
+        @task(task_id="notify", trigger_rule="none_failed", **RETRY_ARGS)
         def notify() -> dict[str, Any]:
             """Deliver what each channel has not received yet; a failing channel fails the task.
 
@@ -242,6 +284,21 @@ def build_process_dag(path: Path | None = None) -> DAG:
                 raise RuntimeError(f"alert delivery failed, kept in the outbox: {failed} (sent: {report.sent})")
             return {"sent": report.sent}
 
-        score() >> detect() >> notify()
+        @task(task_id="retention", **RETRY_ARGS)
+        def retention() -> dict[str, Any]:
+            """Enforce retention_days (monitor/removals.py): the scheduled purge, beside the main chain."""
+            from monitor.removals import purge_expired, retention_days
+
+            with _open(path) as (config, store):
+                mentions, snapshots = purge_expired(store, retention_days(config), datetime.now(UTC))
+            return {"purged_mentions": mentions, "purged_snapshots": snapshots}
+
+        scored = score.expand(chunk=plan_scoring())
+        plan = plan_detection()
+        scored >> plan
+        found = detect.expand(chunk=plan)
+        committed = commit_alerts(plan, found)
+        committed >> notify()
+        retention()
 
     return process_dag()

@@ -8,23 +8,25 @@ writes its output back, which is what makes every step safe to repeat or resume.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from monitor.alerts import AlertChannel, DeliveryReport, build_channels, deliver
 from monitor.config import Config
-from monitor.detection import Detector, build_detectors
-from monitor.models import Alert
+from monitor.detection import Detector
+from monitor.models import Alert, Mention
 from monitor.noise.marks import NoiseStats
+from monitor.partitions import DETECT_WATERMARK
+from monitor.removals import apply_removals
 from monitor.sources import Problem, Source, create_source
+from monitor.sources.base import removals_of
 from monitor.store import Quarantined, Store
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]  # (done, total or None when unknown)
-
-DETECT_WATERMARK = "detect:watermark"
 
 
 def cursor_key(source_name: str) -> str:
@@ -40,6 +42,7 @@ class IngestStats:
     problems: list[Problem] = field(default_factory=list)
     quarantined: int = 0  # records newly set aside (bad input, or rows the store could not hold)
     exhausted: bool = True
+    removed: int = 0  # stored posts the platform no longer shows, now tombstones (monitor/removals.py)
 
 
 def ingest(
@@ -63,6 +66,7 @@ def ingest(
         batch = source.fetch(config.brands, store.get_cursor(key))
         quarantine = [Quarantined(source_name, p.where, p.message, p.head) for p in batch.problems if not p.transient]
         result = store.ingest(batch.mentions, batch.snapshots, key, batch.cursor, quarantine=quarantine)
+        stats.removed += apply_removals(store, batch.removals, datetime.now(UTC))
         stats.new_mentions += result.new_mentions
         stats.updated_mentions += result.updated_mentions
         stats.new_snapshots += result.new_snapshots
@@ -92,6 +96,7 @@ def refresh(config: Config, store: Store, source_name: str, source: Source) -> i
     if not recent:
         return 0
     snapshots = source.refresh(recent)
+    apply_removals(store, removals_of(source), datetime.now(UTC))  # posts found gone: tombstones
     return store.ingest([], snapshots).new_snapshots if snapshots else 0
 
 
@@ -104,38 +109,27 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
     The model is loaded here, on first need, never at import: DAG files import this
     module and must stay fast.
     """
-    from monitor.topics import build_classifier, tag_negative
+    from monitor.topics import build_classifier
 
-    pending = store.unscored_mentions(limit=10**9)
-    if not pending:
-        return 0
-    if scorer is None:
-        from sentiment.scorer import load_scorer
-
-        scorer = load_scorer(config.sentiment.model, batch_size=config.sentiment.batch_size,
-                             max_length=config.sentiment.max_length)
     classifier = classifier or build_classifier(config.topics)
     step = config.sentiment.batch_size * 8
     done = 0
-    for start in range(0, len(pending), step):
-        chunk = pending[start : start + step]
-        texts = [f"{m.title}. {m.text}" if m.title else m.text for m in chunk]
-        results = scorer.score(texts)
-        unlabelled = [(m, t) for m, t in zip(chunk, texts, strict=True) if not m.lang]
-        if unlabelled:
-            from sentiment.langid import detect_languages
+    seen: set[str] = set()
+    # Bounded chunks, oldest first: memory stays flat however many are pending, and a crash
+    # loses at most the chunk in hand (scored chunks are stored as they are done).
+    while chunk := store.unscored_mentions(limit=step):
+        if seen.issuperset(m.id for m in chunk):
+            raise RuntimeError(f"the store keeps returning {len(chunk)} mention(s) as unscored after scoring "
+                               "them; refusing to loop (is the store read-only?)")
+        seen = {m.id for m in chunk}
+        if scorer is None:
+            from sentiment.backends import build_backend
 
-            found = detect_languages([t for _, t in unlabelled])
-            store.set_languages([(m.id, lang) for (m, _), lang in zip(unlabelled, found, strict=True) if lang])
-        if classifier is not None:
-            # Topics first: a crash before the sentiments are stored leaves the chunk unscored,
-            # so it is scored and tagged again; the other order could leave it never tagged.
-            scored = [m.model_copy(update={"sentiment": s}) for m, s in zip(chunk, results, strict=True)]
-            store.set_topics(tag_negative(classifier, scored))
-        store.set_sentiments([(m.id, s) for m, s in zip(chunk, results, strict=True)])
+            scorer = build_backend(config.sentiment)
+        score_chunk(store, chunk, scorer, classifier)
         done += len(chunk)
         if progress:
-            progress(done, len(pending))
+            progress(done, None)
     return done
 
 
@@ -147,6 +141,26 @@ def judge_noise(config: Config, store: Store) -> NoiseStats:
     return mark_noise(config, store)
 
 
+def score_chunk(store: Store, chunk: Sequence[Mention], scorer, classifier) -> None:
+    """Score one bounded chunk of mentions, detect missing languages, tag the negative ones, store it all."""
+    texts = [f"{m.title}. {m.text}" if m.title else m.text for m in chunk]
+    results = scorer.score(texts)
+    unlabelled = [(m, t) for m, t in zip(chunk, texts, strict=True) if not m.lang]
+    if unlabelled:
+        from sentiment.langid import detect_languages
+
+        found = detect_languages([t for _, t in unlabelled])
+        store.set_languages([(m.id, lang) for (m, _), lang in zip(unlabelled, found, strict=True) if lang])
+    if classifier is not None:
+        from monitor.topics import tag_negative
+
+        # Topics first: a crash before the sentiments are stored leaves the chunk unscored,
+        # so it is scored and tagged again; the other order could leave it never tagged.
+        scored = [m.model_copy(update={"sentiment": s}) for m, s in zip(chunk, results, strict=True)]
+        store.set_topics(tag_negative(classifier, scored))
+    store.set_sentiments([(m.id, s) for m, s in zip(chunk, results, strict=True)])
+
+
 def detect(config: Config, store: Store, detectors: Sequence[Detector] | None = None) -> list[Alert]:
     """Run each configured detector over what arrived since the last run; store and return the new alerts.
 
@@ -156,25 +170,40 @@ def detect(config: Config, store: Store, detectors: Sequence[Detector] | None = 
     and reads its own history before it (`Detector.history_needed`), so incremental runs
     and a single run raise the same alerts. An alert already stored is not returned again.
     The detectors come from `detection.detectors` (spread, then storm), unless given.
+    Configured detectors run one brand at a time (`monitor.partitions`, the chunks the
+    Airflow DAG maps over), so what is held at once is one brand's window, not every brand's.
     """
+    from monitor.partitions import commit_alerts, detect_chunk, finish_detection, plan_detection
+
+    if detectors is None:
+        plan = plan_detection(config, store, partition_hours=0)  # judges noise first
+        new: list[Alert] = []
+        for chunk in plan.chunks:
+            new += commit_alerts(store, detect_chunk(config, store, chunk))
+        finish_detection(store, plan)
+        return new
     judge_noise(config, store)
     latest = store.latest_observation()
     if latest is None:
         return []
     raw = store.get_cursor(DETECT_WATERMARK)
     since = datetime.fromisoformat(raw) if raw else None
-    if detectors is None:
-        detectors = build_detectors(config.detection, [brand.name for brand in config.brands],
-                                    config.noise.copy_as_reposts)
-    new: list[Alert] = []
+    if since is not None and latest <= since:
+        return []  # nothing observed since the last run: every detector judges only what is newer
+    new = []
     for detector in detectors:
         new += [alert for alert in detector.detect(store, since, latest) if store.add_alert(alert)]
     store.set_cursor(DETECT_WATERMARK, latest.isoformat())
     return new
 
 
+def alert_channels(config: Config, *, sleep: Callable[[float], None] = time.sleep) -> list[AlertChannel]:
+    """The configured alert channels: the `alerts` section, built knowing the brands' names and the config's folder."""
+    return build_channels(config.alerts, [brand.name for brand in config.brands], config.base_dir, sleep=sleep)
+
+
 def notify(config: Config, store: Store, channels: list[AlertChannel] | None = None) -> DeliveryReport:
-    return deliver(store, channels if channels is not None else build_channels(config),
+    return deliver(store, channels if channels is not None else alert_channels(config),
                    lease=timedelta(seconds=config.alerts.delivery_lease_seconds))
 
 

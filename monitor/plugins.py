@@ -1,8 +1,8 @@
 """What every plug point shares: a light descriptor, the entry-point groups, and one registry.
 
-Earshot has several kinds of plugin (sources, alert channels, detectors, stores), each found
-by name through its own entry-point group, and a third-party package adds one by declaring
-an entry point in that group. What the entry point names is a `Plugin`: the plugin's name,
+Earshot has several kinds of plugin (sources, alert channels, detectors, stores, sentiment
+backends), each found by name through its own entry-point group, and a third-party package
+adds one by declaring an entry point in that group. What the entry point names is a `Plugin`: the plugin's name,
 its settings model and a factory. Loading one must stay cheap, because the config is
 validated, and the Airflow DAG files parsed, every few seconds: the settings model imports
 only pydantic, and the factory imports the heavy module (a platform SDK, an HTTP client,
@@ -10,7 +10,8 @@ numpy) only when it is called, inside the task that uses the plugin. `lazy("modu
 is such a factory.
 
 The groups are declared here once; each plug point's own module (`monitor.sources`,
-`monitor.alerts`, `monitor.detection`, `monitor.store`) says what its factory is called with.
+`monitor.alerts`, `monitor.detection`, `monitor.store`, `sentiment.backends`) says what its
+factory is called with.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, EntryPoints, entry_points
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -34,7 +35,7 @@ SOURCES_GROUP = "earshot.sources"
 CHANNELS_GROUP = "earshot.channels"
 DETECTORS_GROUP = "earshot.detectors"
 STORES_GROUP = "earshot.stores"
-SENTIMENT_GROUP = "earshot.sentiment"  # reserved for sentiment backends; none is registered yet
+SENTIMENT_GROUP = "earshot.sentiment"
 
 # How messages name a plugin of each group ("no alert channel named 'pager' is installed").
 GROUPS: Mapping[str, str] = {
@@ -113,11 +114,16 @@ class Plugin(Generic[S, T]):
 
 
 @cache
-def _group(group: str) -> dict[str, EntryPoint]:
+def _entry_points() -> EntryPoints:
     # Scanning every installed distribution's metadata costs tens of milliseconds in a large
-    # environment (Airflow's); once per process and group is enough.
+    # environment (Airflow's): once per process for all the groups, not once per group.
+    return entry_points()
+
+
+@cache
+def _group(group: str) -> dict[str, EntryPoint]:
     found: dict[str, EntryPoint] = {}
-    for ep in entry_points(group=group):
+    for ep in _entry_points().select(group=group):
         found.setdefault(ep.name, ep)  # the first on sys.path wins, as importlib.metadata orders them
     return found
 
@@ -131,12 +137,15 @@ Adapter = Callable[[str, object], Plugin[Any, Any]]
 
 
 @cache
-def load_plugin(group: str, name: str, adapt: Adapter | None = None) -> Plugin[Any, Any]:
+def load_plugin(group: str, name: str, adapt: Adapter | None = None,
+                settings_base: type[BaseModel] | None = None) -> Plugin[Any, Any]:
     """The descriptor registered as `name` in `group`, loaded once per process.
 
     UnknownPlugin if nothing is registered under that name. `adapt` turns an entry point
     that names something else (an old-style plugin class) into a descriptor, or raises
-    PluginError; without it, anything but a `Plugin` is a PluginError.
+    PluginError; without it, anything but a `Plugin` is a PluginError. `settings_base`: the
+    class the plug point's settings models must subclass (`SourceSettings`...), so the
+    config section they validate always has what the plug point reads.
     """
     entry = _group(group).get(name)
     if entry is None:
@@ -149,10 +158,14 @@ def load_plugin(group: str, name: str, adapt: Adapter | None = None) -> Plugin[A
         loaded = adapt(name, loaded)
     if loaded.name != name:
         raise PluginError(f"the {group} entry point {name!r} ({entry.value}) describes a plugin named {loaded.name!r}")
+    if settings_base is not None and not issubclass(loaded.settings_model, settings_base):
+        raise PluginError(f"the {group} plugin {name!r}: its settings model must subclass "
+                          f"{settings_base.__module__}.{settings_base.__qualname__}")
     return loaded
 
 
 def clear_plugin_cache() -> None:
     """Forget what was found, after installing or removing a plugin in a running process (tests)."""
+    _entry_points.cache_clear()
     _group.cache_clear()
     load_plugin.cache_clear()

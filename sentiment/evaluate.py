@@ -21,10 +21,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentiment.data import LABELS, VAL_FILES, Example, default_data_dir, read_jsonl, remove_overlap, text_key
 from sentiment.metrics import Scores, scores
+
+if TYPE_CHECKING:
+    from sentiment.backends import SentimentBackend
 
 __all__ = ["Group", "load_groups", "default_groups", "evaluate", "format_report", "main"]
 
@@ -93,9 +96,9 @@ def _baselines(lang: str) -> list[Any]:
     return found
 
 
-def evaluate(groups: list[Group], scorer: Any, *, baselines: bool = True) -> dict[str, Any]:
+def evaluate(groups: list[Group], scorer: SentimentBackend, *, baselines: bool = True) -> dict[str, Any]:
     """Score every group with the model (and baselines); returns a JSON-able report."""
-    model_name = getattr(scorer, "model_id", "model")
+    model_name = scorer.model_id
     started = time.perf_counter()
     n_texts = 0
     for group in groups:

@@ -31,28 +31,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from monitor.models import Sentiment, SentimentLabel
+from sentiment.backends import SentimentBackend
 from sentiment.bundled import BUNDLED_MODEL_ID, bundled_model_dir
 from sentiment.labels import canonical_labels
 
-__all__ = ["SentimentBackend", "TransformerScorer", "load_scorer"]
+if TYPE_CHECKING:
+    from monitor.config import SentimentConfig
+
+__all__ = ["SentimentBackend", "TransformerScorer", "load_scorer", "scorer_from_settings"]
 
 _ORDER = (SentimentLabel.negative, SentimentLabel.neutral, SentimentLabel.positive)
-
-
-@runtime_checkable
-class SentimentBackend(Protocol):
-    """What the pipeline needs from a sentiment model; lets tests and lexicon fallbacks stand in."""
-
-    model_id: str
-
-    def score(self, texts: Sequence[str]) -> list[Sentiment]: ...
 
 
 def _quantize(model: torch.nn.Module) -> torch.nn.Module:
@@ -223,6 +218,11 @@ class TransformerScorer:
 
 _CACHE: dict[tuple[str, tuple[tuple[str, Any], ...]], TransformerScorer] = {}
 _LOCK = threading.Lock()
+
+
+def scorer_from_settings(settings: SentimentConfig) -> TransformerScorer:
+    """The `transformer` backend's factory (sentiment/backends.py): the shared scorer for the `sentiment` section."""
+    return load_scorer(settings.model, batch_size=settings.batch_size, max_length=settings.max_length)
 
 
 def load_scorer(model: str = "bundled", **kw: Any) -> TransformerScorer:

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from monitor.alerts import build_channels, deliver
+from monitor import pipeline
+from monitor.alerts import deliver
 from monitor.alerts.console import ConsoleChannel
 from monitor.alerts.jsonl import JsonlChannel
 from monitor.alerts.mail import EmailChannel
@@ -308,7 +309,7 @@ def test_every_configured_channel_receives_one_alert(one_alert, http, smtp, tmp_
     monkeypatch.setenv("EARSHOT_WEBHOOK_SECRET", SECRET)
     config = parse_config(channels_config(tmp_path, slack, teams, hook, server), base_dir=tmp_path)
 
-    channels = build_channels(config)
+    channels = pipeline.alert_channels(config)
     report = deliver(one_alert, channels)
 
     assert report.failed == {}
@@ -322,7 +323,7 @@ def test_every_configured_channel_receives_one_alert(one_alert, http, smtp, tmp_
                   hook_request.headers["X-Earshot-Signature"])
     assert slack.received[0].json["blocks"][-1]["elements"][1]["url"].startswith(INBOX)
 
-    assert sum(deliver(one_alert, build_channels(config)).sent.values()) == 0  # a second run sends nothing
+    assert sum(deliver(one_alert, pipeline.alert_channels(config)).sent.values()) == 0  # a second run sends nothing
 
 
 # -- storm alerts (no post) ---------------------------------------------------------------------

@@ -12,7 +12,8 @@ import threading
 import pytest
 from rich.console import Console
 
-from monitor.alerts import ChannelConfigError, DeliveryError, Route, build_channels, deliver
+from monitor import pipeline
+from monitor.alerts import ChannelConfigError, DeliveryError, Route, deliver
 from monitor.alerts.console import ConsoleChannel
 from monitor.alerts.jsonl import JsonlChannel
 from monitor.alerts.mail import EmailChannel
@@ -278,12 +279,12 @@ def test_routes_come_from_the_config_and_name_unknown_brands(tmp_path, monkeypat
     data = {"brands": [{"name": "Brisa Mobile", "queries": ["brisa"]}],
             "alerts": {"channels": [{"type": "slack", "route": {"brands": ["Brisa Mobile"], "min_severity": "warning",
                                                                 "topics": ["billing"]}}]}}
-    [slack] = build_channels(parse_config(data))
+    [slack] = pipeline.alert_channels(parse_config(data))
     assert slack.route == Route.of(["Brisa Mobile"], "warning", ["billing"])
 
     data["alerts"]["channels"][0]["route"]["brands"] = ["Brisa Mobil"]
     with pytest.raises(ChannelConfigError) as err:
-        build_channels(parse_config(data))
+        pipeline.alert_channels(parse_config(data))
     assert "alerts.channels.0.route.brands: no configured brand named 'Brisa Mobil'" in str(err.value)
     data["alerts"]["channels"][0]["route"] = {"min_severity": "urgent"}
     with pytest.raises(ConfigError, match=r"alerts.channels.0.slack.route.min_severity"):
@@ -306,7 +307,7 @@ def test_a_missing_secret_is_named_when_channels_are_built(monkeypatch):
          "sender": "a@example.com", "to": ["b@example.com"]},
     ]}})
     with pytest.raises(ChannelConfigError) as err:
-        build_channels(config)
+        pipeline.alert_channels(config)
     message = str(err.value)
     assert "alerts.channels.0.url_env: the environment variable EARSHOT_SLACK_WEBHOOK_URL" in message
     assert "alerts.channels.1.secret_env: the environment variable EARSHOT_WEBHOOK_SECRET" in message
@@ -344,7 +345,7 @@ def test_two_channels_to_the_same_destination_are_refused(monkeypatch):
     monkeypatch.setenv("EARSHOT_SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/x")
     config = parse_config({**BRANDS, "alerts": {"channels": [{"type": "slack"}, {"type": "slack"}]}})
     with pytest.raises(ChannelConfigError) as err:
-        build_channels(config)
+        pipeline.alert_channels(config)
     assert "alerts.channels.0 and alerts.channels.1 both deliver as slack:EARSHOT_SLACK_WEBHOOK_URL" in str(err.value)
 
 
@@ -364,7 +365,7 @@ def test_secrets_never_reach_names_reports_or_logs(alerted, receiver, smtp_serve
         {"type": "email", "host": "127.0.0.1", "port": smtp_server.port, "username": "alerts",
          "password_env": "SMTP_PW", "sender": "a@brisa.example", "to": ["b@brisa.example"]},
     ]}})
-    channels = build_channels(config, sleep=sleeps)
+    channels = pipeline.alert_channels(config, sleep=sleeps)
 
     receiver.fail_with(503)
     failing = deliver(alerted, channels)
@@ -394,7 +395,7 @@ def test_the_console_shows_severity_reason_and_link(alerted, tmp_path):
 
 def test_the_default_config_builds_the_console(config):
     jsonl = config.resolve(config.alerts.channels[1].path)
-    assert [c.name for c in build_channels(config)] == ["console", f"jsonl:{jsonl}"]
+    assert [c.name for c in pipeline.alert_channels(config)] == ["console", f"jsonl:{jsonl}"]
 
 
 DOCUMENTED_EXAMPLE = """
@@ -439,7 +440,7 @@ def test_the_documented_example_builds_every_channel(tmp_path, monkeypatch):
                         "EARSHOT_SMTP_PASSWORD": "pw", "EARSHOT_WEBHOOK_SECRET": "s"}.items():
         monkeypatch.setenv(name, value)
     config = parse_config(yaml.safe_load(DOCUMENTED_EXAMPLE), base_dir=tmp_path)
-    channels = build_channels(config)
+    channels = pipeline.alert_channels(config)
     assert [type(c).__name__ for c in channels] == [
         "ConsoleChannel", "JsonlChannel", "SlackChannel", "TeamsChannel", "EmailChannel", "WebhookChannel"]
     assert [c.name for c in channels][2:] == [

@@ -33,6 +33,7 @@ SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"
 EXPECTED_SERVICES = {
     "elasticsearch", "kibana", "postgres", "airflow-init", "airflow-apiserver", "airflow-scheduler",
     "airflow-dag-processor", "airflow-triggerer", "earshot-web", "earshot-init",
+    "redis", "airflow-worker",  # the `celery` profile
 }
 ONE_SHOT = {"airflow-init", "earshot-init"}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|API_KEY|ENCRYPTIONKEY|_KEY$", re.IGNORECASE)
@@ -226,3 +227,18 @@ def test_the_stack_config_is_a_valid_earshot_config():
     assert config.store.backend == "elasticsearch"
     assert config.store.elasticsearch.airflow_conn_id == "earshot_elasticsearch"
     assert config.store.elasticsearch.index_prefix == env_example()["EARSHOT_INDEX_PREFIX"]
+
+
+def test_the_celery_profile_adds_a_broker_and_a_scalable_worker_pool():
+    """Scale-out (docs/scale-out.md): the executor and the worker count are .env settings."""
+    services = compose()["services"]
+    assert services["redis"]["profiles"] == ["celery"] and services["airflow-worker"]["profiles"] == ["celery"]
+    worker = services["airflow-worker"]
+    assert worker["command"] == ["celery", "worker"]
+    assert worker["deploy"]["replicas"] == 2  # `--scale airflow-worker=N` for more
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert worker["environment"]["EARSHOT_CONFIG"] == "/opt/earshot/deploy/earshot.yaml"
+    env = services["airflow-scheduler"]["environment"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "${AIRFLOW_EXECUTOR:-LocalExecutor}"
+    assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0"
+    assert all("profiles" not in services[name] for name in EXPECTED_SERVICES - {"redis", "airflow-worker"})

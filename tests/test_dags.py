@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -28,7 +29,7 @@ DAG_FILES = sorted(DAGS.glob("*.py"))
 VIRAL = "x:1991500000000000001"  # the demo's complaint that takes off
 DEMO_MENTIONS = 32  # 33 posts (7 copies of the viral complaint), one excluded by the brand's exclusions ("hiring")
 RESULT = "RESULT:"  # marks the one stdout line a subprocess reports back on
-MAX_DAG_FILE_IMPORT_S = 1.0
+MAX_DAG_FILE_IMPORT_S = 0.5  # issue 16: each DAG file well under a second beyond Airflow itself
 
 
 def write_config(tmp: Path, **changes: dict) -> Path:
@@ -124,9 +125,13 @@ def test_dag_files_parse_through_the_dagbag(demo_env: dict[str, str], tmp_path: 
     process = dags["earshot_process"]
     assert "earshot_mentions" in process["schedule"]
     tasks = process["tasks"]
-    assert tasks["score"]["downstream"] == ["detect"]
-    assert tasks["detect"]["downstream"] == ["notify"]
-    assert tasks["detect"]["outlets"] == ["earshot_alerts"]
+    # Scoring and detection are mapped over chunks (monitor/partitions.py, tests/test_dag_partitions.py).
+    assert tasks["plan_scoring"]["downstream"] == ["score"]
+    assert tasks["score"]["downstream"] == ["plan_detection"]
+    assert tasks["plan_detection"]["downstream"] == ["commit_alerts", "detect"]
+    assert tasks["detect"]["downstream"] == ["commit_alerts"]
+    assert tasks["commit_alerts"]["downstream"] == ["notify"]
+    assert tasks["commit_alerts"]["outlets"] == ["earshot_alerts"]
 
 
 def test_a_live_source_gets_an_ingest_dag_on_its_poll_interval(tmp_path: Path) -> None:
@@ -159,31 +164,39 @@ def test_an_invalid_config_is_a_clear_import_error(tmp_path: Path) -> None:
 def test_a_dag_file_imports_fast_without_the_model(
     dag_file: Path, demo_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """The DAG processor re-imports DAG files all the time: no torch, and well under a second.
+    """The DAG processor re-imports DAG files all the time: no torch, and well under half a second.
 
-    Airflow's own import (~1-2 s) is paid once per parsing process, so it is timed apart.
+    Airflow's own import (~1-2 s) is paid once per parsing process, so it is timed apart. The
+    DAG file is timed in CPU seconds of the parsing process (what the DAG processor spends),
+    so other work on a shared machine does not count against it; a fresh process is tried
+    once more before failing, since a cold disk cache slows the first import after a change.
+    benchmarks/dag_parse.py measures the wall-clock figure with every source enabled.
     """
-    timing = run_python(
-        f"""
+    code = f"""
         import json, runpy, sys, time
 
         start = time.perf_counter()
         import airflow.sdk
         airflow_done = time.perf_counter()
+        cpu = time.process_time()
         runpy.run_path({str(dag_file)!r})
+        cpu_s = time.process_time() - cpu
         done = time.perf_counter()
         heavy = sorted(
             m for m in sys.modules if m.split(".")[0] in ("torch", "transformers") or m == "sentiment.scorer"
         )
-        timing = {{"airflow_s": airflow_done - start, "dag_file_s": done - airflow_done, "heavy": heavy}}
+        timing = {{"airflow_s": airflow_done - start, "dag_file_s": done - airflow_done, "cpu_s": cpu_s,
+                   "heavy": heavy}}
         print({RESULT!r} + json.dumps(timing))
-        """,
-        demo_env,
-        tmp_path,
-    )
-    print(f"{dag_file.name}: airflow.sdk {timing['airflow_s']:.2f} s, DAG file {timing['dag_file_s']:.3f} s")
-    assert timing["heavy"] == []
-    assert timing["dag_file_s"] < MAX_DAG_FILE_IMPORT_S
+        """
+    for _attempt in range(2):
+        timing = cast(dict[str, Any], run_python(code, demo_env, tmp_path))
+        print(f"{dag_file.name}: airflow.sdk {timing['airflow_s']:.2f} s, DAG file {timing['dag_file_s']:.3f} s "
+              f"({timing['cpu_s']:.3f} CPU s)")
+        assert timing["heavy"] == []
+        if timing["cpu_s"] < MAX_DAG_FILE_IMPORT_S:
+            break
+    assert timing["cpu_s"] < MAX_DAG_FILE_IMPORT_S
 
 
 RUN_DAG = f"""

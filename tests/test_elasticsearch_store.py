@@ -452,7 +452,7 @@ def test_index_setup_is_idempotent(fake):
     templates = json.dumps(fake.index_templates, sort_keys=True)
     second = setup_indices(client, t.IndexNames("s"), 90)
     assert first.indices_created == ["s-alerts", "s-deliveries", "s-delivery_claims", "s-quarantine", "s-cursors",
-                                     "s-alert_events"]
+                                     "s-alert_events", "s-erasures"]
     assert second.indices_created == []
     assert json.dumps(fake.index_templates, sort_keys=True) == templates
     assert set(fake.component_templates) == {"s-settings", *(f"s-{k.name}-mappings" for k in t.KINDS)}

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from monitor import pipeline
-from monitor.alerts import available_channels, build_channels, deliver, find_channel
+from monitor.alerts import available_channels, deliver, find_channel
 from monitor.config import ConfigError, parse_config
 from monitor.detection import available_detectors, build_detectors, find_detector
 from monitor.plugins import (
@@ -29,12 +29,13 @@ from monitor.plugins import (
 )
 from monitor.sources import SourceError, available_sources, create_source, find_source
 from monitor.store import SQLiteStore
+from tests.fake_distribution import installed_distribution
 
 BRANDS = {"brands": [{"name": "Acme", "queries": ["acme"]}]}
 BUILT_IN = {
     SOURCES_GROUP: {"replay", "x", "reddit", "googleplay", "appstore", "bluesky", "mastodon", "rss"},
     CHANNELS_GROUP: {"console", "jsonl", "webhook", "slack", "teams", "email"},
-    DETECTORS_GROUP: {"spread", "storm"},
+    DETECTORS_GROUP: {"spread", "storm", "themes"},
 }
 SDKS = ("tweepy", "praw", "prawcore", "atproto", "atproto_client", "mastodon", "google_play_scraper", "feedparser",
         "httpx", "rich", "tenacity", "numpy", "torch", "transformers")
@@ -150,20 +151,10 @@ quiet_hours = fake_earshot_plugin:DETECTOR
 @pytest.fixture
 def third_party(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A package installed on sys.path with entry points in every plugin group."""
-    site = tmp_path / "site"
-    info = site / "fake_earshot_plugin-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-earshot-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(ENTRY_POINTS)
     # The descriptors' module, and the "heavy" module their factories import: the same classes.
-    (site / "fake_earshot_plugin.py").write_text(PACKAGE)
-    (site / "fake_earshot_heavy.py").write_text("from fake_earshot_plugin import *  # noqa: F403\n")
-    monkeypatch.syspath_prepend(str(site))
-    clear_plugin_cache()
-    yield site
-    for module in ("fake_earshot_plugin", "fake_earshot_heavy"):
-        sys.modules.pop(module, None)
-    clear_plugin_cache()
+    modules = {"fake_earshot_plugin": PACKAGE, "fake_earshot_heavy": "from fake_earshot_plugin import *  # noqa: F403\n"}
+    with installed_distribution(tmp_path / "site", monkeypatch, "fake-earshot-plugin", ENTRY_POINTS, modules) as site:
+        yield site
 
 
 # -- the built-in plugins -----------------------------------------------------------------------
@@ -246,7 +237,7 @@ def test_a_third_party_source_channel_and_detector_are_configured_and_built(thir
         assert detectors[1].settings.threshold == 3
         alerts = pipeline.detect(config, store)
         assert [a.id for a in alerts] == ["quiet:Acme:3"]
-        [pager] = build_channels(config)
+        [pager] = pipeline.alert_channels(config)
         assert deliver(store, [pager]).sent == {"pager:care": 1} and pager.sent == ["quiet:Acme:3"]
     finally:
         store.close()
@@ -322,3 +313,25 @@ def test_validating_a_config_with_every_plugin_imports_no_sdk(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.splitlines()[-1]) == []
+
+
+# -- callers go through the protocols ----------------------------------------------------------
+
+# The modules that find, build and use plugin objects (sources, channels, detectors, stores,
+# sentiment backends): what they need of a plugin is in its protocol, so none of them asks an
+# object whether it happens to have an attribute.
+PLUGIN_USERS = ("monitor/plugins.py", "monitor/pipeline.py", "monitor/orchestration.py", "monitor/detection.py",
+                "monitor/sources/registry.py", "monitor/alerts/channels.py", "monitor/alerts/delivery.py",
+                "monitor/store/registry.py", "monitor/indexing.py", "sentiment/backends.py", "sentiment/evaluate.py")
+
+
+def test_no_code_that_uses_plugins_reaches_around_their_protocols():
+    import ast
+
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for path in PLUGIN_USERS:
+        tree = ast.parse((root / path).read_text(encoding="utf-8"))
+        found += [f"{path}:{node.lineno}" for node in ast.walk(tree) if isinstance(node, ast.Call)
+                  and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")]
+    assert found == []

@@ -149,9 +149,10 @@ def test_invalid_utf8_a_lone_surrogate_and_an_oversized_line_are_skipped_with_th
 
 
 def test_the_line_size_limit_comes_from_the_config(tmp_path):
+    from monitor.sources import SourceContext
     from monitor.sources.replay import ReplaySource
     from tests.conftest import demo_config
 
     config = demo_config(tmp_path)
     config.sources["replay"].max_line_bytes = 4096
-    assert ReplaySource.from_config(config).max_line_bytes == 4096
+    assert ReplaySource.from_settings(config.sources["replay"], SourceContext.of(config)).max_line_bytes == 4096

@@ -20,7 +20,8 @@ import pytest
 from typer.testing import CliRunner
 
 from monitor.cli import app
-from monitor.scaffold import ScaffoldError, add_entry_point, class_stem, new_source, next_steps
+from monitor.scaffold import ScaffoldError, add_entry_point, class_stem, new_channel, new_source, next_steps
+from tests.fake_distribution import write_distribution
 from tests.test_dags import DESCRIBE_DAGBAG, airflow_env, run_python, write_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,9 +37,13 @@ def checkout(tmp_path: Path) -> Path:
     root.mkdir()
     shutil.copy2(REPO / "pyproject.toml", root / "pyproject.toml")
     shutil.copytree(REPO / "monitor", root / "monitor", ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "tests" / "sources").mkdir(parents=True)
-    for name in ("__init__.py", "harness.py", "test_contract.py"):
+    (root / "tests" / "sources" / "fakes").mkdir(parents=True)
+    for name in ("__init__.py", "harness.py", "sleeps.py", "test_contract.py", "fakes/_server.py"):
         shutil.copy2(REPO / "tests" / "sources" / name, root / "tests" / "sources" / name)
+    (root / "tests" / "channels").mkdir()
+    for name in ("__init__.py", "harness.py", "test_contract.py"):
+        shutil.copy2(REPO / "tests" / "channels" / name, root / "tests" / "channels" / name)
+    shutil.copy2(REPO / "tests" / "test_alert_support.py", root / "tests" / "test_alert_support.py")
     return root
 
 
@@ -66,7 +71,7 @@ def test_it_generates_the_module_fake_harness_and_entry_point(checkout: Path) ->
     assert entry_points(checkout) == {**before, "widget": "monitor.sources.widget:SOURCE"}
     assert 'widget = "monitor.sources.widget:SOURCE"' in (checkout / "pyproject.toml").read_text()
     module = "".join((checkout / path).read_text() for path in GENERATED[:3])
-    for needle in ("SOURCE = Plugin(", "class WidgetSettings(SourceSettings)", "class WidgetSource", "def fetch(",
+    for needle in ("SOURCE = Plugin(", "class WidgetSettings(RetrySettings)", "class WidgetSource", "def fetch(",
                    "def refresh(", "credential(", "SourceError(", "Problem(", "TODO(new-source)"):
         assert needle in module, needle
     steps = next_steps(result)
@@ -78,6 +83,31 @@ def test_it_generates_the_module_fake_harness_and_entry_point(checkout: Path) ->
     assert not (REPO / "monitor" / "sources" / "widget").exists()
 
 
+def test_the_generated_source_is_built_like_the_built_in_ones(checkout: Path) -> None:
+    """One way to write a source: the shared retries, cursors, fake server and sleeps, nothing of its own."""
+    new_source("widget", checkout, installed=[])
+    package = checkout / "monitor" / "sources" / "widget"
+    built_in = REPO / "monitor" / "sources" / "mastodon"
+    assert sorted(p.name for p in package.glob("*.py")) == sorted(p.name for p in built_in.glob("*.py"))
+    settings = (package / "settings.py").read_text()
+    assert "from monitor.sources.retries import RetrySettings" in settings
+    assert "import httpx" not in settings and "tenacity" not in settings
+    source = (package / "source.py").read_text()
+    for shared in ("from monitor.sources.retries import RetryPolicy, Transient, retry_after_seconds",
+                   "from monitor.sources.cursors import ScanPage, ScanState, fetch_streams, scan_pages",
+                   "RetryPolicy(settings,", "fetch_streams(", "scan_pages(", "first_match(brands"):
+        assert shared in source, shared
+    # No retry loop, backoff arithmetic or cursor format of its own, and only the shared retry names.
+    for own in ("while ", "time.sleep(", "max_attempts", "json.loads", "json.dumps", "2 **"):
+        assert own not in source, own
+    fake = (checkout / "tests" / "sources" / "fakes" / "widget_api.py").read_text()
+    assert "from tests.sources.fakes._server import FakeAPI" in fake and "class FakeWidgetAPI(FakeAPI)" in fake
+    assert "ThreadingHTTPServer" not in fake, "the fake carries its own server plumbing"
+    harness = (checkout / "tests" / "sources" / "harness_widget.py").read_text()
+    assert "from tests.sources.harness import FAST_RETRIES, FakeHarness" in harness
+    assert "class WidgetHarness(FakeHarness)" in harness
+
+
 def test_the_generated_module_and_harness_import_and_the_settings_validate(checkout: Path) -> None:
     new_source("widget", checkout, installed=[])
     code = textwrap.dedent("""
@@ -85,6 +115,7 @@ def test_the_generated_module_and_harness_import_and_the_settings_validate(check
         import pydantic
         import monitor.sources.widget as module
         assert "monitor.sources.widget.source" not in sys.modules, "the descriptor imported the client"
+        assert not {"httpx", "tenacity"} & set(sys.modules), "the descriptor imported the HTTP client"
         from tests.sources import harness_widget
 
         assert module.__file__.startswith(ROOT), module.__file__
@@ -202,3 +233,70 @@ def test_enabling_the_rss_source_makes_its_ingest_dag_appear(tmp_path: Path) -> 
     disabled = write_config(tmp_path, sources={"rss": {**rss, "enabled": False}})
     bag = cast(dict[str, Any], run_python(DESCRIBE_DAGBAG, airflow_env(tmp_path, disabled), tmp_path))
     assert "earshot_ingest_rss" not in bag["dags"]
+
+
+# -- new-channel ------------------------------------------------------------------------------
+
+CHANNEL_FILES = ("monitor/alerts/pager/__init__.py", "monitor/alerts/pager/settings.py",
+                 "monitor/alerts/pager/channel.py", "tests/channels/harness_pager.py")
+
+
+def install_entry_points(root: Path, site: Path) -> None:
+    """What `pip install -e .` does for the registry: the checkout's entry points, as package metadata."""
+    groups = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["entry-points"]
+    write_distribution(site, "earshot-checkout", "".join(
+        f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in names.items()) + "\n"
+        for group, names in groups.items()
+    ))
+
+
+def test_new_channel_generates_a_package_built_like_slack_and_teams(checkout: Path) -> None:
+    before = tomllib.loads((checkout / "pyproject.toml").read_text())["project"]["entry-points"]["earshot.channels"]
+    result = new_channel("pager", checkout, installed=[])
+
+    assert sorted(str(p.relative_to(checkout)) for p in result.created) == sorted(CHANNEL_FILES)
+    after = tomllib.loads((checkout / "pyproject.toml").read_text())["project"]["entry-points"]["earshot.channels"]
+    assert after == {**before, "pager": "monitor.alerts.pager:CHANNEL"}
+    package = "".join((checkout / path).read_text() for path in CHANNEL_FILES[:3])
+    for needle in ('CHANNEL = Plugin("pager", PagerSettings, lazy("monitor.alerts.pager.channel:PagerChannel',
+                   "class PagerSettings(ChatSettings)", 'type: Literal["pager"] = "pager"',
+                   "class PagerChannel(ChatWebhookChannel)", "def message(v: AlertView)", "TODO(new-channel)"):
+        assert needle in package, needle
+    settings = (checkout / CHANNEL_FILES[1]).read_text()
+    assert "httpx" not in settings and "monitor.alerts.chat" not in settings, "the settings import the channel"
+    steps = next_steps(result)
+    for needle in ("pip install -e .", "tests/channels/test_contract.py -k pager", "type: pager",
+                   "EARSHOT_PAGER_WEBHOOK_URL", "docs/adding-a-channel.md"):
+        assert needle in steps, needle
+    assert not (REPO / "monitor" / "alerts" / "pager").exists()
+
+
+def test_the_generated_channel_passes_the_channel_contract_suite_out_of_the_box(checkout: Path, tmp_path: Path) -> None:
+    new_channel("pager", checkout, installed=[])
+    site = tmp_path / "site"
+    install_entry_points(checkout, site)
+    env = subprocess_env(checkout)
+    env["PYTHONPATH"] = f"{checkout}{os.pathsep}{site}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/channels/test_contract.py", "-q", "-p", "no:cacheprovider",
+         "-k", "pager"],
+        cwd=checkout, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert "10 passed" in proc.stdout and "failed" not in proc.stdout, proc.stdout[-2000:]
+
+
+@pytest.mark.parametrize(("name", "why"), [("chat", "reserved"), ("slack", "taken"), ("Pager", "not a valid")])
+def test_new_channel_refuses_bad_or_taken_names(checkout: Path, name: str, why: str) -> None:
+    with pytest.raises(ScaffoldError, match=why):
+        new_channel(name, checkout, installed=[])
+    assert not (checkout / "tests" / "channels" / f"harness_{name}.py").exists()
+
+
+def test_the_new_channel_command_scaffolds_and_refuses_a_second_time(checkout: Path) -> None:
+    runner = CliRunner()
+    first = runner.invoke(app, ["new-channel", "pager", "--root", str(checkout)])
+    assert first.exit_code == 0, first.output
+    assert "monitor/alerts/pager/channel.py" in first.output
+    again = runner.invoke(app, ["new-channel", "pager", "--root", str(checkout)])
+    assert again.exit_code == 2 and "taken" in again.output

@@ -24,6 +24,7 @@ import pytest
 
 from monitor import pipeline
 from monitor.config import demo_config_path, load_config
+from monitor.sources import SourceContext
 from monitor.sources.replay import ReplaySource
 from monitor.store import SQLiteStore
 from monitor.web import create_app
@@ -69,7 +70,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     assert config.sources["replay"].shift_to_now  # the demo as a user sees it: dated as if it just happened
     clock = SteadyClock(START)
     store = SQLiteStore(tmp_path / "earshot.db")
-    pipeline.ingest(config, store, "replay", source=ReplaySource.from_config(config, now=clock))
+    pipeline.ingest(config, store, "replay", source=ReplaySource.from_settings(config.sources["replay"], SourceContext.of(config), now=clock))
     raised = pipeline.run_once(config, store, sources=[], scorer=KeywordScorer(), channels=[]).alerts
     assert raised
     set_aside_scam(store, max(a.created_at for a in raised))

@@ -4,14 +4,14 @@ A channel plugin is a `monitor.plugins.Plugin` whose settings model subclasses
 `monitor.config.ChannelSettings` and whose factory takes `(settings, ChannelContext)` and
 returns an `AlertChannel` (monitor/alerts/base.py). Earshot's own channels are declared in
 monitor/alerts/builtin.py and registered in pyproject.toml like any other; a third-party
-package registers one more entry point in the group. `build_channels` reads
-`alerts.channels` (already validated by each plugin's settings model) and builds them all.
+package registers one more entry point in the group. `build_channels` reads the `alerts`
+section (its channels already validated by each plugin's settings model) and builds them all.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 from monitor.alerts.routing import Route
 from monitor.alerts.secret import ChannelConfigError
 from monitor.config import ChannelSettings
-from monitor.plugins import CHANNELS_GROUP, Plugin, PluginError, installed, load_plugin
+from monitor.plugins import CHANNELS_GROUP, Plugin, installed, load_plugin
 
 if TYPE_CHECKING:
     from monitor.alerts.base import AlertChannel
-    from monitor.config import Config
+    from monitor.config import AlertsConfig
 
 __all__ = ["ChannelContext", "available_channels", "build_channels", "find_channel"]
 
@@ -48,29 +48,30 @@ def available_channels() -> list[str]:
 
 def find_channel(name: str) -> Plugin[Any, AlertChannel]:
     """The channel plugin `type: name` refers to; UnknownPlugin (listing the installed ones) if none."""
-    plugin = load_plugin(CHANNELS_GROUP, name)
-    if not issubclass(plugin.settings_model, ChannelSettings):
-        raise PluginError(f"the {CHANNELS_GROUP} plugin {name!r}: its settings model must subclass "
-                          "monitor.config.ChannelSettings")
-    return plugin
+    return load_plugin(CHANNELS_GROUP, name, settings_base=ChannelSettings)
 
 
-def build_channels(config: Config, *, sleep: Callable[[float], None] = time.sleep) -> list[AlertChannel]:
-    """The configured channels, secrets read from the environment.
+def build_channels(
+    alerts: AlertsConfig, brands: Sequence[str], base_dir: Path = Path("."), *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[AlertChannel]:
+    """The channels of the `alerts` section, secrets read from the environment.
 
-    Raises ChannelConfigError naming every missing environment variable (and any route
-    naming an unknown brand, or two channels delivering to the same destination).
+    Takes its own section, not the whole config: `brands` (the configured brands' names) is
+    all it needs besides, to check routes, and `base_dir` resolves relative paths. Raises
+    ChannelConfigError naming every missing environment variable (and any route naming an
+    unknown brand, or two channels delivering to the same destination).
     """
     built: list[tuple[int, AlertChannel]] = []
     problems: list[str] = []
-    brands = {b.name.casefold(): b.name for b in config.brands}
-    for i, settings in enumerate(config.alerts.channels):
+    known = {name.casefold(): name for name in brands}
+    for i, settings in enumerate(alerts.channels):
         key = f"alerts.channels.{i}"
-        if unknown := [b for b in settings.route.brands if b.casefold() not in brands]:
+        if unknown := [b for b in settings.route.brands if b.casefold() not in known]:
             problems.append(f"{key}.route.brands: no configured brand named {', '.join(map(repr, unknown))}"
-                            f" (brands: {', '.join(brands.values())})")
+                            f" (brands: {', '.join(known.values())})")
         route = Route.of(settings.route.brands, settings.route.min_severity, settings.route.topics)
-        context = ChannelContext(key, route, config.alerts.inbox_url, config.base_dir, sleep)
+        context = ChannelContext(key, route, alerts.inbox_url, base_dir, sleep)
         try:
             built.append((i, find_channel(settings.type).build(settings, context)))
         except ChannelConfigError as exc:

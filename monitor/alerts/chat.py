@@ -15,7 +15,7 @@ import httpx
 from monitor.alerts.render import AlertView, view
 from monitor.alerts.routing import EVERYTHING, Route
 from monitor.alerts.secret import fingerprint, from_env
-from monitor.alerts.transport import HttpSender, RetryPolicy, retry_policy
+from monitor.alerts.transport import HttpChannel, RetryPolicy, retry_policy
 from monitor.models import Alert, Mention
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from monitor.alerts.channels import ChannelContext
 
 
-class ChatWebhookChannel:
+class ChatWebhookChannel(HttpChannel):
     """One chat incoming webhook. `key` (the env variable's name) keeps the outbox across URL rotations."""
 
     kind: ClassVar[str]  # "slack": the first part of the name
@@ -34,14 +34,9 @@ class ChatWebhookChannel:
         timeout: float = 10.0, retry: RetryPolicy | None = None, client: httpx.Client | None = None,
     ) -> None:
         fp = fingerprint(url)
-        self.name = f"{self.kind}:{key or fp}"
-        self.label = f"{self.kind}:{key}#{fp}" if key else f"{self.kind}:#{fp}"
-        self.route = route
-        self.inbox_url = inbox_url
-        self._http = HttpSender(url, self.label, timeout=timeout, retry=retry, client=client)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.label})"
+        super().__init__(url, name=f"{self.kind}:{key or fp}", label=f"{self.kind}:{key}#{fp}" if key else
+                         f"{self.kind}:#{fp}", route=route, inbox_url=inbox_url, timeout=timeout, retry=retry,
+                         client=client)
 
     @classmethod
     def from_settings(cls, settings: ChatSettings, context: ChannelContext) -> ChatWebhookChannel:

@@ -30,7 +30,7 @@ class ConsoleChannel:
 
     def send(self, alert: Alert, mention: Mention | None) -> None:
         style = _STYLE[alert.severity]
-        kind = " STORM" if alert.kind == AlertKind.storm else ""
+        kind = "" if alert.kind == AlertKind.spread else f" {alert.kind.value.upper()}"
         # Post text and reasons are data, not markup: "[bold]" in a post must print as is.
         self.console.print(f"[{style}]ALERT {alert.severity.value.upper()}{kind}[/] [{escape(alert.brand)}] "
                            f"{escape(alert.reason)}")

@@ -73,6 +73,8 @@ def inbox_link(inbox_url: str | None, alert_id: str) -> str | None:
 def _summary(alert: Alert, mention: Mention | None) -> str:
     if alert.kind == AlertKind.storm:
         return "storm of negative mentions" + (f" about {alert.topic}" if alert.topic else "")
+    if alert.kind == AlertKind.theme:
+        return "emerging complaint theme" + (f" about {alert.topic}" if alert.topic else "")
     if mention is None:
         return "negative post spreading"
     if mention.rating is not None and mention.rating <= 2:
@@ -91,6 +93,8 @@ def _facts(alert: Alert, mention: Mention | None) -> tuple[Fact, ...]:
             facts.append(Fact("Rating", f"{mention.rating}/5"))
     elif alert.kind == AlertKind.storm:
         facts.append(Fact("Kind", "mention storm (brand-wide)"))
+    elif alert.kind == AlertKind.theme:
+        facts.append(Fact("Kind", "complaint theme (many posts about one thing)"))
     if alert.velocity_per_min or alert.baseline_per_min:
         what = "engagements/min" if alert.kind == AlertKind.spread else "per min"
         facts.append(Fact("Velocity", f"{alert.velocity_per_min:,.1f} {what} (baseline {alert.baseline_per_min:,.1f})"))
@@ -103,7 +107,7 @@ def _facts(alert: Alert, mention: Mention | None) -> tuple[Fact, ...]:
 
 def view(alert: Alert, mention: Mention | None, inbox_url: str | None = None) -> AlertView:
     severity = alert.severity.value.upper()
-    headline = f"{severity} · {alert.brand}" + (" · storm" if alert.kind == AlertKind.storm else "")
+    headline = f"{severity} · {alert.brand}" + (f" · {alert.kind.value}" if alert.kind != AlertKind.spread else "")
     summary = _summary(alert, mention)
     return AlertView(
         alert=alert,

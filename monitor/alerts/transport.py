@@ -29,6 +29,7 @@ from monitor.alerts.secret import redact
 
 if TYPE_CHECKING:
     from monitor.alerts.builtin import HttpChannelSettings
+    from monitor.alerts.routing import Route
 
 USER_AGENT = "Earshot-Alerts/1"
 
@@ -163,3 +164,25 @@ class HttpSender:
             raise DeliveryError(f"{self.label} refused the alert: HTTP {status}{detail} (check the configured URL)")
 
         return run_with_retries(attempt, policy, self.label)  # type: ignore[return-value]
+
+
+class HttpChannel:
+    """What every channel that POSTs to one URL shares (the chat webhooks, the signed webhook).
+
+    Its `name` and `label` never contain the URL, which often is the credential (each
+    subclass derives them from the environment variable's name, a host, a fingerprint); the
+    URL goes straight into the `HttpSender`.
+    """
+
+    def __init__(
+        self, url: str, *, name: str, label: str, route: Route, inbox_url: str | None, timeout: float,
+        retry: RetryPolicy | None, client: httpx.Client | None,
+    ) -> None:
+        self.name = name
+        self.label = label
+        self.route = route
+        self.inbox_url = inbox_url
+        self._http = HttpSender(url, label, timeout=timeout, retry=retry, client=client)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.label})"

@@ -49,7 +49,7 @@ from monitor.alerts.base import IDEMPOTENCY_HEADER, alert_payload, header_value,
 from monitor.alerts.render import inbox_link
 from monitor.alerts.routing import EVERYTHING, Route
 from monitor.alerts.secret import ChannelConfigError, fingerprint, from_env
-from monitor.alerts.transport import HttpSender, RetryPolicy, retry_policy
+from monitor.alerts.transport import HttpChannel, RetryPolicy, retry_policy
 from monitor.models import Alert, Mention
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def verify(
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-class WebhookChannel:
+class WebhookChannel(HttpChannel):
     """One endpoint. Named by host and URL fingerprint, or by `key` (the env variable holding the URL)."""
 
     def __init__(
@@ -91,16 +91,11 @@ class WebhookChannel:
         fp = fingerprint(url)
         # Webhook URLs often embed a token: names and messages show only the host (or the
         # env variable's name) and a fingerprint, traceable without leaking it to logs.
-        self.name = f"webhook:{key}" if key else f"webhook:{httpx.URL(url).host}#{fp}"
-        self.label = f"webhook:{key}#{fp}" if key else self.name
-        self.route = route
-        self.inbox_url = inbox_url
+        name = f"webhook:{key}" if key else f"webhook:{httpx.URL(url).host}#{fp}"
+        super().__init__(url, name=name, label=f"webhook:{key}#{fp}" if key else name, route=route,
+                         inbox_url=inbox_url, timeout=timeout, retry=retry, client=client)
         self._secret = secret.encode()
         self._clock = clock
-        self._http = HttpSender(url, self.label, timeout=timeout, retry=retry, client=client)
-
-    def __repr__(self) -> str:
-        return f"WebhookChannel({self.label})"
 
     @classmethod
     def from_settings(cls, settings: WebhookSettings, context: ChannelContext) -> WebhookChannel:

@@ -13,7 +13,9 @@ they are the same for every such source, so they live here once:
   the platform's own.
 
 The saved cursor is `{"v": 1, "streams": {key: state}}` (`load_streams` / `dump_streams`);
-`fetch_streams` is the fetch loop over such streams that the search sources share.
+`fetch_streams` is the fetch loop over such streams that the search sources share, and
+`scan_pages` the loop over one stream's pages (with `ScanState`, a stream's part of the
+cursor), which the review sources, Bluesky and every scaffolded source share.
 """
 
 from __future__ import annotations
@@ -96,6 +98,92 @@ class ScanPage:
             self.caught_up = self.caught_up or self.mark.passed(at)
             return False
         return True
+
+
+class Scan(Protocol):
+    """A stream's open newest-first scan, as `scan_pages` moves it: `ScanState`, or a source's own."""
+
+    mark: Any  # a `Mark`: what is stored
+    top: Any  # a `Mark`, the newest the open scan has seen; None: no scan in progress
+    at: Any  # where the open scan continues (a page number, a token); None: the newest page
+    pages: int  # pages the open scan has read
+
+    def open(self) -> None:
+        """Start a scan: a fresh `top`."""
+
+    def finish(self) -> None:
+        """The scan reached the mark (or the end): what it saw is stored, so the mark moves up to `top`."""
+
+
+@dataclass
+class ScanState:
+    """A stream's part of the cursor: what is stored (`mark`) and the newest-first scan under way.
+
+    Saved as `{"mark": ..., "scan": {"at": ..., "top": ..., "pages": n} | null}`; a source
+    whose cursors predate this shape keeps its own `dump`/`load` (the review sources).
+    """
+
+    mark: TimeMark = field(default_factory=TimeMark)
+    top: TimeMark | None = None
+    at: int | str | None = None
+    pages: int = 0
+
+    def open(self) -> None:
+        self.top = TimeMark()
+
+    def finish(self) -> None:
+        if self.top is not None:
+            self.mark.merge(self.top)
+        self.top, self.at, self.pages = None, None, 0
+
+    def dump(self) -> dict[str, Any]:
+        scan = None if self.top is None else {"at": self.at, "top": self.top.dump(), "pages": self.pages}
+        return {"mark": self.mark.dump(), "scan": scan}
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any]) -> ScanState:
+        scan = data.get("scan") or None
+        if scan is None:
+            return cls(TimeMark.load(data.get("mark")))
+        return cls(TimeMark.load(data.get("mark")), TimeMark.load(scan.get("top")), scan.get("at"),
+                   int(scan.get("pages", 0)))
+
+
+Item = TypeVar("Item")
+Position = Any  # a page number or a token: whatever the platform pages by
+
+
+def scan_pages(
+    state: Scan,
+    read: Callable[[Position], tuple[list[Item], Position]],
+    take: Callable[[Item, ScanPage], None],
+    *,
+    pages: int,
+    backfill: int | None = None,
+) -> bool:
+    """Read up to `pages` pages of one stream's newest-first scan; True if the scan is still unfinished.
+
+    `read(at)` returns a page's items and where the next page is (None: this is the last);
+    `take(item, page)` maps one item and keeps it if `page.is_new(...)` says it is not stored
+    yet (a malformed item is the caller's Problem). The scan ends when it reaches the stored
+    mark, the last page, or, on a stream's very first scan, `backfill` pages: then the mark
+    moves up. A `read` that raises leaves the scan where it was, so the next fetch reads that
+    page again.
+    """
+    for _ in range(pages):
+        items, following = read(state.at)
+        if state.top is None:
+            state.open()
+        page = ScanPage(state.mark, state.top)
+        for item in items:
+            take(item, page)
+        state.pages += 1
+        backfilled = backfill is not None and state.mark.at is None and state.pages >= backfill
+        if page.caught_up or following is None or backfilled:
+            state.finish()
+            return False
+        state.at = following
+    return True
 
 
 class _State(Protocol):

@@ -69,11 +69,7 @@ def _adapt(name: str, loaded: object) -> Plugin[Any, Source]:
 
 def find_source(name: str) -> Plugin[Any, Source]:
     """The source plugin `name`; UnknownPlugin (naming the installed ones) if there is none."""
-    plugin = load_plugin(SOURCES_GROUP, name, _adapt)
-    if not issubclass(plugin.settings_model, SourceSettings):
-        raise PluginError(f"the {SOURCES_GROUP} plugin {name!r}: its settings model must subclass "
-                          "monitor.config.SourceSettings")
-    return plugin
+    return load_plugin(SOURCES_GROUP, name, _adapt, SourceSettings)
 
 
 def available_sources() -> list[str]:

@@ -31,7 +31,7 @@ from typing import Annotated, BinaryIO, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from monitor.config import BrandConfig, Config, SourceSettings
+from monitor.config import BrandConfig, SourceSettings
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
 from monitor.plugins import Plugin, lazy
 from monitor.quarantine import HEAD_CHARS, record_head
@@ -229,13 +229,6 @@ class ReplaySource:
         return cls(context.resolve(settings.resolved_path()), speed=settings.speed,
                    shift_to_now=settings.shift_to_now, now=now, max_line_bytes=settings.max_line_bytes)
 
-    @classmethod
-    def from_config(cls, config: Config, now: Callable[[], datetime] = utcnow) -> ReplaySource:
-        """The replay `sources.replay` describes, on an injectable clock (tests, scripts)."""
-        settings = config.sources["replay"]
-        assert isinstance(settings, ReplaySettings)
-        return cls.from_settings(settings, SourceContext.of(config), now)
-
     def _released_until(self, first_event: datetime) -> datetime | None:
         """Recorded time the replay clock has reached; None means everything is released."""
         if self.speed <= 0:
@@ -301,7 +294,7 @@ class ReplaySource:
             return
         searchable = f"{event.title or ''} {event.text}"
         for brand in brands:
-            query = brand.match(searchable)
+            query = brand.match(searchable, lang=event.lang, source=event.source, author=event.author.handle)
             if query is None:
                 continue
             batch.mentions.append(

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
 from monitor.sources.base import Batch, Problem, SourceError
-from monitor.sources.cursors import ScanPage, TimeMark, dump_streams, load_streams
+from monitor.sources.cursors import ScanPage, ScanState, dump_streams, load_streams, scan_pages
 from monitor.sources.retries import RetryPolicy, Transient
 
 log = logging.getLogger(__name__)
@@ -94,31 +94,8 @@ class ReviewPage:
     broken: str | None = None  # a reply that is not the documented shape: read again next fetch
 
 
-@dataclass
-class ScanState:
-    """A stream's part of the cursor: what is stored (`mark`) and the newest-first scan under way.
-
-    Each source saves it in its own JSON shape (`dump`, `load`), kept as it was before the two
-    sources shared this loop, so cursors already stored keep working.
-    """
-
-    mark: TimeMark = field(default_factory=TimeMark)
-    top: TimeMark | None = None  # the newest the open scan has seen; None: no scan in progress
-    at: int | str | None = None  # where the open scan continues (a page number, a token)
-    pages: int = 0  # pages the open scan has read
-
-    def finish(self) -> None:
-        """The scan reached the mark (or the end): what it saw is stored, the mark moves up."""
-        if self.top is not None:
-            self.mark.merge(self.top)
-        self.top, self.at, self.pages = None, None, 0
-
-    def dump(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    @classmethod
-    def load(cls, data: Mapping[str, Any]) -> ScanState:
-        raise NotImplementedError
+class _BrokenPage(Exception):
+    """A page that is not the documented shape (`ReviewPage.broken`): the scan stops before it."""
 
 
 class ReviewSource(Generic[A]):
@@ -187,35 +164,30 @@ class ReviewSource(Generic[A]):
     def _scan(self, stream: Stream[A], state: ScanState, batch: Batch, seen: set[str]) -> bool:
         """Read a few pages of one stream's scan; True if the scan is still unfinished."""
         where = stream.where(self.name)
-        backfill = self._backfill_pages()
-        for _ in range(self.settings.pages_per_fetch):
-            page = self._read(stream, state.at)
-            number = state.pages + 1
+
+        def read(at: int | str | None) -> tuple[list[Any], int | str | None]:
+            page = self._read(stream, at)
             if page.broken is not None:
-                batch.problems.append(Problem(f"{where} page {number}", f"{page.broken}; will retry next fetch",
-                                              transient=True))
-                log.warning("%s: skipped an unreadable page %d of %s: %s", self.name, number, where, page.broken)
-                return False  # the scan stays where it was; the next fetch reads this page again
-            if state.top is None:
-                state.top = TimeMark()
-            scan = ScanPage(state.mark, state.top)
-            for raw in page.reviews:
-                try:
-                    mention = self._mention(raw, stream)
-                except ValueError as exc:
-                    batch.problems.append(Problem(f"{where} page {number}", str(exc)))
-                    continue
-                if mention is not None and scan.is_new(mention.created_at, mention.native_id) \
-                        and mention.id not in seen:
-                    seen.add(mention.id)
-                    batch.add(mention, self._now())
-            state.pages += 1
-            backfilled = backfill is not None and state.mark.at is None and state.pages >= backfill
-            if scan.caught_up or page.next is None or backfilled:
-                state.finish()
-                return False
-            state.at = page.next
-        return True
+                raise _BrokenPage(page.broken)
+            return page.reviews, page.next
+
+        def take(raw: Any, scan: ScanPage) -> None:
+            try:
+                mention = self._mention(raw, stream)
+            except ValueError as exc:
+                batch.problems.append(Problem(f"{where} page {state.pages + 1}", str(exc)))
+                return
+            if mention is not None and scan.is_new(mention.created_at, mention.native_id) and mention.id not in seen:
+                seen.add(mention.id)
+                batch.add(mention, self._now())
+
+        try:
+            return scan_pages(state, read, take, pages=self.settings.pages_per_fetch, backfill=self._backfill_pages())
+        except _BrokenPage as exc:
+            number = state.pages + 1
+            batch.problems.append(Problem(f"{where} page {number}", f"{exc}; will retry next fetch", transient=True))
+            log.warning("%s: skipped an unreadable page %d of %s: %s", self.name, number, where, exc)
+            return False  # the scan stays where it was; the next fetch reads this page again
 
     # --- refresh ------------------------------------------------------------------------------
 

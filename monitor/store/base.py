@@ -32,6 +32,26 @@ class IngestResult:
     quarantined: int = 0  # records set aside this call (bad input, or a mention the backend could not store)
 
 
+REMOVED_AUTHOR = "[removed]"  # a tombstone's author: the handle is purged with the text and URL
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """One entry of the erasure audit log: what was purged, why, by whom, and how much.
+
+    The log records the fact of an erasure, never the erased data (no text, and for a
+    right-to-erasure request the subject is the author's handle, which the requester gave)."""
+
+    id: str
+    at: datetime
+    actor: str
+    action: str  # removed (the platform said so) / retention / forget
+    subject: str  # the source, the cutoff, or `source:handle`
+    reason: str
+    mentions: int
+    snapshots: int = 0
+
+
 TREND_BUCKETS = (1, 5, 10, 15, 30, 60)  # minutes; each divides an hour, so buckets align on the clock
 
 
@@ -214,8 +234,10 @@ class Store(Protocol):
     def set_topics(self, results: Sequence[tuple[str, str, str | None]]) -> None:
         """Tag mentions with (mention_id, topic, team); like sentiment, a re-fetch keeps the tag."""
 
-    def snapshots_since(self, since: datetime) -> list[EngagementSnapshot]:
-        """Snapshots observed at or after `since`, oldest first."""
+    def snapshots_since(self, since: datetime, until: datetime | None = None,
+                        brand: str | None = None) -> list[EngagementSnapshot]:
+        """Snapshots observed at or after `since` (and at or before `until`, of `brand`'s mentions, when
+        given), oldest first: a detector judging one brand's time partition reads only that."""
 
     def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]: ...
 
@@ -356,6 +378,30 @@ class Store(Protocol):
                         bucket_minutes: int = 60) -> list[TrendPoint]:
         """Like `trend`, counting only the copies of earlier posts: what storm detection takes
         out of the volume so that one text posted by a bot ring is not a storm of voices."""
+
+    # -- removals, retention and erasure (monitor/removals.py decides; the store purges) --------
+
+    def tombstone(self, removals: Sequence[tuple[str, str]], at: datetime) -> int:
+        """Turn these mentions (id, reason) into tombstones: text, title, author and URL purged,
+        `removed`/`removed_at` set, out of the text search; id, source, brand, times, engagement,
+        snapshots and alerts stay, so counts and the triage history stay whole. A re-fetch never
+        brings a tombstone back. Unknown ids and mentions already removed are skipped; returns
+        how many became tombstones."""
+
+    def mention_ids_by_author(self, handle: str, source: str | None = None) -> list[str]:
+        """Every stored mention by this author (case-insensitive), from one source or all: what a
+        right-to-erasure request covers."""
+
+    def purge_older_than(self, cutoff: datetime) -> tuple[int, int]:
+        """Retention: mentions created and snapshots observed before `cutoff` are deleted; a mention an
+        alert refers to becomes a tombstone instead (reason `retention`), so the alert keeps its
+        post. Returns (mentions purged, snapshots deleted)."""
+
+    def add_erasure(self, entry: Erasure) -> None:
+        """Append an entry to the erasure audit log."""
+
+    def erasures(self, limit: int = 100) -> list[Erasure]:
+        """The erasure audit log, newest first."""
 
     def close(self) -> None:
         """Release the connection; the store is not used afterwards."""

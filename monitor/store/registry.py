@@ -6,21 +6,21 @@ validating its settings or parsing a DAG file never imports a database client. E
 own stores (sqlite, elasticsearch) are declared in pyproject.toml like any other; a
 third-party store is a package that declares one more entry point in this group.
 
-The machinery is kept small and store-specific on purpose, so that it can move onto
-a shared plugin registry (one per plug point) without changing the descriptors.
+A `StoreDescriptor` is a `monitor.plugins.Plugin` (its factory takes the settings and the
+directory relative paths resolve in) that can also say where the data goes without opening
+the store; it is found through the registry every plug point shares (`load_plugin`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from monitor.plugins import STORES_GROUP  # declared once, with the other plug points' groups
+from monitor.plugins import STORES_GROUP, Plugin, PluginError, UnknownPlugin, installed, load_plugin
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -35,19 +35,18 @@ class UnknownStore(ValueError):
 
 
 @dataclass(frozen=True)
-class StoreDescriptor(Generic[S]):
-    """What the registry knows of a store before it is used: cheap to import."""
+class StoreDescriptor(Plugin[S, "Store"]):
+    """What the registry knows of a store before it is used: cheap to import.
 
-    name: str
-    settings_model: type[S]  # the store's settings, validated like the rest of the config
-    factory: Callable[[S, Path], Store]  # (settings, directory relative paths are resolved in) -> the store
-    describe: Callable[[S, Path], str]  # where the data goes, in one line with no secret (`earshot run`, check-config)
+    `factory(settings, base_dir) -> Store`; `describe(settings, base_dir)` says where the data
+    goes, in one line with no secret (`earshot run`, check-config), without opening the store.
+    """
+
+    describe: Callable[[S, Path], str]
 
     def open(self, settings: S | Mapping[str, Any], base_dir: Path = Path(".")) -> Store:
         """The store these settings describe; importing its module happens here, not before."""
-        if not isinstance(settings, self.settings_model):
-            settings = self.settings_model.model_validate(settings)
-        return self.factory(settings, base_dir)
+        return self.build(settings, base_dir)
 
     def settings_from(self, store_section: BaseModel) -> S:
         """This store's settings out of the config's `store` section: its own sub-section
@@ -61,22 +60,18 @@ class StoreDescriptor(Generic[S]):
 
 
 def installed_stores() -> list[str]:
-    return sorted({ep.name for ep in entry_points(group=STORES_GROUP)})
+    return installed(STORES_GROUP)
 
 
 def find_store(name: str) -> StoreDescriptor[Any]:
     """The descriptor of the store called `name`; UnknownStore if none is installed under it."""
-    found = entry_points(group=STORES_GROUP, name=name)
-    if not found:
-        installed = ", ".join(installed_stores()) or "none"
-        raise UnknownStore(f"store.backend: no store named {name!r} is installed (installed: {installed})")
-    descriptor = next(iter(found)).load()
+    try:
+        descriptor = load_plugin(STORES_GROUP, name)
+    except UnknownPlugin as exc:
+        raise UnknownStore(f"store.backend: {exc}") from None
     if not isinstance(descriptor, StoreDescriptor):
-        raise TypeError(
-            f"the {STORES_GROUP} entry point {name!r} is a {type(descriptor).__name__}, not a StoreDescriptor"
-        )
-    if descriptor.name != name:
-        raise TypeError(f"the {STORES_GROUP} entry point {name!r} describes a store named {descriptor.name!r}")
+        raise PluginError(f"the {STORES_GROUP} entry point {name!r} is a {type(descriptor).__name__}, "
+                          "not a StoreDescriptor")
     return descriptor
 
 

@@ -9,38 +9,27 @@ files it under one of a few authors' DIDs.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from monitor.sources.bluesky.source import BlueskySettings, BlueskySource
 from tests.sources.fakes.bluesky_api import Author, FakeBluesky, Post
-from tests.sources.sleeps import CappedSleeps
+from tests.sources.harness import FAST_RETRIES, FakeHarness
 
 AUTHORS = [Author("did:plc:ana0000000000000000000000", "ana.bsky.social", "Ana"),
            Author("did:plc:ben0000000000000000000000", "ben.bsky.social", None)]
 GONE = Author("did:plc:gone000000000000000000000", "handle.invalid")  # deactivated: the PDS no longer vouches
 
 
-class BlueskyHarness:
+class BlueskyHarness(FakeHarness):
     name = "bluesky"
     page_size = 5
     secret = "s3cret-app-pass-x9z"  # the app password the source is given
     matches_text = True
-    network_failures = True
-    engagement = "refresh"
 
     def __init__(self) -> None:
-        self.fake = FakeBluesky(handle="earshot.test", password=self.secret, page_size=self.page_size)
-        self.sleeps = CappedSleeps()  # every wait the source asked for, in order
-
-    def start(self, tmp_path: Path) -> None:
-        self.fake.start()
-
-    def stop(self) -> None:
-        self.fake.stop()
+        super().__init__(FakeBluesky(handle="earshot.test", password=self.secret, page_size=self.page_size))
 
     def settings(self) -> BlueskySettings:
-        return BlueskySettings(base_url=self.fake.url, page_size=self.page_size, backoff_seconds=0.01, retries=3,
-                               max_rate_limit_wait_seconds=5)
+        return BlueskySettings(base_url=self.fake.url, page_size=self.page_size, **FAST_RETRIES)
 
     def source(self) -> BlueskySource:
         return BlueskySource(self.settings(), self.fake.handle, self.secret, sleep=self.sleeps)
@@ -53,11 +42,9 @@ class BlueskyHarness:
     def set_likes(self, native_id: str, likes: int) -> None:
         self.fake.find(native_id).likes = likes
 
-    def fail_next(self, status: int, times: int = 1) -> None:
-        self.fake.fail_next(status, times)
-
-    def break_next_payload(self) -> None:
-        self.fake.break_next_payload()
+    def remove(self, native_id: str) -> None:
+        """Deleted by its author: the platform no longer returns it (tests/sources/test_contract.py)."""
+        self.fake.delete(native_id)
 
 
 def make_harness() -> BlueskyHarness:

@@ -9,38 +9,27 @@ configured app is a mention of the app's brand (`matches_text = False`).
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from monitor.sources.googleplay.source import GooglePlaySettings, GooglePlaySource
 from tests.sources.fakes.googleplay_api import FakeGooglePlay, Review
-from tests.sources.harness import BRAND
-from tests.sources.sleeps import CappedSleeps
+from tests.sources.harness import BRAND, FAST_RETRIES, FakeHarness
 
 APP_ID = "com.acme.app"
 
 
-class GooglePlayHarness:
+class GooglePlayHarness(FakeHarness):
     name = "googleplay"
     page_size = 5
     secret = ""  # Google Play takes no credential
     matches_text = False  # the brand comes from the app's configuration, not from the text
-    network_failures = True
-    engagement = "refresh"
 
     def __init__(self) -> None:
-        self.fake = FakeGooglePlay(page_size=self.page_size)
-        self.sleeps = CappedSleeps()  # every wait the source asked for, in order
-
-    def start(self, tmp_path: Path) -> None:
-        self.fake.start()
-
-    def stop(self) -> None:
-        self.fake.stop()
+        super().__init__(FakeGooglePlay(page_size=self.page_size))
 
     def settings(self) -> GooglePlaySettings:
         return GooglePlaySettings(
             apps=[{"app_id": APP_ID, "brand": BRAND.name}], base_url=self.fake.url, page_size=self.page_size,
-            backoff_seconds=0.01, retries=3, max_rate_limit_wait_seconds=5,
+            **FAST_RETRIES,
         )
 
     def source(self) -> GooglePlaySource:
@@ -53,12 +42,6 @@ class GooglePlayHarness:
 
     def set_likes(self, native_id: str, likes: int) -> None:
         self.fake.set_helpful(native_id, likes)
-
-    def fail_next(self, status: int, times: int = 1) -> None:
-        self.fake.fail_next(status, times)
-
-    def break_next_payload(self) -> None:
-        self.fake.break_next_payload()
 
 
 def make_harness() -> GooglePlayHarness:

@@ -9,36 +9,26 @@ source reads the instance version first (`/api/v1/instance`), so that is the req
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from monitor.sources.mastodon.source import MastodonSettings, MastodonSource
 from tests.sources.fakes.mastodon_api import Account, FakeMastodon, Status
-from tests.sources.sleeps import CappedSleeps
+from tests.sources.harness import FAST_RETRIES, FakeHarness
 
 AUTHORS = [Account("1", "ana", 1200), Account("2", "ben", 40, domain="other.example")]
 
 
-class MastodonHarness:
+class MastodonHarness(FakeHarness):
     name = "mastodon"
     page_size = 5
     secret = "mastodon-token-Zq81xx"  # the access token the source is given
     matches_text = True
-    network_failures = True
-    engagement = "refresh"
 
     def __init__(self) -> None:
-        self.fake = FakeMastodon(token=self.secret, page_size=self.page_size)
-        self.sleeps = CappedSleeps()  # every wait the source asked for, in order
-
-    def start(self, tmp_path: Path) -> None:
-        self.fake.start()
-
-    def stop(self) -> None:
-        self.fake.stop()
+        super().__init__(FakeMastodon(token=self.secret, page_size=self.page_size))
 
     def settings(self) -> MastodonSettings:
         return MastodonSettings(api_base_url=self.fake.url, hashtags=["acme"], page_size=self.page_size,
-                                backoff_seconds=0.01, retries=3, max_rate_limit_wait_seconds=5)
+                                **FAST_RETRIES)
 
     def source(self) -> MastodonSource:
         return MastodonSource(self.settings(), self.secret, sleep=self.sleeps)
@@ -51,11 +41,9 @@ class MastodonHarness:
     def set_likes(self, native_id: str, likes: int) -> None:
         self.fake.status(native_id).favourites = likes
 
-    def fail_next(self, status: int, times: int = 1) -> None:
-        self.fake.fail_next(status, times)
-
-    def break_next_payload(self) -> None:
-        self.fake.break_next_payload()
+    def remove(self, native_id: str) -> None:
+        """Deleted by its author: the platform no longer returns it (tests/sources/test_contract.py)."""
+        self.fake.delete(native_id)
 
 
 def make_harness() -> MastodonHarness:

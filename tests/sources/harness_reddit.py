@@ -71,6 +71,14 @@ class RedditHarness:
     def set_likes(self, native_id: str, likes: int) -> None:
         self.fake.set_score(self.native_id_for(native_id), likes)
 
+    # -- issue 17's platform behaviours (tests/sources/test_contract.py)
+
+    def remove(self, native_id: str) -> None:
+        self.fake.take_down(self.native_id_for(native_id), "[removed]")
+
+    def hide_engagement(self, native_id: str) -> None:
+        self.fake.things[self.native_id_for(native_id)].score_hidden = True
+
     def fail_next(self, status: int, times: int = 1) -> None:
         self.fake.fail_next(status, times)
 

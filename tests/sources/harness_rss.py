@@ -9,6 +9,8 @@ then `create_source("rss", config)` through the entry point. Feeds carry no enga
 
 from __future__ import annotations
 
+import html
+
 import os
 from datetime import datetime
 from pathlib import Path
@@ -53,7 +55,7 @@ class RSSHarness:
             "sources": {"rss": {
                 "feeds": [{"url": self.server.url(path), "token_env": TOKEN_ENV} for path in FEEDS],
                 "backoff_seconds": 0.01,
-                "max_wait_seconds": 5,
+                "max_rate_limit_wait_seconds": 5,
             }},
         }, source="harness_rss")
         return create_source("rss", config)
@@ -63,7 +65,7 @@ class RSSHarness:
         path = FEEDS[len(self._feed_of) % len(FEEDS)]
         self._feed_of[native_id] = path
         self.server.publish(path, FakeEntry(
-            id=self.native_id_for(native_id), title=f"Post {native_id}", summary_html=f"<p>{text}</p>", published=created_at,
+            id=self.native_id_for(native_id), title=f"Post {native_id}", summary_html=f"<p>{html.escape(text, quote=False)}</p>", published=created_at,
             author=None if author_missing else f"Writer {native_id}",
             link=f"https://news.example/posts/{native_id}",
         ))

@@ -58,6 +58,24 @@ class XHarness:
     def set_likes(self, native_id: str, likes: int) -> None:
         self.fake.set_likes(native_id, likes)
 
+    # -- issue 17's platform behaviours (tests/sources/test_contract.py)
+
+    def remove(self, native_id: str) -> None:
+        self.fake.delete(native_id)
+
+    def hide_engagement(self, native_id: str) -> None:
+        self.fake.tweets[native_id].metrics_hidden = True
+
+    def edit(self, native_id: str, text: str) -> None:
+        """An edit gets a new (larger) id; its history starts with `native_id`."""
+        self.fake.edit(native_id, str(int(native_id) * 1000 + 1), text)
+
+    def repost(self, native_id: str) -> None:
+        original = self.fake.tweets[native_id]
+        self.fake.add_user("202", "k_tanaka", followers=180)
+        self.fake.publish(str(int(native_id) * 1000 + 2), original.text, original.created_at, author_id="202",
+                          is_retweet=True, retweet_of=native_id)
+
     def fail_next(self, status: int, times: int = 1) -> None:
         self.fake.fail_next(status, times)
 

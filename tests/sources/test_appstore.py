@@ -15,7 +15,7 @@ from monitor.sources import SourceError
 from monitor.sources.appstore.source import AppStoreSettings, AppStoreSource, StoreApp, entry_to_mention, is_app_entry
 from monitor.store import SQLiteStore
 from tests.sources.fakes.appstore_api import FakeAppStore, Review
-from tests.sources.harness import BRAND
+from tests.sources.harness import BRAND, ingest, stored_cursor
 from tests.sources.sleeps import Sleeps
 
 APP = "284882215"
@@ -37,12 +37,6 @@ def make_source(fake: FakeAppStore, sleeps: Sleeps | None = None, **overrides: A
     return AppStoreSource(AppStoreSettings(**settings), sleep=sleeps if sleeps is not None else Sleeps())
 
 
-def ingest(source: AppStoreSource, store: SQLiteStore) -> pipeline.IngestStats:
-    return pipeline.ingest(parse_config({"brands": [b.model_dump() for b in BRANDS]}), store, "appstore", source=source)
-
-
-def cursor(store: SQLiteStore) -> str | None:
-    return store.get_cursor(pipeline.cursor_key("appstore"))
 
 
 def publish(fake: FakeAppStore, n: int, start: datetime = T0, first_id: int = 9000, country: str = "us") -> list[str]:
@@ -173,7 +167,7 @@ def test_a_refusal_raises_at_once(fake: FakeAppStore, status: int) -> None:
 def test_an_outage_raises_after_backing_off_and_stores_nothing(fake: FakeAppStore, store: SQLiteStore) -> None:
     publish(fake, 2)
     ingest(make_source(fake), store)
-    before = cursor(store)
+    before = stored_cursor(store, "appstore")
     publish(fake, 5, start=T0 + timedelta(hours=1), first_id=100)
     fake.fail_next(500, times=100)
     fake.requests.clear()
@@ -181,21 +175,21 @@ def test_an_outage_raises_after_backing_off_and_stores_nothing(fake: FakeAppStor
     with pytest.raises(SourceError, match=r"App Store feed is failing \(HTTP 500\); gave up after 3 attempts"):
         ingest(make_source(fake, sleeps), store)
     assert (sleeps, len(fake.requests)) == ([0.5, 1.0], 3)
-    assert (store.count_mentions(), cursor(store)) == (2, before)
+    assert (store.count_mentions(), stored_cursor(store, "appstore")) == (2, before)
 
 
 def test_an_outage_on_a_later_page_stores_nothing_either(fake: FakeAppStore, store: SQLiteStore) -> None:
     publish(fake, 7)
     ingest(make_source(fake), store)
     publish(fake, 7, start=T0 + timedelta(hours=1), first_id=100)
-    batch = make_source(fake, pages_per_fetch=1).fetch(BRANDS, cursor(store))
+    batch = make_source(fake, pages_per_fetch=1).fetch(BRANDS, stored_cursor(store, "appstore"))
     store.ingest(batch.mentions, batch.snapshots, pipeline.cursor_key("appstore"), batch.cursor)
     assert not batch.exhausted, "one page stored, the scan is still open"
-    stored, open_scan = store.count_mentions(), cursor(store)
+    stored, open_scan = store.count_mentions(), stored_cursor(store, "appstore")
     fake.fail_next(503, times=3)  # every attempt of the next run
     with pytest.raises(SourceError):
         ingest(make_source(fake), store)
-    assert (store.count_mentions(), cursor(store)) == (stored, open_scan)
+    assert (store.count_mentions(), stored_cursor(store, "appstore")) == (stored, open_scan)
     ingest(make_source(fake), store)
     assert store.count_mentions() == 14, "the open scan resumes where it stopped"
 

@@ -14,7 +14,7 @@ from monitor.sources import SourceError, create_source
 from monitor.sources.bluesky.source import HANDLE_ENV, PASSWORD_ENV, BlueskySettings, BlueskySource
 from monitor.store import SQLiteStore
 from tests.sources.fakes.bluesky_api import Author, FakeBluesky, Post
-from tests.sources.harness import BRAND
+from tests.sources.harness import BRAND, ingest
 from tests.sources.sleeps import Sleeps
 
 PASSWORD = "app-pass-abcd-efgh"
@@ -38,9 +38,6 @@ def make_source(fake: FakeBluesky, sleeps: Sleeps | None = None, password: str =
                                   **overrides})
     return BlueskySource(settings, "earshot.test", password, sleep=sleeps if sleeps is not None else Sleeps())
 
-
-def ingest(source: BlueskySource, store: SQLiteStore) -> pipeline.IngestStats:
-    return pipeline.ingest(parse_config({"brands": [b.model_dump() for b in BRANDS]}), store, "bluesky", source=source)
 
 
 def post(rkey: str, text: str = "acme support is slow", minutes_ago: float = 60, author: Author = ANA,
@@ -79,9 +76,10 @@ def test_missing_counts_and_a_deactivated_author_still_make_a_mention(fake: Fake
 
 def test_only_posts_that_match_a_brand_and_no_exclusion_are_mentions(fake: FakeBluesky) -> None:
     fake.publish(post("1", "acme is hiring engineers", 3))
-    fake.publish(post("2", "acmeville has nice weather", 2))  # the fake's search is a substring match
+    fake.publish(post("2", "acmeville has nice weather", 2))  # the fake's search is a substring match...
     fake.publish(post("3", "ACME fixed it, thanks", 1))
-    assert [m.native_id for m in make_source(fake).fetch(BRANDS, None).mentions] == ["3", "2"]
+    # ... but the brand's query matches whole words only
+    assert [m.native_id for m in make_source(fake).fetch(BRANDS, None).mentions] == ["3"]
 
 
 def test_a_post_dated_in_the_future_counts_from_when_it_was_indexed(fake: FakeBluesky) -> None:
@@ -235,3 +233,15 @@ def test_refresh_asks_getposts_25_uris_at_a_time_and_skips_deleted_posts(fake: F
     snaps = {s.mention_id: s.engagement.likes for s in source.refresh(mentions)}
     assert [len(c["uris"]) for c in fake.calls("app.bsky.feed.getPosts")] == [25, 5]
     assert len(snaps) == 29 and snaps[f"bluesky:{rkeys[0]}"] == 99 and f"bluesky:{rkeys[1]}" not in snaps
+
+
+def test_a_boolean_query_becomes_one_search_per_alternative_and_is_rechecked_locally(fake: FakeBluesky) -> None:
+    brand = BrandConfig(name="Acme", query='acme AND (bill OR outage) lang:en')
+    fake.publish(post("1", "acme bill doubled", 4))
+    fake.publish(post("2", "acme outage downtown", 3))
+    fake.publish(post("3", "acme bill doble", 2, langs=["es"]))
+    fake.publish(post("4", "acmeville outage and bills", 1))  # the fake matches substrings; Earshot words
+    batch = make_source(fake).fetch([brand], None)
+    assert sorted(m.native_id for m in batch.mentions) == ["1", "2"]
+    sent = [params["q"][0] for nsid, params in fake.requests if nsid == "app.bsky.feed.searchPosts"]
+    assert sorted(set(sent)) == ["acme bill lang:en", "acme outage lang:en"]

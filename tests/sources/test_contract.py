@@ -20,6 +20,15 @@ cannot have a behaviour skips its case instead of faking it badly:
 * `secret` falsy: the source takes no credential; the leak check is skipped.
 * `native_id_for(native_id) -> str`: the id the source reports for a post published as
   `native_id`, where the platform's ids are URIs (Atom entry ids, AT-URIs) [the same id].
+
+Optional harness methods for the platform behaviours of issue 17 (absent: the case is skipped,
+naming the method, so a new source sees what it could support):
+
+* `remove(native_id)`: the post is deleted / removed / taken down on the platform.
+* `hide_engagement(native_id)`: the platform stops saying the post's counts (no
+  `public_metrics`, a hidden score).
+* `edit(native_id, text)`: the author edits the post.
+* `repost(native_id)`: someone reposts (retweets, boosts) the post.
 """
 
 from __future__ import annotations
@@ -38,7 +47,9 @@ import pytest
 from monitor import pipeline
 from monitor.config import Config, parse_config
 from monitor.models import Mention
+from monitor.removals import apply_removals
 from monitor.sources import Problem, SourceError, available_sources
+from monitor.sources.base import removals_of
 from monitor.store import SQLiteStore
 from tests.sources.harness import BRAND, SourceHarness
 
@@ -73,12 +84,12 @@ class Rig:
     def name(self) -> str:
         return self.harness.name
 
-    def publish(self, likes: int = 0, *, author_missing: bool = False) -> str:
+    def publish(self, likes: int = 0, *, author_missing: bool = False, text: str | None = None) -> str:
         """A post mentioning the brand, one minute after the previous one, with a rising numeric id."""
         self.next_native += 1
         self.clock += timedelta(minutes=1)
         native = str(self.next_native)
-        text = f"Acme support never answered ticket {native}, still waiting"
+        text = (text or "Acme support never answered ticket {native}, still waiting").format(native=native)
         self.harness.publish(native, text, self.clock, likes, author_missing=author_missing)
         self.published[native] = (text, self.clock)
         return native
@@ -204,6 +215,80 @@ def test_a_post_whose_author_is_gone_is_still_a_mention(rig: Rig) -> None:
     orphan, normal = rig.publish(author_missing=True), rig.publish()
     rig.ingest()
     assert set(rig.stored([orphan, normal])) == {rig.mention_id(orphan), rig.mention_id(normal)}
+
+
+# --- what platforms really send (issue 17) -----------------------------------------------------
+
+# HTML-special characters, Chinese, right-to-left Arabic and Hebrew, emoji with a skin tone and a
+# ZWJ sequence, and more than X's 280 characters, with the brand term at the very end.
+WRITTEN = ("Tom & Jerry's <billing> \"help\" — 退款还没到 · الدعم لا يرد · התמיכה לא עונה 😡👍🏽👩‍💻 ticket {native}. "
+           + "Waited on hold for hours again and again, " * 8 + "thanks for nothing, Acme")
+
+
+def _optional(rig: Rig, method: str) -> Callable[..., Any]:
+    found = getattr(rig.harness, method, None)
+    if found is None:
+        pytest.skip(f"{rig.name}: the harness has no `{method}` (the platform or its fake cannot do it)")
+    return found
+
+
+def test_what_the_user_wrote_is_stored_exactly_once_unescaped(rig: Rig) -> None:
+    native = rig.publish(text=WRITTEN)
+    stats = rig.ingest()
+    assert stats.problems == []
+    m = rig.stored([native]).get(rig.mention_id(native))
+    assert m is not None, f"{rig.name}: a long post with the brand at its end was not a mention"
+    expected = WRITTEN.format(native=native)
+    assert expected in f"{m.title or ''} {m.text}".replace("\n", " "), (
+        f"{rig.name}: stored text differs from what was written: {m.text!r}")
+    assert m.url.isascii(), f"{rig.name}: url {m.url!r} must be percent-encoded"
+
+
+def test_a_post_removed_on_the_platform_becomes_a_tombstone(rig: Rig) -> None:
+    remove = _optional(rig, "remove")
+    gone, kept = rig.publish(likes=3), rig.publish()
+    rig.ingest()
+    remove(gone)
+    rig.ingest()  # a listing may show it gone (Reddit's [removed]) ...
+    source = rig.harness.source()  # ... else the refresh learns it, as pipeline.refresh does
+    source.refresh(list(rig.stored([gone, kept]).values()))
+    apply_removals(rig.store, removals_of(source), datetime.now(UTC))
+    stored = rig.stored([gone, kept])
+    tomb = stored[rig.mention_id(gone)]
+    assert tomb.removed and tomb.removed_at is not None
+    assert (tomb.text, tomb.url) == ("", "") and f"ticket {gone}" not in (tomb.title or "")
+    assert rig.store.count_mentions() == 2, "a tombstone keeps the count"
+    assert stored[rig.mention_id(kept)].removed is None
+    rig.ingest()
+    assert rig.stored([gone])[rig.mention_id(gone)].removed, "a later run brought the removed post back"
+
+
+def test_unknown_engagement_is_not_zero_and_makes_no_snapshot(rig: Rig) -> None:
+    hide = _optional(rig, "hide_engagement")
+    native = rig.publish(likes=5)
+    hide(native)
+    rig.ingest()
+    m = rig.stored([native])[rig.mention_id(native)]
+    assert m.engagement_known is False
+    assert rig.store.snapshots_for(m.id) == [], "an unknown count became a point of the engagement curve"
+
+
+def test_an_edit_updates_the_mention_in_place(rig: Rig) -> None:
+    edit = _optional(rig, "edit")
+    native = rig.publish()
+    rig.ingest()
+    edit(native, f"Acme support answered ticket {native} after all (edited)")
+    rig.ingest()
+    assert rig.store.count_mentions() == 1, "an edit became a second mention"
+    assert "(edited)" in rig.stored([native])[rig.mention_id(native)].text
+
+
+def test_a_repost_is_not_a_new_mention(rig: Rig) -> None:
+    repost = _optional(rig, "repost")
+    native = rig.publish()
+    repost(native)
+    rig.ingest()
+    assert rig.store.count_mentions() == 1, "a repost became a mention of its own"
 
 
 # --- failures ----------------------------------------------------------------------------------

@@ -10,14 +10,13 @@ from typing import Any
 
 import pytest
 
-from monitor import pipeline
-from monitor.config import Config, parse_config
+from monitor.config import parse_config
 from monitor.models import Mention
 from monitor.sources import SourceError, create_source
 from monitor.sources.googleplay.source import GooglePlaySettings, GooglePlaySource, review_version
 from monitor.store import SQLiteStore
 from tests.sources.fakes.googleplay_api import FakeGooglePlay, Review
-from tests.sources.harness import BRAND
+from tests.sources.harness import BRAND, ingest, stored_cursor
 from tests.sources.sleeps import Sleeps
 
 APP = "com.acme.app"
@@ -39,16 +38,7 @@ def make_source(fake: FakeGooglePlay, sleeps: Sleeps | None = None, **overrides:
     return GooglePlaySource(GooglePlaySettings(**settings), sleep=sleeps if sleeps is not None else Sleeps())
 
 
-def config() -> Config:
-    return parse_config({"brands": [b.model_dump() for b in BRANDS]})
 
-
-def ingest(source: GooglePlaySource, store: SQLiteStore) -> pipeline.IngestStats:
-    return pipeline.ingest(config(), store, "googleplay", source=source)
-
-
-def cursor(store: SQLiteStore) -> str | None:
-    return store.get_cursor(pipeline.cursor_key("googleplay"))
 
 
 def publish(fake: FakeGooglePlay, n: int, start: datetime = T0, prefix: str = "r") -> list[str]:
@@ -208,7 +198,7 @@ def test_a_refusal_raises_at_once_naming_the_setting(fake: FakeGooglePlay, statu
 def test_an_outage_raises_after_backing_off_and_stores_nothing(fake: FakeGooglePlay, store: SQLiteStore) -> None:
     publish(fake, 2)
     ingest(make_source(fake), store)
-    before = cursor(store)
+    before = stored_cursor(store, "googleplay")
     publish(fake, 4, start=T0 + timedelta(hours=1), prefix="n")
     fake.fail_next(503, times=100)
     sleeps = Sleeps()
@@ -216,7 +206,7 @@ def test_an_outage_raises_after_backing_off_and_stores_nothing(fake: FakeGoogleP
     with pytest.raises(SourceError, match="Google Play is failing \\(HTTP 503\\); gave up after 3 attempts"):
         ingest(make_source(fake, sleeps), store)
     assert sleeps == [0.5, 1.0] and len(fake.requests) == 3, "the library's own 3 retries add no requests"
-    assert (store.count_mentions(), cursor(store)) == (2, before)
+    assert (store.count_mentions(), stored_cursor(store, "googleplay")) == (2, before)
 
 
 def test_a_transient_error_mid_scan_is_retried_within_the_library_call(fake: FakeGooglePlay) -> None:

@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 
-from monitor import pipeline
 from monitor.config import parse_config
 from monitor.sources import SourceError, create_source
 from monitor.sources.mastodon.source import TOKEN_ENV, MastodonSettings, MastodonSource, html_to_text
 from monitor.store import SQLiteStore
 from tests.sources.fakes.mastodon_api import Account, FakeMastodon, Status, to_html
-from tests.sources.harness import BRAND
+from tests.sources.harness import BRAND, ingest, stored_cursor
 from tests.sources.sleeps import Sleeps
 
 TOKEN = "tok-4f9a7c1e2b"
@@ -39,12 +38,6 @@ def make_source(fake: FakeMastodon, sleeps: Sleeps | None = None, token: str = T
     return MastodonSource(settings, token, sleep=sleeps if sleeps is not None else Sleeps())
 
 
-def ingest(source: MastodonSource, store: SQLiteStore) -> pipeline.IngestStats:
-    return pipeline.ingest(parse_config({"brands": [b.model_dump() for b in BRANDS]}), store, "mastodon", source=source)
-
-
-def cursor(store: SQLiteStore) -> str | None:
-    return store.get_cursor(pipeline.cursor_key("mastodon"))
 
 
 def publish(fake: FakeMastodon, n: int, text: str = "acme post {i}", first: int = 100) -> list[str]:
@@ -119,7 +112,7 @@ def test_a_backlog_is_read_over_several_batches_without_gaps(fake: FakeMastodon,
     publish(fake, 2)
     ingest(make_source(fake, **settings), store)
     ids = publish(fake, 10, text="#acme news {i}", first=200)
-    first = make_source(fake, pages_per_fetch=2, **settings).fetch(BRANDS, cursor(store))
+    first = make_source(fake, pages_per_fetch=2, **settings).fetch(BRANDS, stored_cursor(store, "mastodon"))
     assert len(first.mentions) == 6 and not first.exhausted
     assert ingest(make_source(fake, pages_per_fetch=2, **settings), store).new_mentions == 10
     assert set(store.get_mentions(f"mastodon:{i}" for i in ids)) == {f"mastodon:{i}" for i in ids}
@@ -169,14 +162,14 @@ def test_a_403_is_a_credentials_error_too(fake: FakeMastodon) -> None:
 def test_an_outage_raises_after_backing_off_and_stores_nothing(fake: FakeMastodon, store: SQLiteStore) -> None:
     publish(fake, 2)
     ingest(make_source(fake), store)
-    before = cursor(store)
+    before = stored_cursor(store, "mastodon")
     publish(fake, 5, first=200)
     fake.fail_next(503, times=100)
     sleeps = Sleeps()
     with pytest.raises(SourceError, match=r"mastodon: the instance is failing \(HTTP 503\); gave up after 3"):
         ingest(make_source(fake, sleeps), store)
     assert sleeps == [0.5, 1.0]
-    assert (store.count_mentions(), cursor(store)) == (2, before)
+    assert (store.count_mentions(), stored_cursor(store, "mastodon")) == (2, before)
 
 
 @pytest.mark.parametrize("kind", ["truncated", "shape", "html"])
@@ -186,7 +179,7 @@ def test_a_broken_reply_is_a_problem_and_is_read_again(fake: FakeMastodon, store
     source.fetch(BRANDS, None)  # the instance version is read: the next reply is the search
     fake.break_next_payload(kind)
     stats = ingest(source, store)
-    assert store.count_mentions() == 0 and stats.problems[0].where == "mastodon q:acme"
+    assert store.count_mentions() == 0 and stats.problems[0].where == "mastodon q:acme -hiring"
     ingest(source, store)
     assert store.count_mentions() == 2
 
@@ -222,3 +215,16 @@ def test_refresh_fetches_one_by_one_on_older_instances(fake: FakeMastodon) -> No
     assert len(fake.paths("/api/v1/statuses/")) == 3, "one GET /api/v1/statuses/:id per post"
     assert "/api/v1/statuses" not in fake.paths(), "no batch endpoint before 4.3"
     assert set(snaps) == {f"mastodon:{ids[0]}", f"mastodon:{ids[2]}"} and snaps[f"mastodon:{ids[0]}"].reposts == 9
+
+
+def test_a_boolean_query_is_searched_per_alternative_with_its_exclusions(fake: FakeMastodon) -> None:
+    from monitor.config import BrandConfig
+
+    brand = BrandConfig(name="Acme", query="(acme OR acmecorp) NOT (hiring OR giveaway)")
+    fake.publish(Status("100", ANA, "acme is down", T0))
+    fake.publish(Status("101", ANA, "acmecorp giveaway now", T0 + timedelta(minutes=1)))
+    fake.publish(Status("102", ANA, "#Acme outage", T0 + timedelta(minutes=2)))
+    batch = make_source(fake).fetch([brand], None)
+    assert sorted(m.native_id for m in batch.mentions) == ["100", "102"]
+    sent = {params["q"][0] for path, params in fake.requests if path == "/api/v2/search"}
+    assert sent == {"acme -hiring -giveaway", "acmecorp -hiring -giveaway"}

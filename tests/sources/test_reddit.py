@@ -81,7 +81,7 @@ def config_for(**reddit: object):
 def test_queries_or_every_brand_term_and_split_at_the_length_limit():
     brands = [BrandConfig(name="Acme", queries=["acme", "Acme App", "ACME"], exclude=["hiring"]),
               BrandConfig(name="Globex", queries=['globex "corp"'])]
-    assert build_queries(brands) == ['"acme" OR "Acme App" OR "globex corp"']
+    assert build_queries(brands) == ['("acme" OR "Acme App") OR "globex corp"']  # exclusions stay local
     many = BrandConfig(name="Big", queries=[f"brand term number {i:02d}" for i in range(40)])
     queries = build_queries([many])
     assert len(queries) > 1 and all(len(q) <= 512 for q in queries)

@@ -37,7 +37,7 @@ def entry(native_id: str, html: str, minutes_ago: int = 5, **extra) -> FakeEntry
 
 
 def source(server: FakeFeedServer, *feeds: Feed) -> RSSSource:
-    return RSSSource(feeds or [Feed(server.url("/news.rss"))], backoff_seconds=0.01, max_attempts=2)
+    return RSSSource(feeds or [Feed(server.url("/news.rss"))], backoff_seconds=0.01, retries=2)
 
 
 def test_entries_are_matched_over_title_and_summary_with_html_stripped(server: FakeFeedServer) -> None:
@@ -83,7 +83,7 @@ def test_one_feed_down_is_a_problem_and_the_others_are_read(server: FakeFeedServ
 
 def test_a_refused_token_names_the_variable_never_the_value(server: FakeFeedServer) -> None:
     server.token = "the-real-token"
-    wrong = RSSSource([Feed(server.url("/news.rss"), token="stale-token", token_env="NEWS_TOKEN")], max_attempts=1)
+    wrong = RSSSource([Feed(server.url("/news.rss"), token="stale-token", token_env="NEWS_TOKEN")], retries=1)
     with pytest.raises(SourceError) as raised:
         wrong.fetch([ACME], None)
     assert "401" in str(raised.value) and "NEWS_TOKEN" in str(raised.value)
@@ -114,3 +114,16 @@ def test_config_errors_name_the_key() -> None:
                            "sources": {"rss": {"feeds": [{"url": "https://a.example/f", "brand": "Initech"}]}}})
     with pytest.raises(SourceError, match=r"sources.rss.feeds.0.brand: no brand named 'Initech'"):
         create_source("rss", config)
+
+
+def test_the_old_retry_option_names_are_refused_with_the_new_ones() -> None:
+    """Every source's retry options have the same names (`RetrySettings`); the old RSS ones say what they became."""
+    from monitor.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as raised:
+        parse_config({"brands": [{"name": "Acme", "queries": ["acme"]}],
+                      "sources": {"rss": {"feeds": ["https://status.example.com/history.rss"], "max_attempts": 2,
+                                          "max_wait_seconds": 30}}})
+    message = str(raised.value)
+    assert "max_attempts: renamed to retries" in message
+    assert "max_wait_seconds: renamed to max_rate_limit_wait_seconds" in message

@@ -86,8 +86,11 @@ def test_one_query_ors_quoted_terms_excludes_retweets_and_keeps_exclusions_per_b
         BrandConfig(name="Acme", queries=["acme", "Acme App", "ACME"], exclude=["hiring"]),
         BrandConfig(name="Globex", queries=['globex "corp"']),
     ]
-    assert build_queries(brands) == ['((("acme" OR "Acme App") -"hiring") OR "globex corp") -is:retweet']
-    assert build_queries(brands[1:], languages=["en", "es"]) == ['"globex corp" -is:retweet (lang:en OR lang:es)']
+    # A phrase is also searched as its hashtag (#acmeapp), which the local matcher counts as the phrase.
+    assert build_queries(brands) == [
+        '((("acme" OR "Acme App" OR #acmeapp) -"hiring") OR ("globex corp" OR #globexcorp)) -is:retweet']
+    assert build_queries(brands[1:], languages=["en", "es"]) == [
+        '("globex corp" OR #globexcorp) -is:retweet (lang:en OR lang:es)']
 
 
 def test_queries_longer_than_the_limit_are_split_and_every_part_keeps_the_exclusions():
@@ -96,15 +99,20 @@ def test_queries_longer_than_the_limit_are_split_and_every_part_keeps_the_exclus
     queries = build_queries([brand, BrandConfig(name="Small", queries=["tiny"])])
     assert len(queries) > 1 and all(len(q) <= 512 for q in queries)
     assert all(any(f'"{t}"' in q for q in queries) for t in [*terms, "tiny"])
-    assert all('-"hiring" -"job opening"' in q for q in queries if "brand term" in q)
+    assert all('-("hiring" OR "job opening" OR #jobopening)' in q for q in queries if "brand term" in q)
     for q in queries:  # the fake parses what X would
         parse_query(q)
 
 
-def test_exclusions_too_long_for_any_query_are_a_config_error():
+def test_exclusions_too_long_for_any_query_are_left_to_the_local_matcher():
     brand = BrandConfig(name="Acme", queries=["acme"], exclude=[f"excluded phrase {i}" for i in range(40)])
-    with pytest.raises(ValueError, match="Acme.*512"):
-        build_queries([brand])
+    assert build_queries([brand]) == ['"acme" -is:retweet']  # a looser search; the matcher still excludes
+    assert brand.match("acme: excluded phrase 7") is None and brand.match("acme is down") == "acme"
+
+
+def test_a_query_x_cannot_search_is_a_clear_error():
+    with pytest.raises(ValueError, match="'Acme'.*nothing x can search for"):
+        build_queries([BrandConfig(name="Acme", query="ac* lang:en")])
 
 
 def test_fetch_sends_the_split_queries_and_finds_posts_from_each(harness, sleeps):
@@ -122,6 +130,20 @@ def test_language_filter_is_applied_by_the_query(harness, sleeps):
     harness.fake.publish("1002", "acme is down", NOW - timedelta(minutes=1), lang="en")
     batch = make_source(harness, sleeps, languages=["es"]).fetch([BRAND], None)
     assert [(m.native_id, m.lang) for m in batch.mentions] == [("1001", "es")]
+
+
+def test_a_boolean_brand_query_is_sent_in_x_syntax_and_rechecked_locally(harness, sleeps):
+    brand = BrandConfig(name="Acme", query='Acme AND (bill OR billing) NOT giveaway lang:es')
+    harness.fake.publish("1001", "Acme bill doble", NOW - timedelta(minutes=5), lang="es")
+    harness.fake.publish("1002", "Acme bill giveaway", NOW - timedelta(minutes=4), lang="es")
+    harness.fake.publish("1003", "Acme billing issue", NOW - timedelta(minutes=3), lang="en")
+    harness.fake.publish("1004", "Acmebill outage", NOW - timedelta(minutes=2), lang="es")  # X's fake: substrings
+    harness.fake.publish("1005", "ACMÉ billing mal", NOW - timedelta(minutes=1), lang="es")
+    batch = make_source(harness, sleeps).fetch([brand], None)
+    sent = {r.params["query"] for r in harness.fake.searches()}
+    assert sent == {'("Acme" ("bill" OR "billing") -"giveaway" lang:es) -is:retweet'}
+    assert sorted(m.native_id for m in batch.mentions) == ["1001"]  # 1004 is no whole word; 1005 X did not send
+    assert batch.mentions[0].query == "Acme"
 
 
 # --- mapping ------------------------------------------------------------------------------------

@@ -36,10 +36,10 @@ from atproto_client.request import Request
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
-from monitor.sources.base import Batch, Problem, SourceError, first_match
+from monitor.sources.base import Batch, Problem, Removal, SourceError, first_match, searches
 from monitor.sources.bluesky.settings import HANDLE_ENV, PASSWORD_ENV, BlueskySettings
 from monitor.sources.credentials import credential
-from monitor.sources.cursors import ScanPage, fetch_streams
+from monitor.sources.cursors import ScanPage, fetch_streams, scan_pages
 from monitor.sources.registry import SourceContext
 from monitor.sources.retries import RetryPolicy, Transient
 
@@ -159,15 +159,25 @@ class _Mark:
 
 @dataclass
 class _Stream:
+    """One query's part of the cursor, moved by `cursors.scan_pages`."""
+
     mark: _Mark
-    scan_cursor: str | None = None  # searchPosts cursor of an unfinished scan
-    scan_top: _Mark | None = None  # None: no scan in progress
-    scan_pages: int = 0
+    at: str | None = None  # searchPosts cursor of an unfinished scan
+    top: _Mark | None = None  # None: no scan in progress
+    pages: int = 0
+
+    def open(self) -> None:
+        self.top = _Mark(self.mark.overlap)
+
+    def finish(self) -> None:
+        if self.top is not None:
+            self.mark.merge(self.top)
+        self.top, self.at, self.pages = None, None, 0
 
     def dump(self) -> dict[str, Any]:
         scan = None
-        if self.scan_top is not None:
-            scan = {"cursor": self.scan_cursor, "top": self.scan_top.dump(), "pages": self.scan_pages}
+        if self.top is not None:
+            scan = {"cursor": self.at, "top": self.top.dump(), "pages": self.pages}
         return {"mark": self.mark.dump(), "scan": scan}
 
     @classmethod
@@ -195,6 +205,8 @@ class Post:
     created_at: datetime
     sort_at: datetime  # what searchPosts orders and filters by: the earlier of createdAt and indexedAt
     engagement: Engagement
+    nsfw: bool = False  # an adult-content label, the author's own or a moderation service's
+    quotes: str | None = None  # the AT-URI of the post this one quotes
 
     @property
     def url(self) -> str:
@@ -238,6 +250,7 @@ def parse_post(view: Any) -> Post:
     if not isinstance(handle, str) or not handle or handle == "handle.invalid":
         handle = did  # deactivated or broken handles: the DID still names the account
     langs = record.get("langs")
+    quoted = _quoted_uri(record.get("embed"))
     return Post(
         uri=uri, did=did, rkey=rkey, handle=handle, text=record["text"],
         lang=langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None,
@@ -245,14 +258,41 @@ def parse_post(view: Any) -> Post:
         created_at=sort_at, sort_at=sort_at,
         engagement=Engagement(likes=_count(view, "likeCount"), reposts=_count(view, "repostCount"),
                               replies=_count(view, "replyCount"), quotes=_count(view, "quoteCount")),
+        nsfw=bool(_label_values(view, record) & ADULT_LABELS),
+        quotes=quoted,
     )
+
+
+# Bluesky's adult-content label values (com.atproto.label.defs; the app's moderation settings).
+ADULT_LABELS = frozenset({"porn", "sexual", "nudity", "graphic-media", "gore"})
+
+
+def _label_values(view: Mapping[str, Any], record: Mapping[str, Any]) -> set[str]:
+    """Labels on the post view (moderation services) and the record's self-labels."""
+    values = [label.get("val") for label in view.get("labels") or [] if isinstance(label, Mapping)]
+    own = record.get("labels")
+    if isinstance(own, Mapping):
+        values += [v.get("val") for v in own.get("values") or [] if isinstance(v, Mapping)]
+    return {v for v in values if isinstance(v, str)}
+
+
+def _quoted_uri(embed: Any) -> str | None:
+    """The quoted post of an `app.bsky.embed.record` (or `recordWithMedia`) embed in the record."""
+    if not isinstance(embed, Mapping):
+        return None
+    ref = embed.get("record")
+    if isinstance(ref, Mapping) and isinstance(ref.get("record"), Mapping):  # recordWithMedia
+        ref = ref["record"]
+    uri = ref.get("uri") if isinstance(ref, Mapping) else None
+    return uri if isinstance(uri, str) and "/app.bsky.feed.post/" in uri else None
 
 
 def post_to_mention(post: Post, brand: BrandConfig, query: str) -> Mention:
     return Mention(
         id=Mention.make_id("bluesky", post.rkey), source="bluesky", native_id=post.rkey, url=post.url,
         author_handle=post.handle, text=post.text, lang=post.lang, created_at=post.created_at,
-        brand=brand.name, query=query, engagement=post.engagement,
+        brand=brand.name, query=query, engagement=post.engagement, nsfw=post.nsfw,
+        refers_to=Mention.make_id("bluesky", post.quotes.rsplit("/", 1)[-1]) if post.quotes else None,
     )
 
 
@@ -292,6 +332,7 @@ class BlueskySource:
         self._retry = RetryPolicy(settings, "bluesky", "Bluesky", sleep, log, at_once=(_SessionExpired,))
         self._now = now
         self._client: Client | None = None
+        self.removals: list[Removal] = []  # posts a refresh found deleted or taken down, taken by the pipeline
 
     def __repr__(self) -> str:
         return f"BlueskySource(handle={self._handle!r}, base_url={self.settings.base_url!r})"
@@ -336,7 +377,7 @@ class BlueskySource:
 
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
         overlap = timedelta(minutes=self.settings.overlap_minutes)
-        queries = {f"q:{q}": q for q in dict.fromkeys(q for brand in brands for q in brand.queries)}
+        queries = {f"q:{q}": q for q in dict.fromkeys(q for brand in brands for q in searches(brand, "bluesky"))}
         batch = Batch()
         seen: set[str] = set()
         return fetch_streams(
@@ -349,35 +390,30 @@ class BlueskySource:
     def _scan(self, query: str, stream: _Stream, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> bool:
         """Read a few pages of one query's scan; True if the scan is still unfinished."""
         floor = stream.mark.floor
-        for _ in range(self.settings.pages_per_fetch):
+
+        def read(at: str | None) -> tuple[list[Any], str | None]:
             params = models.AppBskyFeedSearchPosts.Params(
-                q=f'"{query}"' if " " in query else query, sort="latest", limit=self.settings.page_size,
-                cursor=stream.scan_cursor, lang=self.settings.lang,
-                since=floor.isoformat().replace("+00:00", "Z") if floor else None,
+                q=query, sort="latest", limit=self.settings.page_size,
+                cursor=at, lang=self.settings.lang, since=floor.isoformat().replace("+00:00", "Z") if floor else None,
             )
-            posts, next_cursor = _posts(self._call("app.bsky.feed.searchPosts", params))
-            if stream.scan_top is None:
-                stream.scan_top = _Mark(stream.mark.overlap)
-            scan = ScanPage(stream.mark, stream.scan_top)
-            for raw in posts:
-                try:
-                    post = parse_post(raw)
-                except ValueError as exc:
-                    batch.problems.append(Problem(f"bluesky search {query!r}", str(exc)))
-                    continue
-                if scan.is_new(post.sort_at, post.uri):
-                    self._keep(post, brands, batch, seen)
-            stream.scan_pages += 1
-            backfilled = stream.mark.at is None and stream.scan_pages >= self.settings.backfill_pages
-            if scan.caught_up or next_cursor is None or not posts or backfilled:
-                stream.mark.merge(stream.scan_top)
-                stream.scan_top, stream.scan_cursor, stream.scan_pages = None, None, 0
-                return False
-            stream.scan_cursor = next_cursor
-        return True
+            posts, following = _posts(self._call("app.bsky.feed.searchPosts", params))
+            return posts, following if posts else None
+
+        def take(raw: Any, scan: ScanPage) -> None:
+            try:
+                post = parse_post(raw)
+            except ValueError as exc:
+                batch.problems.append(Problem(f"bluesky search {query!r}", str(exc)))
+                return
+            if scan.is_new(post.sort_at, post.uri):
+                self._keep(post, brands, batch, seen)
+
+        return scan_pages(stream, read, take, pages=self.settings.pages_per_fetch,
+                          backfill=self.settings.backfill_pages)
 
     def _keep(self, post: Post, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> None:
-        found = first_match(brands, post.text) if post.uri not in seen else None
+        found = (first_match(brands, post.text, nsfw=post.nsfw, lang=post.lang, source=self.name, author=post.handle)
+                 if post.uri not in seen else None)
         if found is not None:
             seen.add(post.uri)
             batch.add(post_to_mention(post, *found), self._now())
@@ -396,6 +432,9 @@ class BlueskySource:
             except _Unreadable as exc:
                 log.warning("bluesky: refresh skipped an unreadable getPosts reply: %s", exc)
                 continue
+            # getPosts leaves out posts that were deleted or taken down: their copies must go too.
+            returned = {raw.get("uri") for raw in posts if isinstance(raw, Mapping)}
+            self.removals += [Removal(by_uri[uri].id, "deleted") for uri in chunk if uri not in returned]
             for raw in posts:
                 try:
                     post = parse_post(raw)

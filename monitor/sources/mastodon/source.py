@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -42,9 +42,9 @@ from mastodon.errors import (
 
 from monitor.config import BrandConfig
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
-from monitor.sources.base import Batch, Problem, SourceError, first_match
+from monitor.sources.base import Batch, Problem, Removal, SourceError, first_match, searches
 from monitor.sources.credentials import credential
-from monitor.sources.cursors import fetch_streams
+from monitor.sources.cursors import ScanPage, fetch_streams, scan_pages
 from monitor.sources.mastodon.settings import TOKEN_ENV, MastodonSettings
 from monitor.sources.registry import SourceContext
 from monitor.sources.retries import RetryPolicy, Transient
@@ -159,6 +159,7 @@ class Status:
     handle: str
     followers: int
     engagement: Engagement
+    sensitive: bool = False  # marked sensitive (a content warning, adult media): kept as the NSFW flag
 
 
 def parse_status(raw: Any) -> Status:
@@ -189,6 +190,7 @@ def parse_status(raw: Any) -> Status:
         lang=lang if isinstance(lang, str) and lang else None, created_at=created,
         handle=handle if isinstance(handle, str) and handle else DELETED_AUTHOR,
         followers=_count(account, "followers_count"), engagement=engagement_of(raw),
+        sensitive=raw.get("sensitive") is True,
     )
 
 
@@ -197,6 +199,7 @@ def status_to_mention(status: Status, brand: BrandConfig, query: str) -> Mention
         id=Mention.make_id("mastodon", status.id), source="mastodon", native_id=status.id, url=status.url,
         author_handle=status.handle, author_followers=status.followers, text=status.text, title=status.spoiler,
         lang=status.lang, created_at=status.created_at, brand=brand.name, query=query, engagement=status.engagement,
+        nsfw=status.sensitive,
     )
 
 
@@ -204,23 +207,51 @@ def status_to_mention(status: Status, brand: BrandConfig, query: str) -> Mention
 
 
 @dataclass
+class _Since:
+    """A mark by id alone: the instance answers only posts after `since_id`/`min_id`, so none it returns is stored.
+
+    As a scan's top it keeps the first id the scan read: results come newest first.
+    """
+
+    at: str | None = None  # the id of the newest post stored (or, as a scan's top, read)
+
+    def covers(self, at: object, native_id: str) -> bool:
+        return False
+
+    def passed(self, at: object) -> bool:
+        return False  # the scan ends at the instance's last page instead
+
+    def add(self, at: object, native_id: str) -> None:
+        self.at = self.at or native_id
+
+
+@dataclass
 class _Stream:
-    since: str | None = None  # newest post stored
-    scan_top: str | None = None  # newest post of an unfinished scan
-    scan_max_id: str | None = None  # where the unfinished scan continues
-    scan_pages: int = 0
-    scanning: bool = False
+    """One timeline's or query's part of the cursor, moved by `cursors.scan_pages`."""
+
+    mark: _Since = field(default_factory=_Since)  # `since`: the newest post stored
+    top: _Since | None = None  # the newest post of an unfinished scan; None: no scan in progress
+    at: str | None = None  # max_id where the unfinished scan continues
+    pages: int = 0
+
+    def open(self) -> None:
+        self.top = _Since()
+
+    def finish(self) -> None:
+        if self.top is not None:
+            self.mark.at = self.top.at or self.mark.at
+        self.top, self.at, self.pages = None, None, 0
 
     def dump(self) -> dict[str, Any]:
-        scan = {"top": self.scan_top, "max_id": self.scan_max_id, "pages": self.scan_pages} if self.scanning else None
-        return {"since": self.since, "scan": scan}
+        scan = None if self.top is None else {"top": self.top.at, "max_id": self.at, "pages": self.pages}
+        return {"since": self.mark.at, "scan": scan}
 
     @classmethod
     def load(cls, data: Mapping[str, Any]) -> _Stream:
         scan = data.get("scan") or None
         if scan is None:
-            return cls(data.get("since"))
-        return cls(data.get("since"), scan.get("top"), scan.get("max_id"), int(scan.get("pages", 0)), True)
+            return cls(_Since(data.get("since")))
+        return cls(_Since(data.get("since")), _Since(scan.get("top")), scan.get("max_id"), int(scan.get("pages", 0)))
 
 
 # --- the source -----------------------------------------------------------------------------
@@ -244,6 +275,7 @@ class MastodonSource:
         self._retry = RetryPolicy(settings, "mastodon", "the instance", sleep, log)
         self._now = now
         self._api: Mastodon | None = None
+        self.removals: list[Removal] = []  # posts a refresh found deleted, taken by the pipeline
 
     def __repr__(self) -> str:
         return f"MastodonSource(api_base_url={self.settings.api_base_url!r})"
@@ -303,7 +335,7 @@ class MastodonSource:
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
         keys = [f"tag:{tag}" for tag in self.settings.hashtags]
         if self.settings.search:
-            keys += [f"q:{q}" for q in dict.fromkeys(q for brand in brands for q in brand.queries)]
+            keys += [f"q:{q}" for q in dict.fromkeys(q for brand in brands for q in searches(brand, "mastodon"))]
         batch = Batch()
         seen: set[str] = set()
         return fetch_streams(
@@ -314,33 +346,29 @@ class MastodonSource:
 
     def _scan(self, key: str, stream: _Stream, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> bool:
         """Read a few pages down towards `since`; True if the scan is still unfinished."""
-        for _ in range(self.settings.pages_per_fetch):
-            page = self._page(key, stream.since, stream.scan_max_id if stream.scanning else None)
-            if not stream.scanning:
-                stream.scanning, stream.scan_top, stream.scan_max_id, stream.scan_pages = True, None, None, 0
-            last_id: str | None = None
-            for raw in page:
-                raw_id = raw.get("id") if isinstance(raw, Mapping) else None
-                if raw_id is not None:
-                    last_id = str(raw_id)
-                    stream.scan_top = stream.scan_top or last_id
-                try:
-                    status = parse_status(raw)
-                except ValueError as exc:
-                    batch.problems.append(Problem(f"mastodon {key}", str(exc)))
-                    continue
-                self._keep(status, brands, batch, seen)
-            stream.scan_pages += 1
-            backfilled = stream.since is None and stream.scan_pages >= self.settings.backfill_pages
-            if last_id is None or backfilled:
-                stream.since = stream.scan_top or stream.since
-                stream.scanning, stream.scan_top, stream.scan_max_id, stream.scan_pages = False, None, None, 0
-                return False
-            stream.scan_max_id = last_id
-        return True
+
+        def read(max_id: str | None) -> tuple[list[Any], str | None]:
+            page = self._page(key, stream.mark.at, max_id)
+            ids = [str(raw["id"]) for raw in page if isinstance(raw, Mapping) and raw.get("id") is not None]
+            return page, ids[-1] if ids else None  # the next page ends below the last id; none: the end
+
+        def take(raw: Any, scan: ScanPage) -> None:
+            if isinstance(raw, Mapping) and raw.get("id") is not None:
+                scan.is_new(None, str(raw["id"]))  # even a malformed status moves the scan's top
+            try:
+                status = parse_status(raw)
+            except ValueError as exc:
+                batch.problems.append(Problem(f"mastodon {key}", str(exc)))
+                return
+            self._keep(status, brands, batch, seen)
+
+        return scan_pages(stream, read, take, pages=self.settings.pages_per_fetch,
+                          backfill=self.settings.backfill_pages)
 
     def _keep(self, status: Status, brands: Sequence[BrandConfig], batch: Batch, seen: set[str]) -> None:
-        found = first_match(brands, f"{status.spoiler or ''} {status.text}") if status.id not in seen else None
+        found = (first_match(brands, f"{status.spoiler or ''} {status.text}", nsfw=status.sensitive,
+                             lang=status.lang, source=self.name, author=status.handle)
+                 if status.id not in seen else None)
         if found is not None:
             seen.add(status.id)
             batch.add(status_to_mention(status, *found), self._now())
@@ -358,6 +386,7 @@ class MastodonSource:
         api = self._client()
         ids = list(wanted)
         found: list[Any] = []
+        answered: set[str] = set()  # ids the instance answered for: absent from its answer means deleted
         if api.verify_minimum_version("4.3.0", cached=True):
             for start in range(0, len(ids), STATUSES_BATCH):
                 chunk = ids[start : start + STATUSES_BATCH]
@@ -366,15 +395,21 @@ class MastodonSource:
                 except _Unreadable as exc:
                     log.warning("mastodon: refresh skipped an unreadable reply: %s", exc)
                     continue
-                found += result if isinstance(result, list) else []
+                if isinstance(result, list):
+                    found += result
+                    answered.update(chunk)
         else:
             for status_id in ids:
                 try:
                     found.append(self._call(lambda status_id=status_id: api.status(status_id), allow_missing=True))
                 except _NotFound:
-                    continue  # deleted since it was fetched
+                    pass  # deleted since it was fetched
                 except _Unreadable as exc:
                     log.warning("mastodon: refresh skipped an unreadable reply: %s", exc)
+                    continue
+                answered.add(status_id)
+        present = {str(raw.get("id")) for raw in found if isinstance(raw, Mapping)}
+        self.removals += [Removal(wanted[i].id, "deleted") for i in ids if i in answered and i not in present]
         snapshots = []
         for raw in found:
             raw_id = raw.get("id") if isinstance(raw, Mapping) else None

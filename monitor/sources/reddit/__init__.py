@@ -3,7 +3,10 @@
 | module | what |
 |---|---|
 | settings.py | `RedditSettings` (`sources.reddit`), pydantic only |
-| source.py | `RedditSource`, the client: queries, listings, cursor, pacing (imports praw) |
+| queries.py, cursor.py | search queries and windows; per-listing watermarks, the JSON cursor |
+| things.py | submissions and comments as Reddit sends them, validated (imports praw) |
+| transport.py | every HTTP request praw makes: paced, retried, given up on cleanly |
+| source.py | `RedditSource`: fetch, refresh, errors that name their cause |
 
 `SOURCE` is what the `earshot.sources` entry point names; the factory imports source.py.
 """

@@ -8,23 +8,27 @@ second); a fetch that stops early also records where it stopped (`after`), and t
 fetch continues from there before it moves the watermark: a cursor never claims items
 that were not stored.
 
-All HTTP goes through `_Transport`, praw's documented `requestor_class` hook: it keeps
+All HTTP goes through `PacedTransport`, praw's documented `requestor_class` hook: it keeps
 under `requests_per_minute`, waits out 429s up to a cap, retries 5xx and network errors
 with backoff, and then gives up with a `SourceError` instead of prawcore's own retry
 sleeps.
+
+| module | what |
+|---|---|
+| queries.py | brand terms as search queries, the time window to ask for |
+| cursor.py | per-listing watermarks (`Mark`, `ListingState`), the JSON cursor |
+| things.py | submissions and comments as Reddit sends them, validated; links built and encoded |
+| transport.py | `PacedTransport` and `RateLimiter`: every HTTP request praw makes |
+| source.py | `RedditSource`: fetch, refresh, and errors that name their cause |
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import re
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,267 +36,32 @@ import praw
 import praw.exceptions
 import prawcore
 import requests
-from praw.models import Comment, Redditor, Submission
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from monitor.config import BrandConfig
-from monitor.models import Engagement, EngagementSnapshot, Mention
-from monitor.sources.base import Batch, Problem, SourceError
+from monitor.models import EngagementSnapshot, Mention
+from monitor.sources.base import Batch, Problem, Removal, SourceError
 from monitor.sources.credentials import credential
+from monitor.sources.reddit.cursor import ListingState, Mark, dump_cursor, load_cursor, newer
+from monitor.sources.reddit.queries import build_queries, time_filter
 from monitor.sources.reddit.settings import RedditSettings
+from monitor.sources.reddit.things import (
+    RedditComment,
+    RedditSubmission,
+    describe,
+    fullname,
+    parse_thing,
+)
+from monitor.sources.reddit.transport import PacedTransport, RateLimiter
 from monitor.sources.registry import SourceContext
-from monitor.sources.retries import RateLimitWaits, Transient, retrying
+
+__all__ = ["RateLimiter", "RedditSource", "build_queries", "time_filter"]
 
 log = logging.getLogger(__name__)
 
-PUBLIC_URL = "https://www.reddit.com"  # where a permalink opens in a browser
 DELETED_AUTHOR = "[deleted]"
 INFO_BATCH = 100  # fullnames per /api/info request, Reddit's maximum
-RETRY_STATUSES = frozenset({500, 502, 503, 504, 520, 522})
-# Reddit's search time windows, smallest first: (time_filter, seconds it reaches back).
-TIME_FILTERS = (("hour", 3600), ("day", 86400), ("week", 7 * 86400), ("month", 31 * 86400), ("year", 366 * 86400))
+PAGE_MAX = 100  # items per listing request, Reddit's maximum
 
-
-# --- queries ------------------------------------------------------------------------------------
-
-
-def build_queries(brands: Sequence[BrandConfig], max_length: int = 512) -> list[str]:
-    """Search queries OR-ing every brand term as a quoted phrase, each within `max_length`.
-
-    Exclusions are not sent: Reddit applies `NOT` unevenly across its search backends,
-    so they are applied here with `BrandConfig.match`, like the brand attribution.
-    """
-    seen: set[str] = set()
-    terms = []
-    for brand in brands:
-        for query in brand.queries:
-            phrase = '"' + " ".join(query.replace('"', " ").split()) + '"'
-            if phrase.lower() not in seen:
-                seen.add(phrase.lower())
-                terms.append(phrase)
-    queries: list[str] = []
-    current: list[str] = []
-    for term in terms:
-        if len(term) > max_length:
-            raise ValueError(f"the brand term {term} is longer than Reddit's {max_length}-character search limit")
-        if current and len(" OR ".join([*current, term])) > max_length:
-            queries.append(" OR ".join(current))
-            current = []
-        current.append(term)
-    if current:
-        queries.append(" OR ".join(current))
-    return queries
-
-
-def time_filter(seconds_back: float) -> str:
-    """The smallest Reddit search window that reaches `seconds_back` into the past."""
-    return next((name for name, span in TIME_FILTERS if seconds_back <= span), "all")
-
-
-# --- cursor -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Mark:
-    """The newest creation time stored, and the fullnames created in exactly that second."""
-
-    ts: float
-    ids: list[str] = field(default_factory=list)
-
-    def covers(self, created: float, fullname: str) -> bool:
-        return created < self.ts or (created == self.ts and fullname in self.ids)
-
-    def merged(self, created: float, fullname: str) -> Mark:
-        if created > self.ts:
-            return Mark(created, [fullname])
-        if created == self.ts and fullname not in self.ids:
-            return Mark(self.ts, [*self.ids, fullname])
-        return self
-
-
-def _newer(a: Mark | None, b: Mark | None) -> Mark | None:
-    if a is None or b is None:
-        return a or b
-    if a.ts != b.ts:
-        return a if a.ts > b.ts else b
-    return Mark(a.ts, list(dict.fromkeys([*a.ids, *b.ids])))
-
-
-@dataclass
-class ListingState:
-    """What one listing has stored: everything up to `mark`; while draining, also down to `after`."""
-
-    mark: Mark
-    after: str | None = None  # a fetch stopped here; older items down to `mark` are still to fetch
-    drained: Mark | None = None  # the newest item stored since the drain began
-
-
-def load_cursor(cursor: str | None, keys: Sequence[str], start: float) -> tuple[dict[str, ListingState], list[Problem]]:
-    fresh = lambda: ListingState(Mark(start))  # noqa: E731
-    if not cursor:
-        return {k: fresh() for k in keys}, []
-    try:
-        raw = json.loads(cursor)["listings"]
-        known = {}
-        for key, value in raw.items():
-            drained = value.get("drained")
-            known[key] = ListingState(
-                mark=Mark(float(value["mark"]["ts"]), [str(i) for i in value["mark"]["ids"]]),
-                after=str(value["after"]) if value.get("after") else None,
-                drained=Mark(float(drained["ts"]), [str(i) for i in drained["ids"]]) if drained else None,
-            )
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        problem = Problem("reddit cursor", f"unreadable cursor ({exc!r}); starting from the lookback window")
-        return {k: fresh() for k in keys}, [problem]
-    return {k: known.get(k) or fresh() for k in keys}, []
-
-
-def dump_cursor(states: dict[str, ListingState]) -> str:
-    return json.dumps({"v": 1, "listings": {k: asdict(s) for k, s in states.items()}}, sort_keys=True)
-
-
-# --- things -------------------------------------------------------------------------------------
-
-
-class _Thing(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    name: str = Field(pattern=r"^t[13]_[0-9a-z]+$")
-    created_utc: float
-    permalink: str = Field(pattern=r"^/")
-    author: str | None = None
-    score: int = 0
-
-
-class _Submission(_Thing):
-    title: str
-    selftext: str = ""
-    num_comments: int = Field(0, ge=0)
-
-    @property
-    def text(self) -> str:
-        return f"{self.title}\n\n{self.selftext}" if self.selftext else self.title
-
-    def engagement(self) -> Engagement:
-        return Engagement(score=self.score, replies=self.num_comments)
-
-
-class _Comment(_Thing):
-    body: str
-
-    @property
-    def text(self) -> str:
-        return self.body
-
-    def engagement(self) -> Engagement:
-        return Engagement(score=self.score)
-
-
-def _fields(item: object) -> dict[str, Any]:
-    """The JSON fields praw stored on the object, read without triggering praw's lazy fetch."""
-    data = {k: v for k, v in vars(item).items() if not k.startswith("_")}
-    author = data.get("author")
-    if isinstance(author, Redditor):
-        data["author"] = vars(author).get("name")
-    return data
-
-
-def parse_thing(item: object) -> _Submission | _Comment:
-    """A submission or comment as Earshot needs it; ValueError says what is wrong with it."""
-    if isinstance(item, Submission):
-        return _Submission.model_validate(_fields(item))
-    if isinstance(item, Comment):
-        return _Comment.model_validate(_fields(item))
-    raise ValueError(f"not a submission or comment but {type(item).__name__}")
-
-
-def _describe(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "item"
-        more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
-        return f"{key}: {first['msg']}{more}"
-    return str(error)
-
-
-def _fullname(item: object) -> str | None:
-    name = vars(item).get("name") if hasattr(item, "__dict__") else None
-    return name if isinstance(name, str) and re.match(r"^t[13]_[0-9a-z]+$", name) else None
-
-
-# --- transport ----------------------------------------------------------------------------------
-
-
-class RateLimiter:
-    """At most `per_minute` requests in any 60 seconds, so the OAuth client never earns a 429."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
-        self.per_minute = per_minute
-        self._clock = clock
-        self._sleep = sleep
-        self._sent: deque[float] = deque()
-
-    def acquire(self) -> None:
-        while True:
-            now = self._clock()
-            while self._sent and now - self._sent[0] >= 60:
-                self._sent.popleft()
-            if len(self._sent) < self.per_minute:
-                self._sent.append(now)
-                return
-            self._sleep(60 - (now - self._sent[0]))
-
-
-class _Transport(prawcore.Requestor):
-    """Every HTTP request praw makes (token included): paced, retried, given up on cleanly."""
-
-    def __init__(self, *args: Any, settings: RedditSettings, limiter: RateLimiter,
-                 sleep: Callable[[float], None], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.settings = settings
-        self.limiter = limiter
-        self.sleep = sleep
-
-    def _send(self, *args: Any, **kwargs: Any) -> requests.Response:
-        self.limiter.acquire()
-        try:
-            response = super().request(*args, **kwargs)
-        except prawcore.RequestException as exc:
-            raise Transient(f"unreachable ({type(exc.original_exception).__name__})") from None
-        if response.status_code in RETRY_STATUSES:
-            raise Transient(f"unavailable (HTTP {response.status_code})")
-        return response
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        attempts = self.settings.server_error_retries + 1
-        retry = retrying(
-            attempts=attempts, backoff_seconds=self.settings.retry_backoff_seconds, sleep=self.sleep,
-            before_sleep=lambda state: log.warning("Reddit API %s (attempt %d), retrying",
-                                                   state.outcome.exception(), state.attempt_number),
-        )
-        rate_limits = RateLimitWaits(self.settings.max_rate_limit_wait_seconds, self.sleep, log,
-                                     "Reddit rate limit reached")
-        while True:
-            try:
-                response = retry(lambda: self._send(*args, **kwargs))
-            except Transient as exc:
-                raise SourceError(
-                    f"sources.reddit: Reddit API {exc} after {attempts} attempts; Airflow will retry the task"
-                ) from None
-            if response.status_code != 429 or not rate_limits.wait(_reset_seconds(response)):
-                return response  # a 429 not waited out: prawcore raises TooManyRequests, which the source reports
-
-
-def _reset_seconds(response: requests.Response) -> float | None:
-    for header in ("retry-after", "x-ratelimit-reset"):
-        try:
-            return float(response.headers[header]) + 0.2
-        except (KeyError, ValueError):
-            continue
-    return None
-
-
-# --- the source ---------------------------------------------------------------------------------
 
 _PARSE_ERRORS = (prawcore.BadJSON, ValueError, TypeError, KeyError, AttributeError)
 
@@ -319,10 +88,11 @@ class RedditSource:
             oauth_url=settings.oauth_url, reddit_url=settings.reddit_url, timeout=settings.timeout_seconds,
             username=None, password=None, refresh_token=None,  # app-only, whatever praw.ini says
             check_for_updates=False, check_for_async=False,
-            requestor_class=_Transport,
+            requestor_class=PacedTransport,
             requestor_kwargs={"settings": settings, "limiter": self.limiter, "sleep": sleep},
         )
         self.subreddit = self.reddit.subreddit("+".join(settings.subreddits) or "all")
+        self.removals: list[Removal] = []  # items a refresh found gone, taken by the pipeline
 
     @classmethod
     def from_settings(cls, settings: RedditSettings, context: SourceContext) -> RedditSource:
@@ -341,6 +111,35 @@ class RedditSource:
             hint += f" (or Airflow connection {self.settings.airflow_conn_id!r})"
         return hint
 
+    def _refusal(self, response: requests.Response, what: str) -> str:
+        """What a 400/401/403/404 means, from the `reason` Reddit puts in the body: a private,
+        banned or quarantined subreddit, a query Reddit cannot run, or the app's credentials."""
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        reason = str(body.get("reason") or "").lower() if isinstance(body, dict) else ""
+        subs = f"r/{self.subreddit.display_name}"
+        where = f"sources.reddit: Reddit answered HTTP {status} during {what}"
+        if reason == "private":
+            return f"{where}: {subs} is private (or one of them is); remove it from sources.reddit.subreddits"
+        if reason == "banned":
+            return f"{where}: {subs} is banned by Reddit (or one of them is); remove it from sources.reddit.subreddits"
+        if reason == "quarantined":
+            return (f"{where}: {subs} is quarantined (or one of them is): an app-only client cannot opt in to "
+                    "quarantined subreddits; remove it from sources.reddit.subreddits")
+        if reason in ("gold_only", "premium_only"):
+            return f"{where}: {subs} is for premium members only; remove it from sources.reddit.subreddits"
+        if status == 400:
+            return (f"{where}: Reddit could not run the search (a bad query: check the brand terms in "
+                    f"brands[].queries){': ' + str(body.get('message')) if isinstance(body, dict) and body.get('message') else ''}")
+        if status == 404:
+            return f"{where}: no such subreddit or listing in {subs}: check sources.reddit.subreddits"
+        if status in (401, 403):
+            return f"{where}: Reddit refused the app credentials in {self._credential_hint()}"
+        return where
+
     @contextmanager
     def _platform_errors(self, what: str) -> Iterator[None]:
         """prawcore's exceptions as `SourceError`s that say what to fix, secrets left out."""
@@ -357,19 +156,13 @@ class RedditSource:
                 f"sources.reddit: Reddit refused the app credentials in {self._credential_hint()} ({exc.error}): "
                 "use the client id and secret of a 'script' or 'web' app"
             ) from None
-        except (prawcore.Redirect, prawcore.NotFound):
+        except prawcore.Redirect:
             raise SourceError(
                 f"sources.reddit: Reddit found no subreddit {self.subreddit.display_name!r} during {what}: "
                 "check sources.reddit.subreddits"
             ) from None
         except prawcore.ResponseException as exc:
-            status = exc.response.status_code
-            if status in (401, 403):
-                raise SourceError(
-                    f"sources.reddit: Reddit answered HTTP {status} during {what}: check the app credentials in "
-                    f"{self._credential_hint()}, and that r/{self.subreddit.display_name} is public"
-                ) from None
-            raise SourceError(f"sources.reddit: Reddit answered HTTP {status} during {what}") from None
+            raise SourceError(self._refusal(exc.response, what)) from None
         except prawcore.RequestException as exc:
             raise SourceError(
                 f"sources.reddit: Reddit API unreachable during {what} ({type(exc.original_exception).__name__}); "
@@ -383,17 +176,19 @@ class RedditSource:
     def _listings(self, brands: Sequence[BrandConfig]) -> dict[str, Callable[[dict[str, str], str], Any]]:
         """Each listing by cursor key: a function of (extra params, time filter) giving a generator."""
         limit = self.settings.limit + 1  # one more than the budget shows whether more is waiting
+        per_page = min(limit, PAGE_MAX)  # Reddit's maximum per request; praw would send all of `limit`
         try:
             queries = build_queries(brands)
         except ValueError as exc:
             raise SourceError(f"sources.reddit: {exc}") from None
         listings: dict[str, Callable[[dict[str, str], str], Any]] = {
             f"search:{q}": (lambda params, window, q=q: self.subreddit.search(
-                q, sort="new", time_filter=window, limit=limit, params=params))
+                q, sort="new", time_filter=window, limit=limit, params=params, request_limit=per_page))
             for q in queries
         }
         if self.settings.include_comments:
-            listings["comments"] = lambda params, window: self.subreddit.comments(limit=limit, params=params)
+            listings["comments"] = lambda params, window: self.subreddit.comments(
+                limit=limit, params=params, request_limit=per_page)
         return listings
 
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
@@ -436,8 +231,8 @@ class RedditSource:
                 try:
                     thing = parse_thing(item)
                 except ValueError as exc:
-                    name = _fullname(item)
-                    batch.problems.append(Problem(where, f"skipped {name or 'an item'}: {_describe(exc)}"))
+                    name = fullname(item)
+                    batch.problems.append(Problem(where, f"skipped {name or 'an item'}: {describe(exc)}"))
                     last = name or last
                     continue
                 if state.mark.covers(thing.created_utc, thing.name):
@@ -449,46 +244,57 @@ class RedditSource:
             return False  # not reached: the loop always returns
         finally:
             if complete:
-                state.mark = _newer(_newer(state.mark, state.drained), newest) or state.mark
+                state.mark = newer(newer(state.mark, state.drained), newest) or state.mark
                 state.after = state.drained = None
             elif last is not None:
                 state.after = last
-                state.drained = _newer(state.drained, newest)
+                state.drained = newer(state.drained, newest)
 
-    def _add(self, thing: _Submission | _Comment, brands: Sequence[BrandConfig], batch: Batch,
+    def _add(self, thing: RedditSubmission | RedditComment, brands: Sequence[BrandConfig], batch: Batch,
              seen: set[str], observed: datetime) -> None:
         if thing.name in seen:
             return
         seen.add(thing.name)
+        if (why := thing.gone()) is not None:
+            # `[removed]` / `[deleted]` is no text: nothing to score or store, but if the item was
+            # stored before, its copy must go (a tombstone, monitor/removals.py).
+            batch.removals.append(Removal(Mention.make_id(self.name, thing.name), why))
+            return
         mention = self._mention(thing, brands)
         if mention is not None:
             batch.mentions.append(mention)
-            # First sight is the first point of the post's engagement curve.
-            batch.snapshots.append(EngagementSnapshot(mention_id=mention.id, observed_at=observed,
-                                                      engagement=mention.engagement))
+            if mention.engagement_known:  # first sight is the first point of the engagement curve
+                batch.snapshots.append(EngagementSnapshot(mention_id=mention.id, observed_at=observed,
+                                                          engagement=mention.engagement))
 
-    def _mention(self, thing: _Submission | _Comment, brands: Sequence[BrandConfig]) -> Mention | None:
+    def _mention(self, thing: RedditSubmission | RedditComment, brands: Sequence[BrandConfig]) -> Mention | None:
         for brand in brands:
-            query = brand.match(thing.text)
+            if thing.over_18 and brand.exclude_nsfw:
+                continue
+            query = brand.match(thing.text, source=self.name, author=thing.author)
             if query is None:
                 continue
             return Mention(
                 id=Mention.make_id(self.name, thing.name), source=self.name, native_id=thing.name,
-                url=PUBLIC_URL + thing.permalink, author_handle=thing.author or DELETED_AUTHOR,
+                url=thing.link(), author_handle=thing.author or DELETED_AUTHOR,
                 author_followers=0,
                 # A submission's title goes in `title` only: scoring and the UI join title and text.
-                text=thing.selftext if isinstance(thing, _Submission) else thing.text,
-                title=thing.title if isinstance(thing, _Submission) else None,
+                text=thing.selftext if isinstance(thing, RedditSubmission) else thing.text,
+                title=thing.title if isinstance(thing, RedditSubmission) else None,
                 created_at=datetime.fromtimestamp(thing.created_utc, UTC), brand=brand.name, query=query,
-                engagement=thing.engagement(),
+                engagement=thing.engagement(), engagement_known=thing.score_known(), nsfw=thing.over_18,
             )
         return None
 
     # -- refresh
 
     def refresh(self, mentions: Sequence[Mention]) -> list[EngagementSnapshot]:
-        """Current score and comment count, 100 items per /api/info request; removed items are skipped."""
-        names = list(dict.fromkeys(m.native_id for m in mentions if m.source == self.name))
+        """Current score and comment count, 100 items per /api/info request.
+
+        Items now removed or deleted (or that /api/info no longer returns) are reported in
+        `removals`; a hidden score gives no snapshot (unknown is not zero).
+        """
+        names = list(dict.fromkeys(m.native_id for m in mentions if m.source == self.name and not m.removed))
         snapshots: list[EngagementSnapshot] = []
         for start in range(0, len(names), INFO_BATCH):
             where = f"reddit info {start // INFO_BATCH + 1}/{math.ceil(len(names) / INFO_BATCH)}"
@@ -502,12 +308,23 @@ class RedditSource:
                     log.warning("%s: skipped a malformed response: %r", where, exc)
                     continue
             observed = datetime.fromtimestamp(self._clock(), UTC)
+            asked = set(names[start : start + INFO_BATCH])
+            answered: set[str] = set()
             for item in items:
+                answered.add(fullname(item) or "")
                 try:
                     thing = parse_thing(item)
                 except ValueError as exc:
-                    log.warning("%s: skipped %s: %s", where, _fullname(item) or "an item", _describe(exc))
+                    log.warning("%s: skipped %s: %s", where, fullname(item) or "an item", describe(exc))
+                    continue
+                if (why := thing.gone()) is not None:
+                    self.removals.append(Removal(Mention.make_id(self.name, thing.name), why))
+                    continue
+                if not thing.score_known():
                     continue
                 snapshots.append(EngagementSnapshot(mention_id=Mention.make_id(self.name, thing.name),
                                                     observed_at=observed, engagement=thing.engagement()))
+            # /api/info leaves out what no longer exists at all (a purged item, a banned subreddit's).
+            self.removals += [Removal(Mention.make_id(self.name, n), "not_found")
+                              for n in names[start : start + INFO_BATCH] if n in asked - answered]
         return snapshots

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from typing import Any
 
-from monitor.config import SourceSettings
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from monitor.sources.retries import RetrySettings
 
 NAME = "rss"
 
@@ -33,16 +35,27 @@ def _url_shorthand(value: object) -> object:
     return {"url": value} if isinstance(value, str) else value
 
 
-class RSSSettings(SourceSettings):
-    """`sources.rss` in earshot.yaml: the feeds to poll and how patiently."""
+# The retry options before every source shared `RetrySettings`' names.
+RENAMED = {"max_attempts": "retries", "max_wait_seconds": "max_rate_limit_wait_seconds"}
+
+
+class RSSSettings(RetrySettings):
+    """`sources.rss` in earshot.yaml: the feeds to poll and how patiently (the retry options every source has)."""
 
     feeds: list[Annotated[FeedSettings, BeforeValidator(_url_shorthand)]] = Field(min_length=1)
     timeout_seconds: float = Field(20, gt=0)
-    max_attempts: int = Field(4, ge=1)
-    backoff_seconds: float = Field(2.0, gt=0)  # first retry wait; doubles each attempt
-    max_wait_seconds: float = Field(120, gt=0)  # longest Retry-After honoured inside one run
+    max_rate_limit_wait_seconds: float = Field(120, ge=0)  # longest Retry-After honoured inside one run
     max_pages: int = Field(10, ge=1)  # of a paged feed, per run
     retention_days: int = Field(30, ge=1)  # entries older than this are not news any more
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            old = sorted(k for k in RENAMED if k in data)
+            if old:
+                raise ValueError("; ".join(f"{k}: renamed to {RENAMED[k]} (the name every source uses)" for k in old))
+        return data
 
     def missing_credentials(self) -> list[str]:
         """Also the feeds' token variables, unless an Airflow connection may hold them."""

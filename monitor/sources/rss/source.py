@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
@@ -122,9 +121,9 @@ class RSSSource:
         feeds: Sequence[Feed],
         *,
         timeout_seconds: float = 20,
-        max_attempts: int = 4,
+        retries: int = 4,
         backoff_seconds: float = 2.0,
-        max_wait_seconds: float = 120,
+        max_rate_limit_wait_seconds: float = 120,
         max_pages: int = 10,
         retention_days: int = 30,
         sleep: Callable[[float], None] = time.sleep,
@@ -134,9 +133,9 @@ class RSSSource:
             raise SourceError("sources.rss: no feeds configured")
         self.feeds = list(feeds)
         self.timeout_seconds = timeout_seconds
-        self.max_attempts = max_attempts
+        self.retries = retries
         self.backoff_seconds = backoff_seconds
-        self.max_wait_seconds = max_wait_seconds
+        self.max_rate_limit_wait_seconds = max_rate_limit_wait_seconds
         self.max_pages = max_pages
         self.retention = timedelta(days=retention_days)
         self._sleep = sleep
@@ -158,8 +157,8 @@ class RSSSource:
             token = credential(settings, feed.token_env, feed.token_env, source=NAME) if feed.token_env else None
             feeds.append(Feed(feed.url, feed.brand, token, feed.token_env))
         return cls(
-            feeds, timeout_seconds=settings.timeout_seconds, max_attempts=settings.max_attempts,
-            backoff_seconds=settings.backoff_seconds, max_wait_seconds=settings.max_wait_seconds,
+            feeds, timeout_seconds=settings.timeout_seconds, retries=settings.retries,
+            backoff_seconds=settings.backoff_seconds, max_rate_limit_wait_seconds=settings.max_rate_limit_wait_seconds,
             max_pages=settings.max_pages, retention_days=settings.retention_days,
         )
 
@@ -275,7 +274,7 @@ class RSSSource:
     def _mention(entry: _Entry, brands: Sequence[BrandConfig]) -> Mention | None:
         searchable = f"{entry.title} {entry.text}"
         for brand in brands:
-            query = brand.match(searchable)
+            query = brand.match(searchable, lang=entry.lang, source=NAME, author=entry.author)
             if query is None:
                 continue
             text, title = (entry.text, entry.title or None) if entry.text else (entry.title, None)
@@ -317,13 +316,14 @@ class RSSSource:
         headers = dict(extra)
         if feed.token:
             headers["Authorization"] = f"Bearer {feed.token}"
-        retry = retrying(attempts=self.max_attempts, backoff_seconds=self.backoff_seconds, sleep=self._sleep,
-                         max_wait_seconds=self.max_wait_seconds, max_backoff_seconds=self.max_wait_seconds,
+        retry = retrying(attempts=self.retries, backoff_seconds=self.backoff_seconds, sleep=self._sleep,
+                         max_wait_seconds=self.max_rate_limit_wait_seconds,
+                         max_backoff_seconds=self.max_rate_limit_wait_seconds,
                          before_sleep=self._log_retry)
         try:
             return retry(self._get_once, client, feed, url, headers)
         except Transient as exc:
-            raise _FeedFailed(f"{exc}; gave up after {self.max_attempts} attempts") from None
+            raise _FeedFailed(f"{exc}; gave up after {self.retries} attempts") from None
 
     def _get_once(self, client: httpx.Client, feed: Feed, url: str, headers: dict[str, str]) -> httpx.Response:
         try:
@@ -335,8 +335,9 @@ class RSSSource:
         status = response.status_code
         if status == 429:
             wait = retry_after_seconds(response.headers.get("retry-after"))
-            if wait is not None and wait > self.max_wait_seconds:
-                raise _FeedFailed(f"{url}: rate limited (HTTP 429) for {wait:.0f} s, longer than max_wait_seconds")
+            if wait is not None and wait > self.max_rate_limit_wait_seconds:
+                raise _FeedFailed(f"{url}: rate limited (HTTP 429) for {wait:.0f} s, longer than "
+                                  "max_rate_limit_wait_seconds")
             raise Transient(f"{url}: rate limited (HTTP 429)", wait)
         if status >= 500:
             raise Transient(f"{url}: server error (HTTP {status} {response.reason_phrase})")
@@ -350,7 +351,7 @@ class RSSSource:
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         delay = state.next_action.sleep if state.next_action else 0
-        log.warning("rss: %s; retrying in %.1f s (attempt %d of %d)", error, delay, state.attempt_number, self.max_attempts)
+        log.warning("rss: %s; retrying in %.1f s (attempt %d of %d)", error, delay, state.attempt_number, self.retries)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -373,7 +374,9 @@ def _text(value: object) -> str:
     parser = _TextOnly()
     parser.feed(str(value))
     parser.close()
-    return " ".join(unescape(" ".join(parser.parts)).split())
+    # The parser has turned the HTML's entities into characters (convert_charrefs); unescaping again
+    # would turn a text that shows "&lt;" into "<".
+    return " ".join(" ".join(parser.parts).split())
 
 
 def _first_content(raw: Any) -> str:

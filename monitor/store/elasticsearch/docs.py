@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.models import Alert, AlertEvent, Engagement, EngagementSnapshot, Mention, Sentiment
-from monitor.store.base import Quarantined, quarantine_digest
+from monitor.store.base import REMOVED_AUTHOR, Quarantined, quarantine_digest
 
 MAX_ID_BYTES = 512  # Elasticsearch's limit on `_id`
 
@@ -75,6 +75,12 @@ def mention_doc(mention: Mention, first_seen_at: datetime) -> dict[str, Any]:
         "first_seen_at": iso(first_seen_at),
         "topic": mention.topic,
         "team": mention.team,
+        "engagement_known": mention.engagement_known,
+        "refers_to": mention.refers_to,
+        "author_verified": mention.author_verified,
+        "nsfw": mention.nsfw,
+        "removed": mention.removed,
+        "removed_at": iso(mention.removed_at) if mention.removed_at else None,
     }
 
 
@@ -82,11 +88,29 @@ def refetch_update(mention: Mention) -> dict[str, Any]:
     """What a re-fetch changes on a stored mention; its sentiment, topic and first-seen time stay."""
     if not isinstance(mention, Mention):
         raise TypeError(f"expected a Mention, got {type(mention).__name__}")
-    return {
-        "engagement": engagement_doc(mention.engagement),
+    change: dict[str, Any] = {
         "author_followers": mention.author_followers,
         "url": mention.url,
+        "nsfw": mention.nsfw,
     }
+    if mention.engagement_known:  # an unknown count never replaces a known one
+        change.update(engagement=engagement_doc(mention.engagement), engagement_known=True)
+    if mention.author_verified is not None:
+        change["author_verified"] = mention.author_verified
+    if mention.refers_to is not None:
+        change["refers_to"] = mention.refers_to
+    return change
+
+
+def edit_update(mention: Mention) -> dict[str, Any]:
+    """An edited post's new text: scored and tagged afresh, so sentiment and topic are cleared."""
+    return {"text": mention.text, "title": mention.title, "sentiment": None, "topic": None, "team": None}
+
+
+def tombstone_update(reason: str, at: datetime) -> dict[str, Any]:
+    """What a tombstone keeps: id, source, brand, times, counts and tags; text, author and URL go."""
+    return {"text": "", "title": None, "author_handle": REMOVED_AUTHOR, "author_followers": 0, "url": "",
+            "refers_to": None, "author_verified": None, "removed": reason, "removed_at": iso(at)}
 
 
 def mention_from_doc(doc: Mapping[str, Any]) -> Mention:
@@ -99,6 +123,9 @@ def mention_from_doc(doc: Mapping[str, Any]) -> Mention:
         rating=doc.get("rating"), app_version=doc.get("app_version"),
         sentiment=Sentiment.model_validate(sentiment) if sentiment and sentiment.get("label") else None,
         topic=doc.get("topic"), team=doc.get("team"),
+        engagement_known=doc.get("engagement_known", True) is not False, refers_to=doc.get("refers_to"),
+        author_verified=doc.get("author_verified"), nsfw=bool(doc.get("nsfw")), removed=doc.get("removed"),
+        removed_at=parse_iso(doc["removed_at"]) if doc.get("removed_at") else None,
     )
 
 

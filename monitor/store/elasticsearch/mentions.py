@@ -47,7 +47,7 @@ class Mentions(IndexClient):
             chunk = ids[start : start + IDS_PER_LOOKUP]
             body = self._search(
                 self.names.pattern("mentions"), q.ids(chunk), size=len(chunk), seq_no_primary_term=True,
-                source_includes=["brand", "source", "engagement_observed_at"],
+                source_includes=["brand", "source", "engagement_observed_at", "text", "removed"],
             )
             for hit in body["hits"]["hits"]:
                 found[hit["_id"]] = _Located(hit["_index"], hit["_seq_no"], hit["_primary_term"], hit["_source"])
@@ -170,7 +170,11 @@ class Mentions(IndexClient):
                        "engagement_observed_at": docs.iso(snapshot.observed_at)}
             index = self._ensure_monthly("mentions", mention.created_at)
             return {"_op_type": "create", "_index": index, "_id": mention_id, "_source": doc}
+        if stored.source.get("removed"):
+            return None  # a tombstone: a late copy of a removed post must not bring it back
         change: dict[str, Any] = dict(fetched[2]) if fetched else {}
+        if fetched and "text" in stored.source and stored.source["text"] != fetched[0].text:
+            change.update(docs.edit_update(fetched[0]))  # an edit: the new text, scored afresh
         observed = stored.source.get("engagement_observed_at")
         if snapshot is not None and (observed is None or snapshot.observed_at >= docs.parse_iso(observed)):
             change["engagement"] = docs.engagement_doc(snapshot.engagement)
@@ -270,8 +274,18 @@ class Mentions(IndexClient):
 
     # -- snapshots ----------------------------------------------------------------
 
-    def snapshots_since(self, since: datetime) -> list[EngagementSnapshot]:
-        hits = self._hits(self.names.pattern("snapshots"), q.since("observed_at", since), q.SNAPSHOTS_BY_TIME)
+    def snapshots_since(self, since: datetime, until: datetime | None = None,
+                        brand: str | None = None) -> list[EngagementSnapshot]:
+        window: dict[str, Any] = {"gte": q.iso(since)}
+        if until is not None:
+            window["lte"] = q.iso(until)
+        filters: list[dict[str, Any]] = [{"range": {"observed_at": window}}]
+        if brand is not None:
+            # Snapshots carry their mention's brand when it was known as they were stored; the
+            # others are read too (the detector keeps only the brand's mentions).
+            filters.append({"bool": {"should": [q.term("brand", brand), {"bool": {"must_not": {"exists": {
+                "field": "brand"}}}}], "minimum_should_match": 1}})
+        hits = self._hits(self.names.pattern("snapshots"), {"bool": {"filter": filters}}, q.SNAPSHOTS_BY_TIME)
         return [docs.snapshot_from_doc(hit["_source"]) for hit in hits]
 
     def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]:

@@ -64,6 +64,7 @@ from monitor.store.elasticsearch.client import client_for, client_from_env
 from monitor.store.elasticsearch.indices import ConcurrentWriteError
 from monitor.store.elasticsearch.noise import Noise
 from monitor.store.elasticsearch.records import Records
+from monitor.store.elasticsearch.removals import Removals
 from monitor.store.elasticsearch.settings import ElasticsearchSettings
 from monitor.store.elasticsearch.setup import SetupReport, is_set_up, setup_indices
 from monitor.store.elasticsearch.templates import KINDS, IndexNames
@@ -74,7 +75,7 @@ if TYPE_CHECKING:
 __all__ = ["AlertWriteContention", "ConcurrentWriteError", "ElasticsearchStore", "SetupReport", "setup_indices"]
 
 
-class ElasticsearchStore(Noise, Alerts, Records):
+class ElasticsearchStore(Noise, Alerts, Records, Removals):
     """The `Store` protocol on one cluster, under one index prefix; its parts are in the modules beside."""
 
     def __init__(

@@ -34,8 +34,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 # 2: mentions.topic/team, alert handling times from the triage trail, alerts.last_event, alert_events.
-# 4: mentions.noise (copies and spam, monitor/noise).
-SCHEMA_VERSION = 4
+# 4: mentions.engagement_known/refers_to/author_verified/nsfw/removed/removed_at (tombstones), erasures.
+# 5: mentions.noise (copies and spam, monitor/noise).
+SCHEMA_VERSION = 5
 MANAGED_BY = "earshot"
 TEMPLATE_PRIORITY = 200  # above Elasticsearch's built-in templates (100), which never match ours anyway
 
@@ -103,6 +104,26 @@ MENTION_PROPERTIES: dict[str, Any] = {
             "not_spam": {"type": "boolean"},  # a person's verdict; re-judging never writes it
         }
     },
+    # What the platforms say beyond the text (issue 17), and tombstones: a removed post keeps its
+    # counts and triage history, its text, author and URL are purged (monitor/removals.py).
+    "engagement_known": {"type": "boolean"},
+    "refers_to": KEYWORD,
+    "author_verified": {"type": "boolean"},
+    "nsfw": {"type": "boolean"},
+    "removed": KEYWORD,
+    "removed_at": DATE,
+}
+
+# The erasure audit log: one document per purge or `earshot forget`, kept like the triage trail.
+ERASURE_PROPERTIES: dict[str, Any] = {
+    "id": KEYWORD,
+    "at": DATE,
+    "actor": KEYWORD,
+    "action": KEYWORD,  # removed / retention / forget
+    "subject": KEYWORD,  # the author (source:handle), the cutoff, or the source of the removals
+    "reason": text_with_keyword(),
+    "mentions": {"type": "long"},
+    "snapshots": {"type": "long"},
 }
 
 SNAPSHOT_PROPERTIES: dict[str, Any] = {
@@ -216,6 +237,7 @@ KINDS: tuple[IndexKind, ...] = (
     IndexKind("quarantine", QUARANTINE_PROPERTIES, None, "Records that could not be normalised or stored."),
     IndexKind("cursors", CURSOR_PROPERTIES, None, "Where each source resumes."),
     IndexKind("alert_events", ALERT_EVENT_PROPERTIES, None, "The triage audit trail: append-only, one per action."),
+    IndexKind("erasures", ERASURE_PROPERTIES, None, "Erasures: purges, retention and right-to-erasure requests."),
 )
 KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
 

@@ -24,8 +24,9 @@ HANDLING_TIMES = ("first_response_at", "acknowledged_at", "resolved_at", "dismis
 
 MENTION_COLUMNS = (
     "(id, source, native_id, url, author_handle, author_followers, text, title, lang, created_at, brand, query,"
-    " engagement, rating, app_version, sentiment_label, sentiment_score, sentiment_model, first_seen_at, topic, team)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " engagement, rating, app_version, sentiment_label, sentiment_score, sentiment_model, first_seen_at, topic, team,"
+    " engagement_known, refers_to, author_verified, nsfw, removed, removed_at)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 ALERT_COLUMNS = (
     "(id, mention_id, brand, severity, created_at, reason, velocity_per_min, baseline_per_min, state, kind, topic,"
@@ -34,7 +35,10 @@ ALERT_COLUMNS = (
 
 
 def ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Fixed-width UTC text (`2026-03-02T09:00:00.000000Z`); isoformat, several times faster than strftime."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_ts(value: str) -> datetime:
@@ -57,7 +61,7 @@ class OldRow(dict):
     """A row read for export, where a column the file does not have yet (a file written by an
     older Earshot) reads as its default, as the store would read it after its migration."""
 
-    DEFAULTS: dict[str, Any] = {"kind": "spread"}  # alerts.kind: NOT NULL DEFAULT 'spread'
+    DEFAULTS: dict[str, Any] = {"kind": "spread", "engagement_known": 1, "nsfw": 0}  # the columns' defaults
 
     def __missing__(self, key: str) -> Any:
         return self.DEFAULTS.get(key)
@@ -73,6 +77,8 @@ def mention_values(m: Mention, first_seen_at: datetime) -> tuple[object, ...]:
         m.sentiment.score if m.sentiment else None,
         m.sentiment.model if m.sentiment else None,
         ts(first_seen_at), m.topic, m.team,
+        int(m.engagement_known), m.refers_to, None if m.author_verified is None else int(m.author_verified),
+        int(m.nsfw), m.removed, ts(m.removed_at) if m.removed_at else None,
     )
 
 
@@ -96,7 +102,20 @@ def mention_from_row(row: Row) -> Mention:
         created_at=parse_ts(row["created_at"]), brand=row["brand"], query=row["query"],
         engagement=Engagement.model_validate_json(row["engagement"]), rating=row["rating"],
         app_version=row["app_version"], sentiment=sentiment, topic=row["topic"], team=row["team"],
+        engagement_known=bool(_column(row, "engagement_known", 1)), refers_to=_column(row, "refers_to"),
+        author_verified=None if (v := _column(row, "author_verified")) is None else bool(v),
+        nsfw=bool(_column(row, "nsfw", 0)), removed=_column(row, "removed"),
+        removed_at=parse_ts(r) if (r := _column(row, "removed_at")) else None,
     )
+
+
+def _column(row: Row, name: str, default: Any = None) -> Any:
+    """A column added by issue 17; a row read with an explicit column list may lack it."""
+    try:
+        value = row[name]
+    except (KeyError, IndexError):
+        return default
+    return default if value is None and default is not None else value
 
 
 def snapshot_from_row(row: Row) -> EngagementSnapshot:

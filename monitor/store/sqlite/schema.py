@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 
 from monitor.store.sqlite.cases import create_cases
+from monitor.store.sqlite.erasures import create_erasures
 from monitor.store.sqlite.noise_schema import NOISE_SCHEMA
 from monitor.store.sqlite.search import ENGAGEMENT_TOTAL, SEARCH_SCHEMA, index_new_mentions
 
@@ -38,7 +39,9 @@ CREATE TABLE IF NOT EXISTS mentions (
 );
 -- Time ranges (the trend, recent posts), covering what the trend groups by: read from the index alone.
 CREATE INDEX IF NOT EXISTS mentions_time ON mentions(created_at, brand, source, sentiment_label);
-CREATE INDEX IF NOT EXISTS mentions_unscored ON mentions(sentiment_label) WHERE sentiment_label IS NULL;
+-- The next page of posts to score, oldest first, read straight off this index (scoring asks for
+-- 256 at a time; sorting every unscored post on each ask made scoring quadratic).
+CREATE INDEX IF NOT EXISTS mentions_unscored_time ON mentions(created_at) WHERE sentiment_label IS NULL;
 
 CREATE TABLE IF NOT EXISTS snapshots (
     mention_id TEXT NOT NULL,
@@ -130,6 +133,9 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         # Engagement.total, computed by SQLite from the engagement column (never written), so
         # it can be filtered, sorted and indexed; it follows every change of engagement.
         "engagement_total": f"INTEGER GENERATED ALWAYS AS ({ENGAGEMENT_TOTAL}) VIRTUAL",
+        # Issue 17: what the platforms say beyond the text, and tombstones (monitor/removals.py).
+        "engagement_known": "INTEGER NOT NULL DEFAULT 1", "refers_to": "TEXT", "author_verified": "INTEGER",
+        "nsfw": "INTEGER NOT NULL DEFAULT 0", "removed": "TEXT", "removed_at": "TEXT",
     },
     "alerts": {
         "kind": "TEXT NOT NULL DEFAULT 'spread'", "topic": "TEXT", "team": "TEXT", "assignee": "TEXT",
@@ -141,6 +147,7 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
 # Indices on added columns (created once the columns exist), and the indices the web reads by.
 INDICES = """
 DROP INDEX IF EXISTS mentions_created;  -- mentions_time leads with created_at too, and covers the trend
+DROP INDEX IF EXISTS mentions_unscored;  -- mentions_unscored_time answers the same, in scoring's order
 CREATE UNIQUE INDEX IF NOT EXISTS mentions_search_key ON mentions(search_key);
 CREATE INDEX IF NOT EXISTS mentions_engagement ON mentions(engagement_total, search_key);
 -- A post's alerts (its case, the inbox's other severities): looked up by post on every page.
@@ -178,6 +185,7 @@ def create_or_migrate(db: sqlite3.Connection) -> None:
     db.executescript(INDICES + SEARCH_SCHEMA + COUNTS + NOISE_SCHEMA)
     db.executescript(RECOUNT)
     create_cases(db)
+    create_erasures(db)
     if db.execute("SELECT 1 FROM mentions WHERE search_key IS NULL LIMIT 1").fetchone():
         db.execute("BEGIN IMMEDIATE")  # the keys and the index entries together, or neither
         try:

@@ -62,8 +62,11 @@ def index_new_mentions(db: sqlite3.Connection) -> int:
     db.execute("DROP TABLE IF EXISTS temp.fresh_keys")
     db.execute(
         "CREATE TEMP TABLE fresh_keys AS"
-        " SELECT rid, base + COALESCE((SELECT MAX(k.search_key) - n.base + 1 FROM mentions k"
-        f"   WHERE k.search_key >= n.base AND k.search_key < n.base + {SLOTS}), 0)"
+        # The slot's highest key by one step down the index (ORDER BY ... LIMIT 1): MAX() over a
+        # range scans the range, once per new row, which made ingesting a day of posts quadratic.
+        " SELECT rid, base + COALESCE((SELECT k.search_key - n.base + 1 FROM mentions k"
+        f"   WHERE k.search_key >= n.base AND k.search_key < n.base + {SLOTS}"
+        "   ORDER BY k.search_key DESC LIMIT 1), 0)"
         "   + ROW_NUMBER() OVER (PARTITION BY base ORDER BY rid) - 1 AS key"
         f" FROM (SELECT rowid AS rid, {_BASE} AS base FROM mentions WHERE search_key IS NULL) AS n"
     )

@@ -23,14 +23,15 @@ from monitor.store.base import (
 from monitor.store.sqlite.cases import case_rows
 from monitor.store.sqlite.noise import Noise
 from monitor.store.sqlite.records import Records
-from monitor.store.sqlite.search import index_new_mentions, search_rows
+from monitor.store.sqlite.removals import Removals
+from monitor.store.sqlite.search import forget_mention, index_new_mentions, search_rows
 from monitor.store.sqlite.rows import (
     MENTION_COLUMNS, RECORD_ERRORS, alert_from_row, event_from_row, insert_event, mention_from_row,
     mention_values, parse_ts, reason, snapshot_from_row, storable_text, ts, write_handling,
 )
 
 
-class SQLiteStore(Noise, Records):
+class SQLiteStore(Noise, Records, Removals):
     """The `Store` protocol on one SQLite file (`SQLiteStore(path)`; `SQLiteStore.read_only(path)` to copy from)."""
 
     @classmethod
@@ -105,12 +106,26 @@ class SQLiteStore(Noise, Records):
                at: datetime) -> tuple[int, int, int]:
         new = updated = new_snaps = 0
         for m in mentions:
-            exists = db.execute("SELECT 1 FROM mentions WHERE id = ?", (m.id,)).fetchone()
+            exists = db.execute("SELECT text, removed FROM mentions WHERE id = ?", (m.id,)).fetchone()
+            if exists and exists[1] is not None:
+                continue  # a tombstone: the post is gone, and a late copy of it must not bring it back
             if exists:
-                # A re-fetch refreshes what changes over time; sentiment already computed stays.
+                # A re-fetch refreshes what changes over time; sentiment already computed stays,
+                # unless the text itself changed (an edit): then it is scored and indexed afresh.
+                if exists[0] != m.text:
+                    forget_mention(db, m.id)
+                    db.execute(
+                        "UPDATE mentions SET text = ?, title = ?, lang = COALESCE(?, lang), search_key = NULL,"
+                        " sentiment_label = NULL, sentiment_score = NULL, sentiment_model = NULL, topic = NULL,"
+                        " team = NULL WHERE id = ?", (m.text, m.title, m.lang, m.id))
                 db.execute(
-                    "UPDATE mentions SET engagement = ?, author_followers = ?, url = ? WHERE id = ?",
-                    (m.engagement.model_dump_json(), m.author_followers, m.url, m.id),
+                    "UPDATE mentions SET engagement = CASE WHEN ? THEN ? ELSE engagement END,"
+                    " engagement_known = max(engagement_known, ?), author_followers = ?, url = ?,"
+                    " author_verified = COALESCE(?, author_verified), nsfw = ?, refers_to = COALESCE(?, refers_to)"
+                    " WHERE id = ?",
+                    (int(m.engagement_known), m.engagement.model_dump_json(), int(m.engagement_known),
+                     m.author_followers, m.url, None if m.author_verified is None else int(m.author_verified),
+                     int(m.nsfw), m.refers_to, m.id),
                 )
                 updated += 1
             else:
@@ -228,10 +243,18 @@ class SQLiteStore(Noise, Records):
 
     # -- snapshots ------------------------------------------------------------
 
-    def snapshots_since(self, since: datetime) -> list[EngagementSnapshot]:
-        rows = self._query(
-            "SELECT * FROM snapshots WHERE observed_at >= ? ORDER BY observed_at, mention_id", (ts(since),)
-        )
+    def snapshots_since(self, since: datetime, until: datetime | None = None,
+                        brand: str | None = None) -> list[EngagementSnapshot]:
+        sql = "SELECT s.* FROM snapshots s"
+        params: list[object] = [ts(since)]
+        if brand is not None:
+            sql += " JOIN mentions m ON m.id = s.mention_id AND m.brand = ?"
+            params.insert(0, brand)
+        sql += " WHERE s.observed_at >= ?"
+        if until is not None:
+            sql += " AND s.observed_at <= ?"
+            params.append(ts(until))
+        rows = self._query(sql + " ORDER BY s.observed_at, s.mention_id", params)
         return [snapshot_from_row(r) for r in rows]
 
     def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]:
@@ -401,10 +424,10 @@ class SQLiteStore(Noise, Records):
             sql += " AND brand = ?"
             params.append(brand)
         rows = self._query(sql + " GROUP BY bucket, brand, source, label ORDER BY bucket", params)
-        fmt = "%Y-%m-%dT%H" if bucket_minutes == 60 else "%Y-%m-%dT%H:%M"
+        suffix = ":00:00+00:00" if bucket_minutes == 60 else ":00+00:00"  # fromisoformat: no strptime per row
         return [
             TrendPoint(
-                bucket=datetime.strptime(r["bucket"], fmt).replace(tzinfo=UTC),
+                bucket=datetime.fromisoformat(r["bucket"] + suffix),
                 source=r["source"], label=r["label"], count=r["n"], brand=r["brand"],
             )
             for r in rows

@@ -74,3 +74,23 @@ def boolean_query(
     if pos != len(parts):
         raise ValueError("unbalanced parentheses")
     return predicate
+
+
+_CONJUNCT_TOKEN = re.compile(r'(-?)("[^"]*"|\S+)')
+
+
+def conjunctive_query(query: str, term: Callable[[str], Predicate[T]], *, negation: bool) -> Predicate[T]:
+    """A predicate for a search with no OR (Bluesky, Mastodon): every term must hold, `-term` must not.
+
+    `term` turns one token (a word, a "phrase", an `operator:value`) into a predicate;
+    without `negation` a leading `-` is part of the word, as on Bluesky.
+    """
+    checks: list[tuple[bool, Predicate[T]]] = []
+    for minus, token in _CONJUNCT_TOKEN.findall(query):
+        if minus and not negation:
+            token = minus + token
+            minus = ""
+        checks.append((bool(minus), term(token)))
+    if not checks:
+        raise ValueError("empty query")
+    return lambda t: all(p(t) != negated for negated, p in checks)

@@ -12,6 +12,7 @@ the contract harnesses, the platform tests and `serve_all.py` use them.
 
 from __future__ import annotations
 
+import argparse
 import json
 import threading
 import time
@@ -193,6 +194,7 @@ class Pending:
     kind: str  # "pass" (answer normally), "status" (fail with `status`), "broken" (a body as `mode` says), ...
     status: int = 200
     mode: str = "html"
+    body: bytes = b""  # "recorded": answer with exactly this body (a fixture of the platform's response)
 
 
 def queue_pending(queue: deque[Pending], pending: Pending, *, times: int = 1, after: int = 0) -> None:
@@ -212,3 +214,22 @@ def serve_until_interrupted(fake: _Stoppable) -> None:
             time.sleep(3600)
     except KeyboardInterrupt:
         fake.stop()
+
+
+def standalone_args(doc: str | None, port: int, **options: str) -> argparse.Namespace:
+    """The command line of a fake run on its own (`python -m tests.sources.fakes.<name>`).
+
+    `--port` (default `port`) and one `--option` per keyword (underscores as dashes), with
+    the keyword's value as its default; `doc`'s first line is the description.
+    """
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
+    parser.add_argument("--port", type=int, default=port)
+    for name, default in options.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", default=default)
+    return parser.parse_args()
+
+
+def serve_standalone(fake: FakeServer, describe: Callable[[str], str]) -> None:
+    """Start `fake`, print `describe(its URL)` (where it is, what to configure) and serve until Ctrl-C."""
+    print(f"{describe(fake.start())}\nCtrl-C stops it", flush=True)
+    serve_until_interrupted(fake)

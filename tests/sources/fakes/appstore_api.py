@@ -13,7 +13,6 @@ Run standalone: `python -m tests.sources.fakes.appstore_api --port 8303` and poi
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import zlib
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from tests.sources.fakes._server import FakeAPI, Reply, Request, serve_until_interrupted
+from tests.sources.fakes._server import FakeAPI, Reply, Request, serve_standalone, standalone_args
 
 MAX_PAGES = 10
 FEED_PATH = re.compile(r"^/(?P<country>[a-z]{2})/rss/customerreviews/page=(?P<page>\d+)/id=(?P<app>\d+)"
@@ -179,16 +178,10 @@ def seed(fake: FakeAppStore, app_id: str, brand: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8303)
-    parser.add_argument("--app-id", default="123456789")
-    parser.add_argument("--brand", default="Acme")
-    args = parser.parse_args()
+    args = standalone_args(__doc__, 8303, app_id="123456789", brand="Acme")
     fake = FakeAppStore(port=args.port)
     seed(fake, args.app_id, args.brand)
-    print(f"fake App Store feed on {fake.start()} (app {args.app_id}, country us); Ctrl-C stops it", flush=True)
-    serve_until_interrupted(fake)
-
+    serve_standalone(fake, lambda url: f"fake App Store feed on {url} (app {args.app_id}, country us)")
 
 if __name__ == "__main__":
     main()

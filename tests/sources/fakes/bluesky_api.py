@@ -12,17 +12,18 @@ Failure injection: `fail_next(status)`, `break_next_payload(kind)`. Run standalo
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import math
 import secrets
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_until_interrupted
+from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_standalone, standalone_args
+from tests.sources.fakes._search import conjunctive_query
 
 GET_POSTS_MAX = 25
 
@@ -58,6 +59,19 @@ class Post:
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _search_term(token: str) -> Callable[[Post], bool]:
+    """One term of searchPosts' q: a word or "phrase" (anywhere in the text), from:, lang:, mentions:."""
+    name, _, value = token.partition(":")
+    if value and name == "from":
+        return lambda p: p.author.handle == value
+    if value and name == "lang":
+        return lambda p: value in (p.langs or [])
+    if value and name == "mentions":
+        return lambda p: f"@{value.lower()}" in p.text.lower()
+    word = token.strip('"').lower()
+    return lambda p: word in p.text.lower()
 
 
 def _jwt(claims: dict[str, Any]) -> str:
@@ -167,9 +181,10 @@ class FakeBluesky(FakeAPI):
                            "email": "listener@example.test", "emailConfirmed": True, "active": True})
 
     def _search(self, params: dict[str, list[str]]) -> Reply:
-        q = (params.get("q") or [""])[0].strip('"').lower()
-        if not q:
+        q = (params.get("q") or [""])[0]
+        if not q.strip():
             return _xrpc(400, "InvalidRequest", 'Error: Params must have the property "q"')
+        matches = conjunctive_query(q, _search_term, negation=False)
         try:
             limit = int((params.get("limit") or ["25"])[0])
             offset = int((params.get("cursor") or ["0"])[0])
@@ -181,7 +196,7 @@ class FakeBluesky(FakeAPI):
         until = _parse_bound((params.get("until") or [None])[0])
         lang = (params.get("lang") or [None])[0]
         hits = [p for p in self._posts.values()
-                if q in p.text.lower()
+                if matches(p)
                 and (since is None or p.sort_at >= since)
                 and (until is None or p.sort_at < until)
                 and (lang is None or lang in (p.langs or []))]
@@ -272,18 +287,11 @@ def seed(fake: FakeBluesky, brand: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8304)
-    parser.add_argument("--brand", default="Acme")
-    args = parser.parse_args()
+    args = standalone_args(__doc__, 8304, brand="Acme")
     fake = FakeBluesky(port=args.port)
     seed(fake, args.brand)
-    url = fake.start()
-    print(f"fake Bluesky on {url}; set sources.bluesky.base_url to it and\n"
-          f"  EARSHOT_BLUESKY_HANDLE={fake.handle} EARSHOT_BLUESKY_APP_PASSWORD={fake.password}\n"
-          "Ctrl-C stops it", flush=True)
-    serve_until_interrupted(fake)
-
+    serve_standalone(fake, lambda url: f"fake Bluesky on {url}; set sources.bluesky.base_url to it and\n"
+                                       f"  EARSHOT_BLUESKY_HANDLE={fake.handle} EARSHOT_BLUESKY_APP_PASSWORD={fake.password}")
 
 if __name__ == "__main__":
     main()

@@ -16,14 +16,13 @@ Run standalone: `python -m tests.sources.fakes.googleplay_api --port 8302` and p
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.sources.fakes._server import FakeAPI, Reply, Request, serve_until_interrupted
+from tests.sources.fakes._server import FakeAPI, Reply, Request, serve_standalone, standalone_args
 
 RPC = "oCPfdb"
 PATH = "/_/PlayStoreUi/data/batchexecute"
@@ -164,16 +163,10 @@ def seed(fake: FakeGooglePlay, app_id: str, brand: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8302)
-    parser.add_argument("--app-id", default="com.acme.app")
-    parser.add_argument("--brand", default="Acme")
-    args = parser.parse_args()
+    args = standalone_args(__doc__, 8302, app_id="com.acme.app", brand="Acme")
     fake = FakeGooglePlay(port=args.port)
     seed(fake, args.app_id, args.brand)
-    print(f"fake Google Play on {fake.start()} (app {args.app_id}); Ctrl-C stops it", flush=True)
-    serve_until_interrupted(fake)
-
+    serve_standalone(fake, lambda url: f"fake Google Play on {url} (app {args.app_id})")
 
 if __name__ == "__main__":
     main()

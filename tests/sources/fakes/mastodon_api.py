@@ -13,15 +13,16 @@ Failure injection: `fail_next(status)`, `break_next_payload(kind)`. Run standalo
 
 from __future__ import annotations
 
-import argparse
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_until_interrupted
+from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_standalone, standalone_args
+from tests.sources.fakes._search import conjunctive_query
 
 MAX_LIMIT = 40
 DOMAIN = "fake.social"
@@ -38,6 +39,17 @@ class Account:
     @property
     def acct(self) -> str:
         return self.username if self.domain is None else f"{self.username}@{self.domain}"
+
+
+def _search_term(token: str) -> Callable[[Status], bool]:
+    """One term of /api/v2/search's q: a word or "phrase" (anywhere in the text), from:, language:."""
+    name, _, value = token.partition(":")
+    if value and name == "from":
+        return lambda s: s.account is not None and s.account.acct == value.lstrip("@")
+    if value and name == "language":
+        return lambda s: s.language == value
+    word = token.strip('"').lower()
+    return lambda s: word in s.text.lower()
 
 
 @dataclass
@@ -179,14 +191,18 @@ class FakeMastodon(FakeAPI):
         return json_reply([self._status_json(s) for s in page], headers=headers)
 
     def _search(self, params: dict[str, list[str]]) -> Reply:
-        q = (params.get("q") or [""])[0].lower()
+        q = (params.get("q") or [""])[0]
+        try:
+            matches = conjunctive_query(q, _search_term, negation=True) if q.strip() else None
+        except ValueError:
+            matches = None
         kind = (params.get("type") or [None])[0]
         if kind not in (None, "statuses"):
             return json_reply({"accounts": [], "statuses": [], "hashtags": []})
         min_seq, max_seq = self._seq_of(params, "min_id"), self._seq_of(params, "max_id")
         offset = int((params.get("offset") or ["0"])[0])
         hits = [s for s in self._ordered()
-                if q and q in s.text.lower()
+                if matches is not None and matches(s)
                 and (min_seq is None or s.seq > min_seq) and (max_seq is None or s.seq < max_seq)]
         page = hits[offset : offset + self._limit(params)]
         return json_reply({"accounts": [], "statuses": [self._status_json(s) for s in page], "hashtags": []})
@@ -258,17 +274,11 @@ def seed(fake: FakeMastodon, brand: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8305)
-    parser.add_argument("--brand", default="Acme")
-    args = parser.parse_args()
+    args = standalone_args(__doc__, 8305, brand="Acme")
     fake = FakeMastodon(port=args.port)
     seed(fake, args.brand)
-    url = fake.start()
-    print(f"fake Mastodon on {url}; set sources.mastodon.api_base_url to it and\n"
-          f"  EARSHOT_MASTODON_ACCESS_TOKEN={fake.token}\nCtrl-C stops it", flush=True)
-    serve_until_interrupted(fake)
-
+    serve_standalone(fake, lambda url: f"fake Mastodon on {url}; set sources.mastodon.api_base_url to it and\n"
+                                       f"  EARSHOT_MASTODON_ACCESS_TOKEN={fake.token}")
 
 if __name__ == "__main__":
     main()

@@ -67,6 +67,9 @@ class FakeThing:
     upvote_ratio: float = 1.0  # t3
     body: str = ""  # t1
     link_id: str = ""  # t1: the submission's fullname
+    over_18: bool = False  # NSFW
+    score_hidden: bool = False  # t1: the subreddit hides fresh comments' scores (`score` then reads 1)
+    gone: str | None = None  # "[removed]" by moderators or "[deleted]" by the author: the text is replaced
 
     @property
     def fullname(self) -> str:
@@ -96,6 +99,9 @@ def parse_query(query: str) -> Predicate:
 
 
 def _term(token: str) -> Predicate:
+    if token.startswith("author:"):
+        author = token[len("author:"):]
+        return lambda t: (t.author or "").lower() == author.lower()
     term = token.strip('"').lower()
     return lambda t: term in t.searchable
 
@@ -119,6 +125,7 @@ class FakeReddit(FakeServer):
     ratelimit_allowance: int = 1000  # requests per 600 s window, as Reddit reports for OAuth clients
     window_seconds: int = 600
     omit_fields: set[str] = field(default_factory=set)  # fields left out of every thing
+    closed: dict[str, str] = field(default_factory=dict)  # subreddit -> private / banned / quarantined
 
     things: dict[str, FakeThing] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
@@ -157,8 +164,26 @@ class FakeReddit(FakeServer):
             self.things[fullname].score = score
 
     def remove(self, fullname: str) -> None:
+        """The item is purged altogether: /api/info no longer returns it."""
         with self._lock:
             self.things.pop(fullname, None)
+
+    def take_down(self, fullname: str, placeholder: str = "[removed]") -> None:
+        """A moderator removes the item ("[removed]") or its author deletes it ("[deleted]"): Reddit keeps
+        the item but replaces its text (and a deleted item's author) with the placeholder."""
+        with self._lock:
+            self.things[fullname].gone = placeholder
+
+    def close(self, subreddit: str, reason: str) -> None:
+        """The subreddit goes private, is banned or quarantined: its listings answer as Reddit does."""
+        with self._lock:
+            self.closed[subreddit.lower()] = reason
+
+    def answer_next(self, body: bytes | str, status: int = 200, *, after: int = 0) -> None:
+        """Answer the next API request with this body: a response shaped as Reddit's own (a fixture)."""
+        raw = body.encode() if isinstance(body, str) else body
+        with self._lock:
+            queue_pending(self._pending, Pending("recorded", status=status, body=raw), after=after)
 
     def fail_next(self, status: int, times: int = 1, *, after: int = 0) -> None:
         """Answer the next `times` requests (a token request included) with this HTTP status.
@@ -213,9 +238,13 @@ class FakeReddit(FakeServer):
                 return 401, {**rate, **_INVALID_TOKEN}, json_bytes({"message": "Unauthorized", "error": 401})
             if over_limit:
                 return self._failure(429, False)
+            if pending is not None and pending.kind == "recorded":
+                return pending.status, rate, pending.body
             route = re.fullmatch(r"/r/([A-Za-z0-9_+]+)/(search|comments)/?(?:\.json)?", path)
             if method == "GET" and route:
                 subs = {s.lower() for s in route.group(1).split("+")}
+                if closed := [self.closed[s] for s in subs if s in self.closed]:
+                    return _closed(closed[0], rate)
                 body = self._search(subs, params) if route.group(2) == "search" else self._comments(subs, params)
             elif method == "GET" and path.rstrip("/") in ("/api/info", "/api/info.json"):
                 body = self._info(params)
@@ -310,30 +339,46 @@ _REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not
 
 
 def _slug(text: str) -> str:
-    return "_".join(re.findall(r"[a-z0-9]+", text.lower()))[:50] or "post"
+    # Reddit keeps the title's letters in any script: slugs (and so permalinks) are not ASCII.
+    return "_".join(re.findall(r"\w+", text.lower()))[:50] or "post"
+
+
+def _closed(reason: str, rate: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """A closed subreddit's listing, as Reddit answers it: the cause is in `reason`."""
+    if reason == "banned":
+        return 404, rate, json_bytes({"reason": "banned", "message": "Not Found", "error": 404})
+    if reason == "quarantined":
+        return 403, rate, json_bytes({"reason": "quarantined", "quarantine_message": "This community is quarantined.",
+                                      "quarantine_message_html": "<p>quarantined</p>",
+                                      "message": "Forbidden", "error": 403})
+    return 403, rate, json_bytes({"reason": reason, "message": "Forbidden", "error": 403})
 
 
 def _thing_json(thing: FakeThing, omit: set[str]) -> dict[str, Any]:
-    author = thing.author or "[deleted]"
+    author = "[deleted]" if thing.author is None or thing.gone == "[deleted]" else thing.author
     common: dict[str, Any] = {
         "id": thing.id, "name": thing.fullname, "author": author, "subreddit": thing.subreddit,
         "subreddit_name_prefixed": f"r/{thing.subreddit}",
         "subreddit_id": "t5_" + base36(sum(map(ord, thing.subreddit)) * 104729),
         "created_utc": thing.created_utc, "created": thing.created_utc, "score": thing.score, "ups": thing.score,
         "downs": 0, "edited": False, "distinguished": None, "stickied": False, "gilded": 0,
+        "over_18": thing.over_18,
     }
     if thing.author:
         common["author_fullname"] = "t2_" + base36(sum(map(ord, thing.author)) * 7919)
     if thing.kind == "t3":
         permalink = f"/r/{thing.subreddit}/comments/{thing.id}/{_slug(thing.title)}/"
-        data = {**common, "title": thing.title, "selftext": thing.selftext, "selftext_html": None,
+        data = {**common, "title": thing.title, "selftext": thing.gone or thing.selftext, "selftext_html": None,
+                "hide_score": thing.score_hidden,
+                "removed_by_category": {"[removed]": "moderator", "[deleted]": "deleted"}.get(thing.gone or ""),
                 "num_comments": thing.num_comments, "upvote_ratio": thing.upvote_ratio, "permalink": permalink,
                 "url": "https://www.reddit.com" + permalink, "is_self": True, "domain": f"self.{thing.subreddit}",
-                "over_18": False, "link_flair_text": None, "locked": False, "archived": False}
+                "link_flair_text": None, "locked": False, "archived": False}
     else:
         link = thing.link_id.removeprefix("t3_")
         permalink = f"/r/{thing.subreddit}/comments/{link}/post/{thing.id}/"
-        data = {**common, "body": thing.body, "body_html": None, "link_id": thing.link_id,
+        data = {**common, "body": thing.gone or thing.body, "body_html": None, "link_id": thing.link_id,
+                "score_hidden": thing.score_hidden, **({"score": 1, "ups": 1} if thing.score_hidden else {}),
                 "parent_id": thing.link_id, "link_title": "post", "permalink": permalink,
                 "link_permalink": f"https://www.reddit.com/r/{thing.subreddit}/comments/{link}/post/",
                 "replies": "", "is_submitter": False}

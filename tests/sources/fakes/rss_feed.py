@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
@@ -103,7 +103,7 @@ class FakeFeedServer(FakeAPI):
                 return Reply(404, b"no such feed", {"Content-Type": "text/plain"})
             page = int(parse_qs(parts.query).get("page", ["1"])[0])
             body = self._page(parts.path, feed, page)
-            newest = max((e.published for e in feed.entries), default=datetime(2026, 1, 1))
+            newest = max((e.published for e in feed.entries), default=datetime(2026, 1, 1, tzinfo=UTC))
         etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
         validators = {"ETag": etag, "Last-Modified": format_datetime(newest, usegmt=True)}
         if headers.get("if-none-match") == etag:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import html
 import itertools
 import re
 import threading
@@ -39,6 +40,7 @@ from tests.sources.fakes._server import (
 SEARCH_WINDOW = timedelta(days=7)
 TWITTER_EPOCH_MS = 1288834974657
 PAGE_MAX = 100
+NOTE_TWEET_AFTER = 280  # longer posts are "note tweets": `text` is cut here, `note_tweet.text` is whole
 ACCESS_LEVEL_MESSAGE = (
     "You currently have access to a subset of X API V2 endpoints and limited v1.1 endpoints "
     "(e.g. media post, oauth) only. If you need access to this endpoint, you may need a different "
@@ -62,6 +64,7 @@ class FakeUser:
     username: str
     name: str
     followers: int = 0
+    verified: bool = False
 
 
 @dataclass
@@ -77,6 +80,15 @@ class FakeTweet:
     quotes: int = 0
     is_retweet: bool = False
     in_reply_to: str | None = None
+    retweet_of: str | None = None  # a retweet: `text` is X's truncated "RT @user: ..." copy
+    quote_of: str | None = None
+    edit_history: list[str] = field(default_factory=list)  # earlier ids of an edited post, oldest first
+    withheld: str | None = None  # "suspended" / "protected": the author is no longer public
+    metrics_hidden: bool = False  # X leaves `public_metrics` out (as it does for some posts and access levels)
+
+    @property
+    def history(self) -> list[str]:
+        return [*self.edit_history, self.id]
 
 
 @dataclass
@@ -109,6 +121,8 @@ def _term(token: str) -> Predicate:
         return lambda t: phrase in t.text.lower()
     if token == "is:retweet":
         return lambda t: t.is_retweet
+    if token == "has:links":
+        return lambda t: "http://" in t.text or "https://" in t.text
     if token.startswith("lang:"):
         code = token[5:].lower()
         return lambda t: t.lang.lower() == code
@@ -175,6 +189,20 @@ class FakeX(FakeServer):
         with self._lock:
             self.tweets.pop(native_id, None)
 
+    def edit(self, native_id: str, new_id: str, text: str) -> FakeTweet:
+        """Edit a post as X does: the new version gets a new id, its history lists the earlier ones,
+        and search finds only the newest version."""
+        with self._lock:
+            old = self.tweets.pop(native_id)
+            new = FakeTweet(**{**old.__dict__, "id": new_id, "text": text, "edit_history": old.history})
+            self.tweets[new_id] = new
+            return new
+
+    def withhold(self, native_id: str, why: str = "suspended") -> None:
+        """The post's author is suspended or went protected: lookups answer "not authorized"."""
+        with self._lock:
+            self.tweets[native_id].withheld = why
+
     def fail_next(self, status: int, times: int = 1, *, after: int = 0) -> None:
         """Answer the next `times` requests with this HTTP status (429: resets ~1 s ahead).
 
@@ -196,6 +224,12 @@ class FakeX(FakeServer):
         """
         with self._lock:
             queue_pending(self._pending, Pending("broken", mode=mode), after=after)
+
+    def answer_next(self, body: bytes | str, *, after: int = 0) -> None:
+        """Answer the next request 200 with this body: a response recorded from, or shaped as, X's own."""
+        raw = body.encode() if isinstance(body, str) else body
+        with self._lock:
+            queue_pending(self._pending, Pending("recorded", body=raw), after=after)
 
     def searches(self) -> list[Recorded]:
         return [r for r in self.requests if r.path == "/2/tweets/search/recent"]
@@ -233,6 +267,8 @@ class FakeX(FakeServer):
                 return 403, headers, json_bytes({"errors": [{"message": ACCESS_LEVEL_MESSAGE, "code": 453}]})
             if auth != f"Bearer {self.token}":
                 return 401, headers, json_bytes(_problem(401, "Unauthorized"))
+            if pending is not None and pending.kind == "recorded":
+                return 200, headers, pending.body
             if over_limit:
                 return self._failure(429, headers)
             try:
@@ -313,37 +349,65 @@ class FakeX(FakeServer):
         if not 1 <= len(ids) <= 100:
             raise BadRequest("ids", params.get("ids", ""), "The number of values in the `ids` query parameter "
                              f"list [{len(ids)}] is not between 1 and 100")
-        found = [self.tweets[i] for i in ids if i in self.tweets]
+        # An edited post is found under any id of its history (the newest version answers).
+        by_id = {old: t for t in self.tweets.values() for old in t.history}
+        found = [by_id[i] for i in ids if i in by_id and not by_id[i].withheld]
         body = self._tweets_body(found, params)
-        missing = [i for i in ids if i not in self.tweets]
-        if missing:
-            body.setdefault("errors", []).extend(
-                _not_found("tweet", "ids", i, f"Could not find tweet with ids: [{i}].") for i in missing)
+        for i in ids:
+            if i not in by_id:
+                body.setdefault("errors", []).append(
+                    _not_found("tweet", "ids", i, f"Could not find tweet with ids: [{i}]."))
+            elif by_id[i].withheld:  # as X answers for a suspended or protected author's post
+                body.setdefault("errors", []).append({
+                    "value": i, "detail": f"Sorry, you are not authorized to see the Tweet with ids: [{i}].",
+                    "title": "Authorization Error", "resource_type": "tweet", "parameter": "ids",
+                    "resource_id": i, "section": "data",
+                    "type": "https://api.twitter.com/2/problems/not-authorized-for-resource"})
         return body
 
     def _tweets_body(self, tweets: list[FakeTweet], params: dict[str, str]) -> dict[str, Any]:
         tweet_fields = set(params.get("tweet.fields", "").split(","))
         user_fields = set(params.get("user.fields", "").split(","))
+        expansions = params.get("expansions", "").split(",")
         body: dict[str, Any] = {}
         if tweets:
             body["data"] = [self._tweet_json(t, tweet_fields) for t in tweets]
-        if "author_id" in params.get("expansions", "").split(","):
+        authors = [t.author_id for t in tweets]
+        if "referenced_tweets.id" in expansions:
+            ids = dict.fromkeys(r for t in tweets for r in (t.retweet_of, t.quote_of, t.in_reply_to) if r)
+            referenced = [self.tweets[i] for i in ids if i in self.tweets]
+            if referenced:
+                body["includes"] = {"tweets": [self._tweet_json(t, tweet_fields) for t in referenced]}
+            if "referenced_tweets.id.author_id" in expansions:
+                authors += [t.author_id for t in referenced]
+        if "author_id" in expansions:
             users, errors = [], []
-            for author_id in dict.fromkeys(t.author_id for t in tweets):
+            for author_id in dict.fromkeys(authors):
                 if user := self.users.get(author_id):
                     users.append(_user_json(user, user_fields))
                 else:
                     errors.append(_not_found("user", "author_id", author_id,
                                              f"Could not find user with author_id: [{author_id}]."))
             if users:
-                body["includes"] = {"users": users}
+                body.setdefault("includes", {})["users"] = users
             if errors:
                 body["errors"] = errors
         return body
 
     def _tweet_json(self, tweet: FakeTweet, fields: set[str]) -> dict[str, Any]:
         fields = fields - self.omit_fields
-        out: dict[str, Any] = {"id": tweet.id, "text": tweet.text, "edit_history_tweet_ids": [tweet.id]}
+        # As X sends it: `&`, `<`, `>` HTML-escaped; a long post's `text` cut at 280 characters with
+        # the full text in `note_tweet`, only when asked for.
+        text = html.escape(tweet.text, quote=False)
+        out: dict[str, Any] = {"id": tweet.id, "text": text, "edit_history_tweet_ids": tweet.history}
+        if len(tweet.text) > NOTE_TWEET_AFTER:
+            out["text"] = html.escape(tweet.text[:NOTE_TWEET_AFTER - 1], quote=False) + "…"
+            if "note_tweet" in fields:
+                out["note_tweet"] = {"text": text}
+        if tweet.retweet_of:
+            original = self.tweets.get(tweet.retweet_of)
+            author = self.users.get(original.author_id) if original else None
+            out["text"] = f"RT @{author.username if author else 'unknown'}: {text}"[:NOTE_TWEET_AFTER]
         if "created_at" in fields:
             out["created_at"] = _time(tweet.created_at)
         if "author_id" in fields:
@@ -352,9 +416,12 @@ class FakeX(FakeServer):
             out["lang"] = tweet.lang
         if "conversation_id" in fields:
             out["conversation_id"] = tweet.in_reply_to or tweet.id
-        if "referenced_tweets" in fields and tweet.in_reply_to:
-            out["referenced_tweets"] = [{"type": "replied_to", "id": tweet.in_reply_to}]
-        if "public_metrics" in fields:
+        references = [{"type": kind, "id": ref} for kind, ref in
+                      (("replied_to", tweet.in_reply_to), ("retweeted", tweet.retweet_of), ("quoted", tweet.quote_of))
+                      if ref]
+        if "referenced_tweets" in fields and references:
+            out["referenced_tweets"] = references
+        if "public_metrics" in fields and not tweet.metrics_hidden:
             out["public_metrics"] = {"retweet_count": tweet.retweets, "reply_count": tweet.replies,
                                      "like_count": tweet.likes, "quote_count": tweet.quotes,
                                      "bookmark_count": 0, "impression_count": 40 * (tweet.likes + 1)}
@@ -363,6 +430,8 @@ class FakeX(FakeServer):
 
 def _user_json(user: FakeUser, fields: set[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"id": user.id, "name": user.name, "username": user.username}
+    if "verified" in fields:
+        out["verified"] = user.verified
     if "public_metrics" in fields:
         out["public_metrics"] = {"followers_count": user.followers, "following_count": 80,
                                  "tweet_count": 1500, "listed_count": 2, "like_count": 900}
