@@ -565,6 +565,10 @@ from monitor.query.cli import query_app  # noqa: E402 - light: parses queries, i
 
 app.add_typer(query_app, name="query", help="Try a brand's query on texts; see what each platform is sent.")
 
+from monitor.replies.cli import app as replies_app  # noqa: E402 - light: no platform SDK at import
+
+app.add_typer(replies_app, name="replies", help="Replying from the inbox: which platforms have write access.")
+
 index_app = typer.Typer(help="Elasticsearch: index templates and ILM policy.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 

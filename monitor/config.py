@@ -27,6 +27,7 @@ from monitor.noise.settings import NoiseConfig, SpamSettings
 if TYPE_CHECKING:
     from monitor.query import BrandQuery
 
+from monitor.replies.settings import RepliesConfig
 
 class ConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the offending key."""
@@ -593,6 +594,7 @@ class Config(_Strict):
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
     noise: NoiseConfig = Field(default_factory=NoiseConfig)  # near-duplicate clustering (monitor/noise)
     scale: ScaleConfig = Field(default_factory=ScaleConfig)
+    replies: RepliesConfig = Field(default_factory=RepliesConfig)  # monitor/replies/settings.py
 
     # Where relative paths in the file are resolved; set by load_config, not by the file.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -195,6 +195,15 @@ class AlertEventKind(StrEnum):
     assignment = "assignment"  # `assignee` is the new assignee (None: unassigned)
     note = "note"  # a comment in `text`; changes nothing else
     spam = "spam"  # a person's verdict on the post's spam flag, in `text` ("not spam" / "spam"); see monitor/noise
+    # Replies posted on the platform (monitor/replies/): the attempt is recorded *before* the
+    # platform is called (`text` is the reply), then its outcome: `reply_posted` (`text` is the
+    # link to the posted reply; the alert's first response) or `reply_failed` (`text` says why).
+    reply = "reply"
+    reply_posted = "reply_posted"
+    reply_failed = "reply_failed"
+
+
+REPLY_KINDS = frozenset({AlertEventKind.reply, AlertEventKind.reply_posted, AlertEventKind.reply_failed})
 
 
 class AlertEvent(BaseModel):
@@ -231,6 +240,8 @@ class AlertEvent(BaseModel):
             raise ValueError(f"a {self.kind.value} event has no from_state/to_state")
         if self.kind == AlertEventKind.note and not (self.text or "").strip():
             raise ValueError("a note needs text")
+        if self.kind in REPLY_KINDS and not (self.text or "").strip():
+            raise ValueError(f"a {self.kind.value} event needs text")
         if self.kind != AlertEventKind.assignment and self.assignee is not None:
             raise ValueError(f"a {self.kind.value} event has no assignee")
         return self

@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 __all__ = [
-    "CHANNELS_GROUP", "DETECTORS_GROUP", "GROUPS", "SENTIMENT_GROUP", "SOURCES_GROUP", "STORES_GROUP",
+    "CHANNELS_GROUP", "DETECTORS_GROUP", "GROUPS", "REPLIES_GROUP", "SENTIMENT_GROUP", "SOURCES_GROUP", "STORES_GROUP",
     "LazyFactory", "Plugin", "PluginError", "UnknownPlugin", "clear_plugin_cache", "installed", "lazy", "load_plugin",
 ]
 
@@ -36,6 +36,7 @@ CHANNELS_GROUP = "earshot.channels"
 DETECTORS_GROUP = "earshot.detectors"
 STORES_GROUP = "earshot.stores"
 SENTIMENT_GROUP = "earshot.sentiment"
+REPLIES_GROUP = "earshot.replies"  # posting a reply on a source's platform, by source name
 
 # How messages name a plugin of each group ("no alert channel named 'pager' is installed").
 GROUPS: Mapping[str, str] = {
@@ -44,6 +45,7 @@ GROUPS: Mapping[str, str] = {
     DETECTORS_GROUP: "detector",
     STORES_GROUP: "store",
     SENTIMENT_GROUP: "sentiment backend",
+    REPLIES_GROUP: "reply platform",
 }
 
 S = TypeVar("S", bound=BaseModel)

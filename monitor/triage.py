@@ -21,6 +21,11 @@ Why these moves and no others:
 * A move to the state an alert is already in is refused rather than recorded, so the
   trail only holds things that happened.
 
+A reply posted on the platform (monitor/replies/) is a response too: its attempt is recorded
+before the platform is called (`reply`, not yet a response: the customer saw nothing), then its
+outcome, `reply_posted` (the first response; an open alert becomes acknowledged, since someone
+answered) or `reply_failed` (no response).
+
 Every change is an `AlertEvent` (who, when, what), appended by the store in the same
 step that applies it, and checked against the state it expects to leave: two agents
 clicking at once cannot both "win". The alert record carries the derived handling times
@@ -131,8 +136,9 @@ def apply_event(alert: Alert, event: AlertEvent) -> Alert:
     if event.alert_id != alert.id:
         raise ValueError(f"event for {event.alert_id} applied to alert {alert.id}")
     update: dict[str, Any] = {}
-    if alert.first_response_at is None:
-        update["first_response_at"] = event.at  # any action by a person is a response
+    # Any action by a person is a response, except a reply not (yet) posted: the customer saw nothing.
+    if alert.first_response_at is None and event.kind not in (AlertEventKind.reply, AlertEventKind.reply_failed):
+        update["first_response_at"] = event.at
     if event.kind == AlertEventKind.state:
         assert event.from_state is not None and event.to_state is not None  # the model guarantees it
         if alert.state != event.from_state:
@@ -142,6 +148,8 @@ def apply_event(alert: Alert, event: AlertEvent) -> Alert:
         update.update(state_stamps(alert, event.to_state, event.at))
     elif event.kind == AlertEventKind.assignment:
         update["assignee"] = event.assignee
+    elif event.kind == AlertEventKind.reply_posted and alert.state == AlertState.open:
+        update.update(state_stamps(alert, AlertState.acknowledged, event.at))  # answered: no longer "needs attention"
     return alert.model_copy(update=update)
 
 
@@ -314,6 +322,12 @@ class TrailEntry:
             return f"assigned to {self.assignee}" if self.assignee else "unassigned"
         if self.kind == AlertEventKind.spam:
             return "marked as " + (self.text or "spam").split(":", 1)[0]
+        if self.kind == AlertEventKind.reply:
+            return "sent a reply"
+        if self.kind == AlertEventKind.reply_posted:
+            return "reply posted"
+        if self.kind == AlertEventKind.reply_failed:
+            return "reply failed"
         return "added a note"
 
 

@@ -4,8 +4,10 @@ The app runs under uvicorn in a background thread on a loopback socket bound
 before the server starts (no free-port race); the store is filled by the real
 pipeline with a keyword test double instead of the sentiment model. The agent signs
 in, triages the demo's escalated complaint (acknowledge, assign, note, resolve), finds it
-again by searching every mention and opens its case from the results; the screenshots land
-in test-artifacts/.
+again by searching every mention and opens its case from the results. In a second session an
+agent searches, opens the result and replies to the post through the fake X (a rate limit
+first, then a retry on request), and sees the reply on the alert and in the metrics. The
+screenshots land in test-artifacts/.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from monitor import pipeline
 from monitor.config import demo_config_path, load_config
 from monitor.sources import SourceContext
 from monitor.sources.replay import ReplaySource
+from monitor.replies.settings import SavedReply
 from monitor.store import SQLiteStore
 from monitor.web import create_app
 from tests.conftest import KeywordScorer, set_aside_scam
+from tests.sources.fakes.x_api import FakeX
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -59,14 +63,30 @@ class SteadyClock:
 class Site:
     url: str
     store: SQLiteStore
+    x: FakeX  # the X the demo's posts are on, taking the brand account's replies
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+def fake_x() -> Iterator[FakeX]:
+    fake = FakeX()
+    fake.start()
+    fake.publish(CRITICAL.split(":")[1], "Brisa Mobile charged me twice", START)
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def site(tmp_path: Path, fake_x: FakeX) -> Iterator[Site]:
     import uvicorn
 
     config = load_config(demo_config_path())
     config.base_dir = tmp_path
+    config.replies.platforms["x"] = {"api_base_url": fake_x.base_url}
+    config.replies.saved = [SavedReply(name="Double charge", lang="en", topic="billing",
+                                       text="Hi {author}, sorry for the double charge: {brand} has refunded it.")]
+    environ = {"EARSHOT_WEB_TOKEN": TOKEN, "EARSHOT_X_CONSUMER_KEY": fake_x.consumer_key,
+               "EARSHOT_X_CONSUMER_SECRET": fake_x.consumer_secret, "EARSHOT_X_ACCESS_TOKEN": fake_x.access_token,
+               "EARSHOT_X_ACCESS_TOKEN_SECRET": fake_x.access_token_secret}
     assert config.sources["replay"].shift_to_now  # the demo as a user sees it: dated as if it just happened
     clock = SteadyClock(START)
     store = SQLiteStore(tmp_path / "earshot.db")
@@ -79,7 +99,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = create_app(config, store, clock=clock, environ={"EARSHOT_WEB_TOKEN": TOKEN})
+    app = create_app(config, store, clock=clock, environ=environ)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -89,7 +109,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
             pytest.fail("uvicorn did not start")
         time.sleep(0.05)
     try:
-        yield Site(f"http://127.0.0.1:{port}", store)
+        yield Site(f"http://127.0.0.1:{port}", store, fake_x)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -254,3 +274,80 @@ def test_sign_in_and_triage_in_a_real_browser(site, browser):
     browser.get(base_url + "/docs")
     assert browser.find_elements(By.CSS_SELECTOR, ".api-op") and not browser.find_elements(By.TAG_NAME, "script")
     _screenshot(browser, "api-docs.png")
+
+
+def _sign_in(browser, wait, base_url: str, name: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    browser.get(base_url + "/")
+    browser.find_element(By.ID, "token").send_keys(TOKEN)
+    browser.find_element(By.ID, "name").send_keys(name)
+    browser.find_element(By.CSS_SELECTOR, "#token-login button[type=submit]").click()
+    wait.until(ec.presence_of_element_located((By.ID, "inbox")))
+
+
+def test_search_open_and_reply_through_x_in_a_real_browser(site, browser):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+    native = CRITICAL.split(":")[1]
+    _sign_in(browser, wait, site.url, "Ana Lima")
+    assert browser.find_element(By.CSS_SELECTOR, "#kpi-first-response .kpi-value").text == "—"  # nobody responded
+
+    # Search every mention, open the result's case.
+    browser.find_element(By.LINK_TEXT, "Mentions").click()
+    wait.until(ec.presence_of_element_located((By.ID, "search-form")))
+    browser.find_element(By.ID, "search-q").send_keys("charged twice")
+    browser.find_element(By.ID, "search-submit").click()
+    wait.until(lambda d: "q=charged+twice" in d.current_url)
+    results = browser.find_elements(By.CSS_SELECTOR, "#results .mention")
+    assert [r.get_attribute("data-mention-id") for r in results] == [CRITICAL.rsplit(":", 1)[0]]
+    results[0].find_element(By.CSS_SELECTOR, ".alert-link").click()
+    wait.until(ec.presence_of_element_located((By.ID, "replies")))
+    assert browser.find_element(By.ID, "case").get_attribute("data-state") == "open"
+    assert "Reply on X" in browser.find_element(By.ID, "replies-title").text
+    assert "waiting" in browser.find_element(By.ID, "fact-first-response").text
+
+    # Start from the saved reply for an English billing complaint, placeholders filled; edit; post.
+    browser.find_element(By.LINK_TEXT, "Double charge").click()
+    wait.until(lambda d: "dana_reyes" in d.find_element(By.ID, "reply-text").get_attribute("value"))
+    box = browser.find_element(By.ID, "reply-text")
+    assert box.get_attribute("value") == "Hi dana_reyes, sorry for the double charge: Brisa Mobile has refunded it."
+    box.send_keys(" DM us if anything else is wrong.")
+    text = box.get_attribute("value")
+    site.x.fail_next(429)  # X is rate limiting the brand account right now
+    browser.find_element(By.ID, "reply-send").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, '#replies [data-status="failed"]')))
+    failed = browser.find_element(By.CSS_SELECTOR, '#replies [data-status="failed"]')
+    assert "rate limited by the platform" in failed.find_element(By.CSS_SELECTOR, ".reply-error").text
+    assert site.x.replies_to(native) == []  # nothing posted, and nothing retried behind the agent's back
+    assert "waiting" in browser.find_element(By.ID, "fact-first-response").text
+    _screenshot(browser, "reply-failed.png")
+
+    # The agent asks for a retry: posted once, linked on the alert and in the audit trail.
+    browser.find_element(By.ID, "reply-retry").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, '#replies [data-status="posted"]')))
+    assert [t.text for t in site.x.replies_to(native)] == [text]
+    link = browser.find_element(By.CSS_SELECTOR, '#replies [data-status="posted"] .reply-link')
+    reply_id = site.x.replies_to(native)[0].id
+    assert link.get_attribute("href") == f"https://x.com/i/web/status/{reply_id}"
+    trail = browser.find_element(By.ID, "audit-trail")
+    assert "Ana Lima (via token) reply posted" in trail.text
+    assert trail.find_element(By.CSS_SELECTOR, ".tl-reply-link").get_attribute("href").endswith(reply_id)
+    assert "reply failed" in trail.text and "rate limited" in trail.text
+    assert "waiting" not in browser.find_element(By.ID, "fact-first-response").text
+    assert browser.find_element(By.ID, "case").get_attribute("data-state") == "acknowledged"
+    _screenshot(browser, "reply-posted.png")
+
+    # The metrics count the reply as the alerts' first response.
+    browser.find_element(By.LINK_TEXT, "← Inbox").click()
+    wait.until(ec.presence_of_element_located((By.ID, "metrics")))
+    assert browser.find_element(By.CSS_SELECTOR, "#kpi-first-response .kpi-value").text != "—"
+    handled = browser.find_element(By.CSS_SELECTOR, "#kpi-alerts .kpi-label").text
+    alerts = len(site.store.alerts())
+    assert f"{alerts} handled" in handled
+    assert all(a.first_response_at is not None for a in site.store.alerts())

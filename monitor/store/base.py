@@ -299,7 +299,10 @@ class Store(Protocol):
         write it guards.
 
         KeyError for an unknown alert. An event whose id is already stored changes nothing (a
-        retry is safe). The trail is append-only: no method edits or deletes an event.
+        retry is safe) and the alert as stored is returned, while a call that writes the event
+        returns `apply`'s own result: which of the two came back tells a caller whether it was
+        the one to record the event (monitor/replies/desk.py posts a reply only then). The
+        trail is append-only: no method edits or deletes an event.
         """
 
     def alert_events(self, alert_ids: Iterable[str]) -> list[AlertEvent]:

@@ -23,6 +23,7 @@ from monitor.web.cases import ME, UNASSIGNED, Case, Filters, build_cases, filter
 from monitor.web.decoding import StrictRoute
 from monitor.web.deps import ConfigDep, NowDep, StoreDep
 from monitor.web.metrics import metrics_window
+from monitor.web.replies import reply_context
 from monitor.web.templating import render
 
 router = APIRouter(include_in_schema=False, route_class=StrictRoute)
@@ -146,7 +147,7 @@ def quarantine_page(request: Request, store: StoreDep,
 
 @router.get("/alerts/{alert_id:alert_id}", response_class=HTMLResponse)
 def alert_page(request: Request, store: StoreDep, config: ConfigDep, principal: PrincipalDep,
-               alert_id: str) -> Response:
+               alert_id: str, use: Annotated[int | None, Query(ge=0, le=1000)] = None) -> Response:
     """One case: the post, its escalation, every action available, and the full audit trail."""
     alert = store.get_alert(alert_id)
     if alert is None:
@@ -154,10 +155,12 @@ def alert_page(request: Request, store: StoreDep, config: ConfigDep, principal: 
     case: Case = build_cases(store, [alert], pick_primary=True)[0]
     severities = {a.id: a.severity for a in case.alerts}
     states = {a.state for a in case.alerts}
+    events = store.alert_events(severities)
     context = {
+        **reply_context(request, case.primary, case.mention, list(severities), events, principal.name, use),
         "case": case,
         "alert": alert,
-        "timeline": _timeline(case, case_trail(store.alert_events(severities))),
+        "timeline": _timeline(case, case_trail(events)),
         "severities": severities,
         "can": {target.value: any(target in TRANSITIONS[s] for s in states) for target in AlertState},
         "teams": config.topics.team_names(),

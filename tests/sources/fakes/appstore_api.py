@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from tests.sources.fakes._server import FakeAPI, Reply, Request, serve_standalone, standalone_args
+import jwt
+
+from tests.sources.fakes._keys import p256_pair
+from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_standalone, standalone_args
 
 MAX_PAGES = 10
 FEED_PATH = re.compile(r"^/(?P<country>[a-z]{2})/rss/customerreviews/page=(?P<page>\d+)/id=(?P<app>\d+)"
                        r"/sortby=mostrecent/json$")
 PACIFIC = timezone(timedelta(hours=-7))  # Apple stamps reviews in Cupertino time
+RESPONSES_PATH = "/v1/customerReviewResponses"  # App Store Connect API
 
 
 @dataclass
@@ -48,6 +53,7 @@ class FakeAppStore(FakeAPI):
     error page with 200; `shape`, `feed.entry` a string.
     """
 
+    methods = ("GET", "POST")
     url = FakeAPI.base_url  # what the harness and the tests call it
 
     def __init__(self, page_size: int = 50, host: str = "127.0.0.1", port: int = 0, app_entry: bool = True) -> None:
@@ -56,6 +62,21 @@ class FakeAppStore(FakeAPI):
         self.app_entry = app_entry  # put the app's own entry first on page 1, as Apple sometimes does
         self._reviews: dict[tuple[str, str], list[Review]] = {}
         self.requests: list[str] = []
+        # App Store Connect: one API key (issuer, key id, .p8), and the role it was given.
+        self.issuer_id = "57246542-96fe-1a63-e053-0824d011072a"
+        self.key_id = "2X9R4HXF34"
+        self.private_key, self._public_key = p256_pair()
+        self.key_may_respond = True  # False: a role without "customer reviews" access (403)
+        self.responses: dict[str, dict[str, Any]] = {}  # review id -> the response resource
+
+    def revoke_response_access(self) -> None:
+        with self._lock:
+            self.key_may_respond = False
+
+    def delete(self, review_id: str) -> None:
+        with self._lock:
+            for reviews in self._reviews.values():
+                reviews[:] = [r for r in reviews if r.review_id != review_id]
 
     def publish(self, app_id: str, review: Review, country: str = "us") -> None:
         with self._lock:
@@ -76,7 +97,48 @@ class FakeAppStore(FakeAPI):
     def _reply(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append(request.path)
+            if request.path == RESPONSES_PATH:
+                return self._injected(_connect_error, _broken) or self._respond(request)
             return self._injected(_error, _broken) or self._route(request.path)
+
+    def _respond(self, request: Request) -> Reply:
+        """`POST /v1/customerReviewResponses` (JSON:API), as App Store Connect answers it."""
+        if request.method != "POST":
+            return _connect(405, "METHOD_NOT_ALLOWED", "The request method is not valid for this resource")
+        token = (request.headers.get("Authorization") or "").removeprefix("Bearer ")
+        try:
+            header = jwt.get_unverified_header(token)
+            claims = jwt.decode(token, self._public_key, algorithms=["ES256"], audience="appstoreconnect-v1",
+                                issuer=self.issuer_id, options={"require": ["exp", "iat"]})
+            too_long = claims["exp"] - claims["iat"] > 20 * 60
+        except (jwt.PyJWTError, KeyError, TypeError):
+            header, too_long = {}, True
+        if header.get("kid") != self.key_id or too_long:
+            return _connect(401, "NOT_AUTHORIZED", "Provide a properly configured and signed bearer token, and make "
+                                                   "sure that it has not expired.")
+        if not self.key_may_respond:
+            return _connect(403, "FORBIDDEN_ERROR", "The API key in use does not allow this request")
+        try:
+            data = json.loads(request.body)["data"]
+            assert data["type"] == "customerReviewResponses"
+            text = data["attributes"]["responseBody"]
+            review = data["relationships"]["review"]["data"]
+            assert review["type"] == "customerReviews"
+            review_id = str(review["id"])
+        except (ValueError, KeyError, TypeError, AssertionError):
+            return _connect(422, "ENTITY_UNPROCESSABLE", "The request entity is not valid JSON:API for "
+                                                         "customerReviewResponses")
+        if not isinstance(text, str) or not text.strip() or len(text) > 5970:
+            return _connect(409, "ENTITY_ERROR.ATTRIBUTE.INVALID", "responseBody must be 1 to 5970 characters")
+        if not any(r.review_id == review_id for reviews in self._reviews.values() for r in reviews):
+            return _connect(404, "NOT_FOUND", f"There is no resource of type 'customerReviews' with id '{review_id}'")
+        resource = {"type": "customerReviewResponses", "id": str(uuid.uuid4()),
+                    "attributes": {"responseBody": text, "state": "PENDING_PUBLISH",
+                                   "lastModifiedDate": datetime.now(UTC).isoformat(timespec="seconds")},
+                    "relationships": {"review": {"data": {"type": "customerReviews", "id": review_id}}}}
+        self.responses[review_id] = resource
+        return json_reply({"data": resource, "links": {"self": f"{self.base_url}{RESPONSES_PATH}/{resource['id']}"}},
+                          201)
 
     def _route(self, path: str) -> Reply:
         match = FEED_PATH.match(path)
@@ -147,6 +209,24 @@ def _app_entry(app_id: str, country: str) -> dict[str, Any]:
         "id": {"label": f"https://apps.apple.com/{country}/app/id{app_id}", "attributes": {"im:id": app_id}},
         "category": {"attributes": {"term": "Finance", "label": "Finance"}},
     }
+
+
+def _connect(status: int, code: str, detail: str) -> Reply:
+    titles = {401: "Authentication credentials are missing or invalid.", 403: "This request is forbidden for "
+              "security reasons", 404: "The specified resource does not exist", 429: "The request rate limit has "
+              "been reached."}
+    return json_reply({"errors": [{"id": str(uuid.uuid4()), "status": str(status), "code": code,
+                                   "title": titles.get(status, "The request could not be processed"),
+                                   "detail": detail}]}, status)
+
+
+def _connect_error(status: int) -> Reply:
+    """An injected failure of the App Store Connect API, as JSON:API errors."""
+    if status == 429:
+        return _connect(429, "RATE_LIMIT_EXCEEDED", "We've received too many requests for this API. Please wait "
+                                                    "and try again or slow down your request rate.")
+    codes = {401: "NOT_AUTHORIZED", 403: "FORBIDDEN_ERROR", 404: "NOT_FOUND", 500: "UNEXPECTED_ERROR"}
+    return _connect(status, codes.get(status, "UNEXPECTED_ERROR"), f"fake failure {status}")
 
 
 def _error(status: int) -> Reply:

@@ -6,6 +6,11 @@ cursor, limit; ordered by sortAt = the earlier of createdAt and indexedAt) and
 `app.bsky.feed.getPosts` (at most 25 URIs). Errors are XRPC `{"error", "message"}` bodies; a
 429 carries `ratelimit-limit/-remaining/-reset/-policy` headers with the reset ~1 s ahead.
 
+Replies: `com.atproto.repo.createRecord` of an `app.bsky.feed.post` with reply refs (root and
+parent strong refs), validated like the PDS validates the record; the PDS does not look the
+parent up, so a client finds a deleted original through `getPosts`. `revoke_app_password()`
+makes the account's logins fail (401) and its tokens invalid.
+
 Failure injection: `fail_next(status)`, `break_next_payload(kind)`. Run standalone:
 `python -m tests.sources.fakes.bluesky_api --port 8304` (prints the handle and password to use).
 """
@@ -47,6 +52,7 @@ class Post:
     replies: int | None = 0
     quotes: int | None = 0
     langs: list[str] | None = field(default_factory=lambda: ["en"])
+    reply: dict[str, Any] | None = None  # the record's reply refs ({"root": {uri, cid}, "parent": {uri, cid}})
 
     @property
     def uri(self) -> str:
@@ -102,6 +108,8 @@ class FakeBluesky(FakeAPI):
         self._tokens: set[str] = set()
         self._refresh_tokens: set[str] = set()
         self.requests: list[tuple[str, dict[str, list[str]]]] = []  # (nsid, query params)
+        self.created: list[dict[str, Any]] = []  # every record accepted by createRecord
+        self.replies: dict[str, str] = {}  # reply URI -> parent URI
 
     # --- content -------------------------------------------------------------------------
 
@@ -120,6 +128,19 @@ class FakeBluesky(FakeAPI):
         post = self.find(rkey)
         with self._lock:
             del self._posts[post.uri]
+
+    def revoke_app_password(self) -> None:
+        """The app password is revoked: logins fail and every session ends."""
+        with self._lock:
+            self.password = secrets.token_urlsafe(12)
+            self._tokens.clear()
+            self._refresh_tokens.clear()
+
+    def replies_to(self, rkey: str) -> list[Post]:
+        with self._lock:
+            parents = {uri for uri, post in self._posts.items() if post.rkey == rkey}
+            parents |= {p for p in self.replies.values() if p.endswith("/" + rkey)}
+            return [self._posts[r] for r, parent in self.replies.items() if parent in parents]
 
     def calls(self, nsid: str) -> list[dict[str, list[str]]]:
         return [params for name, params in self.requests if name == nsid]
@@ -158,7 +179,48 @@ class FakeBluesky(FakeAPI):
             if nsid == "app.bsky.feed.searchPosts":
                 return self._search(params)
             return self._get_posts(params)
+        if nsid == "com.atproto.repo.createRecord" and method == "POST":
+            token = auth.removeprefix("Bearer ")
+            if not auth.startswith("Bearer "):
+                return _xrpc(401, "AuthenticationRequired", "Authentication Required")
+            if token not in self._tokens:
+                return _xrpc(400, "ExpiredToken", "Token has expired")
+            return self._create_record(body)
         return _xrpc(501, "MethodNotImplemented", f"Method Not Implemented: {nsid}")
+
+    def _create_record(self, body: bytes) -> Reply:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return _xrpc(400, "InvalidRequest", "Input must be JSON")
+        if data.get("repo") not in (self.did, self.handle):
+            return _xrpc(401, "AuthRequired", "Input/repo must match the authenticated account")  # the PDS's words
+        record = data.get("record")
+        if data.get("collection") != "app.bsky.feed.post" or not isinstance(record, dict):
+            return _xrpc(400, "InvalidRequest", "Invalid collection or record")
+        text, created = record.get("text"), record.get("createdAt")
+        if record.get("$type") != "app.bsky.feed.post" or not isinstance(text, str) or not isinstance(created, str):
+            return _xrpc(400, "InvalidRequest", 'Invalid app.bsky.feed.post record: Record must have the property "text"')
+        if len(text) > 300 or len(text.encode()) > 3000:
+            return _xrpc(400, "InvalidRequest", "Invalid app.bsky.feed.post record: Record/text must not be longer "
+                                                "than 300 graphemes")
+        reply = record.get("reply")
+        if reply is not None:
+            refs = [reply.get(k) if isinstance(reply, dict) else None for k in ("root", "parent")]
+            if not all(isinstance(r, dict) and isinstance(r.get("uri"), str) and r["uri"].startswith("at://")
+                       and isinstance(r.get("cid"), str) for r in refs):
+                return _xrpc(400, "InvalidRequest", "Invalid app.bsky.feed.post record: Record/reply must have the "
+                                                    "properties \"root\" and \"parent\" (strong refs)")
+        rkey = "3l" + secrets.token_hex(6)  # a TID-like record key
+        me = Author(self.did, self.handle, "Brand care")
+        now = datetime.now(UTC)
+        post = Post(rkey, me, text, now, now, langs=record.get("langs"), reply=reply)
+        self._posts[post.uri] = post
+        if reply is not None:
+            self.replies[post.uri] = reply["parent"]["uri"]
+        self.created.append(record)
+        return json_reply({"uri": post.uri, "cid": _cid(post), "commit": {"cid": "bafyreicommit", "rev": rkey},
+                           "validationStatus": "valid"})
 
     def _create_session(self, body: bytes) -> Reply:
         try:
@@ -221,6 +283,10 @@ def _parse_bound(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
+def _cid(post: Post) -> str:
+    return "bafyreib2rxk3rh6kzwq" + post.rkey.lower().rjust(20, "a")[:20]
+
+
 def _post_view(post: Post) -> dict[str, Any]:
     author: dict[str, Any] = {"did": post.author.did, "handle": post.author.handle, "labels": [],
                               "createdAt": "2023-04-01T00:00:00.000Z"}
@@ -230,9 +296,11 @@ def _post_view(post: Post) -> dict[str, Any]:
     record: dict[str, Any] = {"$type": "app.bsky.feed.post", "text": post.text, "createdAt": _iso(post.created_at)}
     if post.langs is not None:
         record["langs"] = post.langs
+    if post.reply is not None:
+        record["reply"] = post.reply
     view: dict[str, Any] = {
         "uri": post.uri,
-        "cid": "bafyreib2rxk3rh6kzwq" + post.rkey.lower().rjust(20, "a")[:20],
+        "cid": _cid(post),
         "author": author,
         "record": record,
         "indexedAt": _iso(post.indexed_at),

@@ -17,15 +17,24 @@ Run standalone: `python -m tests.sources.fakes.googleplay_api --port 8302` and p
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+import secrets
+import time
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
-from tests.sources.fakes._server import FakeAPI, Reply, Request, serve_standalone, standalone_args
+import jwt
+
+from tests.sources.fakes._keys import rsa_pair
+from tests.sources.fakes._server import FakeAPI, Reply, Request, json_reply, serve_standalone, standalone_args
 
 RPC = "oCPfdb"
 PATH = "/_/PlayStoreUi/data/batchexecute"
+REPLY_PATH = re.compile(r"^/androidpublisher/v3/applications/(?P<package>[^/]+)/reviews/(?P<review>[^/]+):reply$")
+TOKEN_PATH = "/token"  # the service account key's token_uri points here
+SCOPE = "https://www.googleapis.com/auth/androidpublisher"
 
 
 @dataclass
@@ -57,6 +66,12 @@ class FakeGooglePlay(FakeAPI):
         self.page_size = page_size
         self._reviews: dict[str, list[Review]] = {}
         self.requests: list[dict[str, Any]] = []  # what the client asked, for assertions
+        # The Developer API: one service account with access to the apps in `granted`.
+        self._private_pem, self._public_pem = rsa_pair()
+        self.client_email = "earshot-replies@brisa-play.iam.gserviceaccount.com"
+        self.granted: set[str] | None = None  # None: every app published here
+        self._access_tokens: set[str] = set()
+        self.replies: dict[str, str] = {}  # review id -> the developer's reply (a new one replaces it)
 
     # --- content -------------------------------------------------------------------------
 
@@ -75,6 +90,22 @@ class FakeGooglePlay(FakeAPI):
                         return
         raise KeyError(review_id)
 
+    def service_account_json(self) -> str:
+        """The service account's key file, as the Google Cloud console downloads it."""
+        return json.dumps({"type": "service_account", "project_id": "brisa-play", "private_key_id": "k1",
+                           "private_key": self._private_pem, "client_email": self.client_email,
+                           "client_id": "1234567890", "token_uri": self.base_url + TOKEN_PATH})
+
+    def revoke_access(self, app_id: str) -> None:
+        """The service account loses its access to the app in the Play Console (403 PERMISSION_DENIED)."""
+        with self._lock:
+            self.granted = (set(self._reviews) if self.granted is None else self.granted) - {app_id}
+
+    def delete(self, review_id: str) -> None:
+        with self._lock:
+            for reviews in self._reviews.values():
+                reviews[:] = [r for r in reviews if r.review_id != review_id]
+
     # --- failure injection ---------------------------------------------------------------
 
     def throttle_next(self, times: int = 1) -> None:
@@ -88,7 +119,49 @@ class FakeGooglePlay(FakeAPI):
         body = request.body.decode("utf-8")
         with self._lock:
             self.requests.append({"method": request.method, "path": request.path, "query": request.query, "body": body})
+            if request.path == TOKEN_PATH or REPLY_PATH.match(request.path):
+                return self._injected(_api_error, _broken) or self._developer_api(request, body)
             return self._injected(_error, _broken) or self._route(request.method, request.path, body)
+
+    def _developer_api(self, request: Request, body: str) -> Reply:
+        if request.method != "POST":
+            return _api_error(405)
+        if request.path == TOKEN_PATH:
+            form = request.form()
+            if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+                return json_reply({"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}, 400)
+            try:
+                claims = jwt.decode(form.get("assertion", ""), self._public_pem, algorithms=["RS256"],
+                                    audience=self.base_url + TOKEN_PATH, issuer=self.client_email)
+            except jwt.PyJWTError:
+                return json_reply({"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, 400)
+            if SCOPE not in str(claims.get("scope", "")).split():
+                return json_reply({"error": "invalid_scope", "error_description": "Invalid OAuth scope"}, 400)
+            token = "ya29." + secrets.token_urlsafe(24)
+            self._access_tokens.add(token)
+            return json_reply({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
+        if (request.headers.get("Authorization") or "").removeprefix("Bearer ") not in self._access_tokens:
+            return _google(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+        match = REPLY_PATH.match(request.path)
+        assert match is not None
+        package, review_id = unquote(match["package"]), unquote(match["review"])
+        if package not in self._reviews or (self.granted is not None and package not in self.granted):
+            return _google(403, "PERMISSION_DENIED", "The caller does not have permission")
+        if not any(r.review_id == review_id for r in self._reviews[package]):
+            return _google(404, "NOT_FOUND", "No review found.")
+        try:
+            text = json.loads(body)["replyText"]
+        except (ValueError, KeyError, TypeError):
+            return _google(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        if not isinstance(text, str) or not text.strip() or len(text) > 350:
+            return _google(400, "INVALID_ARGUMENT", "Reply text must be between 1 and 350 characters.")
+        self.replies[review_id] = text
+        for review in self._reviews[package]:
+            if review.review_id == review_id:
+                review.reply = text
+        now = time.time()
+        return json_reply({"result": {"replyText": text,
+                                      "lastEdited": {"seconds": str(int(now)), "nanos": int(now % 1 * 1e9)}}})
 
     def _route(self, method: str, path: str, body: str) -> Reply:
         if method != "POST" or path != PATH:
@@ -124,6 +197,20 @@ def _batchexecute(payload: Any) -> Reply:
                 ["di", 42], ["af.httprm", 41, "-5095830409453563785", 4]]
     body = ")]}'\n\n" + json.dumps(envelope, separators=(",", ":"))
     return Reply(200, body.encode(), {"Content-Type": "application/json; charset=utf-8"})
+
+
+def _google(status: int, code: str, message: str) -> Reply:
+    return json_reply({"error": {"code": status, "message": message, "status": code}}, status)
+
+
+def _api_error(status: int) -> Reply:
+    """An injected failure of the Developer API, in Google's JSON error format."""
+    if status == 429:
+        return _google(429, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'Queries' and limit "
+                                                  "'Queries per minute' of service 'androidpublisher.googleapis.com'")
+    codes = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+             405: "METHOD_NOT_ALLOWED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+    return _google(status, codes.get(status, "UNKNOWN"), f"fake failure {status}")
 
 
 def _error(status: int) -> Reply:

@@ -14,6 +14,7 @@ Failure injection: `fail_next(status)`, `break_next_payload(kind)`. Run standalo
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ class FakeMastodon(FakeAPI):
     object where a list belongs; `html`, the instance's HTML maintenance page with 200.
     """
 
-    methods = ("GET", "HEAD")
+    methods = ("GET", "HEAD", "POST")
     url = FakeAPI.base_url  # what the harness and the tests call it
 
     def __init__(self, token: str = "fake-mastodon-token", page_size: int = 20, version: str = "4.3.2",
@@ -103,6 +104,12 @@ class FakeMastodon(FakeAPI):
         self.version = version
         self._statuses: dict[str, Status] = {}
         self._seq = 0
+        # Replies: the brand account's token, its scopes, and statuses already made per Idempotency-Key.
+        self.reply_token = "fake-mastodon-reply-token"
+        self.reply_scopes = {"read", "write:statuses"}
+        self.brand = Account("900", "brisa_care", 1200)
+        self.in_reply_to: dict[str, str] = {}  # reply id -> the status it answers
+        self._idempotent: dict[str, str] = {}
         self.requests: list[tuple[str, dict[str, list[str]]]] = []  # (path, query)
 
     # --- content -------------------------------------------------------------------------
@@ -121,6 +128,15 @@ class FakeMastodon(FakeAPI):
         with self._lock:
             del self._statuses[status_id]
 
+    def revoke_write_scope(self) -> None:
+        """The reply token keeps `read` only: posting is outside its authorized scopes (403)."""
+        with self._lock:
+            self.reply_scopes.discard("write:statuses")
+
+    def replies_to(self, status_id: str) -> list[Status]:
+        with self._lock:
+            return [self._statuses[r] for r, parent in self.in_reply_to.items() if parent == status_id]
+
     def paths(self, prefix: str = "") -> list[str]:
         return [path for path, _ in self.requests if path.startswith(prefix)]
 
@@ -130,8 +146,11 @@ class FakeMastodon(FakeAPI):
         params = request.query
         with self._lock:
             self.requests.append((request.path, params))
-            reply = self._injected(_error, _broken) or self._route(
-                request.path.rstrip("/"), params, request.headers.get("Authorization", ""))
+            if request.method == "POST":
+                reply = self._injected(_error, _broken) or self._post_status(request)
+            else:
+                reply = self._injected(_error, _broken) or self._route(
+                    request.path.rstrip("/"), params, request.headers.get("Authorization", ""))
         reply.headers.setdefault("X-RateLimit-Limit", "300")
         reply.headers.setdefault("X-RateLimit-Remaining", "299")
         reply.headers.setdefault("X-RateLimit-Reset", _iso(datetime.now(UTC) + timedelta(minutes=5)))
@@ -207,6 +226,41 @@ class FakeMastodon(FakeAPI):
         page = hits[offset : offset + self._limit(params)]
         return json_reply({"accounts": [], "statuses": [self._status_json(s) for s in page], "hashtags": []})
 
+    def _post_status(self, request: Request) -> Reply:
+        """`POST /api/v1/statuses` as Mastodon answers it (form or JSON body, Idempotency-Key honoured)."""
+        if request.path.rstrip("/") != "/api/v1/statuses":
+            return json_reply({"error": "Record not found"}, 404)
+        if request.headers.get("Authorization", "") != f"Bearer {self.reply_token}":
+            return json_reply({"error": "The access token is invalid"}, 401)
+        if "write:statuses" not in self.reply_scopes:
+            return json_reply({"error": "This action is outside the authorized scopes"}, 403)
+        if (request.headers.get("Content-Type") or "").startswith("application/json"):
+            try:
+                fields = {k: v for k, v in json.loads(request.body).items() if v is not None}
+            except (ValueError, AttributeError):
+                return json_reply({"error": "Error while parsing request body"}, 400)
+        else:
+            fields = request.form()
+        key = request.headers.get("Idempotency-Key")
+        if key and key in self._idempotent:
+            return json_reply(self._status_json(self._statuses[self._idempotent[key]]))
+        text, parent = str(fields.get("status", "")), fields.get("in_reply_to_id")
+        if not text.strip():
+            return json_reply({"error": "Validation failed: Text can't be blank"}, 422)
+        if len(text) > 500:
+            return json_reply({"error": "Validation failed: Text character limit of 500 exceeded"}, 422)
+        if parent is not None and str(parent) not in self._statuses:
+            return json_reply({"error": "The post you are trying to reply to does not appear to exist."}, 404)
+        self._seq += 1  # the lock is held: publish() would take it again
+        new_id = str(10**17 + self._seq)
+        self._statuses[new_id] = Status(new_id, self.brand, text, datetime.now(UTC), language=None, seq=self._seq)
+        if parent is not None:
+            self.in_reply_to[new_id] = str(parent)
+            self._statuses[str(parent)].replies += 1
+        if key:
+            self._idempotent[key] = new_id
+        return json_reply(self._status_json(self._statuses[new_id]))
+
     def _status_json(self, status: Status) -> dict[str, Any]:
         if status.account is None:
             account: dict[str, Any] = {"id": "0", "suspended": True}  # everything else about the author is gone
@@ -220,7 +274,7 @@ class FakeMastodon(FakeAPI):
                        "last_status_at": "2025-01-01", "emojis": [], "fields": []}
         username = status.account.username if status.account else "gone"
         return {
-            "id": status.id, "created_at": _iso(status.created_at), "in_reply_to_id": None,
+            "id": status.id, "created_at": _iso(status.created_at), "in_reply_to_id": self.in_reply_to.get(status.id),
             "in_reply_to_account_id": None, "sensitive": bool(status.spoiler), "spoiler_text": status.spoiler,
             "visibility": "public", "language": status.language,
             "uri": f"https://{DOMAIN}/users/{username}/statuses/{status.id}",

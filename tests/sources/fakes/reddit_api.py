@@ -70,6 +70,7 @@ class FakeThing:
     over_18: bool = False  # NSFW
     score_hidden: bool = False  # t1: the subreddit hides fresh comments' scores (`score` then reads 1)
     gone: str | None = None  # "[removed]" by moderators or "[deleted]" by the author: the text is replaced
+    parent_id: str = ""  # t1: what it answers (the submission, or a comment); empty: the submission
 
     @property
     def fullname(self) -> str:
@@ -130,6 +131,12 @@ class FakeReddit(FakeServer):
     things: dict[str, FakeThing] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
+    # Replies: the brand's account (script app, password grant) and what it may not do.
+    username: str = "brisa_care"
+    password: str = "fake-reddit-password"
+    user_tokens: set[str] = field(default_factory=set)  # tokens that act for `username`
+    locked: set[str] = field(default_factory=set)  # fullnames whose thread is locked
+    replied: list[dict[str, str]] = field(default_factory=list)  # every accepted /api/comment form
     _pending: deque[Pending] = field(default_factory=deque)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _window: tuple[float, int] = (0.0, 0)
@@ -162,6 +169,15 @@ class FakeReddit(FakeServer):
     def set_score(self, fullname: str, score: int) -> None:
         with self._lock:
             self.things[fullname].score = score
+
+    def lock(self, fullname: str) -> None:
+        """Lock the thread: Reddit refuses new comments in it (THREAD_LOCKED)."""
+        with self._lock:
+            self.locked.add(fullname)
+
+    def replies_to(self, fullname: str) -> list[FakeThing]:
+        with self._lock:
+            return [t for t in self.things.values() if t.kind == "t1" and t.parent_id == fullname]
 
     def remove(self, fullname: str) -> None:
         """The item is purged altogether: /api/info no longer returns it."""
@@ -248,6 +264,9 @@ class FakeReddit(FakeServer):
                 body = self._search(subs, params) if route.group(2) == "search" else self._comments(subs, params)
             elif method == "GET" and path.rstrip("/") in ("/api/info", "/api/info.json"):
                 body = self._info(params)
+            elif method == "POST" and path.rstrip("/") == "/api/comment":
+                token = headers.get("authorization", "").removeprefix("bearer ")
+                return 200, rate, json_bytes(self._comment(form, token in self.user_tokens))
             else:
                 return 404, rate, json_bytes({"message": "Not Found", "error": 404})
             if isinstance(body, int):
@@ -284,13 +303,47 @@ class FakeReddit(FakeServer):
         expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         if method != "POST" or headers.get("authorization") != f"Basic {expected}":
             return 401, {}, json_bytes({"message": "Unauthorized", "error": 401})
-        if form.get("grant_type") != "client_credentials":
+        grant = form.get("grant_type")
+        if grant == "password":  # a script app acting for its developer's account
+            if (form.get("username"), form.get("password")) != (self.username, self.password):
+                return 200, {}, json_bytes({"error": "invalid_grant"})
+        elif grant != "client_credentials":
             return 200, {}, json_bytes({"error": "unsupported_grant_type"})
         token = secrets.token_urlsafe(20)
         self.tokens.add(token)
+        if grant == "password":
+            self.user_tokens.add(token)
         return 200, {}, json_bytes({"access_token": token, "token_type": "bearer", "expires_in": 86400, "scope": "*"})
 
     # -- endpoints
+
+    def _comment(self, form: dict[str, str], as_user: bool) -> dict[str, Any]:
+        """`POST /api/comment` (api_type=json): errors in `json.errors` as [code, message, field]."""
+        def errors(*error: Any) -> dict[str, Any]:
+            return {"json": {"errors": [list(error)]}}
+
+        if not as_user:  # an app-only token speaks for nobody
+            return errors("USER_REQUIRED", "Please log in to do that.", None)
+        parent, text = form.get("thing_id", ""), form.get("text", "")
+        if not text.strip():
+            return errors("NO_TEXT", "we need something here", "text")
+        if len(text) > 10000:
+            return errors("TOO_LONG", "this is too long (max: 10000)", "text")
+        target = self.things.get(parent)
+        if target is None:
+            if parent.startswith("t1_"):
+                return errors("DELETED_COMMENT", "that comment has been deleted", "parent")
+            return errors("DELETED_LINK", "the link you are commenting on has been deleted", "parent")
+        link = target.fullname if target.kind == "t3" else target.link_id
+        if parent in self.locked or link in self.locked:
+            return errors("THREAD_LOCKED", "Comments are locked.", "parent")
+        comment = FakeThing("t1", base36(10**10 + len(self.things)), target.subreddit, self.username,
+                            float(int(time.time())), 1, body=text, link_id=link, parent_id=parent)
+        self.things[comment.fullname] = comment
+        if target.kind == "t3":
+            target.num_comments += 1
+        self.replied.append(dict(form))
+        return {"json": {"errors": [], "data": {"things": [_thing_json(comment, set())]}}}
 
     def _visible(self, subs: set[str]) -> Callable[[FakeThing], bool]:
         return lambda t: "all" in subs or t.subreddit.lower() in subs
@@ -379,7 +432,7 @@ def _thing_json(thing: FakeThing, omit: set[str]) -> dict[str, Any]:
         permalink = f"/r/{thing.subreddit}/comments/{link}/post/{thing.id}/"
         data = {**common, "body": thing.gone or thing.body, "body_html": None, "link_id": thing.link_id,
                 "score_hidden": thing.score_hidden, **({"score": 1, "ups": 1} if thing.score_hidden else {}),
-                "parent_id": thing.link_id, "link_title": "post", "permalink": permalink,
+                "parent_id": thing.parent_id or thing.link_id, "link_title": "post", "permalink": permalink,
                 "link_permalink": f"https://www.reddit.com/r/{thing.subreddit}/comments/{link}/post/",
                 "replies": "", "is_submitter": False}
     return {"kind": thing.kind, "data": {k: v for k, v in data.items() if k not in omit}}

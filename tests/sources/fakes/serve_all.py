@@ -213,6 +213,19 @@ class DevFakes:
                                    host=host, port=ports.get("bluesky", 0))
         self.mastodon = FakeMastodon(token=self.env[MASTODON_TOKEN_ENV], host=host, port=ports.get("mastodon", 0))
         self.rss = _FeedServer(ports.get("rss", 0), token=self.env[FEED_TOKEN_ENV])
+        # Replies from the inbox (monitor/replies/): the brand accounts' credentials on each fake.
+        self.x.consumer_secret, self.x.access_token_secret = _random("dev-x-cs"), _random("dev-x-ats")
+        self.reddit.password = _random("dev-reddit-pw")
+        self.mastodon.reply_token = _random("dev-mastodon-reply")
+        self.env.update({
+            "EARSHOT_X_CONSUMER_KEY": self.x.consumer_key, "EARSHOT_X_CONSUMER_SECRET": self.x.consumer_secret,
+            "EARSHOT_X_ACCESS_TOKEN": self.x.access_token, "EARSHOT_X_ACCESS_TOKEN_SECRET": self.x.access_token_secret,
+            "EARSHOT_REDDIT_USERNAME": self.reddit.username, "EARSHOT_REDDIT_PASSWORD": self.reddit.password,
+            "EARSHOT_MASTODON_REPLY_TOKEN": self.mastodon.reply_token,
+            "EARSHOT_APPSTORE_ISSUER_ID": self.appstore.issuer_id, "EARSHOT_APPSTORE_KEY_ID": self.appstore.key_id,
+            # The .p8 on one line ("\n" escapes), as it fits an `export` line; the replier restores it.
+            "EARSHOT_APPSTORE_PRIVATE_KEY": self.appstore.private_key.replace("\n", "\\n"),
+        })
         for path, (kind, title, lang, _) in FEEDS.items():
             self.rss.add_feed(path, kind, title=title, lang=lang)
         self.urls: dict[str, str] = {}
@@ -236,6 +249,8 @@ class DevFakes:
             self.rss.start()
             started.append(self.rss.stop)
             self.urls["rss"] = self.rss.base_url
+            # The key file names its token endpoint, which exists once the fake serves.
+            self.env["EARSHOT_GOOGLEPLAY_SERVICE_ACCOUNT_JSON"] = self.googleplay.service_account_json()
         except OSError:
             for stop in reversed(started):
                 stop()
@@ -353,7 +368,15 @@ class DevFakes:
         return {"replay": {"enabled": False}, **sources}
 
 
-def write_config(path: Path, sources: Mapping[str, Any], web_port: int, env_names: Sequence[str]) -> None:
+    def replies_config(self) -> dict[str, Any]:
+        """`replies.platforms`: the app stores' reply APIs are not the hosts their sources read (the
+        others follow their source's base URL)."""
+        return {"googleplay": {"api_base_url": self.urls["googleplay"]},
+                "appstore": {"api_base_url": self.urls["appstore"]}}
+
+
+def write_config(path: Path, sources: Mapping[str, Any], web_port: int, env_names: Sequence[str],
+                 reply_platforms: Mapping[str, Any] | None = None) -> None:
     """The bundled demo config with `sources` replaced, its own data files, validated before it is written.
 
     Starting from the demo file keeps brands, detection, topics and web auth in step with
@@ -361,6 +384,8 @@ def write_config(path: Path, sources: Mapping[str, Any], web_port: int, env_name
     """
     data = yaml.safe_load(demo_config_path().read_text(encoding="utf-8"))
     data["sources"] = dict(sources)
+    if reply_platforms:
+        data["replies"] = {**data.get("replies", {}), "platforms": dict(reply_platforms)}
     data["store"] = {**data.get("store", {}), "backend": "sqlite", "path": DB_NAME}
     for channel in data.get("alerts", {}).get("channels", []):
         if channel.get("type") == "jsonl":
@@ -453,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         posts = fakes.seed()
         reset_data(config.parent)
-        write_config(config, fakes.sources_config(), args.web_port, list(fakes.env))
+        write_config(config, fakes.sources_config(), args.web_port, list(fakes.env), fakes.replies_config())
         print(f"Fake platforms serving {posts} posts about {BRAND!r}:", flush=True)
         for name in SOURCES:
             print(f"  {name:<11} {fakes.urls[name]}", flush=True)

@@ -1,4 +1,10 @@
-"""A fake X API v2 on loopback: recent search and tweet lookup, as the API reference documents them.
+"""A fake X API v2 on loopback: recent search, tweet lookup and posting replies, as the API reference documents them.
+
+Replies (`POST /2/tweets` with `reply.in_reply_to_tweet_id`) need OAuth 1.0a user context,
+signed for api.twitter.com and checked like X checks it; the app-only bearer token is refused
+with X's "Unsupported Authentication" 403. A reply to a deleted post is X's 403 "deleted or
+not visible", a conversation the account may not join its reply-restriction 403, duplicate
+text its duplicate-content 403, and a 429 after `reply_rate_limit` posts.
 
 It speaks the real wire format (so tweepy parses it for real) and evaluates the search
 query operators Earshot uses: quoted phrases, bare words, OR, grouping, `-` negation,
@@ -16,6 +22,7 @@ import argparse
 import base64
 import html
 import itertools
+import json
 import re
 import threading
 import time
@@ -25,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.sources.fakes._oauth1 import oauth1_problem
 from tests.sources.fakes._search import boolean_query
 from tests.sources.fakes._server import (
     FakeServer,
@@ -38,6 +46,8 @@ from tests.sources.fakes._server import (
 )
 
 SEARCH_WINDOW = timedelta(days=7)
+TWEEPY_SIGNED_URL = "https://api.twitter.com/2/tweets"  # what tweepy signs, wherever the request is sent
+BRAND_USER_ID = "1500"  # the account replies are posted as
 TWITTER_EPOCH_MS = 1288834974657
 PAGE_MAX = 100
 NOTE_TWEET_AFTER = 280  # longer posts are "note tweets": `text` is cut here, `note_tweet.text` is whole
@@ -152,6 +162,15 @@ class FakeX(FakeServer):
     users: dict[str, FakeUser] = field(default_factory=dict)
     tweets: dict[str, FakeTweet] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
+    # The brand account replies are posted as (user context), and its keys.
+    consumer_key: str = "fake-consumer-key"
+    consumer_secret: str = "fake-consumer-secret"
+    access_token: str = "1500-fake-access-token"
+    access_token_secret: str = "fake-access-token-secret"
+    reply_rate_limit: int = 100  # posts per window for the user, as X's POST /2/tweets (per 15 min)
+    restricted: set[str] = field(default_factory=set)  # posts whose author limits who may reply
+    posted: list[dict[str, Any]] = field(default_factory=list)  # every accepted POST /2/tweets body
+    _posts_in_window: int = 0
     _pending: deque[Pending] = field(default_factory=deque)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _window: tuple[float, int] = (0.0, 0)  # (window start, requests in it)
@@ -250,9 +269,75 @@ class FakeX(FakeServer):
         }
         return headers, used > self.rate_limit
 
+    def restrict_replies(self, native_id: str) -> None:
+        """The author of this post lets only people they mention reply (X's reply settings)."""
+        with self._lock:
+            self.restricted.add(native_id)
+
+    def replies_to(self, native_id: str) -> list[FakeTweet]:
+        with self._lock:
+            return [t for t in self.tweets.values() if t.in_reply_to == native_id]
+
     def _reply(self, request: Request) -> Reply:
+        if request.method == "POST" and request.path == "/2/tweets":
+            return sniffed_reply(*self.create_tweet(request))
         return sniffed_reply(*self.handle(request.method, request.path, request.params(),
                                           request.headers.get("Authorization")))
+
+    def create_tweet(self, request: Request) -> tuple[int, dict[str, str], bytes]:
+        """`POST /2/tweets`: a new post, here always a reply (what Earshot sends)."""
+        with self._lock:
+            self.requests.append(Recorded("POST", request.path, {}))
+            headers, _ = self._rate_headers()
+            pending = self._pending.popleft() if self._pending else None
+            if pending is not None and pending.kind == "status":
+                return self._failure(pending.status, headers)
+            auth = request.headers.get("Authorization") or ""
+            if auth.startswith("Bearer "):
+                return 403, headers, json_bytes({
+                    "title": "Unsupported Authentication", "type": "https://api.twitter.com/2/problems/unsupported-authentication",
+                    "status": 403, "detail": "Authenticating with OAuth 2.0 Application-Only is forbidden for this "
+                    "endpoint.  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context]."})
+            if oauth1_problem("POST", TWEEPY_SIGNED_URL, auth, consumer_key=self.consumer_key,
+                              consumer_secret=self.consumer_secret, access_token=self.access_token,
+                              token_secret=self.access_token_secret):
+                return 401, headers, json_bytes(_problem(401, "Unauthorized"))
+            self._posts_in_window += 1
+            if self._posts_in_window > self.reply_rate_limit:
+                return self._failure(429, headers)
+            try:
+                body = json.loads(request.body)
+                text = body["text"]
+                parent = body.get("reply", {})["in_reply_to_tweet_id"]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                return 400, headers, json_bytes({
+                    "errors": [{"message": "$.reply.in_reply_to_tweet_id: is missing but it is required"}],
+                    "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+                    "type": "https://api.twitter.com/2/problems/invalid-request"})
+            if not isinstance(text, str) or not 1 <= len(text) <= 280:
+                return 400, headers, json_bytes({
+                    "errors": [{"message": "$.text: must be between 1 and 280 characters"}],
+                    "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+                    "type": "https://api.twitter.com/2/problems/invalid-request"})
+            if parent not in self.tweets:
+                return 403, headers, json_bytes(_forbidden(
+                    "You attempted to reply to a Tweet that is deleted or not visible to you."))
+            if parent in self.restricted:
+                return 403, headers, json_bytes(_forbidden(
+                    "Reply to this conversation is not allowed because you have not been mentioned or otherwise "
+                    "engaged by the author of the post you are replying to."))
+            if any(t.text == text and t.author_id == BRAND_USER_ID for t in self.tweets.values()):
+                return 403, headers, json_bytes(_forbidden(
+                    "You are not allowed to create a Tweet with duplicate content."))
+            if BRAND_USER_ID not in self.users:
+                self.users[BRAND_USER_ID] = FakeUser(BRAND_USER_ID, "brand_care", "Brand care")
+            now = datetime.now(UTC)
+            tweet = FakeTweet(snowflake(now, len(self.tweets) + 1), text, BRAND_USER_ID, now, in_reply_to=parent)
+            self.tweets[tweet.id] = tweet
+            self.tweets[parent].replies += 1
+            self.posted.append(body)
+            return 201, headers, json_bytes({"data": {"id": tweet.id, "text": text,
+                                                      "edit_history_tweet_ids": [tweet.id]}})
 
     def handle(
         self, method: str, path: str, params: dict[str, str], auth: str | None
@@ -442,6 +527,10 @@ def _not_found(resource: str, parameter: str, value: str, detail: str) -> dict[s
     return {"value": value, "detail": detail, "title": "Not Found Error", "resource_type": resource,
             "parameter": parameter, "resource_id": value,
             "type": "https://api.twitter.com/2/problems/resource-not-found"}
+
+
+def _forbidden(detail: str) -> dict[str, Any]:
+    return {"detail": detail, "type": "about:blank", "title": "Forbidden", "status": 403}
 
 
 def _problem(status: int, title: str) -> dict[str, Any]:
