@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,17 +158,12 @@ def _screenshot(driver, name: str) -> Path:
 
 
 def test_sign_in_and_triage_in_a_real_browser(site, browser):
-    from selenium.common.exceptions import (
-        NoSuchElementException,
-        StaleElementReferenceException,
-    )
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     base_url = site.url
-    # A page may be replaced while a condition reads it (each action reloads the page): keep polling.
-    wait = WebDriverWait(browser, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+    wait = page_wait(browser)
 
     # Nothing without signing in: the inbox sends the browser to the login form.
     browser.get(base_url + "/")
@@ -287,13 +283,35 @@ def _sign_in(browser, wait, base_url: str, name: str) -> None:
     wait.until(ec.presence_of_element_located((By.ID, "inbox")))
 
 
+
+def page_wait(browser: Any) -> Any:
+    """A 15 s wait that keeps polling while a condition reads a page being replaced (each action
+    reloads it): Selenium's stale element, and Chromium's "does not belong to the document", which it
+    reports as an unknown error."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    class PageWait(WebDriverWait):
+        def until(self, method: Any, message: str = "") -> Any:
+            def attempt(driver: Any) -> Any:
+                try:
+                    return method(driver)
+                except WebDriverException as exc:
+                    if "does not belong to the document" not in str(exc):
+                        raise
+                    return False
+
+            return super().until(attempt, message)
+
+    return PageWait(browser, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+
+
 def test_search_open_and_reply_through_x_in_a_real_browser(site, browser):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
-    wait = WebDriverWait(browser, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+    wait = page_wait(browser)
     native = CRITICAL.split(":")[1]
     _sign_in(browser, wait, site.url, "Ana Lima")
     # Only the demo's scam has been handled (set aside by the fixture); the complaint waits (checked on its page).
