@@ -313,8 +313,14 @@ def _one_pass(config: Config, store, sources: list[str], channels, quiet_if_idle
             f"{stats.new_snapshots} engagement snapshot(s)"
         )
     console.print(f"sentiment: {summary.scored} mention(s) scored")
+    if summary.noise is not None and summary.noise.judged:
+        n = summary.noise
+        console.print(f"noise: {n.judged} mention(s) checked; {n.duplicates} copied an earlier post (linked to it, no"
+                      f" alert of their own); {n.spam + n.reflagged} flagged as spam", soft_wrap=True)
     console.print(f"alerts: {len(summary.alerts)} new" + (f", {len(result.health)} pipeline-health"
                                                           if result.health else ""))
+    if held := max(summary.delivery.held_as_spam.values(), default=0):
+        console.print(f"spam: {held} alert(s) on posts flagged as spam kept out of the channels (see the inbox)")
     for channel, error in summary.delivery.failed.items():
         err.print(f"[yellow]alert channel {channel} failed, alerts kept for the next run:[/yellow] {error}",
                   soft_wrap=True)

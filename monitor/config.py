@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from monitor.health.settings import HealthConfig
 from monitor.plugins import DETECTORS_GROUP, UnknownPlugin, installed
+from monitor.noise.settings import NoiseConfig, SpamSettings
 
 if TYPE_CHECKING:
     from monitor.query import BrandQuery
@@ -50,6 +51,7 @@ class BrandConfig(_Strict):
     queries: list[str] | None = Field(None, min_length=1)
     exclude: list[str] = Field(default_factory=list)
     exclude_nsfw: bool = False  # leave out posts the platform marks adult-only (Reddit's over_18)
+    spam: SpamSettings = Field(default_factory=SpamSettings)  # how this brand's spam is scored (monitor/noise)
     _compiled_query: BrandQuery = PrivateAttr()
 
     @field_validator("query")
@@ -596,7 +598,8 @@ class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
-    health: HealthConfig = Field(default_factory=HealthConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)  # pipeline-health alerts (monitor/health)
+    noise: NoiseConfig = Field(default_factory=NoiseConfig)  # near-duplicate clustering (monitor/noise)
     scale: ScaleConfig = Field(default_factory=ScaleConfig)
     replies: RepliesConfig = Field(default_factory=RepliesConfig)  # monitor/replies/settings.py
 

@@ -57,6 +57,7 @@ class DetectorContext:
     """What a detector needs from the config besides its own settings."""
 
     brands: tuple[str, ...] = ()  # the configured brands' names
+    copy_as_reposts: int = 1  # what a copy of a post adds to its engagement (`noise.copy_as_reposts`)
     # A partition of the work (monitor/partitions.py): judge only these brands' posts; empty: every post.
     only_brands: tuple[str, ...] = ()
 
@@ -83,11 +84,11 @@ def settings_for(plugin: Plugin[Any, Detector], detection: DetectionConfig) -> B
     return plugin.settings(own)
 
 
-def build_detectors(detection: DetectionConfig, brands: Sequence[str],
+def build_detectors(detection: DetectionConfig, brands: Sequence[str], copy_as_reposts: int = 1,
                     only_brands: Sequence[str] = ()) -> list[Detector]:
     """The detectors `detection.detectors` lists, in that order, each with its own settings;
     `only_brands` restricts them to those brands' posts (one partition of the work)."""
-    context = DetectorContext(tuple(brands), tuple(only_brands))
+    context = DetectorContext(tuple(brands), copy_as_reposts, tuple(only_brands))
     detectors = []
     for name in detection.detectors:
         plugin = find_detector(name)

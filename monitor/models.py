@@ -195,6 +195,7 @@ class AlertEventKind(StrEnum):
     state = "state"  # moved from `from_state` to `to_state`
     assignment = "assignment"  # `assignee` is the new assignee (None: unassigned)
     note = "note"  # a comment in `text`; changes nothing else
+    spam = "spam"  # a person's verdict on the post's spam flag, in `text` ("not spam" / "spam"); see monitor/noise
     # Replies posted on the platform (monitor/replies/): the attempt is recorded *before* the
     # platform is called (`text` is the reply), then its outcome: `reply_posted` (`text` is the
     # link to the posted reply; the alert's first response) or `reply_failed` (`text` says why).

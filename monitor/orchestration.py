@@ -253,7 +253,9 @@ def build_process_dag(path: Path | None = None) -> DAG:
         # Mapped upstream may have no instance at all (nothing to score): "skipped" is fine here.
         @task(task_id="plan_detection", trigger_rule="none_failed", execution_timeout=TASK_TIMEOUTS["plan"], **task_callbacks(path), **RETRY_ARGS)
         def plan_detection() -> list[dict[str, Any]]:
-            """Each brand x time partition of what was observed since the last run (the last ends at the newest)."""
+            """Each brand x time partition of what was observed since the last run (the last ends at the newest).
+
+            Noise (copies, spam) is judged here first, once for every chunk."""
             from monitor import partitions
 
             with _open(path) as (config, store):

@@ -155,7 +155,12 @@ def plan_detection(config: Config, store: Store, partition_hours: int | None = N
     Partitions end on multiples of `partition_hours` (default `scale.detect_partition_hours`), at
     most `max_partitions` per brand (`scale.max_detect_partitions`; the first takes everything
     older, which on a first run is all history). `partition_hours=0`: one partition.
+    Noise (copies and spam, monitor/noise) is judged first, once for every chunk: the detectors
+    read the marks, so a copy raises no alert of its own.
     """
+    from monitor.pipeline import judge_noise
+
+    judge_noise(config, store)
     latest = store.latest_observation()
     raw = store.get_cursor(DETECT_WATERMARK)
     since = datetime.fromisoformat(raw) if raw else None
@@ -187,7 +192,8 @@ def detect_chunk(config: Config, store: Store, chunk: DetectChunk) -> list[Alert
     """Candidate alerts for one brand over one partition, stored by `commit_alerts`, not here."""
     from monitor.detection import build_detectors
 
-    detectors = build_detectors(config.detection, [chunk.brand], only_brands=(chunk.brand,))
+    detectors = build_detectors(config.detection, [chunk.brand], config.noise.copy_as_reposts,
+                                only_brands=(chunk.brand,))
     found: list[Alert] = []
     for detector in detectors:
         found += [a for a in detector.detect(store, chunk.since, chunk.until) if a.brand == chunk.brand]

@@ -17,6 +17,7 @@ from monitor.alerts import AlertChannel, DeliveryReport, build_channels, deliver
 from monitor.config import Config
 from monitor.detection import Detector
 from monitor.models import Alert, Mention
+from monitor.noise.marks import NoiseStats
 from monitor.partitions import DETECT_WATERMARK
 from monitor.removals import apply_removals
 from monitor.sources import Problem, Source, create_source
@@ -132,6 +133,14 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
     return done
 
 
+def judge_noise(config: Config, store: Store) -> NoiseStats:
+    """Mark every mention not judged yet as a copy of an earlier post or not, and as spam or not
+    (monitor/noise). `detect` runs it first, so a copy never raises an alert of its own."""
+    from monitor.noise.marking import mark_noise  # numpy and datasketch: only when a run judges
+
+    return mark_noise(config, store)
+
+
 def score_chunk(store: Store, chunk: Sequence[Mention], scorer, classifier) -> None:
     """Score one bounded chunk of mentions, detect missing languages, tag the negative ones, store it all."""
     texts = [f"{m.title}. {m.text}" if m.title else m.text for m in chunk]
@@ -155,6 +164,8 @@ def score_chunk(store: Store, chunk: Sequence[Mention], scorer, classifier) -> N
 def detect(config: Config, store: Store, detectors: Sequence[Detector] | None = None) -> list[Alert]:
     """Run each configured detector over what arrived since the last run; store and return the new alerts.
 
+    Noise is judged first (`judge_noise`): detectors read copies and spam from the store.
+
     Every detector judges the same window, from the watermark to the newest observation,
     and reads its own history before it (`Detector.history_needed`), so incremental runs
     and a single run raise the same alerts. An alert already stored is not returned again.
@@ -165,12 +176,13 @@ def detect(config: Config, store: Store, detectors: Sequence[Detector] | None = 
     from monitor.partitions import commit_alerts, detect_chunk, finish_detection, plan_detection
 
     if detectors is None:
-        plan = plan_detection(config, store, partition_hours=0)
+        plan = plan_detection(config, store, partition_hours=0)  # judges noise first
         new: list[Alert] = []
         for chunk in plan.chunks:
             new += commit_alerts(store, detect_chunk(config, store, chunk))
         finish_detection(store, plan)
         return new
+    judge_noise(config, store)
     latest = store.latest_observation()
     if latest is None:
         return []
@@ -201,6 +213,7 @@ class RunSummary:
     scored: int
     alerts: list[Alert]
     delivery: DeliveryReport
+    noise: NoiseStats | None = None  # copies and spam found among the new mentions (monitor/noise)
 
     @property
     def problems(self) -> list[Problem]:
@@ -233,6 +246,7 @@ def run_once(
         for name in (sources if sources is not None else active_sources(config))
     ]
     scored = score(config, store, scorer=scorer, progress=progress("score sentiment") if progress else None)
+    noise = judge_noise(config, store)
     alerts = detect(config, store)
     delivery = notify(config, store, channels)
-    return RunSummary(ingested, scored, alerts, delivery)
+    return RunSummary(ingested, scored, alerts, delivery, noise)

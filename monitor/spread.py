@@ -38,6 +38,7 @@ from monitor.models import Alert, EngagementSnapshot, Mention, Severity
 
 if TYPE_CHECKING:
     from monitor.detection import DetectorContext
+    from monitor.noise.marks import NoiseMark
     from monitor.store import Store
 
 MIN_TAIL_POSTS = 5  # posts above the level needed to read it off the brand's own distribution
@@ -292,14 +293,15 @@ class SpreadDetector:
     name = "spread"
 
     def __init__(self, config: SpreadSettings, model: GrowthModel | None = None,
-                 brands: Sequence[str] = ()) -> None:
+                 brands: Sequence[str] = (), copy_as_reposts: int = 1) -> None:
         self.config = config
         self.model = model
         self.brands = frozenset(brands)  # only these brands' posts (a partition of the work); empty: all
+        self.copy_as_reposts = copy_as_reposts  # what each copy of a post adds to it (NoiseConfig)
 
     @classmethod
     def from_settings(cls, settings: SpreadSettings, context: DetectorContext) -> SpreadDetector:
-        return cls(settings, brands=context.only_brands)
+        return cls(settings, brands=context.only_brands, copy_as_reposts=context.copy_as_reposts)
 
     def history_needed(self) -> timedelta:
         return history_needed(self.config)
@@ -311,6 +313,7 @@ class SpreadDetector:
         what one run over everything would; a post already alerted at a level is not
         alerted again at it.
         """
+        from monitor.noise.clusters import copies_by
         from monitor.topics import tag_alerts
 
         start = since - self.history_needed() if since else datetime.min.replace(tzinfo=now.tzinfo)
@@ -323,6 +326,9 @@ class SpreadDetector:
         for lo, hi in _slices(start, now, timedelta(days=1)):
             for snap in store.snapshots_since(lo, until=hi, brand=brand):
                 points[snap.mention_id][to_minutes(snap.observed_at)] = snap.engagement.total
+        # Copies of an earlier post raise no alert of their own: their engagement counts towards
+        # the first post's (monitor/noise/clusters.py), whose alert says how often it was posted.
+        copies = self._fold_copies(store, points, now)
         by_brand: dict[str, list[Curve]] = defaultdict(list)
         ids = list(points)
         for first in range(0, len(ids), 2000):
@@ -340,9 +346,43 @@ class SpreadDetector:
                                     until=to_minutes(now)) for b, curves in by_brand.items()}
         mentions = store.get_mentions({t.mention_id for found in triggers.values() for t in found})
         alerts = [self._alert(mentions[t.mention_id], t) for found in triggers.values() for t in found]
+        for i, alert in enumerate(alerts):
+            members = copies.get(alert.mention_id or "")
+            if members:
+                posted, accounts = copies_by(members, alert.created_at, mentions[alert.mention_id].author_handle)
+                if posted:
+                    alerts[i] = alert.model_copy(update={
+                        "reason": f"{alert.reason} Posted {posted + 1} times by {accounts} accounts so far."})
         alerts.sort(key=lambda a: (a.created_at, a.id))
         # Each alert carries its post's topic and owning team, so routing and the inbox can use them.
         return tag_alerts(alerts, mentions)
+
+    def _fold_copies(self, store: Store, points: dict[str, dict[float, float]],
+                     now: datetime) -> dict[str, list[NoiseMark]]:
+        """Take the copies among `points` out, and give each first post the merged series of its
+        cluster (its own and its copies' engagement, each copy as `copy_as_reposts` reposts), loading
+        a first post older than the window. Returns first post id -> its copies, oldest first."""
+        from monitor.noise.clusters import merge_copies
+
+        marks: dict[str, NoiseMark] = {}
+        ids = list(points)
+        for first in range(0, len(ids), 2000):
+            marks.update((mid, m) for mid, m in store.noise_of(ids[first : first + 2000]).items() if m.duplicate_of)
+        if not marks:
+            return {}
+        members = set(marks) | {m.duplicate_of for m in marks.values() if m.duplicate_of}
+        mentions = store.get_mentions(members)
+        snapshots = [s for snaps in store.snapshots_of(members).values() for s in snaps if s.observed_at <= now]
+        merged = merge_copies(mentions, snapshots, marks, self.copy_as_reposts)
+        for mid in marks:
+            points.pop(mid, None)
+        for root in merged.copies:
+            if root in mentions:
+                points[root] = {}
+        for snap in merged.snapshots:
+            if snap.mention_id in merged.copies and snap.mention_id in mentions:
+                points[snap.mention_id][to_minutes(snap.observed_at)] = snap.engagement.total
+        return merged.copies
 
     def _alert(self, mention: Mention, t: Trigger) -> Alert:
         return Alert(

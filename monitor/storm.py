@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -262,6 +262,7 @@ class BucketScore:
     share_z: float
     volume_storm: bool
     share_storm: bool
+    copies: int = 0  # copies of earlier posts in the window, left out of `total` (monitor/noise)
 
     @property
     def anomalous(self) -> bool:
@@ -315,12 +316,17 @@ def explain_storm(brand: str, score: BucketScore) -> str:
     day = WEEKDAYS[score.at.weekday()]
     ratio = score.total / score.expected_total if score.expected_total > 0 else float("inf")
     window = f"{score.minutes} min" if score.minutes < 60 else f"{score.minutes // 60} h"
+    voices = f"{score.total:,} mentions" if not score.copies else f"{score.total:,} distinct mentions"
     text = (
-        f"{storm_severity(score).value.capitalize()}: {brand} had {score.total:,} mentions in the {window} to "
+        f"{storm_severity(score).value.capitalize()}: {brand} had {voices} in the {window} to "
         f"{score.at:%Y-%m-%d %H:%M} UTC, {ratio:,.1f}x the {score.expected_total:,.1f} usual for a {day} at that time "
         f"(z {score.volume_z:+.1f}); in the last hour {score.negative:,} negative, a share of {score.share:.0%} "
         f"against {score.expected_share:.0%} usually (z {score.share_z:+.1f})"
     )
+    if score.copies:
+        raw = score.total + score.copies
+        text += (f"; besides, {score.copies:,} copies of earlier posts ({score.copies / raw:.0%} of the "
+                 f"{raw:,} posts in the window) were not counted as voices")
     return text + "."
 
 
@@ -350,8 +356,11 @@ def find_storms(scores: Sequence[BucketScore | None], cfg: StormConfig, first: i
 
 
 def storm_alerts(brand: str, counts: BucketCounts, cfg: StormConfig, since: datetime | None,
-                 now: datetime) -> list[Alert]:
-    """Alerts for storms that start (or escalate) in buckets that completed after `since` and by `now`."""
+                 now: datetime, copies: np.ndarray | None = None) -> list[Alert]:
+    """Alerts for storms that start (or escalate) in buckets that completed after `since` and by `now`.
+
+    `counts` are voices (copies of earlier posts already taken out); `copies`, per bucket, how
+    many copies were taken out, which the alert reports."""
     # A bucket is judged once complete: the one containing `now` is not; those that ended
     # by `since` were judged by an earlier run.
     last = min(counts.index(now), len(counts.total))
@@ -363,6 +372,8 @@ def storm_alerts(brand: str, counts: BucketCounts, cfg: StormConfig, since: date
     for i in find_storms(scores, cfg, first, last, counts.minutes):
         s = scores[i]
         assert s is not None
+        if copies is not None:
+            s = replace(s, copies=int(rolling_sum(copies, max(s.minutes // counts.minutes, 1))[i]))
         severity = storm_severity(s)
         # An escalation is keyed by the storm it escalates (its first unusual bucket within the
         # cool-down), so the inbox shows one storm at two severities. A fixed look-back keeps the
@@ -418,8 +429,10 @@ class StormDetector:
     def detect(self, store: Store, since: datetime | None, now: datetime) -> list[Alert]:
         """Storm alerts for each brand's buckets that completed after `since` and by `now`.
 
-        Counts come from `Store.trend(since, brand, bucket_minutes)`; negative means a negative
-        sentiment label there (a neutral-text 1-star review is not counted as negative).
+        Counts come from `Store.trend(since, brand, bucket_minutes)` less `Store.duplicate_trend`
+        (copies of earlier posts, monitor/noise): a storm is many voices, not one text posted by
+        many accounts. Negative means a negative sentiment label there (a neutral-text 1-star
+        review is not counted as negative).
         """
         cfg = self.config
         if not cfg.enabled:
@@ -427,12 +440,20 @@ class StormDetector:
         alerts: list[Alert] = []
         width = timedelta(minutes=cfg.bucket_minutes)
         for brand in self.brands:
-            points = store.trend(window_start(now, since, cfg) if since is not None else None, brand=brand,
-                                 bucket_minutes=cfg.bucket_minutes)
+            begin = window_start(now, since, cfg) if since is not None else None
+            points = store.trend(begin, brand=brand, bucket_minutes=cfg.bucket_minutes)
             if not points:
                 continue
             start = floor_bucket(min(p.bucket for p in points), 24 * 60)
+            end = floor_bucket(now, cfg.bucket_minutes) + width
             counts = BucketCounts.from_counts(bucket_totals([(p.bucket, p.label, p.count) for p in points]),
-                                              start, floor_bucket(now, cfg.bucket_minutes) + width, cfg.bucket_minutes)
-            alerts += storm_alerts(brand, counts, cfg, since, now)
+                                              start, end, cfg.bucket_minutes)
+            # Unique voices: copies of an earlier post (a bot ring, a copypasta) are one voice, the
+            # first post's; they are taken out of the counts, and the alert says how many there were.
+            dupes = store.duplicate_trend(begin, brand=brand, bucket_minutes=cfg.bucket_minutes)
+            copies = BucketCounts.from_counts(bucket_totals([(p.bucket, p.label, p.count) for p in dupes]),
+                                              start, end, cfg.bucket_minutes)
+            voices = BucketCounts(start, cfg.bucket_minutes, np.maximum(counts.total - copies.total, 0),
+                                  np.maximum(counts.negative - copies.negative, 0))
+            alerts += storm_alerts(brand, voices, cfg, since, now, copies.total)
         return alerts

@@ -53,6 +53,7 @@ from monitor.models import Alert, AlertEvent, AlertEventKind, AlertState
 from monitor.store.base import AlertContention
 
 if TYPE_CHECKING:
+    from monitor.noise.marks import NoiseMark
     from monitor.store.base import Store
 
 TRANSITIONS: dict[AlertState, frozenset[AlertState]] = {
@@ -221,6 +222,29 @@ def add_note(store: Store, alert_id: str, text: str, actor: str, at: datetime) -
     return event
 
 
+def mark_spam(store: Store, alert_id: str, not_spam: bool, actor: str, at: datetime,
+              reason: str | None = None) -> NoiseMark:
+    """A person's word on the spam flag of the alert's post: "not spam" (`not_spam`), or "spam"
+    again to undo it. Recorded in the alert's audit trail (who, when, why), then applied to the
+    post's noise mark, which re-judging never overturns. No event if nothing changes.
+
+    TriageError for a storm alert (no post) or a post not judged yet; KeyError for an unknown alert.
+    """
+    alert = _require(store, alert_id)
+    if alert.mention_id is None:
+        raise TriageError("a storm alert is about a brand, not one post: there is no spam flag to change")
+    mark = store.noise_of([alert.mention_id]).get(alert.mention_id)
+    if mark is None:
+        raise TriageError("this post has not been checked for spam yet; try again after the next run")
+    if mark.not_spam == not_spam:
+        return mark
+    verdict = "not spam" if not_spam else "spam"
+    reason = _clean(reason)
+    record(store, AlertEvent(alert_id=alert.id, at=at, actor=actor, kind=AlertEventKind.spam,
+                             text=f"{verdict}: {reason}" if reason else verdict))
+    return store.set_not_spam(alert.mention_id, not_spam)
+
+
 # -- cases: one post, all its alerts ------------------------------------------------
 
 
@@ -296,6 +320,8 @@ class TrailEntry:
             return VERBS[self.to_state]
         if self.kind == AlertEventKind.assignment:
             return f"assigned to {self.assignee}" if self.assignee else "unassigned"
+        if self.kind == AlertEventKind.spam:
+            return "marked as " + (self.text or "spam").split(":", 1)[0]
         if self.kind == AlertEventKind.reply:
             return "sent a reply"
         if self.kind == AlertEventKind.reply_posted:

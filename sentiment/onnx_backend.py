@@ -54,39 +54,45 @@ def available() -> bool:
 
 def build_int8_onnx(model_dir: Path) -> Path:
     """Return ``model_dir/ONNX_FILE``, exporting, fusing and quantizing it first if missing."""
-    import warnings
-
     final = Path(model_dir) / ONNX_FILE
     if final.is_file():
         return final
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(model_dir)
+    # Eager attention exports as plain MatMul/Softmax, which ORT's optimizer fuses into one Attention op.
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager").eval()
+    return export_int8(model, AutoTokenizer.from_pretrained(model_dir), config, "logits", final)
+
+
+def export_int8(module: Any, tokenizer: Any, config: Any, output_name: str, final: Path) -> Path:
+    """Export `module(input_ids, attention_mask)` to ONNX, fuse it, quantize it to int8 with its
+    outlier channels kept in float32, and rename it into `final` atomically.
+
+    One recipe for every BERT-family graph Earshot runs (the sentiment classifier, the themes
+    encoder): it is what the module docstring measures.
+    """
+    import warnings
+
     import onnx
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
-    from transformers import (
-        AutoConfig,
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-    )
 
     from sentiment.outliers import onnx_node_name, outlier_channels, split_outliers
 
-    config = AutoConfig.from_pretrained(model_dir)
-    # Eager attention exports as plain MatMul/Softmax, which ORT's optimizer fuses into one Attention op.
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager").eval()
-    outliers = {onnx_node_name(name): found
-                for name, found in outlier_channels(model, AutoTokenizer.from_pretrained(model_dir)).items()}
-    tmp = Path(tempfile.mkdtemp(prefix=".onnx.", dir=model_dir))
+    outliers = {onnx_node_name(name): found for name, found in outlier_channels(module, tokenizer).items()}
+    tmp = Path(tempfile.mkdtemp(prefix=".onnx.", dir=final.parent))
     try:
         ids = torch.ones((2, 16), dtype=torch.long)
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                model, (ids, torch.ones_like(ids)), str(tmp / "fp32.onnx"),
-                input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                module, (ids, torch.ones_like(ids)), str(tmp / "fp32.onnx"),
+                input_names=["input_ids", "attention_mask"], output_names=[output_name],
                 dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                              "logits": {0: "batch"}},
+                              output_name: {0: "batch"}},
                 opset_version=17, dynamo=False,
             )
         fusions = FusionOptions("bert")
@@ -99,14 +105,14 @@ def build_int8_onnx(model_dir: Path) -> Path:
         level = root.level
         root.setLevel(logging.ERROR)  # the quantizer logs an unconditional "consider pre-processing" hint
         try:
-            quantize_dynamic(str(tmp / "fused.onnx"), str(tmp / ONNX_FILE), weight_type=QuantType.QInt8,
+            quantize_dynamic(str(tmp / "fused.onnx"), str(tmp / final.name), weight_type=QuantType.QInt8,
                              per_channel=True, nodes_to_exclude=keep_float,
                              extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         finally:
             root.setLevel(level)
-        (tmp / ONNX_FILE).chmod(0o644)
+        (tmp / final.name).chmod(0o644)
         try:
-            os.rename(tmp / ONNX_FILE, final)  # atomic: concurrent builders each install a complete file
+            os.rename(tmp / final.name, final)  # atomic: concurrent builders each install a complete file
         except OSError:
             if not final.is_file():
                 raise

@@ -18,6 +18,16 @@ from monitor.store import SQLiteStore  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 VIRAL = "x:1991500000000000001"  # the demo's complaint that takes off
+SCAM = "x:1991500000000000200"  # the demo's refund scam riding on it, flagged as spam (tests/test_web_noise.py)
+
+
+def set_aside_scam(store, at) -> None:
+    """Dismiss the demo's scam alerts, for tests that read the inbox as one case: the complaint."""
+    from monitor.models import AlertState
+    from monitor.triage import set_state
+
+    for severity in ("info", "warning", "critical"):
+        set_state(store, f"{SCAM}:{severity}", AlertState.dismissed, at)
 
 NEGATIVE_WORDS = (
     "charged", "crash", "lentísimo", "jelek", "scam", "pésimo", "lambat", "terrible", "logs me out",

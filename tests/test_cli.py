@@ -43,8 +43,10 @@ def test_run_once_raises_the_expected_alerts_and_a_second_run_changes_nothing(tm
     first = subprocess.run([*EARSHOT, "run", "--once"], cwd=tmp_path, env=env_for(tmp_path / "data"),
                            capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr
-    assert "replay: 24 new mention(s)" in first.stdout
-    assert "alerts: 3 new" in first.stdout
+    assert "replay: 32 new mention(s)" in first.stdout
+    assert "alerts: 6 new" in first.stdout  # the complaint, and the spam riding on it (held from channels)
+    assert "spam: 3 alert(s) on posts flagged as spam kept out of the channels" in first.stdout
+    assert "noise: 32 mention(s) checked; 7 copied an earlier post" in first.stdout and "1 flagged as spam" in first.stdout
     assert "ALERT INFO" in first.stdout and "ALERT WARNING" in first.stdout and "ALERT CRITICAL" in first.stdout
     assert "dana_reyes" in first.stdout
     alerts = [json.loads(line) for line in (tmp_path / "data" / "alerts.jsonl").read_text().splitlines()]
@@ -56,7 +58,7 @@ def test_run_once_raises_the_expected_alerts_and_a_second_run_changes_nothing(tm
     assert second.returncode == 0, second.stderr
     assert "replay: 0 new mention(s)" in second.stdout and "alerts: 0 new" in second.stdout
     with sqlite3.connect(tmp_path / "data" / "earshot.db") as db:
-        assert db.execute("SELECT COUNT(*) FROM mentions").fetchone()[0] == 24
+        assert db.execute("SELECT COUNT(*) FROM mentions").fetchone()[0] == 32
 
 
 def big_recording(path: Path, posts: int = 300, snapshots_each: int = 200) -> tuple[int, int]:

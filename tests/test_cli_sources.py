@@ -106,7 +106,7 @@ def test_a_watching_pass_that_finds_nothing_prints_nothing(tmp_path, monkeypatch
                         lambda *a, **k: real(*a, **{**k, "scorer": scorer}))
     cli._one_pass(config, store, ["replay"], [], quiet_if_idle=True)  # the demo: work to report
     first = out.getvalue()
-    assert "replay: 24 new mention(s)" in first
+    assert "replay: 32 new mention(s)" in first
     for _ in range(3):
         cli._one_pass(config, store, ["replay"], [], quiet_if_idle=True)
     assert out.getvalue() == first  # nothing more, not even blank lines

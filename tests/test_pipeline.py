@@ -10,16 +10,28 @@ from monitor import pipeline
 from monitor.models import Severity
 from monitor.sources import Batch, SourceError
 from monitor.sources.replay import ReplaySource
+from monitor.store.base import MentionQuery
 from tests.conftest import VIRAL
 
-DEMO_MENTIONS = 24  # 25 posts, one job ad dropped by the brand's exclusions
+DEMO_MENTIONS = 32  # 33 posts (7 of them copies of the viral complaint), one job ad dropped by the exclusions
 
 
-def test_the_demo_raises_exactly_the_spreading_complaint(config, store, scorer):
+SCAM = "x:1991500000000000200"  # the demo's "refund" giveaway riding on the complaint
+
+
+def test_the_demo_raises_exactly_the_spreading_complaint_and_the_scam_flagged_as_spam(config, store, scorer):
     summary = pipeline.run_once(config, store, scorer=scorer, channels=[])
     assert store.count_mentions() == DEMO_MENTIONS
-    assert [(a.mention_id, a.severity) for a in summary.alerts] == [
+    raised = [(a.mention_id, a.severity) for a in summary.alerts]
+    assert [r for r in raised if r[0] == VIRAL] == [
         (VIRAL, Severity.info), (VIRAL, Severity.warning), (VIRAL, Severity.critical)]
+    assert [r for r in raised if r[0] != VIRAL] == [(SCAM, Severity.info), (SCAM, Severity.warning),
+                                                    (SCAM, Severity.critical)]
+    # None of the seven copies of the complaint raised an alert: they are linked to it.
+    marks = store.noise_of(m.id for m in store.search_mentions(MentionQuery(limit=100)).mentions)
+    copies = sorted(mid for mid, mark in marks.items() if mark.duplicate_of == VIRAL)
+    assert len(copies) == 7 and not set(copies) & {a.mention_id for a in summary.alerts}
+    assert marks[SCAM].is_spam and not marks[VIRAL].is_spam
     # Early: alerted within its first polls (20 minutes), long before the post peaks.
     posted = store.get_mention(VIRAL).created_at
     assert (summary.alerts[0].created_at - posted).total_seconds() <= 20 * 60
@@ -74,7 +86,7 @@ def test_a_malformed_replay_line_is_reported_and_the_rest_processed(config, stor
     summary = pipeline.run_once(config, store, scorer=scorer, channels=[])
     assert [str(p) for p in summary.problems] == [f"{recording}:11: not valid JSON (Expecting ',' delimiter at column 35)"]
     assert store.count_mentions() == DEMO_MENTIONS
-    assert len(summary.alerts) == 3
+    assert len(summary.alerts) == 6  # the viral complaint, and the refund scam riding on it (flagged as spam)
 
 
 def test_poison_lines_are_quarantined_and_every_good_line_stored_once(config, store, tmp_path):

@@ -114,16 +114,26 @@ def test_a_cursor_from_elsewhere_is_refused_with_what_to_do(tmp_path):
 
 
 def test_shift_to_now_dates_the_recording_as_if_its_last_event_just_happened(tmp_path):
+    """Moved by whole hours: the last event falls in the hour before now, on its recorded minute."""
     path = recording(tmp_path, [post("1", "2026-01-01T10:00:00Z"), snap("1", "2026-01-01T11:00:00Z", 5),
                                 post("2", "2026-01-01T11:30:00Z")])
-    now = datetime(2031, 6, 1, 8, 0, tzinfo=UTC)
+    now = datetime(2031, 6, 1, 8, 10, tzinfo=UTC)
     source = ReplaySource(path, batch_size=2, shift_to_now=True, now=lambda: now)
     first = source.fetch(BRANDS, None)
-    assert first.mentions[0].created_at == now - timedelta(minutes=90)
-    assert [s.observed_at for s in first.snapshots] == [now - timedelta(minutes=90), now - timedelta(minutes=30)]
+    last = datetime(2031, 6, 1, 7, 30, tzinfo=UTC)
+    assert first.mentions[0].created_at == last - timedelta(minutes=90)
+    assert [s.observed_at for s in first.snapshots] == [last - timedelta(minutes=90), last - timedelta(minutes=30)]
     # Resumed a day later, the rest of the recording keeps the dates the first part got.
     later = ReplaySource(path, shift_to_now=True, now=lambda: now + timedelta(days=1)).fetch(BRANDS, first.cursor)
-    assert later.mentions[0].created_at == now
+    assert later.mentions[0].created_at == last
+
+
+def test_the_shifted_demo_is_the_same_whatever_the_minute_it_is_replayed(tmp_path):
+    path = recording(tmp_path, [post("1", "2026-01-01T10:17:00Z")])
+    for minute in (0, 16, 17, 59):
+        now = datetime(2031, 6, 1, 8, minute, tzinfo=UTC)
+        dated = ReplaySource(path, shift_to_now=True, now=lambda n=now: n).fetch(BRANDS, None).mentions[0].created_at
+        assert dated.minute == 17 and timedelta(0) <= now - dated < timedelta(hours=1)
 
 
 def test_without_shift_the_recording_keeps_its_own_dates(tmp_path):

@@ -58,7 +58,9 @@ def test_searching_factura_finds_every_spelling_newest_first_and_links_each_post
     page = client.get("/mentions", params={"q": "factura"})
     assert page.status_code == 200 and "Mentions · Earshot" in page.text
     assert ids_on(page.text) == ["x:inv003", "x:inv002", "x:inv001", "x:inv000"]  # fáctura, FACTURA, Factura
-    charged = client.get("/mentions", params={"q": "charged twice"}).text
+    everyone = client.get("/mentions", params={"q": "charged twice"}).text
+    assert len(ids_on(everyone)) == 8 and ids_on(everyone)[-1] == VIRAL  # the complaint, and 7 copies of it
+    charged = client.get("/mentions", params={"q": "charged twice", "duplicate": "false"}).text
     assert ids_on(charged) == [VIRAL]
     assert f'href="/alerts/{VIRAL_CRITICAL.replace(":", "%3A")}"' in charged  # its case, most severe alert
     assert "10,981 engagement" in charged and "@dana_reyes" in charged

@@ -40,7 +40,7 @@ from monitor.web.auth import SESSION_COOKIE
 from monitor.web.sessions import sessions_path
 from monitor.web.templating import url_id
 from monitor.web.urls import safe_next, web_link
-from tests.conftest import KeywordScorer, demo_config
+from tests.conftest import KeywordScorer, demo_config, set_aside_scam
 
 CRITICAL = "x:1991500000000000001:critical"
 TOKEN = "security-test-token-5b1e0c9d"
@@ -70,7 +70,8 @@ def filled_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo, run through the real pipeline once; each test gets a copy."""
     base = tmp_path_factory.mktemp("filled")
     store = SQLiteStore(base / "earshot.db")
-    pipeline.run_once(demo_config(base), store, scorer=KeywordScorer(), channels=[])
+    summary = pipeline.run_once(demo_config(base), store, scorer=KeywordScorer(), channels=[])
+    set_aside_scam(store, max(a.created_at for a in summary.alerts))
     store.close()
     return base / "earshot.db"
 

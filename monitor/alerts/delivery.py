@@ -55,6 +55,7 @@ class DeliveryReport:
     failed: dict[str, str] = field(default_factory=dict)  # channel name -> why its outbox is not empty
     skipped: dict[str, int] = field(default_factory=dict)  # turned away by the channel's route
     claimed_elsewhere: dict[str, int] = field(default_factory=dict)  # being sent by another run
+    held_as_spam: dict[str, int] = field(default_factory=dict)  # on posts flagged as spam: kept in the outbox
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,15 @@ def deliver(store: Store, channels: Sequence[AlertChannel], *, owner: str | None
     work: list[tuple[AlertChannel, list[Alert]]] = []
     for channel in channels:
         wanted: list[Alert] = []
-        for alert in store.undelivered_alerts(channel.name):
-            if channel.route.accepts(alert):
+        pending = store.undelivered_alerts(channel.name)
+        # Alerts on posts flagged as spam (monitor/noise) are not sent: they wait in the outbox,
+        # shown in the inbox with the flag; if someone marks the post "not spam", the next run sends them.
+        spam = {mid for mid, mark in store.noise_of({a.mention_id for a in pending if a.mention_id}).items()
+                if mark.is_spam}
+        for alert in pending:
+            if alert.mention_id in spam:
+                report.held_as_spam[channel.name] = report.held_as_spam.get(channel.name, 0) + 1
+            elif channel.route.accepts(alert):
                 wanted.append(alert)
             else:
                 store.mark_delivered(alert.id, channel.name)

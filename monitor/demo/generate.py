@@ -1,9 +1,12 @@
 """Regenerate the bundled demo scenario (monitor/demo/scenario.jsonl).
 
 A morning of public chatter about "Brisa Mobile", a fictional mobile operator, in
-English, Spanish and Indonesian: one billing complaint that takes off, several negative
-posts that stay small, neutral questions, a well-liked positive post, a job ad the
-brand's exclusions filter out, and app-store reviews with star ratings.
+English, Spanish and Indonesian: one billing complaint that takes off and is then
+copied and reposted by other accounts (a cluster of near-duplicates the inbox shows on
+the complaint's card), a "refund" scam riding on it that spreads through bot reposts
+(flagged as spam in the inbox), several negative posts that stay small, neutral
+questions, a well-liked positive post, a job ad the brand's exclusions filter out, and
+app-store reviews with star ratings.
 
     python -m monitor.demo.generate > monitor/demo/scenario.jsonl
 
@@ -60,6 +63,32 @@ POSTS = [
          "@BrisaMobile charged me twice this month, cut off my line anyway, and support hung up on me "
          "three times. This is a disgusting way to treat customers. Never again.",
          "en", (5200, 2100, 900, 350), rise_minutes=70),
+    # Copies of it: people and a few empty bot accounts reposting the same words (near-duplicates,
+    # linked to the first post: no alert of their own, their engagement counts towards it).
+    *[Post(minute, "x", f"19915000000000001{i:02d}", handle, followers, text, "en", final)
+      for i, (minute, handle, followers, text, final) in enumerate([
+          (205, "mo_clarke", 410, "RT @dana_reyes: @BrisaMobile charged me twice this month, cut off my line anyway, and "
+           "support hung up on me three times. This is a disgusting way to treat customers. Never again.", (9, 2, 0, 0)),
+          (232, "jp_alvarez", 95, "@BrisaMobile charged me twice this month, cut off my line anyway, and support hung "
+           "up on me three times. This is a disgusting way to treat customers. Never again!! #BrisaMobile", (4, 1, 1, 0)),
+          (251, "user83920114", 2, "@BrisaMobile charged me twice this month, cut off my line anyway, and support hung up "
+           "on me three times. This is a disgusting way to treat customers. Never again.", (1, 0, 0, 0)),
+          (263, "user83920177", 0, "@BrisaMobile charged me twice this month, cut off my line anyway and support hung up on "
+           "me three times. this is a disgusting way to treat customers. never again", (0, 1, 0, 0)),
+          (290, "amira_h", 1200, "RT @dana_reyes @BrisaMobile charged me twice this month, cut off my line anyway, and "
+           "support hung up on me three times. This is a disgusting way to treat customers. Never again.", (22, 5, 3, 0)),
+          (318, "user83920301", 1, "@BrisaMobile charged me twice this month, cut off my line anyway, and support hung up "
+           "on me three times. This is a disgusting way to treat customers. Never again. https://x.com/dana_reyes",
+           (0, 0, 0, 0)),
+          (347, "tomasz_k", 230, "@BrisaMobile Charged me twice this month, cut off my line anyway, and support hung up "
+           "on me THREE times. This is a disgusting way to treat customers. Never again.", (6, 1, 2, 0)),
+      ])],
+    # A scam riding on the complaint: a "refund" giveaway pushed by a bot network's reposts.
+    Post(240, "x", "1991500000000000200", "brisa_refund_desk", 3,
+         "Overcharged by Brisa Mobile?? Terrible billing, awful support... Claim your refund now! Click the link "
+         "https://bit.ly/brisa-refund-2026 RT & follow to win a free iPhone 16 #refund #BrisaMobile #scam #help "
+         "#telco #billing",
+         "en", (2600, 1900, 40, 15), rise_minutes=50),
     # Negative posts that stay small.
     Post(20, "x", "1991500000000000002", "k_tanaka", 180,
          "Brisa Mobile app keeps crashing every time I try to pay my bill. So annoying.",

@@ -11,8 +11,8 @@ file is one event:
 The cursor records the byte offset after the last line consumed (and its line number,
 for messages), so a resumed run seeks straight to where the last stored batch ended
 instead of re-reading the file. With `shift_to_now` the recording is dated as if it had
-just happened: every timestamp moves by the same amount, chosen at the first fetch so the
-last event falls at that moment, and kept in the cursor so a resumed run stays on the
+just happened: every timestamp moves by the same whole number of hours, chosen at the first
+fetch so the last event falls within the hour before it, and kept in the cursor so a resumed run stays on the
 same dates. A malformed line is reported with file and line number and skipped; it
 never stops the rest of the file.
 """
@@ -242,7 +242,12 @@ class ReplaySource:
         if not self.shift_to_now or cursor.shift_seconds is not None:
             return cursor.shift_seconds
         last = last_event_time(self.path)
-        return None if last is None else (self._now() - last).total_seconds()
+        if last is None:
+            return None
+        # Whole hours, so every event keeps its minute of the hour: detection reads a brand's level
+        # per clock hour, and a demo dated to the exact second would alert differently by the minute
+        # it is run. The last event so falls within the hour before now.
+        return (self._now() - last) // timedelta(hours=1) * 3600.0
 
     def fetch(self, brands: Sequence[BrandConfig], cursor: str | None) -> Batch:
         position = ReplayCursor.load(cursor, self.path)

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment, Severity
+from monitor.noise.marks import ClusterStats, NoiseMark
 from monitor.quarantine import Quarantined, model_head, quarantine_digest, record_head  # noqa: F401 - re-exported
 from monitor.store.records import ImportResult, Record, RecordExport, RecordKind
 
@@ -112,6 +113,8 @@ class MentionQuery:
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
     min_engagement: int | None = None  # `Engagement.total` at least this
+    duplicate: bool | None = None  # True: only copies of an earlier post (monitor/noise); False: no copies
+    spam: bool | None = None  # True: only posts flagged as spam (and not overturned); False: none of them
     sort: MentionSort = MentionSort.newest
     limit: int = 50
     cursor: str | None = None
@@ -350,6 +353,34 @@ class Store(Protocol):
         rest are stored. Readable when this returns; a store may make them readable only at the
         end (Elasticsearch refreshes once per call, never per page).
         """
+
+    # -- noise: copies and spam (monitor/noise) -------------------------------------------
+
+    def unmarked_mentions(self, limit: int = 1000) -> list[Mention]:
+        """Mentions noise handling has not judged yet, oldest first."""
+
+    def noise_candidates(self, bands: Iterable[str], since: datetime) -> list[NoiseMark]:
+        """The marks of mentions created at or after `since` that share any of these LSH band keys:
+        where a new post looks for the post it may copy. The store is the LSH index."""
+
+    def set_noise(self, marks: Sequence[NoiseMark]) -> None:
+        """Store these marks (a mention's earlier mark is replaced, but a person's `not_spam` is
+        kept: a re-run of the scorer never overturns what the care team decided)."""
+
+    def noise_of(self, mention_ids: Iterable[str]) -> dict[str, NoiseMark]:
+        """The marks of these mentions; a mention not judged yet is absent."""
+
+    def clusters(self, root_ids: Iterable[str]) -> dict[str, ClusterStats]:
+        """What the copies of each of these first posts add up to; a post without copies is absent."""
+
+    def set_not_spam(self, mention_id: str, not_spam: bool) -> NoiseMark:
+        """Record a person's verdict on a mention's spam flag (True: not spam); KeyError if the
+        mention has not been judged. The audit entry is triage's (`monitor.triage.mark_not_spam`)."""
+
+    def duplicate_trend(self, since: datetime | None = None, brand: str | None = None,
+                        bucket_minutes: int = 60) -> list[TrendPoint]:
+        """Like `trend`, counting only the copies of earlier posts: what storm detection takes
+        out of the volume so that one text posted by a bot ring is not a storm of voices."""
 
     # -- removals, retention and erasure (monitor/removals.py decides; the store purges) --------
 

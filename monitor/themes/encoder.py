@@ -97,19 +97,10 @@ def build_int8_encoder(model_dir: Path, layers: int) -> Path:
     final = Path(model_dir) / _onnx_name(layers)
     if final.is_file():
         return final
-    import logging
-    import shutil
-    import tempfile
-    import warnings
-
-    import onnx
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.transformers.fusion_options import FusionOptions
-    from onnxruntime.transformers.optimizer import optimize_model
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    from sentiment.outliers import onnx_node_name, outlier_channels, split_outliers
+    from sentiment.onnx_backend import export_int8
 
     config = AutoConfig.from_pretrained(model_dir)
     config.num_hidden_layers = layers
@@ -126,45 +117,7 @@ def build_int8_encoder(model_dir: Path, layers: int) -> Path:
             m = attention_mask.unsqueeze(-1).to(states.dtype)
             return (states * m).sum(1) / m.sum(1).clamp(min=1.0)
 
-    wrapper = MeanPooled().eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    outliers = {onnx_node_name(name): found for name, found in outlier_channels(wrapper, tokenizer).items()}
-    tmp = Path(tempfile.mkdtemp(prefix=".enc.", dir=model_dir))
-    try:
-        ids = torch.ones((2, 16), dtype=torch.long)
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                wrapper, (ids, torch.ones_like(ids)), str(tmp / "fp32.onnx"),
-                input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-                dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                              "embedding": {0: "batch"}},
-                opset_version=17, dynamo=False,
-            )
-        fusions = FusionOptions("bert")
-        fusions.enable_skip_layer_norm = fusions.enable_bias_skip_layer_norm = False
-        fused = optimize_model(str(tmp / "fp32.onnx"), model_type="bert", num_heads=config.num_attention_heads,
-                               hidden_size=config.hidden_size, optimization_options=fusions)
-        keep_float = split_outliers(fused.model, outliers)
-        fused.save_model_to_file(str(tmp / "fused.onnx"))
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.ERROR)  # the quantizer logs an unconditional "consider pre-processing" hint
-        try:
-            quantize_dynamic(str(tmp / "fused.onnx"), str(tmp / final.name), weight_type=QuantType.QInt8,
-                             per_channel=True, nodes_to_exclude=keep_float,
-                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-        finally:
-            root.setLevel(level)
-        (tmp / final.name).chmod(0o644)
-        try:
-            os.rename(tmp / final.name, final)
-        except OSError:
-            if not final.is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    return export_int8(MeanPooled().eval(), AutoTokenizer.from_pretrained(model_dir), config, "embedding", final)
 
 
 @runtime_checkable

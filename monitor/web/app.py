@@ -29,7 +29,7 @@ from monitor.config import Config
 from monitor.models import utcnow
 from monitor.store import Store, open_store
 from monitor.replies.desk import ReplyDesk
-from monitor.web import api, apidocs, forms, login, mentions, pages, replies
+from monitor.web import api, apidocs, forms, login, mentions, noise, pages, replies
 from monitor.web.auth import Authenticator, AuthMiddleware
 from monitor.web.bodylimit import BodyLimit
 from monitor.web.errors import http_error, validation_error
@@ -75,7 +75,7 @@ def create_app(
     app.add_middleware(AuthMiddleware, authenticator=authenticator)
     app.add_middleware(BodyLimit, max_bytes=config.web.max_body_bytes)  # added last: the outermost
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (login, api, mentions, apidocs, pages, forms, replies):
+    for module in (login, api, mentions, apidocs, pages, forms, noise, replies):
         app.include_router(module.router)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from monitor.models import Alert, AlertState, Mention, Severity
+from monitor.noise.marks import ClusterStats, NoiseMark
 from monitor.store import Store
 from monitor.store.base import CaseQuery
 from monitor.triage import ACTIVE_STATES, case_key
@@ -35,6 +36,8 @@ class Case:
     alerts: list[Alert]  # every alert of the post, lowest severity first: the escalation history
     mention: Mention | None
     spark: Sparkline | None = None
+    noise: NoiseMark | None = None  # the post's spam flag and reasons (monitor/noise)
+    cluster: ClusterStats | None = None  # its copies, when others posted the same text
 
     @property
     def key(self) -> str:
@@ -145,6 +148,8 @@ def build_cases(store: Store, primaries: Iterable[Alert], with_sparks: bool = Tr
         groups.setdefault(case_key(alert), {})[alert.id] = alert
     mentions = store.get_mentions(mention_ids)
     series = store.snapshots_of(mention_ids) if with_sparks else {}
+    marks = store.noise_of(mention_ids)
+    clusters = store.clusters(mention_ids)
     cases = []
     for key, given in firsts.items():
         members = sorted(groups[key].values(), key=lambda a: (a.severity.rank, a.created_at, a.id))
@@ -153,7 +158,8 @@ def build_cases(store: Store, primaries: Iterable[Alert], with_sparks: bool = Tr
         spark = None
         if primary.mention_id in series:
             spark = charts.sparkline(queries.engagement_series(series[primary.mention_id]))
-        cases.append(Case(primary, members, mention, spark))
+        mid = primary.mention_id or ""
+        cases.append(Case(primary, members, mention, spark, marks.get(mid), clusters.get(mid)))
     return cases
 
 

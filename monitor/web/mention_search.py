@@ -10,6 +10,8 @@ same parameters through `Search`, so one URL's parameters mean the same thing in
 | `brand`, `source`, `lang`, `sentiment`, `topic` | repeat for either of several; sentiment also `unscored` |
 | `since`, `until` | created in [since, until]: a date (`2026-11-20`, the whole day for `until`) or a UTC time |
 | `min_engagement` | likes + 2 x (reposts + quotes) + replies (+ net votes) at least this |
+| `duplicate` | `true`: only copies of an earlier post; `false`: no copies (monitor/noise) |
+| `spam` | `true`: only posts flagged as spam; `false`: none of them |
 | `sort` | `newest` (default), `oldest`, `engagement` |
 | `cursor` | the page after the one that gave it (`next_cursor`) |
 """
@@ -34,6 +36,16 @@ Text = Annotated[str, Query(max_length=MAX_TEXT_CHARS, description="Words, \"phr
 Values = Annotated[list[str], Query(description="Repeat for either of several values.")]
 Bound = Annotated[str, Query(max_length=40, description="A date (YYYY-MM-DD) or a time (ISO 8601, UTC if no zone).")]
 Cursor = Annotated[str, Query(max_length=MAX_CURSOR_CHARS, description="`next_cursor` of the previous page.")]
+Flag = Annotated[str, Query(max_length=5, description="`true` (only these), `false` (none of these), or empty (any).")]
+FLAGS = {"": None, "true": True, "false": False}
+
+
+def parse_flag(name: str, value: str) -> bool | None:
+    """`true`/`false`/empty as a filter (True/False/None); 422 naming the parameter otherwise."""
+    try:
+        return FLAGS[value.strip().lower()]
+    except KeyError:
+        raise _unprocessable(f"{name}: true, false or empty") from None
 
 
 def _unprocessable(message: str) -> HTTPException:
@@ -70,11 +82,13 @@ class Search:
     until: str = ""
     min_engagement: int | None = None
     sort: MentionSort = MentionSort.newest
+    duplicate: bool | None = None  # copies of an earlier post only (True) or none (False)
+    spam: bool | None = None  # posts flagged as spam only (True) or none (False)
 
     @classmethod
     def read(cls, q: str, brand: Sequence[str], source: Sequence[str], lang: Sequence[str],
              sentiment: Sequence[str], topic: Sequence[str], since: str, until: str,
-             min_engagement: int | str | None, sort: str) -> Search:
+             min_engagement: int | str | None, sort: str, duplicate: str = "", spam: str = "") -> Search:
         """The search these parameters describe; 422 naming the first parameter that is wrong.
 
         Empty values are dropped (a form's "any" option sends `brand=`)."""
@@ -97,14 +111,14 @@ class Search:
         parse_bound("until", until, end=True)
         return cls(q=q.strip(), brand=kept(brand), source=kept(source), lang=kept(lang), sentiment=sentiments,
                    topic=kept(topic), since=since.strip(), until=until.strip(), min_engagement=min_engagement,
-                   sort=order)
+                   sort=order, duplicate=parse_flag("duplicate", duplicate), spam=parse_flag("spam", spam))
 
     def query(self, limit: int, cursor: str | None = None) -> MentionQuery:
         return MentionQuery(
             text=self.q, brands=self.brand, sources=self.source, langs=self.lang, sentiments=self.sentiment,
             topics=self.topic, since=parse_bound("since", self.since, end=False),
             until=parse_bound("until", self.until, end=True), min_engagement=self.min_engagement,
-            sort=self.sort, limit=limit, cursor=cursor or None,
+            duplicate=self.duplicate, spam=self.spam, sort=self.sort, limit=limit, cursor=cursor or None,
         )
 
     @property
@@ -119,6 +133,8 @@ class Search:
         out += [(name, value) for name, value in (("since", self.since), ("until", self.until)) if value]
         if self.min_engagement is not None:
             out.append(("min_engagement", str(self.min_engagement)))
+        out += [(name, str(value).lower()) for name, value in (("duplicate", self.duplicate), ("spam", self.spam))
+                if value is not None]
         if self.sort != MentionSort.newest:
             out.append(("sort", self.sort.value))
         return out

@@ -21,7 +21,7 @@ from monitor.web.charts import SOURCE_NAMES
 from monitor.web.decoding import StrictRoute
 from monitor.web.deps import ConfigDep, NowDep, StoreDep
 from monitor.web.exports import MEDIA_TYPES, ExportFormat, every_mention, export_lines, first_page
-from monitor.web.mention_search import SENTIMENTS, Bound, Cursor, Search, Text, Values
+from monitor.web.mention_search import SENTIMENTS, Bound, Cursor, Flag, Search, Text, Values
 from monitor.web.schemas import MentionPageOut
 from monitor.web.templating import render
 
@@ -59,6 +59,8 @@ def search_mentions(
     since: Bound = "",
     until: Bound = "",
     min_engagement: MinEngagement = None,
+    duplicate: Flag = "",
+    spam: Flag = "",
     sort: MentionSort = MentionSort.newest,
     limit: Annotated[int, Query(ge=1, le=500)] = PAGE_SIZE,
     cursor: Cursor = "",
@@ -69,7 +71,7 @@ def search_mentions(
     "quoted phrases", `prefix*` and `-excluded` words. Filters combine (all must hold); repeat
     one for either of several values. `since`/`until` take a date (the whole day for `until`)
     or an ISO time. Follow `next` (or pass `next_cursor` as `cursor`) for the next page."""
-    search = Search.read(q, brand, source, lang, sentiment, topic, since, until, min_engagement, sort)
+    search = Search.read(q, brand, source, lang, sentiment, topic, since, until, min_engagement, sort, duplicate, spam)
     page = _page(store, search.query(limit, cursor))
     following = None
     if page.next_cursor:
@@ -94,10 +96,12 @@ def export_mentions(
     since: Bound = "",
     until: Bound = "",
     min_engagement: MinEngagement = None,
+    duplicate: Flag = "",
+    spam: Flag = "",
     sort: MentionSort = MentionSort.newest,
 ) -> StreamingResponse:
     """Every mention the search finds (all pages), streamed as CSV (for spreadsheets) or JSON Lines."""
-    search = Search.read(q, brand, source, lang, sentiment, topic, since, until, min_engagement, sort)
+    search = Search.read(q, brand, source, lang, sentiment, topic, since, until, min_engagement, sort, duplicate, spam)
     query = search.query(limit=1)
     try:
         first = first_page(store, query)
@@ -133,11 +137,13 @@ def mentions_page(
     since: Bound = "",
     until: Bound = "",
     min_engagement: Annotated[str, Query(max_length=20)] = "",
+    duplicate: Flag = "",
+    spam: Flag = "",
     sort: Annotated[str, Query(max_length=20)] = "",
     cursor: Cursor = "",
 ) -> Response:
     """The search page: a GET form, so the address of a search is the search (bookmark it to save it)."""
-    search = Search.read(q, brand, source, lang, sentiment, topic, since, until, min_engagement, sort)
+    search = Search.read(q, brand, source, lang, sentiment, topic, since, until, min_engagement, sort, duplicate, spam)
     page = _page(store, search.query(PAGE_SIZE, cursor))
     ids = [m.id for m in page.mentions]
     sources = list(dict.fromkeys([*config.sources, *SOURCE_NAMES, *search.source]))
@@ -145,6 +151,7 @@ def mentions_page(
         "search": search,
         "page": page,
         "alerts": _alerts_by_mention(store, ids),
+        "noise": store.noise_of(ids),
         "first_page": not cursor,
         "next_link": _link("/mentions", search, cursor=page.next_cursor or "") if page.next_cursor else None,
         "first_link": _link("/mentions", search),

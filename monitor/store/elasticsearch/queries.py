@@ -176,8 +176,21 @@ def mention_search(query: MentionQuery, text: SearchText) -> dict[str, Any]:
         filters.append({"range": {"created_at": bounds}})
     if query.min_engagement is not None:
         filters.append({"range": {"engagement.total": {"gte": query.min_engagement}}})
+    filters += noise_filters(query.duplicate, query.spam)
     clauses = {name: value for name, value in (("must", must), ("must_not", must_not), ("filter", filters)) if value}
     return {"bool": clauses} if clauses else match_all()
+
+
+def noise_filters(duplicate: bool | None, spam: bool | None) -> list[dict[str, Any]]:
+    """The filters `MentionQuery.duplicate` and `.spam` add to a mention search."""
+    out: list[dict[str, Any]] = []
+    copy = {"exists": {"field": "noise.duplicate_of"}}
+    flagged = {"bool": {"filter": [{"term": {"noise.spam": True}}], "must_not": [{"term": {"noise.not_spam": True}}]}}
+    if duplicate is not None:
+        out.append(copy if duplicate else {"bool": {"must_not": [copy]}})
+    if spam is not None:
+        out.append(flagged if spam else {"bool": {"must_not": [flagged]}})
+    return out
 
 
 # -- the inbox ---------------------------------------------------------------------------

@@ -66,7 +66,7 @@ from monitor.store.elasticsearch.alerts import Alerts, AlertWriteContention
 from monitor.store.elasticsearch.bulk import DEFAULT_RETRY, RetryPolicy
 from monitor.store.elasticsearch.client import client_for, client_from_env
 from monitor.store.elasticsearch.indices import ConcurrentWriteError
-from monitor.store.elasticsearch.mentions import Mentions
+from monitor.store.elasticsearch.noise import Noise
 from monitor.store.elasticsearch.records import Records
 from monitor.store.elasticsearch.removals import Removals
 from monitor.store.elasticsearch.settings import ElasticsearchSettings
@@ -79,7 +79,7 @@ if TYPE_CHECKING:
 __all__ = ["AlertWriteContention", "ConcurrentWriteError", "ElasticsearchStore", "SetupReport", "setup_indices"]
 
 
-class ElasticsearchStore(Mentions, Alerts, Records, Removals):
+class ElasticsearchStore(Noise, Alerts, Records, Removals):
     """The `Store` protocol on one cluster, under one index prefix; its parts are in the modules beside."""
 
     def __init__(

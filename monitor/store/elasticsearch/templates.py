@@ -35,9 +35,10 @@ from typing import Any
 
 # 2: mentions.topic/team, alert handling times from the triage trail, alerts.last_event, alert_events.
 # 4: mentions.engagement_known/refers_to/author_verified/nsfw/removed/removed_at (tombstones), erasures.
-# 5: per-language text fields (text_lang.*, title_lang.*), ECS `@timestamp` on mentions, snapshots, alerts;
+# 5: mentions.noise (copies and spam, monitor/noise).
+# 6: per-language text fields (text_lang.*, title_lang.*), ECS `@timestamp` on mentions, snapshots, alerts;
 #    mentions.author_url (a clickable link in Kibana).
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MANAGED_BY = "earshot"
 TEMPLATE_PRIORITY = 200  # above Elasticsearch's built-in templates (100), which never match ours anyway
 
@@ -127,6 +128,20 @@ MENTION_PROPERTIES: dict[str, Any] = {
     # What a negative post is about, and the team that owns that topic (monitor/topics.py).
     "topic": KEYWORD,
     "team": KEYWORD,
+    # How noise handling judged the post (monitor/noise): a copy of which first post, its LSH band
+    # keys and MinHash signature (the near-duplicate index), and its spam score and reasons.
+    "noise": {
+        "properties": {
+            "judged_at": DATE,
+            "duplicate_of": KEYWORD,
+            "bands": KEYWORD,
+            "signature": {"type": "binary"},
+            "spam_score": {"type": "float"},
+            "spam_reasons": KEYWORD,
+            "spam": {"type": "boolean"},
+            "not_spam": {"type": "boolean"},  # a person's verdict; re-judging never writes it
+        }
+    },
     # What the platforms say beyond the text (issue 17), and tombstones: a removed post keeps its
     # counts and triage history, its text, author and URL are purged (monitor/removals.py).
     "engagement_known": {"type": "boolean"},

@@ -36,6 +36,10 @@ def tombstone_rows(db: sqlite3.Connection, removals: Sequence[tuple[str, str]], 
             " refers_to = NULL, author_verified = NULL, removed = ?, removed_at = ? WHERE id = ?",
             (REMOVED_AUTHOR, reason, ts(at), mention_id),
         )
+        # Its noise mark keeps the cluster link and spam verdict, not the author or the text's bands.
+        db.execute("UPDATE noise SET author_handle = ?, author_followers = 0 WHERE mention_id = ?",
+                   (REMOVED_AUTHOR, mention_id))
+        db.execute("DELETE FROM noise_bands WHERE mention_id = ?", (mention_id,))
         done += 1
     return done
 
@@ -68,6 +72,8 @@ class Removals(Connection):
                 for mid in chunk:
                     forget_mention(db, mid)
                 snapshots += db.execute(f"DELETE FROM snapshots WHERE mention_id IN ({marks})", chunk).rowcount
+                db.execute(f"DELETE FROM noise_bands WHERE mention_id IN ({marks})", chunk)
+                db.execute(f"DELETE FROM noise WHERE mention_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM mentions WHERE id IN ({marks})", chunk)
             return len(old), snapshots
 

@@ -12,6 +12,7 @@ import sqlite3
 
 from monitor.store.sqlite.cases import create_cases
 from monitor.store.sqlite.erasures import create_erasures
+from monitor.store.sqlite.noise_schema import NOISE_SCHEMA
 from monitor.store.sqlite.search import ENGAGEMENT_TOTAL, SEARCH_SCHEMA, index_new_mentions
 
 SCHEMA = """
@@ -181,7 +182,7 @@ def create_or_migrate(db: sqlite3.Connection) -> None:
         for name, ddl in columns.items():
             if name not in present:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
-    db.executescript(INDICES + SEARCH_SCHEMA + COUNTS)
+    db.executescript(INDICES + SEARCH_SCHEMA + COUNTS + NOISE_SCHEMA)
     db.executescript(RECOUNT)
     create_cases(db)
     create_erasures(db)

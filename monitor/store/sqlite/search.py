@@ -24,6 +24,7 @@ from monitor.store.base import UNSCORED, InvalidQuery, MentionQuery, MentionSort
 from monitor.store.paging import decode_cursor, encode_cursor
 from monitor.store.search_text import fts5_expression, parse_search
 from monitor.store.sqlite.rows import ts
+from monitor.store.sqlite.noise_schema import noise_conditions
 
 SLOTS = 2**20  # keys per millisecond: mentions created in the same millisecond, in arrival order
 MAX_MS = 2**43 - 2  # |milliseconds| that fit a key (years 1691 to 2248); times beyond are clamped
@@ -128,6 +129,7 @@ def _conditions(query: MentionQuery, key: str) -> tuple[list[str], list[object]]
     if query.min_engagement is not None:
         where.append("m.engagement_total >= ?")
         params.append(query.min_engagement)
+    where += noise_conditions(query.duplicate, query.spam)
     sort = MentionSort(query.sort)
     if query.cursor is not None and sort == MentionSort.engagement:
         total, last = decode_cursor(query.cursor, _order_name(sort), (int, int))

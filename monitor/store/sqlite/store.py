@@ -21,6 +21,7 @@ from monitor.store.base import (
     check_bucket, model_head, quarantine_digest,
 )
 from monitor.store.sqlite.cases import case_rows
+from monitor.store.sqlite.noise import Noise
 from monitor.store.sqlite.records import Records
 from monitor.store.sqlite.removals import Removals
 from monitor.store.sqlite.search import forget_mention, index_new_mentions, search_rows
@@ -30,7 +31,7 @@ from monitor.store.sqlite.rows import (
 )
 
 
-class SQLiteStore(Records, Removals):
+class SQLiteStore(Noise, Records, Removals):
     """The `Store` protocol on one SQLite file (`SQLiteStore(path)`; `SQLiteStore.read_only(path)` to copy from)."""
 
     @classmethod

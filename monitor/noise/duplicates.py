@@ -1,0 +1,177 @@
+"""Near-duplicate detection: MinHash signatures of normalised text, banded for LSH.
+
+A post's signature (datasketch's MinHash over the character shingles of its normalised text,
+monitor/noise/text.py) estimates its Jaccard similarity with any other post's. Cutting the
+signature into bands and hashing each band gives keys that two similar posts share with high
+probability and two different posts rarely do (LSH); only posts sharing a key are compared,
+on their whole signature, so finding a post's copies costs a lookup, not a scan.
+
+datasketch's own `MinHashLSH` keeps its index in memory (or Redis/Cassandra). Here the band
+keys are stored with each mention by the store (SQLite or Elasticsearch, behind the store
+protocol), so the index survives restarts and a copy posted hours later, or fetched by another
+source in another run, still finds its first post.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from datasketch import MinHash
+
+from monitor.noise.settings import NoiseConfig
+from monitor.noise.text import normalise, shingles
+
+SEED = 1  # fixed forever: stored signatures and band keys must stay comparable across versions
+
+
+@lru_cache(maxsize=8)
+def _permutations(num_perm: int) -> tuple[tuple[np.ndarray, np.ndarray], str]:
+    base = MinHash(num_perm=num_perm, seed=SEED, scheme="affine32")
+    return base.permutations, base.scheme
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A post's normalised text, its MinHash signature and its LSH band keys (empty when too short)."""
+
+    text: str
+    signature: np.ndarray  # uint32, num_perm values; empty when the text is too short to compare
+    bands: tuple[str, ...]
+
+    @property
+    def comparable(self) -> bool:
+        return len(self.signature) > 0
+
+
+def fingerprint(text: str, brand: str, cfg: NoiseConfig) -> Fingerprint:
+    """Normalise, sign and band one post. Band keys carry the brand: copies are found per brand.
+
+    datasketch's own MinHash, one post at a time; `fingerprints` gives the same signatures for
+    many posts at once, several times faster (what the pipeline uses)."""
+    norm = normalise(text)
+    if len(norm) < max(cfg.min_chars, cfg.shingle_chars + 1):
+        return Fingerprint(norm, np.zeros(0, dtype=np.uint32), ())
+    permutations, scheme = _permutations(cfg.num_perm)
+    sketch = MinHash(num_perm=cfg.num_perm, seed=SEED, hashfunc=shingle_hash, permutations=permutations,
+                     scheme=scheme)
+    sketch.update_batch(shingles(norm, cfg.shingle_chars))
+    signature = sketch.hashvalues.astype(np.uint32)
+    return Fingerprint(norm, signature, band_keys(signature, brand, cfg))
+
+
+# MurmurHash3's 32-bit finalizer, which datasketch's "affine32" scheme applies to each input hash
+# before its permutations (datasketch.minhash._fmix); tests check the batch signatures against
+# datasketch's MinHash, so a change there cannot go unnoticed.
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+BATCH = 256  # posts signed per numpy step: bounds the (shingles x permutations) matrix to a few MB
+
+
+def _fmix32(hv: np.ndarray) -> np.ndarray:
+    s1, m1, s2, m2, s3 = _FMIX32
+    hv = hv ^ (hv >> s1)
+    hv = hv * m1
+    hv = hv ^ (hv >> s2)
+    hv = hv * m2
+    return hv ^ (hv >> s3)
+
+
+def shingle_hash(piece: bytes) -> int:
+    """A shingle (at most 8 bytes) as a 32-bit value: its bytes as a little-endian integer, the
+    high half folded onto the low. No mixing needed: datasketch's scheme mixes every input
+    (MurmurHash3's finalizer) before permuting, and this is what numpy computes for a whole
+    batch of posts at once in `fingerprints`."""
+    value = int.from_bytes(piece, "little")
+    return (value ^ (value >> 32)) & 0xFFFFFFFF
+
+
+def _window_hashes(norms: list[bytes], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """`shingle_hash` of every `size`-byte window of each text (each text's run one after the
+    other), and each text's number of windows."""
+    lengths = np.fromiter((len(t) for t in norms), dtype=np.int64, count=len(norms))
+    buf = np.frombuffer(b"".join(norms), dtype=np.uint8)
+    span = len(buf) - size + 1
+    value = np.zeros(max(span, 0), dtype=np.uint64)
+    for j in range(size):
+        value |= buf[j:j + span].astype(np.uint64) << np.uint64(8 * j)
+    windows = np.maximum(lengths - size + 1, 1)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    first = np.concatenate([[0], np.cumsum(windows)[:-1]])
+    index = np.repeat(starts, windows) + (np.arange(int(windows.sum())) - np.repeat(first, windows))
+    picked = value[index]
+    return ((picked ^ (picked >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32), windows
+
+
+def fingerprints(items: Sequence[tuple[str, str]], cfg: NoiseConfig) -> list[Fingerprint]:
+    """`fingerprint` of each (text, brand), the MinHash computed for many posts in one numpy step:
+    the same permutations and scheme as datasketch's MinHash, so the same signatures."""
+    (a, b), _ = _permutations(cfg.num_perm)
+    norms = [normalise(text) for text, _ in items]
+    out: list[Fingerprint | None] = [None] * len(items)
+    todo = []
+    for i, norm in enumerate(norms):
+        if len(norm) < max(cfg.min_chars, cfg.shingle_chars + 1):
+            out[i] = Fingerprint(norm, np.zeros(0, dtype=np.uint32), ())
+        else:
+            todo.append(i)
+    with np.errstate(over="ignore"):  # uint32 arithmetic wraps, as the scheme means it to
+        for start in range(0, len(todo), BATCH):
+            chunk = todo[start:start + BATCH]
+            # A text's windows repeat some shingles; a minimum does not mind, so no set is needed.
+            hv, lengths = _window_hashes([norms[i].encode("utf-8") for i in chunk], cfg.shingle_chars)
+            # permutations x shingles, so each post's minimum is over a contiguous run of each row
+            phv = a[:, None] * _fmix32(hv)[None, :] + b[:, None]
+            offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+            signatures = np.ascontiguousarray(np.minimum.reduceat(phv, offsets, axis=1).T)
+            for row, i in enumerate(chunk):
+                signature = signatures[row]
+                out[i] = Fingerprint(norms[i], signature, band_keys(signature, items[i][1], cfg))
+    return [fp for fp in out if fp is not None]
+
+
+def band_keys(signature: np.ndarray, brand: str, cfg: NoiseConfig) -> tuple[str, ...]:
+    """One key per band: its number and a 32-bit hash of the brand and the band's values. Two
+    different bands colliding only make a candidate that the whole-signature check turns away."""
+    raw = signature.tobytes()
+    width = cfg.rows * 4
+    seed = _brand_seed(brand)
+    return tuple(f"{i:02d}{zlib.crc32(raw[i * width:(i + 1) * width], seed):08x}" for i in range(cfg.bands))
+
+
+@lru_cache(maxsize=1024)
+def _brand_seed(brand: str) -> int:
+    return zlib.crc32(brand.encode("utf-8"))
+
+
+def similarity(a: np.ndarray | bytes, b: np.ndarray | bytes) -> float:
+    """Estimated Jaccard similarity of two signatures (the share of equal MinHash values)."""
+    x = np.frombuffer(a, dtype=np.uint32) if isinstance(a, bytes) else a
+    y = np.frombuffer(b, dtype=np.uint32) if isinstance(b, bytes) else b
+    if len(x) == 0 or len(x) != len(y):
+        return 0.0
+    return float(np.count_nonzero(x == y)) / len(x)
+
+
+class BandIndex:
+    """An in-memory LSH table for one run: band key -> ids of the posts that have it.
+
+    Filled with the stored posts that share a key with the run's new posts, then with each new
+    post as it is judged, so a copy is found whether its first post arrived in an earlier run or
+    earlier in this one.
+    """
+
+    def __init__(self) -> None:
+        self._table: dict[str, list[str]] = {}
+
+    def add(self, mention_id: str, bands: Iterable[str]) -> None:
+        for key in bands:
+            self._table.setdefault(key, []).append(mention_id)
+
+    def candidates(self, bands: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        for key in bands:
+            found.update(self._table.get(key, ()))
+        return found

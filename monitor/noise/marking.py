@@ -1,0 +1,152 @@
+"""The noise step of the pipeline: judge every new mention once, as a copy or not and as spam or not.
+
+Runs before detection (`monitor.pipeline.detect` calls it first), so a copy never raises an
+alert of its own and storm detection can tell voices from copies. Mentions are judged in the
+order they were posted; each is compared with the stored posts of its brand from the
+`window_hours` before it that share an LSH band key, and with the new posts judged before it
+in the same run. A copy is linked to the first post of the cluster it joins.
+
+Spam rules that need the cluster ("the same text from several new accounts") are applied as
+the cluster grows: when a text reaches `same_text_accounts` hardly-followed accounts, its
+earlier posts by such accounts are flagged too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from monitor.models import Mention
+from monitor.noise.duplicates import BandIndex, Fingerprint, fingerprints, similarity
+from monitor.noise.marks import NoiseMark, NoiseStats
+from monitor.noise.settings import NoiseConfig, SpamSettings
+from monitor.noise.spam import SpamScorer
+
+if TYPE_CHECKING:
+    from monitor.config import Config
+    from monitor.store.base import Store
+
+CHUNK = 2000  # mentions judged per store round trip
+
+
+class NoiseJudge:
+    """Judges mentions against what it has seen (stored marks it is given, and its own verdicts)."""
+
+    def __init__(self, cfg: NoiseConfig, spam: Mapping[str, SpamSettings] | None = None,
+                 default_spam: SpamSettings | None = None) -> None:
+        self.cfg = cfg
+        self.default = SpamScorer(default_spam or SpamSettings())
+        self.scorers = {brand: SpamScorer(s) for brand, s in (spam or {}).items()}
+
+    def scorer(self, brand: str) -> SpamScorer:
+        return self.scorers.get(brand, self.default)
+
+    def judge(self, mentions: Sequence[Mention], prior: Callable[[set[str]], Sequence[NoiseMark]]
+              ) -> tuple[list[NoiseMark], list[NoiseMark]]:
+        """(marks of `mentions`, stored marks whose spam verdict changed). `prior(bands)` gives the
+        stored marks sharing any of those band keys (the store's `noise_candidates`)."""
+        window = timedelta(hours=self.cfg.window_hours)
+        ordered = sorted(mentions, key=lambda m: (m.created_at, m.id))
+        prints: dict[str, Fingerprint | None] = dict.fromkeys((m.id for m in ordered), None)
+        if self.cfg.enabled:
+            found = fingerprints([(m.text if not m.title else f"{m.title} {m.text}", m.brand) for m in ordered],
+                                 self.cfg)
+            prints.update(zip((m.id for m in ordered), found, strict=True))
+        wanted = {key for fp in prints.values() if fp is not None for key in fp.bands}
+        known: dict[str, NoiseMark] = {}
+        members: dict[str, list[str]] = {}  # cluster root -> ids of the posts known in it
+        index = BandIndex()
+        for mark in (prior(wanted) if wanted else ()):
+            known[mark.mention_id] = mark
+            members.setdefault(mark.root, []).append(mark.mention_id)
+            index.add(mark.mention_id, mark.bands)
+        ring: dict[str, set[str]] = {}  # cluster root -> hardly-followed accounts seen posting it
+        new: list[NoiseMark] = []
+        position: dict[str, int] = {}  # index in `new` of each mark judged in this call
+        changed: dict[str, NoiseMark] = {}
+        for m in ordered:
+            scorer = self.scorer(m.brand)
+            fp = prints[m.id]
+            duplicate_of = None
+            if fp is not None and fp.comparable:
+                best = None
+                for cid in index.candidates(fp.bands):
+                    other = known[cid]
+                    if cid == m.id or other.created_at > m.created_at or other.created_at < m.created_at - window:
+                        continue
+                    if similarity(fp.signature, other.signature) < self.cfg.similarity:
+                        continue
+                    if best is None or (other.created_at, other.mention_id) < (best.created_at, best.mention_id):
+                        best = other
+                if best is not None:
+                    duplicate_of = best.root
+            new_account = m.author_followers < scorer.settings.new_account_followers
+            accounts = 0
+            if duplicate_of is not None:
+                if duplicate_of not in ring:
+                    limit = scorer.settings.new_account_followers
+                    ring[duplicate_of] = {known[k].author_handle for k in members.get(duplicate_of, ())
+                                          if known[k].author_followers < limit}
+                accounts_seen = ring[duplicate_of]
+                if new_account:
+                    accounts_seen.add(m.author_handle)
+                accounts = len(accounts_seen) if new_account else 0
+            verdict = scorer.score(m.text if not m.title else f"{m.title}\n{m.text}", ring_accounts=accounts)
+            mark = NoiseMark(
+                mention_id=m.id, brand=m.brand, author_handle=m.author_handle, author_followers=m.author_followers,
+                created_at=m.created_at, duplicate_of=duplicate_of,
+                bands=fp.bands if fp is not None else (),
+                signature=fp.signature.tobytes() if fp is not None else b"",
+                spam_score=verdict.score, spam_reasons=verdict.reasons, spam=verdict.spam,
+            )
+            if accounts == scorer.settings.same_text_accounts:  # the ring just became one: flag its earlier posts
+                for other_id in members.get(duplicate_of or "", ()):
+                    other = known[other_id]
+                    if other.spam or other.author_followers >= scorer.settings.new_account_followers:
+                        continue
+                    flagged = self._ring_flag(other, accounts, scorer)
+                    known[other_id] = flagged
+                    if other_id in position:
+                        new[position[other_id]] = flagged
+                    else:
+                        changed[other_id] = flagged
+            known[m.id] = mark
+            members.setdefault(mark.root, []).append(m.id)
+            index.add(m.id, mark.bands)
+            position[m.id] = len(new)
+            new.append(mark)
+        return new, list(changed.values())
+
+    @staticmethod
+    def _ring_flag(mark: NoiseMark, accounts: int, scorer: SpamScorer) -> NoiseMark:
+        reason = f"same text from {accounts} new accounts"
+        score = round(mark.spam_score + scorer.weight("new_accounts"), 3)
+        return replace(mark, spam_score=score, spam_reasons=(*mark.spam_reasons, reason),
+                       spam=score >= scorer.settings.threshold)
+
+
+def judge_for(config: Config) -> NoiseJudge:
+    return NoiseJudge(config.noise, {b.name: b.spam for b in config.brands})
+
+
+def mark_noise(config: Config, store: Store, judge: NoiseJudge | None = None, chunk: int = CHUNK) -> NoiseStats:
+    """Judge every mention not judged yet; store the marks chunk by chunk (a crash loses nothing:
+    the unjudged rest is picked up by the next run)."""
+    judge = judge or judge_for(config)
+    window = timedelta(hours=config.noise.window_hours)
+    stats = NoiseStats()
+    while True:
+        pending = store.unmarked_mentions(limit=chunk)
+        if not pending:
+            return stats
+        since = min(m.created_at for m in pending) - window
+        marks, changed = judge.judge(pending, lambda bands: store.noise_candidates(bands, since))
+        store.set_noise([*marks, *changed])
+        stats.judged += len(marks)
+        stats.duplicates += sum(1 for m in marks if m.duplicate_of)
+        stats.spam += sum(1 for m in marks if m.spam)
+        stats.reflagged += len(changed)
+        if len(pending) < chunk:
+            return stats

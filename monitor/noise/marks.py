@@ -1,0 +1,78 @@
+"""What noise handling records about each mention, and what a cluster of copies adds up to.
+
+Plain records with no dependency beyond the standard library, so the store protocol can name
+them without importing MinHash or numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class NoiseMark:
+    """One mention as noise handling judged it.
+
+    `duplicate_of` is the first post of its cluster (never another copy), so a cluster is one
+    lookup. `bands` are the LSH keys a later copy finds this post by, and `signature` the MinHash
+    it is checked against; both are kept in the store so clustering survives restarts and spans
+    runs, sources and hours. `spam` is the scorer's verdict; `not_spam` a person's word, which
+    wins and survives re-scoring.
+    """
+
+    mention_id: str
+    brand: str
+    author_handle: str
+    author_followers: int
+    created_at: datetime
+    duplicate_of: str | None = None
+    bands: tuple[str, ...] = ()
+    signature: bytes = b""
+    spam_score: float = 0.0
+    spam_reasons: tuple[str, ...] = ()
+    spam: bool = False
+    not_spam: bool = False
+
+    @property
+    def is_spam(self) -> bool:
+        """Flagged as spam: the scorer said so and no one has said otherwise."""
+        return self.spam and not self.not_spam
+
+    @property
+    def root(self) -> str:
+        """The cluster this post belongs to: its first post's id (its own, for a first post)."""
+        return self.duplicate_of or self.mention_id
+
+
+@dataclass(frozen=True)
+class ClusterStats:
+    """The copies of one first post: how many, by how many accounts, with how much engagement."""
+
+    root_id: str
+    copies: int = 0  # posts that copy it (the first post not counted)
+    accounts: int = 1  # distinct accounts that posted the text, the first post's included
+    engagement: int = 0  # the copies' own engagement (Engagement.total), summed
+    last_copy_at: datetime | None = None
+    sources: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def posts(self) -> int:
+        return self.copies + 1
+
+    def summary(self) -> str:
+        """What the original's alert shows: "posted 37 times by 30 accounts"."""
+        if self.copies == 0:
+            return "posted once"
+        accounts = f"{self.accounts} account" + ("s" if self.accounts != 1 else "")
+        return f"posted {self.posts} times by {accounts}"
+
+
+@dataclass
+class NoiseStats:
+    """What one noise step found among the mentions it judged."""
+
+    judged: int = 0
+    duplicates: int = 0
+    spam: int = 0
+    reflagged: int = 0  # earlier posts flagged once their text turned out to come from a bot ring

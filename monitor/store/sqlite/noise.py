@@ -1,0 +1,131 @@
+"""The SQLite store's noise records (monitor/noise): each mention's mark, and the LSH index.
+
+Two tables beside `mentions`, so the mention rows (and their covering indices the trend and
+search read) are untouched: `noise` holds one row per judged mention, `noise_bands` the LSH
+band keys a later copy finds it by. A copy's first post and its spam flag are indexed, so the
+inbox reads a cluster's totals, and the mention search filters copies or spam, with one
+indexed read.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from monitor.models import Mention
+from monitor.noise.marks import ClusterStats, NoiseMark
+from monitor.store.base import TrendPoint, check_bucket
+from monitor.store.sqlite.connection import Connection
+from monitor.store.sqlite.rows import mention_from_row, parse_ts, ts
+
+def _mark(row: sqlite3.Row, bands: tuple[str, ...] = ()) -> NoiseMark:
+    return NoiseMark(
+        mention_id=row["mention_id"], brand=row["brand"], author_handle=row["author_handle"],
+        author_followers=row["author_followers"], created_at=parse_ts(row["created_at"]),
+        duplicate_of=row["duplicate_of"], bands=bands, signature=bytes(row["signature"]),
+        spam_score=row["spam_score"], spam_reasons=tuple(json.loads(row["spam_reasons"])), spam=bool(row["spam"]),
+        not_spam=bool(row["not_spam"]),
+    )
+
+
+class Noise(Connection):
+    """The noise part of `SQLiteStore` (the protocol's noise methods)."""
+
+    def unmarked_mentions(self, limit: int = 1000) -> list[Mention]:
+        rows = self._query(
+            "SELECT m.* FROM mentions m WHERE NOT EXISTS (SELECT 1 FROM noise n WHERE n.mention_id = m.id)"
+            " ORDER BY m.created_at, m.id LIMIT ?", (limit,))
+        return [mention_from_row(r) for r in rows]
+
+    def noise_candidates(self, bands: Iterable[str], since: datetime) -> list[NoiseMark]:
+        keys = list(dict.fromkeys(bands))
+        ids: dict[str, list[str]] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for band, mid in self._query(f"SELECT band, mention_id FROM noise_bands WHERE band IN ({marks})"
+                                         " AND created_at >= ?", [*chunk, ts(since)]):
+                ids.setdefault(mid, []).append(band)
+        found = self.noise_of(ids)
+        # The bands that matched are enough for the caller's index: the others lead to no new post.
+        return [NoiseMark(**{**m.__dict__, "bands": tuple(ids[m.mention_id])}) for m in found.values()]
+
+    def set_noise(self, marks: Sequence[NoiseMark]) -> None:
+        now = ts(datetime.now(UTC))
+        rows, bands = [], []
+        for m in marks:
+            created = ts(m.created_at)
+            rows.append((m.mention_id, m.brand, m.author_handle, m.author_followers, created, m.duplicate_of,
+                         m.signature, m.spam_score, json.dumps(list(m.spam_reasons)), int(m.spam), int(m.not_spam),
+                         now))
+            bands += [(b, created, m.mention_id) for b in m.bands]
+        with self._tx() as db:
+            # A person's not_spam is never overwritten by a re-judged mark (the conflict branch keeps it).
+            db.executemany(
+                "INSERT INTO noise VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(mention_id) DO UPDATE SET"
+                " brand = excluded.brand, author_handle = excluded.author_handle,"
+                " author_followers = excluded.author_followers, created_at = excluded.created_at,"
+                " duplicate_of = excluded.duplicate_of, signature = excluded.signature,"
+                " spam_score = excluded.spam_score, spam_reasons = excluded.spam_reasons, spam = excluded.spam,"
+                " judged_at = excluded.judged_at", rows)
+            db.executemany("INSERT OR IGNORE INTO noise_bands VALUES (?,?,?)", bands)
+
+    def noise_of(self, mention_ids: Iterable[str]) -> dict[str, NoiseMark]:
+        ids = list(dict.fromkeys(mention_ids))
+        found: dict[str, NoiseMark] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(f"SELECT * FROM noise WHERE mention_id IN ({marks})", chunk):
+                found[row["mention_id"]] = _mark(row)
+        return found
+
+    def clusters(self, root_ids: Iterable[str]) -> dict[str, ClusterStats]:
+        ids = list(dict.fromkeys(root_ids))
+        found: dict[str, ClusterStats] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                "SELECT n.duplicate_of AS root, COUNT(*) AS copies, MAX(n.created_at) AS last,"
+                " SUM(COALESCE(m.engagement_total, 0)) AS engagement,"
+                " COUNT(DISTINCT CASE WHEN n.author_handle != COALESCE(r.author_handle, '') THEN n.author_handle END)"
+                " AS others, GROUP_CONCAT(DISTINCT m.source) AS sources"
+                " FROM noise n LEFT JOIN mentions m ON m.id = n.mention_id"
+                " LEFT JOIN noise r ON r.mention_id = n.duplicate_of"
+                f" WHERE n.duplicate_of IN ({marks}) GROUP BY n.duplicate_of", chunk)
+            for r in rows:
+                found[r["root"]] = ClusterStats(
+                    r["root"], copies=r["copies"], accounts=1 + r["others"], engagement=r["engagement"] or 0,
+                    last_copy_at=parse_ts(r["last"]), sources=tuple(sorted((r["sources"] or "").split(",")) if r["sources"] else ()),
+                )
+        return found
+
+    def set_not_spam(self, mention_id: str, not_spam: bool) -> NoiseMark:
+        with self._tx() as db:
+            cur = db.execute("UPDATE noise SET not_spam = ? WHERE mention_id = ?", (int(not_spam), mention_id))
+            if cur.rowcount == 0:
+                raise KeyError(mention_id)
+            row = db.execute("SELECT * FROM noise WHERE mention_id = ?", (mention_id,)).fetchone()
+        return _mark(row)
+
+    def duplicate_trend(self, since: datetime | None = None, brand: str | None = None,
+                        bucket_minutes: int = 60) -> list[TrendPoint]:
+        check_bucket(bucket_minutes)
+        bucket = ("substr(n.created_at, 1, 13)" if bucket_minutes == 60 else
+                  f"substr(n.created_at, 1, 14) || printf('%02d', CAST(substr(n.created_at, 15, 2) AS INTEGER)"
+                  f" / {bucket_minutes} * {bucket_minutes})")
+        sql = (f"SELECT {bucket} AS bucket, n.brand AS brand, m.source AS source,"
+               " COALESCE(m.sentiment_label, 'unscored') AS label, COUNT(*) AS n"
+               " FROM noise n JOIN mentions m ON m.id = n.mention_id"
+               " WHERE n.duplicate_of IS NOT NULL AND n.created_at >= ?")
+        params: list[object] = [ts(since) if since else ""]
+        if brand is not None:
+            sql += " AND n.brand = ?"
+            params.append(brand)
+        rows = self._query(sql + " GROUP BY bucket, n.brand, source, label ORDER BY bucket", params)
+        fmt = "%Y-%m-%dT%H" if bucket_minutes == 60 else "%Y-%m-%dT%H:%M"
+        return [TrendPoint(bucket=datetime.strptime(r["bucket"], fmt).replace(tzinfo=UTC), source=r["source"],
+                           label=r["label"], count=r["n"], brand=r["brand"]) for r in rows]
