@@ -13,12 +13,18 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 
 from monitor.models import Mention
 from monitor.noise.marks import ClusterStats, NoiseMark
 from monitor.store.base import TrendPoint, check_bucket
 from monitor.store.sqlite.connection import Connection
 from monitor.store.sqlite.rows import mention_from_row, parse_ts, ts
+
+BAND_ROWS_PER_INSERT = 64
+_INSERT_BANDS = "INSERT OR IGNORE INTO noise_bands VALUES (?,?,?)"
+_INSERT_BANDS_MANY = "INSERT OR IGNORE INTO noise_bands VALUES " + ",".join(["(?,?,?)"] * BAND_ROWS_PER_INSERT)
+
 
 def _mark(row: sqlite3.Row, bands: tuple[str, ...] = ()) -> NoiseMark:
     return NoiseMark(
@@ -61,6 +67,13 @@ class Noise(Connection):
                          m.signature, m.spam_score, json.dumps(list(m.spam_reasons)), int(m.spam), int(m.not_spam),
                          now))
             bands += [(b, created, m.mention_id) for b in m.bands]
+        # Sixteen band rows a post make the band index most of what a run writes: in key order
+        # (each B-tree page is filled once rather than revisited at random) and many rows a
+        # statement, they cost about half.
+        bands.sort(key=itemgetter(0))
+        whole = len(bands) - len(bands) % BAND_ROWS_PER_INSERT
+        flat = [value for row in bands[:whole] for value in row]
+        step = 3 * BAND_ROWS_PER_INSERT
         with self._tx() as db:
             # A person's not_spam is never overwritten by a re-judged mark (the conflict branch keeps it).
             db.executemany(
@@ -70,7 +83,8 @@ class Noise(Connection):
                 " duplicate_of = excluded.duplicate_of, signature = excluded.signature,"
                 " spam_score = excluded.spam_score, spam_reasons = excluded.spam_reasons, spam = excluded.spam,"
                 " judged_at = excluded.judged_at", rows)
-            db.executemany("INSERT OR IGNORE INTO noise_bands VALUES (?,?,?)", bands)
+            db.executemany(_INSERT_BANDS_MANY, (flat[i:i + step] for i in range(0, len(flat), step)))
+            db.executemany(_INSERT_BANDS, bands[whole:])
 
     def noise_of(self, mention_ids: Iterable[str]) -> dict[str, NoiseMark]:
         ids = list(dict.fromkeys(mention_ids))

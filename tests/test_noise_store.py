@@ -1,0 +1,75 @@
+"""The stores' noise records: what `set_noise` writes, `noise_candidates` and `noise_of` read back
+exactly, however many marks and band keys one call carries (the SQLite store writes band keys
+many rows a statement, so counts that are not a multiple of that are pinned here)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.models import Engagement, Mention
+from monitor.noise.marks import NoiseMark
+from monitor.store import SQLiteStore
+from tests.fake_elasticsearch import FakeElasticsearch
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        s = SQLiteStore(tmp_path / "noise.db")
+        yield s
+        s.close()
+        return
+    from monitor.store.elasticsearch import ElasticsearchStore
+    from monitor.store.elasticsearch.client import client_from_url
+
+    with FakeElasticsearch() as fake:
+        s = ElasticsearchStore(client_from_url(fake.url), "noise", retention_days=None)
+        yield s
+        s.close()
+
+
+def mention(i: int) -> Mention:
+    return Mention(id=Mention.make_id("x", str(i)), source="x", native_id=str(i), url=f"https://example.com/{i}",
+                   author_handle=f"user_{i}", author_followers=i, text=f"post number {i}",
+                   created_at=T0 + timedelta(minutes=i), brand="Brisa", query="brisa", engagement=Engagement())
+
+
+def mark(i: int, bands: int) -> NoiseMark:
+    m = mention(i)
+    return NoiseMark(mention_id=m.id, brand=m.brand, author_handle=m.author_handle, author_followers=i,
+                     created_at=m.created_at, duplicate_of=mention(0).id if i % 3 else None,
+                     bands=tuple(f"{b:02d}{(i * 7919 + b) % 2**32:08x}" for b in range(bands)),
+                     signature=bytes(range(i % 200, i % 200 + 16)), spam_score=round(0.1 * (i % 12), 3),
+                     spam_reasons=(f"reason {i}",) if i % 5 == 0 else (), spam=i % 5 == 0)
+
+
+@pytest.mark.parametrize("count, bands", [(1, 16), (4, 16), (5, 16), (7, 13), (3, 0)])
+def test_marks_and_their_band_keys_read_back_exactly(store, count, bands):
+    mentions = [mention(i) for i in range(count)]
+    store.ingest(mentions, [])
+    marks = [mark(i, bands) for i in range(count)]
+    store.set_noise(marks)
+    read = store.noise_of([m.id for m in mentions])
+    assert {mid: replace(m, bands=()) for mid, m in read.items()} == {m.mention_id: replace(m, bands=()) for m in marks}
+    found = {m.mention_id: m for m in store.noise_candidates([b for m in marks for b in m.bands], T0)}
+    assert {mid: set(m.bands) for mid, m in found.items()} == {m.mention_id: set(m.bands) for m in marks if m.bands}
+    for m in marks:
+        if m.bands:
+            got = found[m.mention_id]
+            assert (got.duplicate_of, got.signature, got.spam_score, got.spam_reasons, got.spam) == \
+                (m.duplicate_of, m.signature, m.spam_score, m.spam_reasons, m.spam)
+
+
+def test_candidates_are_only_posts_sharing_a_key_since_the_given_time(store):
+    mentions = [mention(i) for i in range(6)]
+    store.ingest(mentions, [])
+    store.set_noise([mark(i, 16) for i in range(6)])
+    wanted = [mark(1, 16).bands[3], mark(4, 16).bands[0], "99ffffffff"]
+    assert {m.mention_id for m in store.noise_candidates(wanted, T0)} == {mentions[1].id, mentions[4].id}
+    assert {m.mention_id for m in store.noise_candidates(wanted, T0 + timedelta(minutes=2))} == {mentions[4].id}
+    assert [m.bands for m in store.noise_candidates(wanted[:1], T0)] == [(wanted[0],)]
