@@ -107,29 +107,28 @@ def _window_hashes(norms: list[bytes], size: int) -> tuple[np.ndarray, np.ndarra
 
 def fingerprints(items: Sequence[tuple[str, str]], cfg: NoiseConfig) -> list[Fingerprint]:
     """`fingerprint` of each (text, brand), the MinHash computed for many posts in one numpy step:
-    the same permutations and scheme as datasketch's MinHash, so the same signatures."""
+    the same permutations and scheme as datasketch's MinHash, so the same signatures, and the
+    same band keys as `band_keys`, computed for all posts at once."""
     (a, b), _ = _permutations(cfg.num_perm)
     norms = [normalise(text) for text, _ in items]
-    out: list[Fingerprint | None] = [None] * len(items)
-    todo = []
-    for i, norm in enumerate(norms):
-        if len(norm) < max(cfg.min_chars, cfg.shingle_chars + 1):
-            out[i] = Fingerprint(norm, np.zeros(0, dtype=np.uint32), ())
-        else:
-            todo.append(i)
+    shortest = max(cfg.min_chars, cfg.shingle_chars + 1)
+    todo = [i for i, norm in enumerate(norms) if len(norm) >= shortest]
+    signatures = np.empty((len(todo), cfg.num_perm), dtype=np.uint32)
+    a_col, b_col = a[:, None], b[:, None]
     with np.errstate(over="ignore"):  # uint32 arithmetic wraps, as the scheme means it to
         for start in range(0, len(todo), BATCH):
             chunk = todo[start:start + BATCH]
             # A text's windows repeat some shingles; a minimum does not mind, so no set is needed.
             hv, lengths = _window_hashes([norms[i].encode("utf-8") for i in chunk], cfg.shingle_chars)
             # permutations x shingles, so each post's minimum is over a contiguous run of each row
-            phv = a[:, None] * _fmix32(hv)[None, :] + b[:, None]
+            phv = np.multiply(a_col, _fmix32(hv)[None, :])
+            phv += b_col
             offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-            signatures = np.ascontiguousarray(np.minimum.reduceat(phv, offsets, axis=1).T)
-            for row, i in enumerate(chunk):
-                signature = signatures[row]
-                out[i] = Fingerprint(norms[i], signature, band_keys(signature, items[i][1], cfg))
-    return [fp for fp in out if fp is not None]
+            signatures[start:start + len(chunk)] = np.minimum.reduceat(phv, offsets, axis=1).T
+    keys = _band_keys_batch(signatures, [items[i][1] for i in todo], cfg)
+    signed = dict(zip(todo, zip(signatures, keys, strict=True), strict=True))
+    empty = np.zeros(0, dtype=np.uint32)
+    return [Fingerprint(norm, *signed.get(i, (empty, ()))) for i, norm in enumerate(norms)]
 
 
 def band_keys(signature: np.ndarray, brand: str, cfg: NoiseConfig) -> tuple[str, ...]:
@@ -139,6 +138,46 @@ def band_keys(signature: np.ndarray, brand: str, cfg: NoiseConfig) -> tuple[str,
     width = cfg.rows * 4
     seed = _brand_seed(brand)
     return tuple(f"{i:02d}{zlib.crc32(raw[i * width:(i + 1) * width], seed):08x}" for i in range(cfg.bands))
+
+
+def _crc_table() -> np.ndarray:
+    table = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        table = np.where(table & 1, (table >> np.uint32(1)) ^ np.uint32(0xEDB88320), table >> np.uint32(1))
+    return table.astype(np.uint32)
+
+
+_CRC_TABLE = _crc_table()  # zlib's CRC-32 (the reflected 0xEDB88320 polynomial), a byte at a time
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8).astype(np.uint32)  # as UCS-4 code points
+
+
+def _band_keys_batch(signatures: np.ndarray, brands: Sequence[str], cfg: NoiseConfig) -> list[tuple[str, ...]]:
+    """`band_keys` of each row of `signatures`: zlib.crc32 of each band's bytes, seeded with the
+    brand's, computed a byte position at a time over every band of every post, and the keys
+    written as one array of UCS-4 text (a crc32 call and an f-string per key cost more than
+    the MinHash itself)."""
+    n, bands, width = len(signatures), cfg.bands, cfg.rows * 4
+    if n == 0:
+        return []
+    data = np.ascontiguousarray(signatures, dtype="<u4").view(np.uint8).reshape(n, bands, width)
+    data = np.ascontiguousarray(data.transpose(2, 0, 1), dtype=np.uint32)  # byte position first
+    seeds = np.fromiter((_brand_seed(b) for b in brands), dtype=np.uint32, count=n)
+    crc = np.repeat((seeds ^ np.uint32(0xFFFFFFFF))[:, None], bands, axis=1)
+    index = np.empty((n, bands), dtype=np.uint32)
+    for j in range(width):
+        np.bitwise_xor(crc, data[j], out=index)
+        index &= np.uint32(0xFF)
+        crc >>= np.uint32(8)
+        crc ^= np.take(_CRC_TABLE, index)
+    crc ^= np.uint32(0xFFFFFFFF)
+    text = np.empty((n, bands, 10), dtype=np.uint32)
+    numbers = np.arange(bands, dtype=np.uint32)
+    text[:, :, 0] = np.uint32(ord("0")) + numbers // np.uint32(10)
+    text[:, :, 1] = np.uint32(ord("0")) + numbers % np.uint32(10)
+    for k in range(8):
+        text[:, :, 2 + k] = _HEX[(crc >> np.uint32(28 - 4 * k)) & np.uint32(0xF)]
+    keys = text.view("U10").reshape(n * bands).tolist()
+    return [tuple(keys[p:p + bands]) for p in range(0, n * bands, bands)]
 
 
 @lru_cache(maxsize=1024)
