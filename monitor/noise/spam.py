@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from urllib.parse import urlsplit
 
 from monitor.noise.settings import SpamSettings
@@ -108,15 +109,39 @@ class SpamVerdict:
     spam: bool
 
 
+@lru_cache(maxsize=8192)
 def _host(url: str) -> str:
     if not url.lower().startswith(("http://", "https://")):
         url = "http://" + url
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:  # "http://[oops": still a link, with no host to judge (and no crash of the step)
+        return ""
     return host[4:] if host.startswith("www.") else host
 
 
 def _matches_host(host: str, hosts: frozenset[str] | set[str]) -> bool:
-    return host in hosts or any(host.endswith("." + h) for h in hosts)
+    """`host` is one of `hosts` or a subdomain of one ("ends with '.' + h" for some h, looked up
+    one dot at a time rather than tried against every host)."""
+    if host in hosts:
+        return True
+    dot = host.find(".")
+    while dot >= 0:
+        if host[dot + 1:] in hosts:
+            return True
+        dot = host.find(".", dot + 1)
+    return False
+
+
+# ASCII text as bytes: word characters (letters, digits, "_") kept, everything else a space.
+_ASCII_WORDS = bytes(c if c < 128 and (chr(c).isalnum() or chr(c) == "_") else 32 for c in range(256))
+
+
+def _words(folded: str) -> set[str]:
+    """The set of `WORD` matches of a text (split on bytes when the text is ASCII, most are)."""
+    if folded.isascii():
+        return set(folded.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
+    return set(WORD.findall(folded))
 
 
 @dataclass(frozen=True)
@@ -128,47 +153,64 @@ class SpamScorer:
     def weight(self, rule: str) -> float:
         return self.settings.weights.get(rule, RULES[rule])
 
+    @cached_property
+    def _weights(self) -> dict[str, float]:
+        return {rule: self.weight(rule) for rule in RULES}
+
+    @cached_property
+    def _trusted(self) -> frozenset[str]:
+        return frozenset(h.lower() for h in self.settings.trusted_hosts)
+
+    @cached_property
+    def _spam_hosts(self) -> frozenset[str]:
+        return SHORTENERS | {h.lower() for h in self.settings.link_hosts}
+
+    @cached_property
+    def _giveaway_terms(self) -> tuple[tuple[str, str], ...]:
+        return tuple((term, fold(term)) for term in self.settings.giveaway_terms)
+
     def score(self, text: str, *, ring_accounts: int = 0) -> SpamVerdict:
         """Score one post. `ring_accounts`: how many hardly-followed accounts have posted this
         same text so far, this one included when it is one (0 when it is not a copy)."""
         s = self.settings
         if not s.enabled:
             return SpamVerdict(0.0, (), False)
+        weights = self._weights
         score, reasons = 0.0, []
         lowered = text.lower()
-        links = LINK.findall(text) if ("http" in lowered or "www." in lowered) else []
-        trusted = {h.lower() for h in s.trusted_hosts}
-        counted = [u for u in links if not _matches_host(_host(u), trusted)]
-        if len(counted) > s.max_links:
-            score += self.weight("link_farm")
-            reasons.append(f"link farm: {len(counted)} links")
-        spam_hosts = SHORTENERS | {h.lower() for h in s.link_hosts}
-        shady_links = [u for u in counted if _matches_host(_host(u), spam_hosts)
-                       or _host(u).rsplit(".", 1)[-1] in ABUSED_TLDS]
-        if shady_links:
-            score += self.weight("spam_link") * min(len(shady_links), 2)
-            reasons.append(f"shortened or throwaway links: {', '.join(sorted({_host(u) for u in shady_links}))}")
+        if "http" in lowered or "www." in lowered:
+            trusted = self._trusted
+            counted = [host for host in map(_host, LINK.findall(text)) if not _matches_host(host, trusted)]
+            if len(counted) > s.max_links:
+                score += weights["link_farm"]
+                reasons.append(f"link farm: {len(counted)} links")
+            spam_hosts = self._spam_hosts
+            shady = [host for host in counted
+                     if _matches_host(host, spam_hosts) or host.rsplit(".", 1)[-1] in ABUSED_TLDS]
+            if shady:
+                score += weights["spam_link"] * min(len(shady), 2)
+                reasons.append(f"shortened or throwaway links: {', '.join(sorted(set(shady)))}")
         folded = fold(text)
-        words = set(WORD.findall(folded))
-        scams = _found(_SCAM, SCAM_PATTERNS, "s", folded) if words & SCAM_WORDS else []
+        words = _words(folded)
+        scams = _found(_SCAM, SCAM_PATTERNS, "s", folded) if not SCAM_WORDS.isdisjoint(words) else []
         if scams:
-            score += self.weight("scam") * len(scams)
+            score += weights["scam"] * len(scams)
             reasons.append(f"scam pattern: {', '.join(scams)}")
-        phrases = _found(_GIVEAWAY, GIVEAWAY_PATTERNS, "g", folded) if words & GIVEAWAY_WORDS else []
-        phrases += [term for term in s.giveaway_terms if fold(term) in folded]
+        phrases = _found(_GIVEAWAY, GIVEAWAY_PATTERNS, "g", folded) if not GIVEAWAY_WORDS.isdisjoint(words) else []
+        phrases += [term for term, folded_term in self._giveaway_terms if folded_term in folded]
         if phrases:
-            score += self.weight("giveaway") * len(phrases)
+            score += weights["giveaway"] * len(phrases)
             reasons.append(f"giveaway pattern: {', '.join(phrases)}")
         tags = HASHTAG.findall(text) if "#" in text else []
         if len(tags) > s.max_hashtags or (len(tags) >= 3 and len(tags) > s.max_hashtag_share * max(len(words), 1)):
-            score += self.weight("hashtags")
+            score += weights["hashtags"]
             reasons.append(f"hashtag stuffing: {len(tags)} hashtags")
         handles = len(HANDLE.findall(text)) if "@" in text else 0
         if handles >= 6:
-            score += self.weight("mass_mentions")
+            score += weights["mass_mentions"]
             reasons.append(f"mass mentions: {handles} accounts tagged")
         if ring_accounts >= s.same_text_accounts:
-            score += self.weight("new_accounts")
+            score += weights["new_accounts"]
             reasons.append(f"same text from {ring_accounts} new accounts")
         score = round(score, 3)
         return SpamVerdict(score, tuple(reasons), score >= s.threshold)
