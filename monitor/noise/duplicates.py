@@ -25,6 +25,7 @@ from datasketch import MinHash
 from monitor.noise.settings import NoiseConfig
 from monitor.noise.text import normalise, shingles
 
+_NO_IDS = np.zeros(0, dtype=np.uint64)
 SEED = 1  # fixed forever: stored signatures and band keys must stay comparable across versions
 
 
@@ -41,6 +42,7 @@ class Fingerprint:
     text: str
     signature: np.ndarray  # uint32, num_perm values; empty when the text is too short to compare
     bands: tuple[str, ...]
+    band_ids: np.ndarray  # the same keys as uint64 numbers (`key_id`), for finding shared ones in numpy
 
     @property
     def comparable(self) -> bool:
@@ -54,13 +56,14 @@ def fingerprint(text: str, brand: str, cfg: NoiseConfig) -> Fingerprint:
     many posts at once, several times faster (what the pipeline uses)."""
     norm = normalise(text)
     if len(norm) < max(cfg.min_chars, cfg.shingle_chars + 1):
-        return Fingerprint(norm, np.zeros(0, dtype=np.uint32), ())
+        return Fingerprint(norm, np.zeros(0, dtype=np.uint32), (), _NO_IDS)
     permutations, scheme = _permutations(cfg.num_perm)
     sketch = MinHash(num_perm=cfg.num_perm, seed=SEED, hashfunc=shingle_hash, permutations=permutations,
                      scheme=scheme)
     sketch.update_batch(shingles(norm, cfg.shingle_chars))
     signature = sketch.hashvalues.astype(np.uint32)
-    return Fingerprint(norm, signature, band_keys(signature, brand, cfg))
+    bands = band_keys(signature, brand, cfg)
+    return Fingerprint(norm, signature, bands, np.fromiter(map(key_id, bands), dtype=np.uint64, count=len(bands)))
 
 
 # MurmurHash3's 32-bit finalizer, which datasketch's "affine32" scheme applies to each input hash
@@ -125,10 +128,10 @@ def fingerprints(items: Sequence[tuple[str, str]], cfg: NoiseConfig) -> list[Fin
             phv += b_col
             offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
             signatures[start:start + len(chunk)] = np.minimum.reduceat(phv, offsets, axis=1).T
-    keys = _band_keys_batch(signatures, [items[i][1] for i in todo], cfg)
-    signed = dict(zip(todo, zip(signatures, keys, strict=True), strict=True))
-    empty = np.zeros(0, dtype=np.uint32)
-    return [Fingerprint(norm, *signed.get(i, (empty, ()))) for i, norm in enumerate(norms)]
+    keys, ids = _band_keys_batch(signatures, [items[i][1] for i in todo], cfg)
+    signed = dict(zip(todo, zip(signatures, keys, ids, strict=True), strict=True))
+    empty = (np.zeros(0, dtype=np.uint32), (), _NO_IDS)
+    return [Fingerprint(norm, *signed.get(i, empty)) for i, norm in enumerate(norms)]
 
 
 def band_keys(signature: np.ndarray, brand: str, cfg: NoiseConfig) -> tuple[str, ...]:
@@ -151,14 +154,15 @@ _CRC_TABLE = _crc_table()  # zlib's CRC-32 (the reflected 0xEDB88320 polynomial)
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8).astype(np.uint32)  # as UCS-4 code points
 
 
-def _band_keys_batch(signatures: np.ndarray, brands: Sequence[str], cfg: NoiseConfig) -> list[tuple[str, ...]]:
+def _band_keys_batch(signatures: np.ndarray, brands: Sequence[str], cfg: NoiseConfig
+                     ) -> tuple[list[tuple[str, ...]], np.ndarray]:
     """`band_keys` of each row of `signatures`: zlib.crc32 of each band's bytes, seeded with the
     brand's, computed a byte position at a time over every band of every post, and the keys
     written as one array of UCS-4 text (a crc32 call and an f-string per key cost more than
-    the MinHash itself)."""
+    the MinHash itself). Also the keys as `key_id` numbers, one row a post."""
     n, bands, width = len(signatures), cfg.bands, cfg.rows * 4
     if n == 0:
-        return []
+        return [], np.zeros((0, bands), dtype=np.uint64)
     data = np.ascontiguousarray(signatures, dtype="<u4").view(np.uint8).reshape(n, bands, width)
     data = np.ascontiguousarray(data.transpose(2, 0, 1), dtype=np.uint32)  # byte position first
     seeds = np.fromiter((_brand_seed(b) for b in brands), dtype=np.uint32, count=n)
@@ -177,7 +181,39 @@ def _band_keys_batch(signatures: np.ndarray, brands: Sequence[str], cfg: NoiseCo
     for k in range(8):
         text[:, :, 2 + k] = _HEX[(crc >> np.uint32(28 - 4 * k)) & np.uint32(0xF)]
     keys = text.view("U10").reshape(n * bands).tolist()
-    return [tuple(keys[p:p + bands]) for p in range(0, n * bands, bands)]
+    ids = (numbers.astype(np.uint64) << np.uint64(32)) | crc.astype(np.uint64)
+    return [tuple(keys[p:p + bands]) for p in range(0, n * bands, bands)], ids
+
+
+def key_id(key: str) -> int:
+    """A band key ("BBhhhhhhhh": band number, 32-bit hash in hex) as one number."""
+    return (int(key[:2]) << 32) | int(key[2:], 16)
+
+
+def shared_keys(prints: Sequence[Fingerprint], others: Iterable[str]) -> list[tuple[str, ...]]:
+    """For each fingerprint, the band keys another post has too: another of `prints`, or one of
+    `others` (the stored posts' keys). A key no one else has finds no candidate and leads no
+    later post to this one, so the LSH table of a run needs only these (mostly none: copies are
+    a minority), which spares a dictionary update and look-up per key of every post."""
+    out: list[tuple[str, ...]] = [()] * len(prints)
+    rows = [i for i, fp in enumerate(prints) if len(fp.band_ids)]
+    if not rows:
+        return out
+    lengths = np.fromiter((len(prints[i].band_ids) for i in rows), dtype=np.int64, count=len(rows))
+    mine = np.concatenate([prints[i].band_ids for i in rows])
+    theirs = np.fromiter(map(key_id, others), dtype=np.uint64)
+    values, counts = np.unique(np.concatenate([mine, theirs]), return_counts=True)
+    hits = np.flatnonzero(np.isin(mine, values[counts > 1]))  # positions in `mine`, in order
+    if len(hits) == 0:
+        return out
+    firsts = np.cumsum(lengths) - lengths
+    owner = np.searchsorted(firsts, hits, side="right") - 1  # which of `rows` each hit belongs to
+    column = (hits - firsts[owner]).tolist()
+    bounds = np.flatnonzero(np.diff(owner)) + 1
+    for start, stop in zip([0, *bounds.tolist()], [*bounds.tolist(), len(hits)], strict=True):
+        bands = prints[rows[int(owner[start])]].bands
+        out[rows[int(owner[start])]] = tuple(bands[c] for c in column[start:stop])
+    return out
 
 
 @lru_cache(maxsize=1024)

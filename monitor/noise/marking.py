@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from monitor.models import Mention
-from monitor.noise.duplicates import BandIndex, Fingerprint, fingerprints, similarity
+from monitor.noise.duplicates import BandIndex, Fingerprint, fingerprints, shared_keys, similarity
 from monitor.noise.marks import NoiseMark, NoiseStats
 from monitor.noise.settings import NoiseConfig, SpamSettings
 from monitor.noise.spam import SpamScorer
@@ -49,30 +49,35 @@ class NoiseJudge:
         stored marks sharing any of those band keys (the store's `noise_candidates`)."""
         window = timedelta(hours=self.cfg.window_hours)
         ordered = sorted(mentions, key=lambda m: (m.created_at, m.id))
-        prints: dict[str, Fingerprint | None] = dict.fromkeys((m.id for m in ordered), None)
+        prints: list[Fingerprint | None] = [None] * len(ordered)
         if self.cfg.enabled:
-            found = fingerprints([(m.text if not m.title else f"{m.title} {m.text}", m.brand) for m in ordered],
-                                 self.cfg)
-            prints.update(zip((m.id for m in ordered), found, strict=True))
-        wanted = {key for fp in prints.values() if fp is not None for key in fp.bands}
+            prints = list(fingerprints([(m.text if not m.title else f"{m.title} {m.text}", m.brand) for m in ordered],
+                                       self.cfg))
+        wanted: set[str] = set()
+        for fp in prints:
+            if fp is not None:
+                wanted.update(fp.bands)
         known: dict[str, NoiseMark] = {}
         members: dict[str, list[str]] = {}  # cluster root -> ids of the posts known in it
         index = BandIndex()
-        for mark in (prior(wanted) if wanted else ()):
+        stored = list(prior(wanted)) if wanted else []
+        for mark in stored:
             known[mark.mention_id] = mark
             members.setdefault(mark.root, []).append(mark.mention_id)
             index.add(mark.mention_id, mark.bands)
+        # Only keys some other post has too can find a candidate: the run's LSH table holds those.
+        lookup = shared_keys([fp for fp in prints if fp is not None], (b for mark in stored for b in mark.bands)) \
+            if self.cfg.enabled else [()] * len(ordered)
         ring: dict[str, set[str]] = {}  # cluster root -> hardly-followed accounts seen posting it
         new: list[NoiseMark] = []
         position: dict[str, int] = {}  # index in `new` of each mark judged in this call
         changed: dict[str, NoiseMark] = {}
-        for m in ordered:
+        for m, fp, keys in zip(ordered, prints, lookup, strict=True):
             scorer = self.scorer(m.brand)
-            fp = prints[m.id]
             duplicate_of = None
-            if fp is not None and fp.comparable:
+            if keys:
                 best = None
-                for cid in index.candidates(fp.bands):
+                for cid in index.candidates(keys):
                     other = known[cid]
                     if cid == m.id or other.created_at > m.created_at or other.created_at < m.created_at - window:
                         continue
@@ -114,7 +119,8 @@ class NoiseJudge:
                         changed[other_id] = flagged
             known[m.id] = mark
             members.setdefault(mark.root, []).append(m.id)
-            index.add(m.id, mark.bands)
+            if keys:
+                index.add(m.id, keys)
             position[m.id] = len(new)
             new.append(mark)
         return new, list(changed.values())

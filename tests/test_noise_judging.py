@@ -1,0 +1,97 @@
+"""Judging a run's posts, specified by brute force: a post is a copy of the cluster of the earliest
+post (stored, or judged before it in the run) of its brand, within the window, that shares an
+LSH band key with it and whose signature is similar enough. The judge looks only at band keys
+that some other post also has; this checks that it finds exactly what comparing every pair finds."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from monitor.models import Engagement, Mention
+from monitor.noise.duplicates import fingerprints, key_id, shared_keys, similarity
+from monitor.noise.marking import NoiseJudge
+from monitor.noise.settings import NoiseConfig
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+BASES = [
+    "Brisa charged me twice this month and support hung up on me three times never again",
+    "the brisa app keeps crashing every time I open the billing page since the update",
+    "Telefónica me cobró dos veces la factura y nadie contesta, qué vergüenza",
+    "GIVEAWAY RT & follow and tag 3 friends to win a free iPhone https://bit.ly/x",
+    "ok", "love it",
+]
+
+
+def stream(rng: random.Random, n: int, first_id: int, start: int = 0) -> list[Mention]:
+    posts = []
+    for i in range(n):
+        words = rng.choice(BASES).split()
+        for _ in range(rng.randrange(4)):  # the edits reposts make
+            if rng.random() < 0.4 and words:
+                words.pop(rng.randrange(len(words)))
+            else:
+                words.insert(rng.randrange(len(words) + 1), rng.choice(["lol", "#fail", "@x", "wtf", "https://t.co/a"]))
+        native = str(first_id + i)
+        posts.append(Mention(id=f"x:{native}", source="x", native_id=native, url="https://example.com",
+                             author_handle=f"u{rng.randrange(30)}", author_followers=rng.choice([0, 500]),
+                             text=" ".join(words), created_at=T0 + timedelta(minutes=start + rng.randrange(0, 600, 7)),
+                             brand=rng.choice(["Brisa", "Other"]), query="brisa", engagement=Engagement()))
+    return posts
+
+
+def brute_force(posts: list[Mention], cfg: NoiseConfig) -> dict[str, str | None]:
+    """Every pair compared, in posting order."""
+    ordered = sorted(posts, key=lambda m: (m.created_at, m.id))
+    prints = fingerprints([(m.text, m.brand) for m in ordered], cfg)
+    root: dict[str, str] = {}
+    out: dict[str, str | None] = {}
+    for i, (m, fp) in enumerate(zip(ordered, prints, strict=True)):
+        match = None
+        for other, ofp in zip(ordered[:i], prints[:i], strict=True):  # earliest first
+            if (set(fp.bands) & set(ofp.bands) and other.created_at >= m.created_at - timedelta(hours=cfg.window_hours)
+                    and similarity(fp.signature, ofp.signature) >= cfg.similarity):
+                match = other
+                break
+        out[m.id] = root[match.id] if match else None
+        root[m.id] = out[m.id] or m.id
+    return out
+
+
+def test_copies_found_in_a_run_and_against_stored_posts_are_those_every_pair_finds():
+    for seed in range(40):
+        rng = random.Random(seed)
+        cfg = NoiseConfig(window_hours=rng.choice([1, 3, 72]), similarity=rng.choice([0.5, 0.6, 0.8]))
+        earlier, later = stream(rng, 40, 0), stream(rng, 40, 1000, start=600)  # a later run's posts
+        judge = NoiseJudge(cfg)
+        first, _ = judge.judge(earlier, lambda bands: [])
+        stored = {m.mention_id: m for m in first}
+
+        def prior(bands: set[str]):
+            return [m.__class__(**{**m.__dict__, "bands": tuple(b for b in m.bands if b in bands)})
+                    for m in stored.values() if bands & set(m.bands)]
+
+        second, _ = judge.judge(later, prior)
+        expected = brute_force([*earlier, *later], cfg)
+        assert {m.mention_id: m.duplicate_of for m in [*first, *second]} == expected, seed
+        assert any(m.duplicate_of for m in second) and not all(m.duplicate_of for m in second)
+
+
+def test_only_keys_another_post_has_are_looked_up():
+    cfg = NoiseConfig()
+    a, b, c = fingerprints([(BASES[0], "Brisa"), (BASES[0] + " lol", "Brisa"), (BASES[1], "Brisa")], cfg)
+    keys = shared_keys([a, b, c], [])
+    assert set(keys[0]) == set(keys[1]) == set(a.bands) & set(b.bands) and keys[0]
+    assert keys[2] == ()
+    stored = shared_keys([c], [c.bands[3], "99ffffffff"])
+    assert stored == [(c.bands[3],)]
+    assert shared_keys([], ["00aaaaaaaa"]) == []
+
+
+def test_a_key_is_its_band_and_hash_as_a_number():
+    cfg = NoiseConfig()
+    (fp,) = fingerprints([(BASES[0], "Brisa")], cfg)
+    assert key_id("07deadbeef") == (7 << 32) | 0xDEADBEEF
+    assert np.array_equal(fp.band_ids, [key_id(k) for k in fp.bands])
