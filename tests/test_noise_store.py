@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.models import Engagement, Mention
-from monitor.noise.marks import NoiseMark
+from monitor.noise.marks import NoiseMark, NoisePost
 from monitor.store import SQLiteStore
 from tests.fake_elasticsearch import FakeElasticsearch
 
@@ -73,3 +73,16 @@ def test_candidates_are_only_posts_sharing_a_key_since_the_given_time(store):
     assert {m.mention_id for m in store.noise_candidates(wanted, T0)} == {mentions[1].id, mentions[4].id}
     assert {m.mention_id for m in store.noise_candidates(wanted, T0 + timedelta(minutes=2))} == {mentions[4].id}
     assert [m.bands for m in store.noise_candidates(wanted[:1], T0)] == [(wanted[0],)]
+
+
+def test_unjudged_posts_are_the_unmarked_mentions_in_their_order_as_judging_reads_them(store):
+    mentions = [mention(i) for i in (5, 2, 9, 1, 7)]
+    mentions[1] = mentions[1].model_copy(update={"title": "A title", "text": "Telefónica 😀 body"})
+    store.ingest(mentions, [])
+    store.set_noise([mark(9, 16)])
+    expected = [NoisePost.of(m) for m in store.unmarked_mentions(limit=10)]
+    assert [p.id for p in expected] == [mention(i).id for i in (1, 2, 5, 7)]
+    assert store.unjudged_posts(limit=10) == expected
+    assert store.unjudged_posts(limit=2) == expected[:2]
+    assert expected[1].title == "A title" and expected[1].text == "Telefónica 😀 body"
+    assert expected[0].created_at == T0 + timedelta(minutes=1) and expected[0].created_at.tzinfo is not None

@@ -18,9 +18,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from monitor.models import Mention
 from monitor.noise.duplicates import BandIndex, Fingerprint, fingerprints, shared_keys, similarity
-from monitor.noise.marks import NoiseMark, NoiseStats
+from monitor.noise.marks import NoiseMark, NoisePostLike, NoiseStats
 from monitor.noise.settings import NoiseConfig, SpamSettings
 from monitor.noise.spam import SpamScorer
 
@@ -43,7 +42,7 @@ class NoiseJudge:
     def scorer(self, brand: str) -> SpamScorer:
         return self.scorers.get(brand, self.default)
 
-    def judge(self, mentions: Sequence[Mention], prior: Callable[[set[str]], Sequence[NoiseMark]]
+    def judge(self, mentions: Sequence[NoisePostLike], prior: Callable[[set[str]], Sequence[NoiseMark]]
               ) -> tuple[list[NoiseMark], list[NoiseMark]]:
         """(marks of `mentions`, stored marks whose spam verdict changed). `prior(bands)` gives the
         stored marks sharing any of those band keys (the store's `noise_candidates`)."""
@@ -144,7 +143,7 @@ def mark_noise(config: Config, store: Store, judge: NoiseJudge | None = None, ch
     window = timedelta(hours=config.noise.window_hours)
     stats = NoiseStats()
     while True:
-        pending = store.unmarked_mentions(limit=chunk)
+        pending = store.unjudged_posts(limit=chunk)
         if not pending:
             return stats
         since = min(m.created_at for m in pending) - window

@@ -8,6 +8,45 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple, Protocol
+
+
+class NoisePost(NamedTuple):
+    """What judging reads of a mention, and no more: a store reads a run's thousands of unjudged
+    posts as these rather than as whole `Mention`s (validating every field of every mention cost
+    more than judging it). A `Mention` has the same attributes, so either can be judged."""
+
+    id: str
+    brand: str
+    author_handle: str
+    author_followers: int
+    created_at: datetime
+    text: str
+    title: str | None = None
+
+    @classmethod
+    def of(cls, mention: NoisePostLike) -> NoisePost:
+        return cls(mention.id, mention.brand, mention.author_handle, mention.author_followers, mention.created_at,
+                   mention.text, mention.title)
+
+
+class NoisePostLike(Protocol):
+    """A `NoisePost` or a `Mention`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def brand(self) -> str: ...
+    @property
+    def author_handle(self) -> str: ...
+    @property
+    def author_followers(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def title(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

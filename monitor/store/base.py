@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment, Severity
-from monitor.noise.marks import ClusterStats, NoiseMark
+from monitor.noise.marks import ClusterStats, NoiseMark, NoisePost
 from monitor.quarantine import Quarantined, model_head, quarantine_digest, record_head  # noqa: F401 - re-exported
 from monitor.store.records import ImportResult, Record, RecordExport, RecordKind
 
@@ -358,6 +358,10 @@ class Store(Protocol):
 
     def unmarked_mentions(self, limit: int = 1000) -> list[Mention]:
         """Mentions noise handling has not judged yet, oldest first."""
+
+    def unjudged_posts(self, limit: int = 1000) -> list[NoisePost]:
+        """The same mentions as `unmarked_mentions`, in the same order, as the few fields judging
+        reads (what the noise step reads: thousands a run)."""
 
     def noise_candidates(self, bands: Iterable[str], since: datetime) -> list[NoiseMark]:
         """The marks of mentions created at or after `since` that share any of these LSH band keys:

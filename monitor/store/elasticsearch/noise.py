@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.models import Mention
-from monitor.noise.marks import ClusterStats, NoiseMark
+from monitor.noise.marks import ClusterStats, NoiseMark, NoisePost
 from monitor.store.base import TrendPoint, check_bucket
 from monitor.store.elasticsearch import docs
 from monitor.store.elasticsearch import queries as q
@@ -52,6 +52,9 @@ class Noise(Mentions):
         query = {"bool": {"must_not": [{"exists": {"field": "noise.judged_at"}}]}}
         hits = self._hits(self.names.pattern("mentions"), query, q.MENTIONS_BY_TIME, limit)
         return [docs.mention_from_doc(hit["_source"]) for hit in hits]
+
+    def unjudged_posts(self, limit: int = 1000) -> list[NoisePost]:
+        return [NoisePost.of(m) for m in self.unmarked_mentions(limit)]
 
     def noise_candidates(self, bands: Iterable[str], since: datetime) -> list[NoiseMark]:
         keys = list(dict.fromkeys(bands))

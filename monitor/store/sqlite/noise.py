@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 
 from monitor.models import Mention
-from monitor.noise.marks import ClusterStats, NoiseMark
+from monitor.noise.marks import ClusterStats, NoiseMark, NoisePost
 from monitor.store.base import TrendPoint, check_bucket
 from monitor.store.sqlite.connection import Connection
 from monitor.store.sqlite.rows import mention_from_row, parse_ts, ts
@@ -44,6 +44,13 @@ class Noise(Connection):
             "SELECT m.* FROM mentions m WHERE NOT EXISTS (SELECT 1 FROM noise n WHERE n.mention_id = m.id)"
             " ORDER BY m.created_at, m.id LIMIT ?", (limit,))
         return [mention_from_row(r) for r in rows]
+
+    def unjudged_posts(self, limit: int = 1000) -> list[NoisePost]:
+        rows = self._query(
+            "SELECT m.id, m.brand, m.author_handle, m.author_followers, m.created_at, m.text, m.title FROM mentions m"
+            " WHERE NOT EXISTS (SELECT 1 FROM noise n WHERE n.mention_id = m.id)"
+            " ORDER BY m.created_at, m.id LIMIT ?", (limit,))
+        return [NoisePost(r[0], r[1], r[2], r[3], parse_ts(r[4]), r[5], r[6]) for r in rows]
 
     def noise_candidates(self, bands: Iterable[str], since: datetime) -> list[NoiseMark]:
         keys = list(dict.fromkeys(bands))
