@@ -53,17 +53,26 @@ class Noise(Connection):
         return [NoisePost(r[0], r[1], r[2], r[3], parse_ts(r[4]), r[5], r[6]) for r in rows]
 
     def noise_candidates(self, bands: Iterable[str], since: datetime) -> list[NoiseMark]:
-        keys = list(dict.fromkeys(bands))
+        # In key order: the index is then walked forwards, a page read once for all its keys.
+        keys = sorted(set(bands))
         ids: dict[str, list[str]] = {}
+        after = ts(since)
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for band, mid in self._query(f"SELECT band, mention_id FROM noise_bands WHERE band IN ({marks})"
-                                         " AND created_at >= ?", [*chunk, ts(since)]):
+                                         " AND created_at >= ?", [*chunk, after]):
                 ids.setdefault(mid, []).append(band)
-        found = self.noise_of(ids)
         # The bands that matched are enough for the caller's index: the others lead to no new post.
-        return [NoiseMark(**{**m.__dict__, "bands": tuple(ids[m.mention_id])}) for m in found.values()]
+        return [_mark(row, tuple(ids[row["mention_id"]])) for row in self._noise_rows(ids)]
+
+    def _noise_rows(self, mention_ids: Iterable[str]) -> list[sqlite3.Row]:
+        ids = list(dict.fromkeys(mention_ids))
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows += self._query(f"SELECT * FROM noise WHERE mention_id IN ({','.join('?' * len(chunk))})", chunk)
+        return rows
 
     def set_noise(self, marks: Sequence[NoiseMark]) -> None:
         now = ts(datetime.now(UTC))
@@ -94,14 +103,7 @@ class Noise(Connection):
             db.executemany(_INSERT_BANDS, bands[whole:])
 
     def noise_of(self, mention_ids: Iterable[str]) -> dict[str, NoiseMark]:
-        ids = list(dict.fromkeys(mention_ids))
-        found: dict[str, NoiseMark] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self._query(f"SELECT * FROM noise WHERE mention_id IN ({marks})", chunk):
-                found[row["mention_id"]] = _mark(row)
-        return found
+        return {row["mention_id"]: _mark(row) for row in self._noise_rows(mention_ids)}
 
     def clusters(self, root_ids: Iterable[str]) -> dict[str, ClusterStats]:
         ids = list(dict.fromkeys(root_ids))
