@@ -13,7 +13,6 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from operator import itemgetter
 
 from monitor.models import Mention
 from monitor.noise.marks import ClusterStats, NoiseMark, NoisePost
@@ -22,8 +21,29 @@ from monitor.store.sqlite.connection import Connection
 from monitor.store.sqlite.rows import mention_from_row, parse_ts, ts
 
 BAND_ROWS_PER_INSERT = 64
+_BAND_VALUES_PER_INSERT = 3 * BAND_ROWS_PER_INSERT
 _INSERT_BANDS = "INSERT OR IGNORE INTO noise_bands VALUES (?,?,?)"
 _INSERT_BANDS_MANY = "INSERT OR IGNORE INTO noise_bands VALUES " + ",".join(["(?,?,?)"] * BAND_ROWS_PER_INSERT)
+
+
+def _band_rows(marks: Sequence[NoiseMark], created: Sequence[str]) -> list[object]:
+    """The values of every (band, created_at, mention_id) row of these marks, one flat list in
+    band key order. Sixteen band rows a post make the band index most of what a run writes: in
+    key order (each B-tree page filled once rather than revisited at random), many rows a
+    statement, they cost half. Sorted in numpy: there are tens of thousands a run."""
+    import numpy as np  # the noise step has it loaded already; the store's other readers need not
+
+    keys = [b for m in marks for b in m.bands]
+    if not keys:
+        return []
+    counts = np.fromiter((len(m.bands) for m in marks), dtype=np.int64, count=len(marks))
+    order = np.argsort(np.array(keys), kind="stable")
+    owner = np.repeat(np.arange(len(marks)), counts)[order]
+    table = np.empty((len(keys), 3), dtype=object)
+    table[:, 0] = np.array(keys, dtype=object)[order]
+    table[:, 1] = np.array(created, dtype=object)[owner]
+    table[:, 2] = np.array([m.mention_id for m in marks], dtype=object)[owner]
+    return table.ravel().tolist()
 
 
 def _mark(row: sqlite3.Row, bands: tuple[str, ...] = ()) -> NoiseMark:
@@ -76,20 +96,12 @@ class Noise(Connection):
 
     def set_noise(self, marks: Sequence[NoiseMark]) -> None:
         now = ts(datetime.now(UTC))
-        rows, bands = [], []
-        for m in marks:
-            created = ts(m.created_at)
-            rows.append((m.mention_id, m.brand, m.author_handle, m.author_followers, created, m.duplicate_of,
-                         m.signature, m.spam_score, json.dumps(list(m.spam_reasons)), int(m.spam), int(m.not_spam),
-                         now))
-            bands += [(b, created, m.mention_id) for b in m.bands]
-        # Sixteen band rows a post make the band index most of what a run writes: in key order
-        # (each B-tree page is filled once rather than revisited at random) and many rows a
-        # statement, they cost about half.
-        bands.sort(key=itemgetter(0))
-        whole = len(bands) - len(bands) % BAND_ROWS_PER_INSERT
-        flat = [value for row in bands[:whole] for value in row]
-        step = 3 * BAND_ROWS_PER_INSERT
+        created = [ts(m.created_at) for m in marks]
+        rows = [(m.mention_id, m.brand, m.author_handle, m.author_followers, at, m.duplicate_of, m.signature,
+                 m.spam_score, json.dumps(list(m.spam_reasons)) if m.spam_reasons else "[]", int(m.spam),
+                 int(m.not_spam), now) for m, at in zip(marks, created, strict=True)]
+        flat = _band_rows(marks, created)
+        whole = len(flat) - len(flat) % _BAND_VALUES_PER_INSERT
         with self._tx() as db:
             # A person's not_spam is never overwritten by a re-judged mark (the conflict branch keeps it).
             db.executemany(
@@ -99,8 +111,9 @@ class Noise(Connection):
                 " duplicate_of = excluded.duplicate_of, signature = excluded.signature,"
                 " spam_score = excluded.spam_score, spam_reasons = excluded.spam_reasons, spam = excluded.spam,"
                 " judged_at = excluded.judged_at", rows)
-            db.executemany(_INSERT_BANDS_MANY, (flat[i:i + step] for i in range(0, len(flat), step)))
-            db.executemany(_INSERT_BANDS, bands[whole:])
+            db.executemany(_INSERT_BANDS_MANY, (flat[i:i + _BAND_VALUES_PER_INSERT]
+                                                for i in range(0, whole, _BAND_VALUES_PER_INSERT)))
+            db.executemany(_INSERT_BANDS, (flat[i:i + 3] for i in range(whole, len(flat), 3)))
 
     def noise_of(self, mention_ids: Iterable[str]) -> dict[str, NoiseMark]:
         return {row["mention_id"]: _mark(row) for row in self._noise_rows(mention_ids)}
