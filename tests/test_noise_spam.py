@@ -44,3 +44,44 @@ def test_a_malformed_link_is_a_link_with_no_host_not_a_failure():
 
 def test_switched_off_scoring_says_nothing():
     assert SpamScorer(SpamSettings(enabled=False)).score("GIVEAWAY https://bit.ly/x #a #b #c #d #e #f #g").reasons == ()
+
+
+def _starts_at_a_word_boundary(pattern: str) -> bool:
+    import re._constants as c
+    import re._parser as parser
+
+    def first(seq) -> bool:
+        if not len(seq):
+            return False
+        op, av = seq[0]
+        if op is c.AT:
+            return av is c.AT_BOUNDARY
+        if op is c.BRANCH:
+            return all(first(branch) for branch in av[1])
+        if op is c.SUBPATTERN:
+            return first(av[-1])
+        return False
+
+    return first(parser.parse(pattern))
+
+
+def test_every_phrase_starts_at_a_word_boundary_as_the_combined_patterns_assume():
+    """The combined phrase patterns sit behind one word boundary; a phrase that could start
+    inside a word would silently stop matching there."""
+    from monitor.noise.spam import GIVEAWAY_PATTERNS, SCAM_PATTERNS
+
+    assert all(_starts_at_a_word_boundary(pattern) for _, pattern in (*SCAM_PATTERNS, *GIVEAWAY_PATTERNS))
+    assert not _starts_at_a_word_boundary(r"\bsend|double") and not _starts_at_a_word_boundary(r"x\b")
+
+
+def test_phrases_inside_words_or_after_underscores_are_not_phrases():
+    scorer = SpamScorer(SpamSettings(threshold=0.1))
+    assert scorer.score("supergiveaway xsend 0.1 eth winner_free iphone").reasons == ()
+    assert scorer.score("mega-giveaway: send 0.1 eth").reasons == ("scam pattern: crypto doubling",
+                                                                   "giveaway pattern: giveaway")
+
+
+def test_hashtag_share_counts_distinct_words():
+    scorer = SpamScorer(SpamSettings(max_hashtags=10, max_hashtag_share=0.5))
+    assert scorer.score("#a #b #c a a a a a a").reasons == ("hashtag stuffing: 3 hashtags",)  # 3 tags, 3 distinct words
+    assert scorer.score("#a #b #c x y z w v").reasons == ()
