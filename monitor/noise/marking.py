@@ -18,6 +18,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from monitor.noise.duplicates import BandIndex, Fingerprint, fingerprints, shared_keys, similarity
 from monitor.noise.marks import NoiseMark, NoisePostLike, NoiseStats
 from monitor.noise.settings import NoiseConfig, SpamSettings
@@ -67,6 +69,7 @@ class NoiseJudge:
         # Only keys some other post has too can find a candidate: the run's LSH table holds those.
         lookup = shared_keys([fp for fp in prints if fp is not None], (b for mark in stored for b in mark.bands)) \
             if self.cfg.enabled else [()] * len(ordered)
+        signatures: dict[str, np.ndarray] = {}  # of the posts in the LSH table, as arrays
         ring: dict[str, set[str]] = {}  # cluster root -> hardly-followed accounts seen posting it
         new: list[NoiseMark] = []
         position: dict[str, int] = {}  # index in `new` of each mark judged in this call
@@ -76,11 +79,15 @@ class NoiseJudge:
             duplicate_of = None
             if keys:
                 best = None
+                earliest = m.created_at - window
                 for cid in index.candidates(keys):
                     other = known[cid]
-                    if cid == m.id or other.created_at > m.created_at or other.created_at < m.created_at - window:
+                    if cid == m.id or other.created_at > m.created_at or other.created_at < earliest:
                         continue
-                    if similarity(fp.signature, other.signature) < self.cfg.similarity:
+                    theirs = signatures.get(cid)
+                    if theirs is None:  # a stored post's, read once however many posts it is compared with
+                        theirs = signatures[cid] = np.frombuffer(other.signature, dtype=np.uint32)
+                    if similarity(fp.signature, theirs) < self.cfg.similarity:
                         continue
                     if best is None or (other.created_at, other.mention_id) < (best.created_at, best.mention_id):
                         best = other
@@ -120,6 +127,7 @@ class NoiseJudge:
             members.setdefault(mark.root, []).append(m.id)
             if keys:
                 index.add(m.id, keys)
+                signatures[m.id] = fp.signature
             position[m.id] = len(new)
             new.append(mark)
         return new, list(changed.values())
