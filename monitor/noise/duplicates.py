@@ -118,13 +118,16 @@ def fingerprints(items: Sequence[tuple[str, str]], cfg: NoiseConfig) -> list[Fin
     todo = [i for i, norm in enumerate(norms) if len(norm) >= shortest]
     signatures = np.empty((len(todo), cfg.num_perm), dtype=np.uint32)
     a_col, b_col = a[:, None], b[:, None]
+    buffer = np.empty((cfg.num_perm, 0), dtype=np.uint32)  # reused: fresh megabytes each step cost page faults
     with np.errstate(over="ignore"):  # uint32 arithmetic wraps, as the scheme means it to
         for start in range(0, len(todo), BATCH):
             chunk = todo[start:start + BATCH]
             # A text's windows repeat some shingles; a minimum does not mind, so no set is needed.
             hv, lengths = _window_hashes([norms[i].encode("utf-8") for i in chunk], cfg.shingle_chars)
+            if buffer.shape[1] < len(hv):
+                buffer = np.empty((cfg.num_perm, len(hv) + len(hv) // 4), dtype=np.uint32)
             # permutations x shingles, so each post's minimum is over a contiguous run of each row
-            phv = np.multiply(a_col, _fmix32(hv)[None, :])
+            phv = np.multiply(a_col, _fmix32(hv)[None, :], out=buffer[:, :len(hv)])
             phv += b_col
             offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
             signatures[start:start + len(chunk)] = np.minimum.reduceat(phv, offsets, axis=1).T
