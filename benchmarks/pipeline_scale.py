@@ -6,7 +6,10 @@ It writes a replay recording of N posts (default 100,000) about three brands int
 data directory: the texts are the shared validation tweets and reviews (English, Spanish,
 Indonesian, Portuguese, French, German, Italian, Hindi, Arabic, interleaved) when
 ``../shared/data/sentiment`` (or ``$EARSHOT_SHARED_DATA``) is there, else a built-in
-synthetic mix; about 4,000 posts an hour, so 100,000 posts are a big brand's day. 1 % of
+synthetic mix. Each post is two real texts of one language and label, one after the other,
+so that posts are as distinct as a day's posts are, except 3 % that repeat a recent post's
+text word for word (copypasta; the noise step links them to the first). About 4,000 posts
+an hour, so 100,000 posts are a big brand's day. 1 % of
 the posts are negative complaints that spread (eight engagement snapshots climbing into
 the thousands over six hours); every other post's engagement is read once an hour after
 posting (and 15 % again at three hours), heavy-tailed as popularity is (Zipf). Then it runs the main job (``monitor.pipeline``: ingest -> score -> detect ->
@@ -46,6 +49,7 @@ REPO = Path(__file__).resolve().parent.parent
 POSTS_PER_HOUR = 4000
 SPREADING_SHARE = 0.01
 ORDINARY_SNAPSHOT_SHARE = 0.15
+COPY_SHARE = 0.03  # posts that repeat a recent post's text word for word (copypasta, reposts as new posts)
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a fixed Monday: the run is the same every time
 BRANDS = (
     ("Brisa Mobile", ["brisa mobile", "@brisamobile"]),
@@ -89,6 +93,10 @@ def generate(path: Path, posts: int, seed: int = 21, per_hour: int = POSTS_PER_H
     rng = random.Random(seed)
     pool, data = text_pool()
     negatives = [p for p in pool if p[1] == "negative"]
+    by_kind: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for p in pool:
+        by_kind.setdefault((p[2], p[1]), []).append(p)
+    recent: list[tuple[str, str]] = []  # texts of recent posts, which some posts copy
     pending: list[tuple[datetime, int, str]] = []  # snapshot lines waiting for their time
     seq = 0
     spreading = snapshots = 0
@@ -100,7 +108,17 @@ def generate(path: Path, posts: int, seed: int = 21, per_hour: int = POSTS_PER_H
                 out.write(heapq.heappop(pending)[2])
             brand, queries = BRANDS[i % len(BRANDS)]
             spreads = rng.random() < SPREADING_SHARE
-            text, _, lang = rng.choice(negatives if spreads else pool)
+            if not spreads and recent and rng.random() < COPY_SHARE:
+                text, lang = rng.choice(recent)  # a repost of a recent post's text, as copypasta is
+            else:
+                text, label, lang = rng.choice(negatives if spreads else pool)
+                # Two real texts of one language and label, one after the other: each post its own
+                # words, as a day's posts are (one real text each made most posts copies of others).
+                other = rng.choice(by_kind[(lang, label)])[0]
+                text = f"{text}\n{other}"
+                recent.append((text, lang))
+                if len(recent) > 500:
+                    recent.pop(0)
             native = str(i)
             post = {
                 "type": "post", "at": at.isoformat(), "source": "x", "native_id": native,
@@ -169,8 +187,8 @@ class GoldScorer:
     def _label(self, text: str) -> str:
         for _, queries in BRANDS:
             for q in queries:
-                if text.startswith(q + " "):
-                    return self._labels.get(text[len(q) + 1:], "neutral")
+                if text.startswith(q + " "):  # the brand query, then the first of the post's texts
+                    return self._labels.get(text[len(q) + 1:].split("\n", 1)[0], "neutral")
         return "neutral"
 
 

@@ -83,6 +83,29 @@ def test_snapshots_are_append_only_and_deduplicated(backend):
     assert backend.get_mention("x:1").engagement.likes == 9  # the mention carries its latest engagement
 
 
+def test_a_post_twice_in_one_batch_is_one_mention_updated_by_its_second_copy(backend):
+    result = backend.ingest([mention("1", likes=1), mention("2"), mention("1", likes=7)], [])
+    assert (result.new_mentions, result.updated_mentions) == (2, 1)
+    assert backend.count_mentions() == 2
+    assert backend.get_mention("x:1").engagement.likes == 7
+
+
+def test_an_edit_in_the_same_batch_as_its_post_is_the_text_stored(backend):
+    edited = mention("1").model_copy(update={"text": "post 1, edited"})
+    backend.ingest([mention("1"), edited], [])
+    assert backend.get_mention("x:1").text == "post 1, edited"
+    assert [m.id for m in backend.unscored_mentions(limit=10)] == ["x:1"]
+
+
+def test_a_batch_of_snapshots_counts_only_new_readings_and_keeps_the_latest_engagement(backend):
+    backend.ingest([mention("1"), mention("2")], [snapshot("x:1", 30, 5)])
+    result = backend.ingest([], [snapshot("x:1", 30, 5), snapshot("x:1", 10, 1), snapshot("x:2", 20, 8),
+                                 snapshot("x:2", 5, 2), snapshot("x:1", 20, 3)])
+    assert result.new_snapshots == 4  # the reading at 30 min was already stored
+    assert backend.get_mention("x:1").engagement.likes == 5  # older readings arriving late change nothing
+    assert backend.get_mention("x:2").engagement.likes == 8  # the latest of the batch, whatever its place in it
+
+
 def test_a_batch_and_its_cursor_are_stored_together(backend):
     backend.ingest([mention("1")], [], cursor_key="source:x", cursor="42")
     assert backend.get_cursor("source:x") == "42"

@@ -284,10 +284,12 @@ class ReplaySource:
                         if released is not None and event.at > released:
                             lineno -= 1
                             break  # recorded in the future of the replay clock: nothing more is ready now
-                        self._apply(event.model_copy(update={"at": event.at + shift}), brands, batch)
+                        self._apply(event.model_copy(update={"at": event.at + shift}) if shift else event, brands,
+                                    batch)
                 consumed += 1
                 offset = end
-                batch.cursor = ReplayCursor(offset, lineno, shift_seconds).dump()
+        if consumed:  # where the next fetch starts: after the last line read (a stop leaves the rest)
+            batch.cursor = ReplayCursor(offset, lineno, shift_seconds).dump()
         return batch
     @staticmethod
     def _apply(event: PostEvent | SnapshotEvent, brands: Sequence[BrandConfig], batch: Batch) -> None:

@@ -104,12 +104,25 @@ class SQLiteStore(Noise, Records, Removals):
     @staticmethod
     def _write(db: sqlite3.Connection, mentions: Sequence[Mention], snapshots: Sequence[EngagementSnapshot],
                at: datetime) -> tuple[int, int, int]:
+        """One batch in a handful of statements: one read of the rows the batch already has, the new
+        rows in one insert, the snapshots in one insert and one update per post (not per row)."""
         new = updated = new_snaps = 0
+        stored: dict[str, tuple[str, object]] = {}  # id -> (text, removed) of the rows the batch meets
+        ids = list(dict.fromkeys(m.id for m in mentions))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            stored.update((r[0], (r[1], r[2])) for r in db.execute(
+                f"SELECT id, text, removed FROM mentions WHERE id IN ({marks})", chunk))
+        inserts: list[tuple[object, ...]] = []
         for m in mentions:
-            exists = db.execute("SELECT text, removed FROM mentions WHERE id = ?", (m.id,)).fetchone()
+            exists = stored.get(m.id)
             if exists and exists[1] is not None:
                 continue  # a tombstone: the post is gone, and a late copy of it must not bring it back
             if exists:
+                if inserts:  # the same post twice in one batch: its first row must be there to update
+                    db.executemany(f"INSERT INTO mentions {MENTION_COLUMNS}", inserts)
+                    inserts = []
                 # A re-fetch refreshes what changes over time; sentiment already computed stays,
                 # unless the text itself changed (an edit): then it is scored and indexed afresh.
                 if exists[0] != m.text:
@@ -118,6 +131,7 @@ class SQLiteStore(Noise, Records, Removals):
                         "UPDATE mentions SET text = ?, title = ?, lang = COALESCE(?, lang), search_key = NULL,"
                         " sentiment_label = NULL, sentiment_score = NULL, sentiment_model = NULL, topic = NULL,"
                         " team = NULL WHERE id = ?", (m.text, m.title, m.lang, m.id))
+                    stored[m.id] = (m.text, None)
                 db.execute(
                     "UPDATE mentions SET engagement = CASE WHEN ? THEN ? ELSE engagement END,"
                     " engagement_known = max(engagement_known, ?), author_followers = ?, url = ?,"
@@ -129,19 +143,24 @@ class SQLiteStore(Noise, Records, Removals):
                 )
                 updated += 1
             else:
-                db.execute(f"INSERT INTO mentions {MENTION_COLUMNS}", mention_values(m, at))
+                inserts.append(mention_values(m, at))
+                stored[m.id] = (m.text, None)
                 new += 1
-        for s in snapshots:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO snapshots VALUES (?,?,?)",
-                (s.mention_id, ts(s.observed_at), s.engagement.model_dump_json()),
-            )
-            new_snaps += cur.rowcount
-            # The mention row carries the latest known engagement.
-            db.execute(
+        if inserts:
+            db.executemany(f"INSERT INTO mentions {MENTION_COLUMNS}", inserts)
+        if snapshots:
+            rows = [(s.mention_id, ts(s.observed_at), s.engagement.model_dump_json()) for s in snapshots]
+            new_snaps = db.executemany("INSERT OR IGNORE INTO snapshots VALUES (?,?,?)", rows).rowcount
+            # The mention row carries the latest known engagement: the batch's latest reading of each
+            # post (the last one given, on a tie), unless a later one was stored before.
+            latest: dict[str, tuple[str, str, str]] = {}
+            for row in rows:
+                if row[0] not in latest or row[1] >= latest[row[0]][1]:
+                    latest[row[0]] = row
+            db.executemany(
                 "UPDATE mentions SET engagement = ? WHERE id = ? AND NOT EXISTS ("
                 " SELECT 1 FROM snapshots WHERE mention_id = ? AND observed_at > ?)",
-                (s.engagement.model_dump_json(), s.mention_id, s.mention_id, ts(s.observed_at)),
+                [(engagement, mid, mid, at_) for mid, at_, engagement in latest.values()],
             )
         return new, updated, new_snaps
 
