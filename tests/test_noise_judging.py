@@ -95,3 +95,34 @@ def test_a_key_is_its_band_and_hash_as_a_number():
     (fp,) = fingerprints([(BASES[0], "Brisa")], cfg)
     assert key_id("07deadbeef") == (7 << 32) | 0xDEADBEEF
     assert np.array_equal(fp.band_ids, [key_id(k) for k in fp.bands])
+
+
+def test_the_cycle_collector_is_left_as_it_was_even_when_the_store_fails(tmp_path):
+    import gc
+
+    import pytest
+
+    from monitor.config import Config
+    from monitor.noise.marking import mark_noise
+    from monitor.store import SQLiteStore
+
+    config = Config(brands=[{"name": "Brisa", "queries": ["brisa"]}])
+    store = SQLiteStore(tmp_path / "noise.db")
+    store.ingest(stream(random.Random(1), 5, 0), [])
+    assert gc.isenabled()
+    assert mark_noise(config, store).judged == 5 and gc.isenabled()
+    gc.disable()
+    try:
+        store.ingest(stream(random.Random(2), 5, 100), [])
+        assert mark_noise(config, store).judged == 5 and not gc.isenabled()
+    finally:
+        gc.enable()
+
+    class Failing:
+        def unjudged_posts(self, limit: int):
+            raise RuntimeError("disk gone")
+
+    with pytest.raises(RuntimeError, match="disk gone"):
+        mark_noise(config, Failing())  # type: ignore[arg-type]
+    assert gc.isenabled()
+    store.close()
