@@ -17,7 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from monitor.models import EngagementSnapshot, Mention, Sentiment
-from monitor.store.base import IngestResult, InvalidQuery, MentionPage, MentionQuery, MentionSort, Quarantined, model_head
+from monitor.store.base import (
+    IngestResult, InvalidQuery, MentionPage, MentionQuery, MentionSort, Quarantined, TrendPoint, model_head,
+)
 from monitor.store.elasticsearch import docs
 from monitor.store.elasticsearch import queries as q
 from monitor.store.elasticsearch.indices import CONFLICT_ATTEMPTS, IDS_PER_LOOKUP, ConcurrentWriteError, IndexClient
@@ -236,18 +238,35 @@ class Mentions(IndexClient):
         )
         self._wrote(self.names.index("cursors"))
 
+    def _trend_points(self, query: dict[str, Any], bucket_minutes: int) -> list[TrendPoint]:
+        """Mentions matching `query` counted per bucket, brand, source and label, every page of
+        the composite aggregation read (the mention trend and the copies' trend share it)."""
+        points: list[TrendPoint] = []
+        aggs = q.trend_aggregation(bucket_minutes=bucket_minutes)
+        after: dict[str, Any] | None = None
+        while True:
+            if after is not None:
+                aggs["trend"]["composite"]["after"] = after
+            body = self._search(self.names.pattern("mentions"), query, size=0, aggs=aggs)
+            page, after = q.parse_trend(body)
+            points += page
+            if after is None or len(page) < aggs["trend"]["composite"]["size"]:
+                return sorted(points, key=lambda p: (p.bucket, p.brand, p.source, p.label))
+
     def get_mention(self, mention_id: str) -> Mention | None:
         return self.get_mentions([mention_id]).get(mention_id)
 
     def get_mentions(self, mention_ids: Iterable[str]) -> dict[str, Mention]:
+        return {mid: docs.mention_from_doc(source) for mid, source in self._mention_docs(mention_ids)}
+
+    def _mention_docs(self, mention_ids: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(id, document) of each of these mentions that is stored, in searches of IDS_PER_LOOKUP ids."""
         ids = list(dict.fromkeys(mention_ids))
-        found: dict[str, Mention] = {}
         for start in range(0, len(ids), IDS_PER_LOOKUP):
             chunk = ids[start : start + IDS_PER_LOOKUP]
             body = self._search(self.names.pattern("mentions"), q.ids(chunk), size=len(chunk))
             for hit in body["hits"]["hits"]:
-                found[hit["_id"]] = docs.mention_from_doc(hit["_source"])
-        return found
+                yield hit["_id"], hit["_source"]
 
     def count_mentions(self) -> int:
         return self._count("mentions")

@@ -21,7 +21,6 @@ from monitor.store.elasticsearch import queries as q
 from monitor.store.elasticsearch.mentions import Mentions
 
 TERMS_PER_QUERY = 10_000  # well under index.max_terms_count (65,536)
-IDS_PER_QUERY = 1_000
 
 
 def noise_doc(mark: NoiseMark, judged_at: datetime) -> dict[str, Any]:
@@ -78,16 +77,8 @@ class Noise(Mentions):
         self._update_mentions([(m.mention_id, noise_doc(m, now)) for m in marks], "noise marks")
 
     def noise_of(self, mention_ids: Iterable[str]) -> dict[str, NoiseMark]:
-        ids = list(dict.fromkeys(mention_ids))
-        found: dict[str, NoiseMark] = {}
-        for start in range(0, len(ids), IDS_PER_QUERY):
-            chunk = ids[start:start + IDS_PER_QUERY]
-            body = self._search(self.names.pattern("mentions"), q.ids(chunk), size=len(chunk))
-            for hit in body["hits"]["hits"]:
-                mark = mark_from_doc(hit["_source"])
-                if mark is not None:
-                    found[mark.mention_id] = mark
-        return found
+        marks = (mark_from_doc(source) for _, source in self._mention_docs(mention_ids))
+        return {mark.mention_id: mark for mark in marks if mark is not None}
 
     def clusters(self, root_ids: Iterable[str]) -> dict[str, ClusterStats]:
         ids = list(dict.fromkeys(root_ids))
@@ -120,16 +111,5 @@ class Noise(Mentions):
     def duplicate_trend(self, since: datetime | None = None, brand: str | None = None,
                         bucket_minutes: int = 60) -> list[TrendPoint]:
         check_bucket(bucket_minutes)
-        points: list[TrendPoint] = []
-        aggs = q.trend_aggregation(bucket_minutes=bucket_minutes)
-        base = q.trend_query(since, brand)
-        query = {"bool": {"filter": [base, {"exists": {"field": "noise.duplicate_of"}}]}}
-        after: dict[str, Any] | None = None
-        while True:
-            if after is not None:
-                aggs["trend"]["composite"]["after"] = after
-            body = self._search(self.names.pattern("mentions"), query, size=0, aggs=aggs)
-            page, after = q.parse_trend(body)
-            points += page
-            if after is None or len(page) < aggs["trend"]["composite"]["size"]:
-                return sorted(points, key=lambda p: (p.bucket, p.brand, p.source, p.label))
+        copies = {"exists": {"field": "noise.duplicate_of"}}
+        return self._trend_points({"bool": {"filter": [q.trend_query(since, brand), copies]}}, bucket_minutes)

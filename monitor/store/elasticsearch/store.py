@@ -122,18 +122,7 @@ class ElasticsearchStore(Noise, Alerts, Records, Removals):
     def trend(self, since: datetime | None = None, brand: str | None = None,
               bucket_minutes: int = 60) -> list[TrendPoint]:
         check_bucket(bucket_minutes)
-        points: list[TrendPoint] = []
-        aggs = q.trend_aggregation(bucket_minutes=bucket_minutes)
-        query = q.trend_query(since, brand)
-        after: dict[str, Any] | None = None
-        while True:
-            if after is not None:
-                aggs["trend"]["composite"]["after"] = after
-            body = self._search(self.names.pattern("mentions"), query, size=0, aggs=aggs)
-            page, after = q.parse_trend(body)
-            points += page
-            if after is None or len(page) < aggs["trend"]["composite"]["size"]:
-                return sorted(points, key=lambda p: (p.bucket, p.brand, p.source, p.label))
+        return self._trend_points(q.trend_query(since, brand), bucket_minutes)
 
     # -- lifecycle ----------------------------------------------------------------
 
