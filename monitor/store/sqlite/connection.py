@@ -16,6 +16,16 @@ from pathlib import Path
 from monitor.store.sqlite.schema import create_or_migrate
 
 
+IDS_PER_QUERY = 500  # under SQLite's limit of bound parameters per statement, with room to spare
+
+
+def in_chunks(values: Sequence[str]) -> Iterator[tuple[Sequence[str], str]]:
+    """`values` a statement's worth at a time, each with its `?,?,…` list for an `IN (…)`."""
+    for start in range(0, len(values), IDS_PER_QUERY):
+        chunk = values[start:start + IDS_PER_QUERY]
+        yield chunk, ",".join("?" * len(chunk))
+
+
 def casefold(value: str | None) -> str | None:
     """Python's caseless form, for SQL: SQLite's own lower() and NOCASE fold ASCII only."""
     return value.casefold() if isinstance(value, str) else value

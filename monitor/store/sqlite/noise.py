@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from monitor.models import Mention
 from monitor.noise.marks import ClusterStats, NoiseMark, NoisePost
 from monitor.store.base import TrendPoint, check_bucket
-from monitor.store.sqlite.connection import Connection
+from monitor.store.sqlite.connection import Connection, in_chunks
 from monitor.store.sqlite.rows import mention_from_row, parse_ts, ts
 
 BAND_ROWS_PER_INSERT = 64
@@ -77,9 +77,7 @@ class Noise(Connection):
         keys = sorted(set(bands))
         ids: dict[str, list[str]] = {}
         after = ts(since)
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_chunks(keys):
             for band, mid in self._query(f"SELECT band, mention_id FROM noise_bands WHERE band IN ({marks})"
                                          " AND created_at >= ?", [*chunk, after]):
                 ids.setdefault(mid, []).append(band)
@@ -89,9 +87,8 @@ class Noise(Connection):
     def _noise_rows(self, mention_ids: Iterable[str]) -> list[sqlite3.Row]:
         ids = list(dict.fromkeys(mention_ids))
         rows: list[sqlite3.Row] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            rows += self._query(f"SELECT * FROM noise WHERE mention_id IN ({','.join('?' * len(chunk))})", chunk)
+        for chunk, marks in in_chunks(ids):
+            rows += self._query(f"SELECT * FROM noise WHERE mention_id IN ({marks})", chunk)
         return rows
 
     def set_noise(self, marks: Sequence[NoiseMark]) -> None:
@@ -121,9 +118,7 @@ class Noise(Connection):
     def clusters(self, root_ids: Iterable[str]) -> dict[str, ClusterStats]:
         ids = list(dict.fromkeys(root_ids))
         found: dict[str, ClusterStats] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_chunks(ids):
             rows = self._query(
                 "SELECT n.duplicate_of AS root, COUNT(*) AS copies, MAX(n.created_at) AS last,"
                 " SUM(COALESCE(m.engagement_total, 0)) AS engagement,"

@@ -20,6 +20,7 @@ from monitor.store.base import (
     AlertChange, AlertHandling, ApplyEvent, CasePage, CaseQuery, IngestResult, MentionPage, MentionQuery, Quarantined, TrendPoint,
     check_bucket, model_head, quarantine_digest,
 )
+from monitor.store.sqlite.connection import in_chunks
 from monitor.store.sqlite.cases import case_rows
 from monitor.store.sqlite.noise import Noise
 from monitor.store.sqlite.records import Records
@@ -109,9 +110,7 @@ class SQLiteStore(Noise, Records, Removals):
         new = updated = new_snaps = 0
         stored: dict[str, tuple[str, object]] = {}  # id -> (text, removed) of the rows the batch meets
         ids = list(dict.fromkeys(m.id for m in mentions))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_chunks(ids):
             stored.update((r[0], (r[1], r[2])) for r in db.execute(
                 f"SELECT id, text, removed FROM mentions WHERE id IN ({marks})", chunk))
         inserts: list[tuple[object, ...]] = []
@@ -205,9 +204,7 @@ class SQLiteStore(Noise, Records, Removals):
     def get_mentions(self, mention_ids: Iterable[str]) -> dict[str, Mention]:
         ids = list(dict.fromkeys(mention_ids))
         found: dict[str, Mention] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_chunks(ids):
             for row in self._query(f"SELECT * FROM mentions WHERE id IN ({marks})", chunk):
                 found[row["id"]] = mention_from_row(row)
         return found
@@ -283,9 +280,7 @@ class SQLiteStore(Noise, Records, Removals):
     def snapshots_of(self, mention_ids: Iterable[str]) -> dict[str, list[EngagementSnapshot]]:
         ids = list(dict.fromkeys(mention_ids))
         found: dict[str, list[EngagementSnapshot]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_chunks(ids):
             for row in self._query(f"SELECT * FROM snapshots WHERE mention_id IN ({marks})"
                                    " ORDER BY mention_id, observed_at", chunk):
                 found.setdefault(row["mention_id"], []).append(snapshot_from_row(row))
@@ -318,9 +313,7 @@ class SQLiteStore(Noise, Records, Removals):
     def alerts_for(self, mention_ids: Iterable[str]) -> list[Alert]:
         ids = list(dict.fromkeys(mention_ids))
         found: list[Alert] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_chunks(ids):
             rows = self._query(f"SELECT * FROM alerts WHERE mention_id IN ({marks})", chunk)
             found += [alert_from_row(r) for r in rows]
         return found
@@ -370,9 +363,7 @@ class SQLiteStore(Noise, Records, Removals):
     def alert_events(self, alert_ids: Iterable[str]) -> list[AlertEvent]:
         ids = list(dict.fromkeys(alert_ids))
         rows: list[sqlite3.Row] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_chunks(ids):
             rows += self._query(f"SELECT * FROM alert_events WHERE alert_id IN ({marks})", chunk)
         rows.sort(key=lambda r: (r["at"], r["seq"]))
         return [event_from_row(r) for r in rows]
