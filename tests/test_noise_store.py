@@ -11,26 +11,9 @@ import pytest
 
 from monitor.models import Engagement, Mention
 from monitor.noise.marks import NoiseMark, NoisePost
-from monitor.store import SQLiteStore
-from tests.fake_elasticsearch import FakeElasticsearch
+from tests.test_noise import store  # noqa: F401  (the fixture: SQLite, and Elasticsearch through the fake)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "elasticsearch"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        s = SQLiteStore(tmp_path / "noise.db")
-        yield s
-        s.close()
-        return
-    from monitor.store.elasticsearch import ElasticsearchStore
-    from monitor.store.elasticsearch.client import client_from_url
-
-    with FakeElasticsearch() as fake:
-        s = ElasticsearchStore(client_from_url(fake.url), "noise", retention_days=None)
-        yield s
-        s.close()
 
 
 def mention(i: int) -> Mention:
