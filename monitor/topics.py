@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -50,6 +51,8 @@ class TopicClassifier(Protocol):
 
 def normalize(text: str) -> str:
     """Casefolded, accents removed: what keywords and posts are compared as."""
+    if text.isascii():  # most posts: nothing to decompose, and casefold is lower
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return unicodedata.normalize("NFC", stripped.casefold())
@@ -119,6 +122,7 @@ class KeywordClassifier:
         lang = primary_language(lang)
         codes = [lang, ANY_LANGUAGE] if lang in self.languages else [*self.languages, ANY_LANGUAGE]
         words = set(_WORD.findall(normalized))
+        ordered_words: list[str] | None = None  # sorted, for prefixes: one bisection each, not a scan
         candidates: dict[int, list[_Keyword]] = {}
         for code in codes:
             first = self._first.get(code, {})
@@ -126,7 +130,10 @@ class KeywordClassifier:
                 for index, k in first[word]:
                     candidates.setdefault(index, []).append(k)
             for prefix, index, k in self._prefixes.get(code, ()):
-                if any(word.startswith(prefix) for word in words):
+                if ordered_words is None:
+                    ordered_words = sorted(words)
+                at = bisect_left(ordered_words, prefix)  # the first word >= prefix starts with it, if any does
+                if at < len(ordered_words) and ordered_words[at].startswith(prefix):
                     candidates.setdefault(index, []).append(k)
             for index, k in self._always.get(code, ()):
                 candidates.setdefault(index, []).append(k)

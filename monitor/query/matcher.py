@@ -103,6 +103,7 @@ class Matcher:
         self._cover = cover(node)
         self.matches: Callable[[Post], bool] = self._compile(node, name)
         self._leaves: dict[int, Callable[..., bool]] = {}
+        self._terms: list[tuple[Words, Callable[..., bool]]] | None = None
 
     # -- code generation
 
@@ -203,17 +204,30 @@ class Matcher:
 
     # -- matching
 
-    def _leaf(self, node: Node) -> Callable[[PostWords, Post], bool]:
+    def _leaf_function(self, node: Node) -> Callable[..., bool]:
         fn = self._leaves.get(id(node))
         if fn is None:
             fn = self._leaves[id(node)] = self._function(self._expr(node), "leaf")
-        check = fn
+        return fn
+
+    def _leaf(self, node: Node) -> Callable[[PostWords, Post], bool]:
+        check = self._leaf_function(node)
         return lambda w, p: check(w.bare, w.tags, w.handles, w.sequence, p)
 
     def found(self, post: Post) -> list[Words]:
-        """The query's terms (outside any NOT) that the post contains, in the query's order."""
-        words = PostWords.of(post.text)
-        return [t for t in terms(self.node) if self._leaf(t)(words, post)]
+        """The query's terms (outside any NOT) that the post contains, in the query's order.
+
+        Runs on every post that matched (to say what it matched on), so it reuses the words
+        `matches` already cut and the compiled checks of each term, built once.
+        """
+        if self._terms is None:
+            self._terms = [(t, self._leaf_function(t)) for t in terms(self.node)]
+        cut = post.cut
+        if cut is None:
+            words = PostWords.of(post.text)
+            cut = words.sequence, words.bare, words.tags, words.handles
+        s, b, tg, hd = cut
+        return [t for t, check in self._terms if check(b, tg, hd, s, post)]
 
     def explain(self, post: Post) -> Explanation:
         """The slow, wordy twin of `matches`, for `earshot query test`: same verdict, with reasons."""
