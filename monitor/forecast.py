@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -193,26 +194,50 @@ def _interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     return np.where(x >= xp[:, -1:], fp[:, -1:], out)
 
 
-def forecast_many(curves: list[tuple[np.ndarray, np.ndarray]], model: GrowthModel | None = None) -> list[Forecast]:
+@dataclass(frozen=True)
+class Forecasts:
+    """The forecasts of many posts as flat arrays: every post's snapshots one after the other, in
+    the order the posts were given (post i's rows are `offsets[i]:offsets[i + 1]`).
+
+    Detection over a big brand's week forecasts some hundred thousand posts; one `Forecast` per
+    post (seven small arrays and a dict each) was most of the memory detection held.
+    """
+
+    offsets: np.ndarray
+    engagement: np.ndarray
+    low: np.ndarray
+    median: np.ndarray
+    high: np.ndarray
+    log_now: np.ndarray
+    log_growth: dict[float, np.ndarray]
+
+    def post(self, i: int) -> Forecast:
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        return Forecast(self.engagement[a:b], self.low[a:b], self.median[a:b], self.high[a:b], self.log_now[a:b],
+                        {q: g[a:b] for q, g in self.log_growth.items()})
+
+
+def forecast_flat(curves: Sequence[tuple[np.ndarray, np.ndarray]], model: GrowthModel | None = None) -> Forecasts:
     """`forecast` for many posts at once, as numpy arrays over all posts with the same number of snapshots.
 
     Detecting over a day of a big brand forecasts a hundred thousand posts; one at a time, the
     per-call overhead of a dozen small numpy operations was most of detection's time.
     """
     model = model or default_model()
-    out: list[Forecast | None] = [None] * len(curves)
+    lengths = np.fromiter((len(t) for t, _ in curves), dtype=np.int64, count=len(curves))
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    rows = int(offsets[-1])
+    out_e, out_low, out_mid, out_high, out_now = (np.zeros(rows) for _ in range(5))
+    out_growth = {q: np.zeros(rows) for q in QUANTILES}
     by_length: dict[int, list[int]] = {}
-    for i, (t, _) in enumerate(curves):
-        by_length.setdefault(len(t), []).append(i)
+    for i, n in enumerate(lengths.tolist()):
+        if n:
+            by_length.setdefault(n, []).append(i)
     top = float(model.provenance.get("max_log_growth", np.inf))
     knots = np.log(np.asarray(model.knots_minutes))
     eye = np.eye(len(knots))
     coefficients = np.stack([model.coefficients[q].reshape(-1) for q in QUANTILES], axis=1)
     for length, members in by_length.items():
-        if length == 0:
-            for i in members:
-                out[i] = forecast(curves[i][0], curves[i][1], model)
-            continue
         t = np.array([np.asarray(curves[i][0], dtype=float) for i in members])
         e = np.maximum.accumulate(np.maximum(np.array([np.asarray(curves[i][1], dtype=float) for i in members]),
                                              0.0), axis=1)
@@ -233,7 +258,16 @@ def forecast_many(curves: list[tuple[np.ndarray, np.ndarray]], model: GrowthMode
         ordered = np.maximum.accumulate(np.clip(raw, 0.0, top), axis=0)
         log_now = np.log1p(e)
         final = np.expm1(log_now[None] + ordered)
-        for row, i in enumerate(members):
-            growth = {q: ordered[n, row] for n, q in enumerate(QUANTILES)}
-            out[i] = Forecast(e[row], final[0, row], final[1, row], final[2, row], log_now[row], growth)
-    return out  # type: ignore[return-value]
+        # Where each member's rows go in the flat arrays.
+        at = (offsets[np.asarray(members)][:, None] + np.arange(length)[None, :]).ravel()
+        out_e[at], out_now[at] = e.ravel(), log_now.ravel()
+        out_low[at], out_mid[at], out_high[at] = final[0].ravel(), final[1].ravel(), final[2].ravel()
+        for n, q in enumerate(QUANTILES):
+            out_growth[q][at] = ordered[n].ravel()
+    return Forecasts(offsets, out_e, out_low, out_mid, out_high, out_now, out_growth)
+
+
+def forecast_many(curves: Sequence[tuple[np.ndarray, np.ndarray]], model: GrowthModel | None = None) -> list[Forecast]:
+    """`forecast_flat`, one `Forecast` per post."""
+    flat = forecast_flat(curves, model)
+    return [flat.post(i) for i in range(len(curves))]

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from monitor.config import SpreadSettings
-from monitor.forecast import Forecast, GrowthModel, default_model, forecast_many, probability_at_least
+from monitor.forecast import Forecast, Forecasts, GrowthModel, default_model, forecast_flat, probability_at_least
 from monitor.models import Alert, EngagementSnapshot, Mention, Severity
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from monitor.store import Store
 
 MIN_TAIL_POSTS = 5  # posts above the level needed to read it off the brand's own distribution
+FOLD_POSTS_PER_READ = 5000  # posts of copy clusters read at once by SpreadDetector._fold_copies
 COLD_TAIL_INDEX = 1.0  # Zipf: the heaviest tail commonly seen in popularity, so the cold level errs high
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -172,15 +173,23 @@ def detect_brand(curves: Sequence[Curve], cfg: SpreadSettings, since: float | No
     n = len(curves)
     if n == 0:
         return []
-    fc = list(forecasts) if forecasts is not None else forecast_many([(c.minutes, c.engagement) for c in curves], model)
-    lengths = np.array([len(c.minutes) for c in curves])
+    if forecasts is not None:  # one per curve (benchmarks): laid out flat like forecast_flat's
+        fc = Forecasts(np.concatenate([[0], np.cumsum([len(f.median) for f in forecasts])]).astype(np.int64),
+                       *(np.concatenate([getattr(f, name) for f in forecasts]) for name in
+                         ("engagement", "low", "median", "high", "log_now")),
+                       {q: np.concatenate([f.log_growth[q] for f in forecasts]) for q in (0.1, 0.5, 0.9)})
+    else:
+        fc = forecast_flat([(c.minutes, c.engagement) for c in curves], model)
+    lengths = np.diff(fc.offsets)
     post = np.repeat(np.arange(n), lengths)
     times = np.concatenate([c.created + c.minutes for c in curves])
     age = np.concatenate([c.minutes for c in curves])
-    median = np.concatenate([f.median for f in fc])
+    median = fc.median
     window = float(cfg.window_minutes)
+    bounds = fc.offsets.tolist()
     gained, span = (np.concatenate(parts) for parts in zip(
-        *(gained_over(c.minutes, f.engagement, window) for c, f in zip(curves, fc, strict=True)), strict=True))
+        *(gained_over(c.minutes, fc.engagement[bounds[k]:bounds[k + 1]], window) for k, c in enumerate(curves)),
+        strict=True))
     velocity = np.where(span > 0, gained / np.maximum(span, 1e-9), 0.0)
     created = np.array([c.created for c in curves])
     negative = np.array([c.negative for c in curves])
@@ -196,14 +205,14 @@ def detect_brand(curves: Sequence[Curve], cfg: SpreadSettings, since: float | No
 
     rows = np.flatnonzero(candidate)
     rows = rows[np.lexsort((post[rows], times[rows]))]
-    log_now = np.concatenate([f.log_now for f in fc])[rows]
-    growth = {q: np.concatenate([f.log_growth[q] for f in fc])[rows] for q in (0.1, 0.5, 0.9)}
+    log_now = fc.log_now[rows]
+    growth = {q: fc.log_growth[q][rows] for q in (0.1, 0.5, 0.9)}
     reach = np.array([levels[h].reach if levels[h].reach is not None else np.nan
                       for h in np.floor(times[rows] / 60)])
     probabilities = {sev: probability_at_least(log_now, growth, reach * factor) for sev, factor in _severities(cfg)}
-    low = np.concatenate([f.low for f in fc])[rows]
-    high = np.concatenate([f.high for f in fc])[rows]
-    engagement = np.concatenate([f.engagement for f in fc])[rows]
+    low = fc.low[rows]
+    high = fc.high[rows]
+    engagement = fc.engagement[rows]
 
     triggers: list[Trigger] = []
     for j, i in enumerate(rows):
@@ -362,20 +371,41 @@ class SpreadDetector:
         """Take the copies among `points` out, and give each first post the merged series of its
         cluster (its own and its copies' engagement, each copy as `copy_as_reposts` reposts), loading
         a first post older than the window. Returns first post id -> its copies, oldest first."""
-        from monitor.noise.clusters import merge_copies
-
         marks: dict[str, NoiseMark] = {}
         ids = list(points)
         for first in range(0, len(ids), 2000):
             marks.update((mid, m) for mid, m in store.noise_of(ids[first : first + 2000]).items() if m.duplicate_of)
         if not marks:
             return {}
-        members = set(marks) | {m.duplicate_of for m in marks.values() if m.duplicate_of}
+        for mid in marks:
+            points.pop(mid, None)
+        clusters: dict[str, dict[str, NoiseMark]] = defaultdict(dict)
+        for mid, mark in marks.items():
+            clusters[mark.duplicate_of or ""][mid] = mark
+        # A few thousand posts' rows and snapshots at a time, whole clusters each (a cluster's merge
+        # needs all of it): read all at once, the copies of a big brand's week were most of the
+        # memory a run held.
+        copies: dict[str, list[NoiseMark]] = {}
+        part: dict[str, NoiseMark] = {}
+        roots: list[str] = []
+        for root, members in clusters.items():
+            roots.append(root)
+            part.update(members)
+            if len(part) + len(roots) >= FOLD_POSTS_PER_READ:
+                copies.update(self._fold_part(store, points, now, roots, part))
+                part, roots = {}, []
+        if roots:
+            copies.update(self._fold_part(store, points, now, roots, part))
+        return copies
+
+    def _fold_part(self, store: Store, points: dict[str, dict[float, float]], now: datetime, roots: list[str],
+                   marks: dict[str, NoiseMark]) -> dict[str, list[NoiseMark]]:
+        from monitor.noise.clusters import merge_copies
+
+        members = set(marks) | set(roots)
         mentions = store.get_mentions(members)
         snapshots = [s for snaps in store.snapshots_of(members).values() for s in snaps if s.observed_at <= now]
         merged = merge_copies(mentions, snapshots, marks, self.copy_as_reposts)
-        for mid in marks:
-            points.pop(mid, None)
         for root in merged.copies:
             if root in mentions:
                 points[root] = {}
