@@ -206,7 +206,7 @@ class ReplaySource:
         self,
         path: Path,
         speed: float = 0,
-        batch_size: int = 500,
+        batch_size: int = 5000,
         clock: Callable[[], float] = time.monotonic,
         shift_to_now: bool = False,
         now: Callable[[], datetime] = utcnow,
