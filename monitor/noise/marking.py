@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from monitor.config import Config
     from monitor.store.base import Store
 
-CHUNK = 2000  # mentions judged per store round trip
+CHUNK = 10_000  # mentions judged per store round trip
 
 
 class NoiseJudge:
