@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from monitor.detection import DetectorContext
     from monitor.noise.marks import NoiseMark
     from monitor.store import Store
+    from monitor.store.base import PostFacts
 
 MIN_TAIL_POSTS = 5  # posts above the level needed to read it off the brand's own distribution
 FOLD_POSTS_PER_READ = 5000  # posts of copy clusters read at once by SpreadDetector._fold_copies
@@ -57,7 +58,7 @@ def from_minutes(minutes: float) -> datetime:
     return _EPOCH + timedelta(microseconds=round(float(minutes) * 60e6))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Curve:
     """One post's engagement over time: weighted engagement at minutes since posting (ascending, > 0)."""
 
@@ -68,13 +69,12 @@ class Curve:
     negative: bool  # only negative posts alert; every post shapes the brand's baseline
 
 
-def _curve(mention: Mention, points: Mapping[float, float]) -> Curve:
+def _curve(mention_id: str, post: PostFacts, points: Mapping[float, float]) -> Curve:
     """`curve_of` from (observed minutes since the epoch -> engagement total), as `detect` reads them."""
-    created = to_minutes(mention.created_at)
+    created = to_minutes(post.created_at)
     by_time = {t - created: e for t, e in points.items()}
     minutes = np.array(sorted(t for t in by_time if t > 0), dtype=float)
-    return Curve(mention.id, created, minutes, np.array([by_time[t] for t in minutes], dtype=float),
-                 mention.is_negative)
+    return Curve(mention_id, created, minutes, np.array([by_time[t] for t in minutes], dtype=float), post.negative)
 
 
 def _slices(start: datetime, end: datetime, width: timedelta, most: int = 60) -> list[tuple[datetime, datetime]]:
@@ -333,18 +333,18 @@ class SpreadDetector:
         # a whole window held as objects were most of a large run's memory.
         points: dict[str, dict[float, float]] = defaultdict(dict)
         for lo, hi in _slices(start, now, timedelta(days=1)):
-            for snap in store.snapshots_since(lo, until=hi, brand=brand):
-                points[snap.mention_id][to_minutes(snap.observed_at)] = snap.engagement.total
+            for mention_id, observed, total in store.engagement_points(lo, until=hi, brand=brand):
+                points[mention_id][to_minutes(observed)] = total
         # Copies of an earlier post raise no alert of their own: their engagement counts towards
         # the first post's (monitor/noise/clusters.py), whose alert says how often it was posted.
         copies = self._fold_copies(store, points, now)
         by_brand: dict[str, list[Curve]] = defaultdict(list)
         ids = list(points)
         for first in range(0, len(ids), 2000):
-            for mention_id, mention in store.get_mentions(ids[first : first + 2000]).items():
-                if self.brands and mention.brand not in self.brands:
+            for mention_id, post in store.post_facts(ids[first : first + 2000]).items():
+                if self.brands and post.brand not in self.brands:
                     continue
-                by_brand[mention.brand].append(_curve(mention, points[mention_id]))
+                by_brand[post.brand].append(_curve(mention_id, post, points[mention_id]))
             for mention_id in ids[first : first + 2000]:
                 points.pop(mention_id, None)
         already: dict[str, Severity] = {}
@@ -403,7 +403,7 @@ class SpreadDetector:
         from monitor.noise.clusters import merge_copies
 
         members = set(marks) | set(roots)
-        mentions = store.get_mentions(members)
+        mentions = store.post_facts(members)  # which exist: a copy or first post may have been erased
         snapshots = [s for snaps in store.snapshots_of(members).values() for s in snaps if s.observed_at <= now]
         merged = merge_copies(mentions, snapshots, marks, self.copy_as_reposts)
         for root in merged.copies:

@@ -83,6 +83,30 @@ def test_snapshots_are_append_only_and_deduplicated(backend):
     assert backend.get_mention("x:1").engagement.likes == 9  # the mention carries its latest engagement
 
 
+def test_spread_detection_reads_what_the_snapshots_and_mentions_say(backend):
+    """The light reads spread detection uses agree with the whole objects: engagement totals (reposts
+    and quotes double, a negative score as 0), brand filter, time bounds, and each post's sign."""
+    other = mention("2", 5).model_copy(update={"brand": "Other"})
+    review = mention("3", 6, rating=2)  # a 1-2 star review is negative whatever its text says
+    backend.ingest([mention("1"), other, review], [
+        snapshot("x:1", 0, 0), EngagementSnapshot(mention_id="x:1", observed_at=T0 + timedelta(minutes=10),
+                                                  engagement=Engagement(likes=3, reposts=2, quotes=1, replies=4,
+                                                                        score=-5)),
+        snapshot("x:2", 15, 7), snapshot("x:1", 30, 9)])
+    backend.set_sentiments([("x:1", Sentiment(label=SentimentLabel.negative, score=-0.8, model="m")),
+                            ("x:2", Sentiment(label=SentimentLabel.positive, score=0.8, model="m"))])
+    since, until = T0 + timedelta(minutes=5), T0 + timedelta(minutes=15)
+    assert backend.engagement_points(since, until) == [(s.mention_id, s.observed_at, s.engagement.total)
+                                                       for s in backend.snapshots_since(since, until)]
+    assert backend.engagement_points(since, until) == [("x:1", T0 + timedelta(minutes=10), 3 + 2 * 3 + 4),
+                                                       ("x:2", T0 + timedelta(minutes=15), 7)]
+    assert [p[0] for p in backend.engagement_points(since, brand="Acme")] == ["x:1", "x:1"]
+    facts = backend.post_facts(["x:1", "x:2", review.id, "x:missing"])
+    assert {k: (f.brand, f.created_at, f.negative) for k, f in facts.items()} == {
+        "x:1": ("Acme", T0, True), "x:2": ("Other", T0 + timedelta(minutes=5), False),
+        review.id: ("Acme", T0 + timedelta(minutes=6), True)}
+
+
 def test_a_post_twice_in_one_batch_is_one_mention_updated_by_its_second_copy(backend):
     result = backend.ingest([mention("1", likes=1), mention("2"), mention("1", likes=7)], [])
     assert result.new_mentions == 2

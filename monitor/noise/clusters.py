@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.models import Engagement, EngagementSnapshot, Mention
+from monitor.models import Engagement, EngagementSnapshot
 from monitor.noise.marks import NoiseMark
 
 FIELDS = ("likes", "reposts", "replies", "quotes", "score")
@@ -28,12 +28,13 @@ class Merged:
     copies: dict[str, list[NoiseMark]]  # first post id -> its copies among the mentions given, oldest first
 
 
-def merge_copies(mentions: Mapping[str, Mention], snapshots: Iterable[EngagementSnapshot],
+def merge_copies(mentions: Container[str], snapshots: Iterable[EngagementSnapshot],
                  marks: Mapping[str, NoiseMark], copy_as_reposts: int = 1) -> Merged:
     """Snapshots with every copy's engagement folded into its first post's series.
 
-    `marks` are the noise marks of (at least) the copies among `mentions`; a first post must be
-    in `mentions` for its copies to be folded in (the caller loads it), else they are dropped."""
+    `mentions`: the ids of the posts that exist (a mapping of them will do). `marks` are the noise
+    marks of (at least) the copies among them; a first post must be among them for its copies to
+    be folded in (the caller loads it), else they are dropped."""
     series: dict[str, list[EngagementSnapshot]] = defaultdict(list)
     for snap in snapshots:
         series[snap.mention_id].append(snap)

@@ -69,6 +69,15 @@ class TrendPoint:
     brand: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class PostFacts:
+    """What spread detection needs of each post of a brand's week: not the whole mention."""
+
+    brand: str
+    created_at: datetime
+    negative: bool  # Mention.is_negative: negative text, or a 1-2 star review
+
+
 # What an action does to an alert: the alert as it is stored now -> the alert after it.
 # Raising refuses the action; the store then writes nothing.
 ApplyEvent = Callable[[Alert, AlertEvent], Alert]
@@ -238,6 +247,15 @@ class Store(Protocol):
                         brand: str | None = None) -> list[EngagementSnapshot]:
         """Snapshots observed at or after `since` (and at or before `until`, of `brand`'s mentions, when
         given), oldest first: a detector judging one brand's time partition reads only that."""
+
+    def engagement_points(self, since: datetime, until: datetime | None = None,
+                          brand: str | None = None) -> list[tuple[str, datetime, int]]:
+        """(mention id, observed at, engagement total) of the snapshots `snapshots_since` gives, in
+        its order: what spread detection reads of a week of snapshots, without building each one."""
+
+    def post_facts(self, mention_ids: Iterable[str]) -> dict[str, PostFacts]:
+        """Brand, creation time and sign of each of these mentions (absent ones left out): what
+        spread detection reads of every post in its window, without building whole mentions."""
 
     def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]: ...
 

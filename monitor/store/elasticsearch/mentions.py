@@ -18,7 +18,7 @@ from typing import Any
 
 from monitor.models import EngagementSnapshot, Mention, Sentiment
 from monitor.store.base import (
-    IngestResult, InvalidQuery, MentionPage, MentionQuery, MentionSort, Quarantined, TrendPoint, model_head,
+    IngestResult, InvalidQuery, MentionPage, MentionQuery, MentionSort, PostFacts, Quarantined, TrendPoint, model_head,
 )
 from monitor.store.elasticsearch import docs
 from monitor.store.elasticsearch import queries as q
@@ -353,6 +353,13 @@ class Mentions(IndexClient):
                 "field": "brand"}}}}], "minimum_should_match": 1}})
         hits = self._hits(self.names.pattern("snapshots"), {"bool": {"filter": filters}}, q.SNAPSHOTS_BY_TIME)
         return [docs.snapshot_from_doc(hit["_source"]) for hit in hits]
+
+    def engagement_points(self, since: datetime, until: datetime | None = None,
+                          brand: str | None = None) -> list[tuple[str, datetime, int]]:
+        return [(s.mention_id, s.observed_at, s.engagement.total) for s in self.snapshots_since(since, until, brand)]
+
+    def post_facts(self, mention_ids: Iterable[str]) -> dict[str, PostFacts]:
+        return {mid: PostFacts(m.brand, m.created_at, m.is_negative) for mid, m in self.get_mentions(mention_ids).items()}
 
     def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]:
         hits = self._hits(self.names.pattern("snapshots"), q.term("mention_id", mention_id), q.SNAPSHOTS_BY_TIME)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment
 from monitor.store.base import (
-    AlertChange, AlertHandling, ApplyEvent, CasePage, CaseQuery, IngestResult, MentionPage, MentionQuery, Quarantined, TrendPoint,
+    AlertChange, AlertHandling, ApplyEvent, CasePage, CaseQuery, IngestResult, MentionPage, MentionQuery, PostFacts, Quarantined,
+    TrendPoint,
     check_bucket, model_head, quarantine_digest,
 )
 from monitor.store.sqlite.connection import in_chunks
@@ -25,7 +26,7 @@ from monitor.store.sqlite.cases import case_rows
 from monitor.store.sqlite.noise import Noise
 from monitor.store.sqlite.records import Records
 from monitor.store.sqlite.removals import Removals
-from monitor.store.sqlite.search import forget_mention, index_new_mentions, search_rows
+from monitor.store.sqlite.search import ENGAGEMENT_TOTAL, forget_mention, index_new_mentions, search_rows
 from monitor.store.sqlite.rows import (
     MENTION_COLUMNS, RECORD_ERRORS, alert_from_row, event_from_row, insert_event, mention_from_row,
     mention_values, parse_ts, reason, snapshot_from_row, storable_text, ts, write_handling,
@@ -272,6 +273,29 @@ class SQLiteStore(Noise, Records, Removals):
             params.append(ts(until))
         rows = self._query(sql + " ORDER BY s.observed_at, s.mention_id", params)
         return [snapshot_from_row(r) for r in rows]
+
+    def engagement_points(self, since: datetime, until: datetime | None = None,
+                          brand: str | None = None) -> list[tuple[str, datetime, int]]:
+        sql = f"SELECT s.mention_id, s.observed_at, {ENGAGEMENT_TOTAL.replace('engagement', 's.engagement')} FROM snapshots s"
+        params: list[object] = [ts(since)]
+        if brand is not None:
+            sql += " JOIN mentions m ON m.id = s.mention_id AND m.brand = ?"
+            params.insert(0, brand)
+        sql += " WHERE s.observed_at >= ?"
+        if until is not None:
+            sql += " AND s.observed_at <= ?"
+            params.append(ts(until))
+        rows = self._query(sql + " ORDER BY s.observed_at, s.mention_id", params)
+        return [(r[0], parse_ts(r[1]), r[2]) for r in rows]
+
+    def post_facts(self, mention_ids: Iterable[str]) -> dict[str, PostFacts]:
+        ids = list(dict.fromkeys(mention_ids))
+        found: dict[str, PostFacts] = {}
+        for chunk, marks in in_chunks(ids):
+            for r in self._query("SELECT id, brand, created_at, (rating IS NOT NULL AND rating <= 2)"
+                                 f" OR sentiment_label = 'negative' FROM mentions WHERE id IN ({marks})", chunk):
+                found[r[0]] = PostFacts(r[1], parse_ts(r[2]), bool(r[3]))
+        return found
 
     def snapshots_for(self, mention_id: str) -> list[EngagementSnapshot]:
         rows = self._query("SELECT * FROM snapshots WHERE mention_id = ? ORDER BY observed_at", (mention_id,))
