@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from monitor.config import BrandConfig, SourceSettings
 from monitor.models import Engagement, EngagementSnapshot, Mention, utcnow
 from monitor.plugins import Plugin, lazy
+from monitor.query import BrandQuery
 from monitor.quarantine import HEAD_CHARS, record_head
 from monitor.sources.base import Batch, Problem, SourceError
 from monitor.sources.registry import SourceContext
@@ -262,6 +263,7 @@ class ReplaySource:
             log.warning("quarantined malformed replay line %s", problem)
             batch.problems.append(problem)
 
+        queries = [(brand, brand.compiled) for brand in brands]  # looked up once, not per post and brand
         with self.path.open("rb") as fh:
             fh.seek(offset)
             for raw, end, whole in _lines(fh, self.max_line_bytes):
@@ -284,7 +286,7 @@ class ReplaySource:
                         if released is not None and event.at > released:
                             lineno -= 1
                             break  # recorded in the future of the replay clock: nothing more is ready now
-                        self._apply(event.model_copy(update={"at": event.at + shift}) if shift else event, brands,
+                        self._apply(event.model_copy(update={"at": event.at + shift}) if shift else event, queries,
                                     batch)
                 consumed += 1
                 offset = end
@@ -292,7 +294,8 @@ class ReplaySource:
             batch.cursor = ReplayCursor(offset, lineno, shift_seconds).dump()
         return batch
     @staticmethod
-    def _apply(event: PostEvent | SnapshotEvent, brands: Sequence[BrandConfig], batch: Batch) -> None:
+    def _apply(event: PostEvent | SnapshotEvent, queries: Sequence[tuple[BrandConfig, BrandQuery]],
+               batch: Batch) -> None:
         mention_id = Mention.make_id(event.source, event.native_id)
         if isinstance(event, SnapshotEvent):
             batch.snapshots.append(
@@ -300,8 +303,8 @@ class ReplaySource:
             )
             return
         searchable = f"{event.title or ''} {event.text}"
-        for brand in brands:
-            query = brand.match(searchable, lang=event.lang, source=event.source, author=event.author.handle)
+        for brand, compiled in queries:
+            query = compiled.match(searchable, lang=event.lang, source=event.source, author=event.author.handle)
             if query is None:
                 continue
             batch.mentions.append(

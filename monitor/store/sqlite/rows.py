@@ -67,6 +67,9 @@ class OldRow(dict):
         return self.DEFAULTS.get(key)
 
 
+ENGAGEMENT_COLUMN = 12  # where mention_values puts the engagement JSON
+
+
 def mention_values(m: Mention, first_seen_at: datetime) -> tuple[object, ...]:
     """The values of MENTION_COLUMNS."""
     return (

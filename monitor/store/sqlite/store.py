@@ -28,7 +28,7 @@ from monitor.store.sqlite.records import Records
 from monitor.store.sqlite.removals import Removals
 from monitor.store.sqlite.search import ENGAGEMENT_TOTAL, forget_mention, index_new_mentions, search_rows
 from monitor.store.sqlite.rows import (
-    MENTION_COLUMNS, RECORD_ERRORS, alert_from_row, event_from_row, insert_event, mention_from_row,
+    ENGAGEMENT_COLUMN, MENTION_COLUMNS, RECORD_ERRORS, alert_from_row, event_from_row, insert_event, mention_from_row,
     mention_values, parse_ts, reason, snapshot_from_row, storable_text, ts, write_handling,
 )
 
@@ -115,11 +115,13 @@ class SQLiteStore(Noise, Records, Removals):
             stored.update((r[0], (r[1], r[2])) for r in db.execute(
                 f"SELECT id, text, removed FROM mentions WHERE id IN ({marks})", chunk))
         inserts: list[tuple[object, ...]] = []
+        inserted: dict[str, object] = {}  # id -> engagement JSON of the rows this batch inserts
         for m in mentions:
             exists = stored.get(m.id)
             if exists and exists[1] is not None:
                 continue  # a tombstone: the post is gone, and a late copy of it must not bring it back
             if exists:
+                inserted.pop(m.id, None)  # updated below: what this batch inserted is no longer what is stored
                 if inserts:  # the same post twice in one batch: its first row must be there to update
                     db.executemany(f"INSERT INTO mentions {MENTION_COLUMNS}", inserts)
                     inserts = []
@@ -143,7 +145,9 @@ class SQLiteStore(Noise, Records, Removals):
                 )
                 updated += 1
             else:
-                inserts.append(mention_values(m, at))
+                values = mention_values(m, at)
+                inserts.append(values)
+                inserted[m.id] = values[ENGAGEMENT_COLUMN]
                 stored[m.id] = (m.text, None)
                 new += 1
         if inserts:
@@ -157,6 +161,11 @@ class SQLiteStore(Noise, Records, Removals):
             for row in rows:
                 if row[0] not in latest or row[1] >= latest[row[0]][1]:
                     latest[row[0]] = row
+            # A post inserted by this batch with the engagement of its latest reading (its first sight,
+            # mostly) has nothing to update: the statement would write the same value.
+            for mid, at_, engagement in list(latest.values()):
+                if inserted.get(mid) == engagement:
+                    del latest[mid]
             db.executemany(
                 "UPDATE mentions SET engagement = ? WHERE id = ? AND NOT EXISTS ("
                 " SELECT 1 FROM snapshots WHERE mention_id = ? AND observed_at > ?)",
