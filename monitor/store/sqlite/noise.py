@@ -22,6 +22,8 @@ from monitor.store.sqlite.rows import mention_from_row, parse_ts, ts
 
 BAND_ROWS_PER_INSERT = 64
 _BAND_VALUES_PER_INSERT = 3 * BAND_ROWS_PER_INSERT
+_MARK_COLUMNS = ("mention_id, brand, author_handle, author_followers, created_at, duplicate_of, signature, spam_score,"
+                 " spam_reasons, spam, not_spam")
 _INSERT_BANDS = "INSERT OR IGNORE INTO noise_bands VALUES (?,?,?)"
 _INSERT_BANDS_MANY = "INSERT OR IGNORE INTO noise_bands VALUES " + ",".join(["(?,?,?)"] * BAND_ROWS_PER_INSERT)
 
@@ -46,13 +48,15 @@ def _band_rows(marks: Sequence[NoiseMark], created: Sequence[str]) -> list[objec
     return table.ravel().tolist()
 
 
-def _mark(row: sqlite3.Row, bands: tuple[str, ...] = ()) -> NoiseMark:
+def _mark(row: sqlite3.Row | tuple, bands: tuple[str, ...] = ()) -> NoiseMark:
+    """A `noise` row (in the table's column order) as a mark. Read for every candidate of every
+    chunk the noise step judges (a few per post), so by position, and most posts have no reasons."""
+    reasons = row[8]
     return NoiseMark(
-        mention_id=row["mention_id"], brand=row["brand"], author_handle=row["author_handle"],
-        author_followers=row["author_followers"], created_at=parse_ts(row["created_at"]),
-        duplicate_of=row["duplicate_of"], bands=bands, signature=bytes(row["signature"]),
-        spam_score=row["spam_score"], spam_reasons=tuple(json.loads(row["spam_reasons"])), spam=bool(row["spam"]),
-        not_spam=bool(row["not_spam"]),
+        mention_id=row[0], brand=row[1], author_handle=row[2], author_followers=row[3],
+        created_at=parse_ts(row[4]), duplicate_of=row[5], bands=bands, signature=bytes(row[6]),
+        spam_score=row[7], spam_reasons=() if reasons == "[]" else tuple(json.loads(reasons)), spam=bool(row[9]),
+        not_spam=bool(row[10]),
     )
 
 
@@ -82,13 +86,13 @@ class Noise(Connection):
                                          " AND created_at >= ?", [*chunk, after]):
                 ids.setdefault(mid, []).append(band)
         # The bands that matched are enough for the caller's index: the others lead to no new post.
-        return [_mark(row, tuple(ids[row["mention_id"]])) for row in self._noise_rows(ids)]
+        return [_mark(row, tuple(ids[row[0]])) for row in self._noise_rows(ids)]
 
     def _noise_rows(self, mention_ids: Iterable[str]) -> list[sqlite3.Row]:
         ids = list(dict.fromkeys(mention_ids))
         rows: list[sqlite3.Row] = []
         for chunk, marks in in_chunks(ids):
-            rows += self._query(f"SELECT * FROM noise WHERE mention_id IN ({marks})", chunk)
+            rows += self._query(f"SELECT {_MARK_COLUMNS} FROM noise WHERE mention_id IN ({marks})", chunk)
         return rows
 
     def set_noise(self, marks: Sequence[NoiseMark]) -> None:
@@ -113,7 +117,7 @@ class Noise(Connection):
             db.executemany(_INSERT_BANDS, (flat[i:i + 3] for i in range(whole, len(flat), 3)))
 
     def noise_of(self, mention_ids: Iterable[str]) -> dict[str, NoiseMark]:
-        return {row["mention_id"]: _mark(row) for row in self._noise_rows(mention_ids)}
+        return {row[0]: _mark(row) for row in self._noise_rows(mention_ids)}
 
     def clusters(self, root_ids: Iterable[str]) -> dict[str, ClusterStats]:
         ids = list(dict.fromkeys(root_ids))
@@ -139,7 +143,7 @@ class Noise(Connection):
             cur = db.execute("UPDATE noise SET not_spam = ? WHERE mention_id = ?", (int(not_spam), mention_id))
             if cur.rowcount == 0:
                 raise KeyError(mention_id)
-            row = db.execute("SELECT * FROM noise WHERE mention_id = ?", (mention_id,)).fetchone()
+            row = db.execute(f"SELECT {_MARK_COLUMNS} FROM noise WHERE mention_id = ?", (mention_id,)).fetchone()
         return _mark(row)
 
     def duplicate_trend(self, since: datetime | None = None, brand: str | None = None,
