@@ -69,3 +69,38 @@ def test_unjudged_posts_are_the_unmarked_mentions_in_their_order_as_judging_read
     assert store.unjudged_posts(limit=2) == expected[:2]
     assert expected[1].title == "A title" and expected[1].text == "Telefónica 😀 body"
     assert expected[0].created_at == T0 + timedelta(minutes=1) and expected[0].created_at.tzinfo is not None
+
+
+def test_a_file_with_the_older_text_band_index_is_migrated_and_still_finds_its_copies(tmp_path):
+    """Before the band index held numbers it held text (`noise_bands`); opening such a file moves
+    every row over, so a copy posted after the upgrade still finds a first post judged before it."""
+    import sqlite3
+
+    from monitor.store import SQLiteStore
+    from monitor.store.sqlite.rows import ts
+
+    path = tmp_path / "old.db"
+    old = SQLiteStore(path)
+    mentions = [mention(i) for i in range(5)]
+    old.ingest(mentions, [])
+    marks = [mark(i, 16) for i in range(5)]
+    old.set_noise(marks)
+    old.close()
+    db = sqlite3.connect(path, isolation_level=None)  # as an older Earshot left it
+    db.execute("DROP TABLE noise_band_keys")
+    db.execute("CREATE TABLE noise_bands (band TEXT NOT NULL, created_at TEXT NOT NULL, mention_id TEXT NOT NULL,"
+               " PRIMARY KEY (band, created_at, mention_id)) WITHOUT ROWID")
+    db.executemany("INSERT INTO noise_bands VALUES (?,?,?)",
+                   [(b, ts(m.created_at), m.mention_id) for m in marks for b in m.bands])
+    db.close()
+
+    store = SQLiteStore(path)
+    try:
+        found = {m.mention_id: set(m.bands) for m in store.noise_candidates([b for m in marks for b in m.bands], T0)}
+        assert found == {m.mention_id: set(m.bands) for m in marks}
+        later = {m.mention_id for m in store.noise_candidates(marks[3].bands, T0 + timedelta(minutes=3))}
+        assert later == {marks[3].mention_id}
+        tables = {r[0] for r in store._query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "noise_bands" not in tables
+    finally:
+        store.close()

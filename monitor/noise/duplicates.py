@@ -22,6 +22,7 @@ from functools import lru_cache
 import numpy as np
 from datasketch import MinHash
 
+from monitor.noise.marks import key_id
 from monitor.noise.settings import NoiseConfig
 from monitor.noise.text import normalise, shingles
 
@@ -186,11 +187,6 @@ def _band_keys_batch(signatures: np.ndarray, brands: Sequence[str], cfg: NoiseCo
     keys = text.view("U10").reshape(n * bands).tolist()
     ids = (numbers.astype(np.uint64) << np.uint64(32)) | crc.astype(np.uint64)
     return [tuple(keys[p:p + bands]) for p in range(0, n * bands, bands)], ids
-
-
-def key_id(key: str) -> int:
-    """A band key ("BBhhhhhhhh": band number, 32-bit hash in hex) as one number."""
-    return (int(key[:2]) << 32) | int(key[2:], 16)
 
 
 def shared_keys(prints: Sequence[Fingerprint], others: Iterable[str]) -> list[tuple[str, ...]]:

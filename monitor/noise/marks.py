@@ -11,6 +11,12 @@ from datetime import datetime
 from typing import NamedTuple, Protocol
 
 
+def key_id(key: str) -> int:
+    """A band key ("BBhhhhhhhh": band number, 32-bit hash in hex) as one number: how the SQLite
+    store indexes it (a third of the text's bytes) and how a run finds shared keys in numpy."""
+    return (int(key[:2]) << 32) | int(key[2:], 16)
+
+
 class NoisePost(NamedTuple):
     """What judging reads of a mention, and no more: a store reads a run's thousands of unjudged
     posts as these rather than as whole `Mention`s (validating every field of every mention cost

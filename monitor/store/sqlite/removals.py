@@ -14,7 +14,7 @@ from datetime import datetime
 
 from monitor.store.base import REMOVED_AUTHOR, Erasure
 from monitor.store.sqlite.connection import Connection
-from monitor.store.sqlite.rows import parse_ts, ts
+from monitor.store.sqlite.rows import parse_ts, to_us, ts
 from monitor.store.sqlite.search import forget_mention
 
 _CHUNK = 500  # ids per statement, well under SQLite's variable limit
@@ -39,7 +39,7 @@ def tombstone_rows(db: sqlite3.Connection, removals: Sequence[tuple[str, str]], 
         # Its noise mark keeps the cluster link and spam verdict, not the author or the text's bands.
         db.execute("UPDATE noise SET author_handle = ?, author_followers = 0 WHERE mention_id = ?",
                    (REMOVED_AUTHOR, mention_id))
-        db.execute("DELETE FROM noise_bands WHERE mention_id = ?", (mention_id,))
+        db.execute("DELETE FROM noise_band_keys WHERE mention_id = ?", (mention_id,))
         done += 1
     return done
 
@@ -72,9 +72,11 @@ class Removals(Connection):
                 for mid in chunk:
                     forget_mention(db, mid)
                 snapshots += db.execute(f"DELETE FROM snapshots WHERE mention_id IN ({marks})", chunk).rowcount
-                db.execute(f"DELETE FROM noise_bands WHERE mention_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM noise WHERE mention_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM mentions WHERE id IN ({marks})", chunk)
+            # The band index of every post older than the cutoff, gone or kept as a tombstone (whose
+            # own rows went above): in one pass, as its rows are keyed by band, not by post.
+            db.execute("DELETE FROM noise_band_keys WHERE created_us < ?", (to_us(cutoff),))
             return len(old), snapshots
 
     def add_erasure(self, entry: Erasure) -> None:

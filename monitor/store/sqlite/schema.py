@@ -12,7 +12,7 @@ import sqlite3
 
 from monitor.store.sqlite.cases import create_cases
 from monitor.store.sqlite.erasures import create_erasures
-from monitor.store.sqlite.noise_schema import NOISE_SCHEMA
+from monitor.store.sqlite.noise_schema import NOISE_SCHEMA, migrate_band_keys
 from monitor.store.sqlite.search import ENGAGEMENT_TOTAL, SEARCH_SCHEMA, index_new_mentions
 
 SCHEMA = """
@@ -186,6 +186,7 @@ def create_or_migrate(db: sqlite3.Connection) -> None:
     db.executescript(RECOUNT)
     create_cases(db)
     create_erasures(db)
+    migrate_band_keys(db)
     if db.execute("SELECT 1 FROM mentions WHERE search_key IS NULL LIMIT 1").fetchone():
         db.execute("BEGIN IMMEDIATE")  # the keys and the index entries together, or neither
         try:
