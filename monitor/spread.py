@@ -374,7 +374,7 @@ class SpreadDetector:
         marks: dict[str, NoiseMark] = {}
         ids = list(points)
         for first in range(0, len(ids), 2000):
-            marks.update((mid, m) for mid, m in store.noise_of(ids[first : first + 2000]).items() if m.duplicate_of)
+            marks.update(store.noise_of(ids[first : first + 2000], copies_only=True))
         if not marks:
             return {}
         for mid in marks:

@@ -52,6 +52,51 @@ def test_a_copys_engagement_and_the_copy_itself_count_towards_the_first_post_as_
     assert [m.mention_id for m in merged.copies["x:1"]] == ["x:2", "x:3"]
 
 
+def _merged_by_summing_every_member(root, ids, series, copy_times, copy_as_reposts):
+    """The merge written the obvious way (every member's latest reading summed at every time): the
+    oracle the running-totals merge must equal."""
+    import bisect
+
+    own = {mid: sorted(series.get(mid, []), key=lambda s: s.observed_at) for mid in ids}
+    times = sorted({s.observed_at for snaps in own.values() for s in snaps} | set(copy_times))
+    out = []
+    for t in times:
+        latest = {}
+        for mid in ids:
+            for s in own[mid]:
+                if s.observed_at <= t:
+                    latest[mid] = s.engagement
+        total = {f: sum(getattr(e, f) for e in latest.values()) for f in ("likes", "reposts", "replies", "quotes",
+                                                                          "score")}
+        total["reposts"] += copy_as_reposts * bisect.bisect_right(copy_times, t)
+        out.append((t, Engagement(**total)))
+    return out
+
+
+def test_a_merged_series_is_every_members_latest_reading_summed_at_each_time_whatever_the_cluster():
+    rng = random.Random(7)
+    for _ in range(200):
+        members = rng.randrange(1, 12)
+        ids = [f"x:{i}" for i in range(members)]
+        created = sorted(rng.uniform(0, 120) for _ in ids)
+        marks = {mid: mark(mid[2:], c, None if k == 0 else "x:0") for k, (mid, c) in enumerate(zip(ids, created))}
+        snaps = [EngagementSnapshot(mention_id=rng.choice(ids), observed_at=T0 + timedelta(minutes=rng.randrange(0, 200, 5)),
+                                    engagement=Engagement(likes=rng.randrange(50), reposts=rng.randrange(9),
+                                                          quotes=rng.randrange(3), score=rng.randrange(-20, 20)))
+                 for _ in range(rng.randrange(0, 30))]  # ties on purpose: one member read twice at one time
+        copy_as_reposts = rng.choice([0, 1, 3])
+        merged = merge_copies(set(ids), snaps, marks, copy_as_reposts)
+        series = {}
+        for s in snaps:
+            series.setdefault(s.mention_id, []).append(s)
+        copies = merged.copies.get("x:0", [])
+        expected = _merged_by_summing_every_member("x:0", ["x:0", *(m.mention_id for m in copies)], series,
+                                                   [m.created_at for m in copies], copy_as_reposts) if copies else [
+            (s.observed_at, s.engagement) for s in sorted(series.get("x:0", []), key=lambda s: s.observed_at)]
+        got = [(s.observed_at, s.engagement) for s in merged.snapshots if s.mention_id == "x:0"]
+        assert got == expected
+
+
 def test_the_demo_complaints_copies_raise_no_alert_and_its_alert_says_how_often_it_was_posted(config, scorer):
     store = SQLiteStore(config.resolve(config.store.path))
     summary = pipeline.run_once(config, store, scorer=scorer, channels=[])

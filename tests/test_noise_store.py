@@ -104,3 +104,12 @@ def test_a_file_with_the_older_text_band_index_is_migrated_and_still_finds_its_c
         assert "noise_bands" not in tables
     finally:
         store.close()
+
+
+def test_asking_for_copies_only_leaves_out_the_first_posts_and_the_unjudged(store):
+    mentions = [mention(i) for i in range(7)]
+    store.ingest(mentions, [])
+    store.set_noise([mark(i, 4) for i in range(6)])  # the seventh is not judged yet
+    ids = [m.id for m in mentions]
+    assert set(store.noise_of(ids, copies_only=True)) == {mentions[i].id for i in range(6) if i % 3}
+    assert set(store.noise_of(ids)) == {mentions[i].id for i in range(6)}

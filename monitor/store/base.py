@@ -389,8 +389,9 @@ class Store(Protocol):
         """Store these marks (a mention's earlier mark is replaced, but a person's `not_spam` is
         kept: a re-run of the scorer never overturns what the care team decided)."""
 
-    def noise_of(self, mention_ids: Iterable[str]) -> dict[str, NoiseMark]:
-        """The marks of these mentions; a mention not judged yet is absent."""
+    def noise_of(self, mention_ids: Iterable[str], copies_only: bool = False) -> dict[str, NoiseMark]:
+        """The marks of these mentions; a mention not judged yet is absent. `copies_only`: only the
+        marks of copies (spread detection asks which of a week's posts are copies: a fifth, say)."""
 
     def clusters(self, root_ids: Iterable[str]) -> dict[str, ClusterStats]:
         """What the copies of each of these first posts add up to; a post without copies is absent."""

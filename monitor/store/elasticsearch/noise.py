@@ -76,9 +76,10 @@ class Noise(Mentions):
         now = self._now()
         self._update_mentions([(m.mention_id, noise_doc(m, now)) for m in marks], "noise marks")
 
-    def noise_of(self, mention_ids: Iterable[str]) -> dict[str, NoiseMark]:
+    def noise_of(self, mention_ids: Iterable[str], copies_only: bool = False) -> dict[str, NoiseMark]:
         marks = (mark_from_doc(source) for _, source in self._mention_docs(mention_ids))
-        return {mark.mention_id: mark for mark in marks if mark is not None}
+        return {mark.mention_id: mark for mark in marks
+                if mark is not None and (mark.duplicate_of or not copies_only)}
 
     def clusters(self, root_ids: Iterable[str]) -> dict[str, ClusterStats]:
         ids = list(dict.fromkeys(root_ids))

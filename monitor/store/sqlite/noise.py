@@ -112,11 +112,12 @@ class Noise(Connection):
         # The bands that matched are enough for the caller's index: the others lead to no new post.
         return [_mark(row, tuple(ids[row[0]])) for row in self._noise_rows(ids)]
 
-    def _noise_rows(self, mention_ids: Iterable[str]) -> list[sqlite3.Row]:
+    def _noise_rows(self, mention_ids: Iterable[str], copies_only: bool = False) -> list[sqlite3.Row]:
         ids = list(dict.fromkeys(mention_ids))
         rows: list[sqlite3.Row] = []
+        only = " AND duplicate_of IS NOT NULL" if copies_only else ""
         for chunk, marks in in_chunks(ids):
-            rows += self._query(f"SELECT {_MARK_COLUMNS} FROM noise WHERE mention_id IN ({marks})", chunk)
+            rows += self._query(f"SELECT {_MARK_COLUMNS} FROM noise WHERE mention_id IN ({marks}){only}", chunk)
         return rows
 
     def set_noise(self, marks: Sequence[NoiseMark]) -> None:
@@ -140,8 +141,8 @@ class Noise(Connection):
                                                 for i in range(0, whole, _BAND_VALUES_PER_INSERT)))
             db.executemany(_INSERT_BANDS, (flat[i:i + 3] for i in range(whole, len(flat), 3)))
 
-    def noise_of(self, mention_ids: Iterable[str]) -> dict[str, NoiseMark]:
-        return {row[0]: _mark(row) for row in self._noise_rows(mention_ids)}
+    def noise_of(self, mention_ids: Iterable[str], copies_only: bool = False) -> dict[str, NoiseMark]:
+        return {row[0]: _mark(row) for row in self._noise_rows(mention_ids, copies_only)}
 
     def clusters(self, root_ids: Iterable[str]) -> dict[str, ClusterStats]:
         ids = list(dict.fromkeys(root_ids))
