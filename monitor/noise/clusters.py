@@ -87,9 +87,7 @@ def _merged_series(root: str, ids: list[str], series: Mapping[str, list[Engageme
             i += 1
         total = dict(totals)
         total["reposts"] += copy_as_reposts * bisect.bisect_right(copy_times, t)
-        # Built without validating the snapshot again: its parts are a stored id and time, and a
-        # validated engagement (hundreds of thousands a big run).
-        merged.append(EngagementSnapshot.model_construct(mention_id=root, observed_at=t, engagement=Engagement(**total)))
+        merged.append(EngagementSnapshot(mention_id=root, observed_at=t, engagement=Engagement(**total)))
     return merged
 
 

@@ -130,12 +130,11 @@ def _column(row: Row, name: str, default: Any = None) -> Any:
 
 
 def snapshot_from_row(row: Row) -> EngagementSnapshot:
-    """A stored snapshot. Its engagement is validated as read; the rest is what `ts` wrote (a UTC
-    time) and an id, so the snapshot is built without validating again: spread detection reads
-    every snapshot of a week of copy clusters, and the second validation was half the cost."""
-    return EngagementSnapshot.model_construct(
-        mention_id=row["mention_id"], observed_at=parse_ts(row["observed_at"]),
-        engagement=Engagement.model_validate_json(row["engagement"]))
+    return EngagementSnapshot(
+        mention_id=row["mention_id"],
+        observed_at=parse_ts(row["observed_at"]),
+        engagement=Engagement.model_validate_json(row["engagement"]),
+    )
 
 
 def alert_from_row(row: Row) -> Alert:
