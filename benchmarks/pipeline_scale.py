@@ -19,8 +19,10 @@ find nothing to do, quickly.
 
 ``--no-model`` replaces the sentiment model by a constant-cost scorer (each text's gold
 label, looked up), to measure everything else; with the model, the scorer's own posts/s
-on the same kind of text (``benchmarks.sentiment_throughput``'s Earshot side) is measured
-in the same run, so the end-to-end share of it can be read straight off.
+on the first 2,000 of the same posts (``benchmarks.sentiment_throughput --side earshot --texts``)
+is measured in the same run, so the end-to-end share of it can be read straight off. The same
+posts, not the shared validation mix: a post here is two real texts, about twice the tokens, and
+the model's cost follows the tokens.
 
 JSON keys (``--json``): ``posts``, ``posts_per_s`` (end to end, with the model; null with
 ``--no-model``), ``posts_per_s_no_model`` (end to end without the model's own time: the
@@ -268,11 +270,26 @@ def _child(args: list[str]) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def scorer_throughput() -> float | None:
-    """The scorer's own posts/s on the shared mix (`benchmarks.sentiment_throughput`'s Earshot side)."""
+def scorer_texts(recording: Path, out: Path, n: int = 2000) -> Path:
+    """The first `n` posts' texts of the recording, as the pipeline hands them to the scorer."""
+    texts = []
+    with recording.open(encoding="utf-8") as fh:
+        for line in fh:
+            event = json.loads(line)
+            if event["type"] == "post":
+                texts.append(json.dumps(event["text"], ensure_ascii=False))
+                if len(texts) == n:
+                    break
+    out.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    return out
+
+
+def scorer_throughput(texts: Path) -> float | None:
+    """The scorer's own posts/s on these posts (`benchmarks.sentiment_throughput`'s Earshot side):
+    the same text the pipeline scores, since a post's length sets the model's cost."""
     env = dict(os.environ, HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"), TRANSFORMERS_VERBOSITY="error")
-    done = subprocess.run([sys.executable, "-m", "benchmarks.sentiment_throughput", "--side", "earshot"],
-                          capture_output=True, text=True, env=env, cwd=REPO)
+    done = subprocess.run([sys.executable, "-m", "benchmarks.sentiment_throughput", "--side", "earshot",
+                           "--texts", str(texts)], capture_output=True, text=True, env=env, cwd=REPO)
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-2000:])
         return None
@@ -307,7 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         flag = ["--no-model"] if args.no_model else []
         first = _child(["--child", str(config), *flag])
         again = _child(["--child", str(config), *flag])
-    scorer_rate = None if args.no_model else scorer_throughput()
+        scorer_rate = None if args.no_model else scorer_throughput(scorer_texts(recording,
+                                                                                directory / "scorer_texts.jsonl"))
     load_after = os.getloadavg()
 
     n = args.posts
@@ -326,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_model:
         print(f"end to end: {end_to_end:,.0f} posts/s; without the model's time: {no_model:,.0f} posts/s")
         if scorer_rate:
-            print(f"the scorer alone (benchmarks.sentiment_throughput, earshot side, same run): "
+            print(f"the scorer alone on these posts (benchmarks.sentiment_throughput --side earshot --texts, same run): "
                   f"{scorer_rate:,.0f} posts/s -> end to end is {end_to_end / scorer_rate:.0%} of it")
     else:
         print(f"everything but the model: {no_model:,.0f} posts/s")

@@ -10,6 +10,10 @@ one ``score()`` call of 256 posts for Earshot, which is how ``monitor.pipeline.s
 it), peak RSS, load time, and macro-F1 / agreement on the labelled posts, so speed is never
 bought with silently worse answers.
 
+``--texts FILE`` scores another benchmark's posts instead (one JSON string a line):
+``benchmarks.pipeline_scale`` measures the scorer on its own posts that way, so its end to end
+is compared with the model on the same text, not on shorter posts.
+
 Why a separate process per side: peak RSS is a per-process high-water mark, and a second
 model loaded in the same process would inherit the first one's.
 """
@@ -45,9 +49,17 @@ _SYNTH = {
 }
 
 
-def load_posts(n: int = N_POSTS, seed: int = 7) -> tuple[list[str], list[int] | None, str]:
-    """``n`` posts (and gold labels when real), interleaving the languages so batches are mixed."""
+def load_posts(n: int = N_POSTS, seed: int = 7, texts: Path | None = None) -> tuple[list[str], list[int] | None, str]:
+    """``n`` posts (and gold labels when real), interleaving the languages so batches are mixed;
+    or the first ``n`` of ``texts`` (one JSON string a line, no labels): another benchmark's own
+    posts, so it can compare its end to end with the scorer on the same text (a post twice as
+    long costs the model about twice as much)."""
     from sentiment.data import read_jsonl, shared_sentiment_dir
+
+    if texts is not None:
+        with texts.open(encoding="utf-8") as fh:
+            given = [json.loads(line) for line, _ in zip(fh, range(n), strict=False)]
+        return given, None, f"{texts} (its first {len(given):,} texts)"
 
     # `$EARSHOT_SHARED_DATA`, else `shared/data/sentiment` beside the checkout (as the tests find it).
     data = shared_sentiment_dir()
@@ -85,11 +97,11 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def run_side(side: str, model: str, n: int) -> dict:
+def run_side(side: str, model: str, n: int, given: Path | None = None) -> dict:
     """Run one side in this process; returns its measurements (called in a child process)."""
     import torch
 
-    texts, gold, _ = load_posts(n)
+    texts, gold, _ = load_posts(n, texts=given)
     started = time.perf_counter()
     latencies: list[float] = []
     if side == "pipeline":
@@ -145,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default="bundled")
     parser.add_argument("--posts", type=int, default=N_POSTS)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--texts", type=Path, help="score these posts instead (one JSON string a line)")
     parser.add_argument("--side", choices=("prepare", "pipeline", "earshot"), help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args(argv)
     if args.side == "prepare":
@@ -157,15 +170,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({"prepare_s": time.perf_counter() - started}))
         return 0
     if args.side:
-        print(json.dumps(run_side(args.side, args.model, args.posts)))
+        print(json.dumps(run_side(args.side, args.model, args.posts, args.texts)))
         return 0
 
-    _, gold, source = load_posts(args.posts)
+    texts, gold, source = load_posts(args.posts, texts=args.texts)
+    args.posts = len(texts)
     print(f"{args.posts} posts from {source}; model {args.model}; {os.cpu_count()} CPUs")
     results = {}
     for side in ("prepare", "pipeline", "earshot"):
         cmd = [sys.executable, "-m", "benchmarks.sentiment_throughput", "--side", side, "--model", args.model,
-               "--posts", str(args.posts)]
+               "--posts", str(args.posts), *(["--texts", str(args.texts)] if args.texts else [])]
         env = dict(os.environ, HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"), TRANSFORMERS_VERBOSITY="error")
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parent.parent)
         if done.returncode != 0:
