@@ -76,6 +76,16 @@ def test_batch_signatures_are_datasketchs_minhash():
     assert np.array_equal(fingerprints([(COMPLAINT, "Brisa")], cfg)[0].signature, reference.hashvalues)
 
 
+def test_the_permutations_drawn_without_datasketch_are_datasketchs():
+    from monitor.noise.duplicates import _permutations
+
+    for num_perm in (16, 64, 128):
+        mine, scheme = _permutations(num_perm)
+        theirs = MinHash(num_perm=num_perm, seed=SEED, scheme="affine32")
+        assert scheme == theirs.scheme and mine.dtype == theirs.permutations.dtype
+        assert np.array_equal(mine, theirs.permutations)
+
+
 # -- copies ----------------------------------------------------------------------------------
 
 

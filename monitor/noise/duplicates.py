@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHash
 
 from monitor.noise.marks import key_id
 from monitor.noise.settings import NoiseConfig
@@ -31,9 +30,14 @@ SEED = 1  # fixed forever: stored signatures and band keys must stay comparable 
 
 
 @lru_cache(maxsize=8)
-def _permutations(num_perm: int) -> tuple[tuple[np.ndarray, np.ndarray], str]:
-    base = MinHash(num_perm=num_perm, seed=SEED, scheme="affine32")
-    return base.permutations, base.scheme
+def _permutations(num_perm: int) -> tuple[np.ndarray, str]:
+    """datasketch's "affine32" permutations for `SEED` (MinHash._init_permutations: odd `a`, any
+    `b`, from numpy's RandomState), drawn here so a run does not import datasketch, which loads
+    scipy (half a second of every run); a test checks they equal datasketch's."""
+    gen = np.random.RandomState(SEED)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return np.array([a, b]), "affine32"
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ def fingerprint(text: str, brand: str, cfg: NoiseConfig) -> Fingerprint:
     norm = normalise(text)
     if len(norm) < max(cfg.min_chars, cfg.shingle_chars + 1):
         return Fingerprint(norm, np.zeros(0, dtype=np.uint32), (), _NO_IDS)
+    from datasketch import MinHash  # the reference implementation, for one post; loads scipy
+
     permutations, scheme = _permutations(cfg.num_perm)
     sketch = MinHash(num_perm=cfg.num_perm, seed=SEED, hashfunc=shingle_hash, permutations=permutations,
                      scheme=scheme)
