@@ -265,9 +265,3 @@ def forecast_flat(curves: Sequence[tuple[np.ndarray, np.ndarray]], model: Growth
         for n, q in enumerate(QUANTILES):
             out_growth[q][at] = ordered[n].ravel()
     return Forecasts(offsets, out_e, out_low, out_mid, out_high, out_now, out_growth)
-
-
-def forecast_many(curves: Sequence[tuple[np.ndarray, np.ndarray]], model: GrowthModel | None = None) -> list[Forecast]:
-    """`forecast_flat`, one `Forecast` per post."""
-    flat = forecast_flat(curves, model)
-    return [flat.post(i) for i in range(len(curves))]

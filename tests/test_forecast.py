@@ -123,3 +123,25 @@ def test_on_real_cascades_the_detector_meets_its_precision_recall_and_forecast_t
     assert r["precision"] >= 0.5 and r["recall"] >= 0.7 and r["alert_rate"] <= 0.1
     assert r["mdape"]["60"] < r["baselines"]["szabo_huberman"]["mdape"]["60"]
     assert r["filler_alert_rate"] < 0.01
+
+
+def test_forecasting_many_posts_at_once_gives_each_post_its_own_forecast():
+    """`forecast_flat` (what detection uses: posts of every length at once, laid out flat) is
+    `forecast` post by post (to rounding: the batch computes the same formula in other numpy steps)."""
+    import numpy as np
+
+    from monitor.forecast import forecast, forecast_flat
+
+    rng = np.random.default_rng(3)
+    curves = []
+    for _ in range(60):
+        n = int(rng.integers(0, 7))
+        minutes = np.sort(rng.choice(np.arange(1, 600), size=n, replace=False)).astype(float)
+        curves.append((minutes, np.cumsum(rng.integers(0, 40, size=n)).astype(float)))
+    flat = forecast_flat(curves)
+    assert flat.offsets.tolist() == np.concatenate([[0], np.cumsum([len(t) for t, _ in curves])]).tolist()
+    for i, (minutes, engagement) in enumerate(curves):
+        one, mine = forecast(minutes, engagement), flat.post(i)
+        for name in ("engagement", "low", "median", "high", "log_now"):
+            assert np.allclose(getattr(one, name), getattr(mine, name), rtol=1e-9, atol=1e-9), name
+        assert all(np.allclose(one.log_growth[q], mine.log_growth[q], rtol=1e-9, atol=1e-9) for q in one.log_growth)
