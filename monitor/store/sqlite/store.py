@@ -271,21 +271,18 @@ class SQLiteStore(Noise, Records, Removals):
 
     def snapshots_since(self, since: datetime, until: datetime | None = None,
                         brand: str | None = None) -> list[EngagementSnapshot]:
-        sql = "SELECT s.* FROM snapshots s"
-        params: list[object] = [ts(since)]
-        if brand is not None:
-            sql += " JOIN mentions m ON m.id = s.mention_id AND m.brand = ?"
-            params.insert(0, brand)
-        sql += " WHERE s.observed_at >= ?"
-        if until is not None:
-            sql += " AND s.observed_at <= ?"
-            params.append(ts(until))
-        rows = self._query(sql + " ORDER BY s.observed_at, s.mention_id", params)
-        return [snapshot_from_row(r) for r in rows]
+        return [snapshot_from_row(r) for r in self._snapshots_in("s.*", since, until, brand)]
 
     def engagement_points(self, since: datetime, until: datetime | None = None,
                           brand: str | None = None) -> list[tuple[str, datetime, int]]:
-        sql = f"SELECT s.mention_id, s.observed_at, {ENGAGEMENT_TOTAL.replace('engagement', 's.engagement')} FROM snapshots s"
+        total = ENGAGEMENT_TOTAL.replace("engagement", "s.engagement")  # the mention has a column of that name too
+        rows = self._snapshots_in(f"s.mention_id, s.observed_at, {total}", since, until, brand)
+        return [(r[0], parse_ts(r[1]), r[2]) for r in rows]
+
+    def _snapshots_in(self, columns: str, since: datetime, until: datetime | None,
+                      brand: str | None) -> list[sqlite3.Row]:
+        """These columns of the snapshots observed in [since, until] (of `brand`'s mentions), oldest first."""
+        sql = f"SELECT {columns} FROM snapshots s"
         params: list[object] = [ts(since)]
         if brand is not None:
             sql += " JOIN mentions m ON m.id = s.mention_id AND m.brand = ?"
@@ -294,8 +291,7 @@ class SQLiteStore(Noise, Records, Removals):
         if until is not None:
             sql += " AND s.observed_at <= ?"
             params.append(ts(until))
-        rows = self._query(sql + " ORDER BY s.observed_at, s.mention_id", params)
-        return [(r[0], parse_ts(r[1]), r[2]) for r in rows]
+        return self._query(sql + " ORDER BY s.observed_at, s.mention_id", params)
 
     def post_facts(self, mention_ids: Iterable[str]) -> dict[str, PostFacts]:
         ids = list(dict.fromkeys(mention_ids))
