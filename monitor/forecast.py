@@ -211,6 +211,14 @@ class Forecasts:
     log_now: np.ndarray
     log_growth: dict[float, np.ndarray]
 
+    @classmethod
+    def of(cls, forecasts: Sequence[Forecast]) -> Forecasts:
+        """One `Forecast` per post, laid out flat (benchmarks pass forecasts fitted without the post)."""
+        offsets = np.concatenate([[0], np.cumsum([len(f.median) for f in forecasts])]).astype(np.int64)
+        flat = [np.concatenate([getattr(f, name) for f in forecasts]) for name in
+                ("engagement", "low", "median", "high", "log_now")]
+        return cls(offsets, *flat, {q: np.concatenate([f.log_growth[q] for f in forecasts]) for q in QUANTILES})
+
     def post(self, i: int) -> Forecast:
         a, b = int(self.offsets[i]), int(self.offsets[i + 1])
         return Forecast(self.engagement[a:b], self.low[a:b], self.median[a:b], self.high[a:b], self.log_now[a:b],

@@ -173,13 +173,8 @@ def detect_brand(curves: Sequence[Curve], cfg: SpreadSettings, since: float | No
     n = len(curves)
     if n == 0:
         return []
-    if forecasts is not None:  # one per curve (benchmarks): laid out flat like forecast_flat's
-        fc = Forecasts(np.concatenate([[0], np.cumsum([len(f.median) for f in forecasts])]).astype(np.int64),
-                       *(np.concatenate([getattr(f, name) for f in forecasts]) for name in
-                         ("engagement", "low", "median", "high", "log_now")),
-                       {q: np.concatenate([f.log_growth[q] for f in forecasts]) for q in (0.1, 0.5, 0.9)})
-    else:
-        fc = forecast_flat([(c.minutes, c.engagement) for c in curves], model)
+    fc = Forecasts.of(forecasts) if forecasts is not None else forecast_flat(
+        [(c.minutes, c.engagement) for c in curves], model)
     lengths = np.diff(fc.offsets)
     post = np.repeat(np.arange(n), lengths)
     times = np.concatenate([c.created + c.minutes for c in curves])

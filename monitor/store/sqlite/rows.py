@@ -75,7 +75,8 @@ class OldRow(dict):
         return self.DEFAULTS.get(key)
 
 
-ENGAGEMENT_COLUMN = 12  # where mention_values puts the engagement JSON
+# Where mention_values puts the engagement JSON: read off the column list, so the two cannot drift.
+ENGAGEMENT_COLUMN = MENTION_COLUMNS[1:MENTION_COLUMNS.index(")")].split(", ").index("engagement")
 
 
 def mention_values(m: Mention, first_seen_at: datetime) -> tuple[object, ...]:

@@ -297,6 +297,7 @@ class SQLiteStore(Noise, Records, Removals):
         ids = list(dict.fromkeys(mention_ids))
         found: dict[str, PostFacts] = {}
         for chunk, marks in in_chunks(ids):
+            # The sign is Mention.is_negative's rule, in SQL (the conformance suite checks they agree).
             for r in self._query("SELECT id, brand, created_at, (rating IS NOT NULL AND rating <= 2)"
                                  f" OR sentiment_label = 'negative' FROM mentions WHERE id IN ({marks})", chunk):
                 found[r[0]] = PostFacts(r[1], parse_ts(r[2]), bool(r[3]))
