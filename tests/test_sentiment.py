@@ -266,14 +266,45 @@ def test_bundled_model_loads_offline_without_shared_data(tmp_path, bundled_score
     to keep the suite fast; the fixture itself started from an empty cache.
     """
     code = (
-        "from sentiment.scorer import TransformerScorer; "
-        "print(TransformerScorer().score(['terrible, I want a refund'])[0].label.value)"
+        "import sys; from sentiment.scorer import TransformerScorer; "
+        "print(TransformerScorer().score(['terrible, I want a refund'])[0].label.value, "
+        "'torch' in sys.modules, 'transformers' in sys.modules)"
     )
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                EARSHOT_SHARED_DATA=str(tmp_path / "no-shared-data"), HF_HOME=str(tmp_path / "hf"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
                          cwd=str(Path(__file__).resolve().parent.parent))
-    assert out.stdout.strip().splitlines()[-1] == "negative"
+    # Scored through ONNX Runtime without importing torch or transformers (seconds and hundreds
+    # of megabytes in every scoring process; their graph was built once, by the fixture).
+    assert out.stdout.strip().splitlines()[-1] == "negative False False"
+
+
+@pytest.mark.slow
+def test_the_onnx_path_tokenizes_exactly_as_transformers_does(bundled_scorer):
+    """The ONNX path runs the tokenizer with `tokenizers` instead of AutoTokenizer: the ids must be
+    transformers' own (the model was trained and measured on them), truncation and special
+    tokens included, in every language, trailing and repeated spaces too."""
+    from sentiment.bundled import bundled_model_dir
+    from sentiment.data import read_jsonl, shared_sentiment_dir
+    from sentiment.scorer import _directory_tokenizer, _hf_tokenizer
+
+    texts = [t for t in TEXTS if t.strip()] + [
+        "¡Pésimo servicio! Llevo 3 días sin internet @Movistar_ES #fail",
+        "Kecewa banget sama layanannya, udah 2 minggu paket belum sampai 😤😤",
+        "RT @someone: the app crashes on login https://t.co/abc123 ...",
+        "Ça ne marche pas — encore une panne ‼️", "中文测试 服务太差了", "x" * 5000, "a b " * 400,
+        "trailing spaces   ", "  tabs\tand\nnew lines  ", "double  spaces  inside",
+    ]
+    shared = shared_sentiment_dir()
+    if shared is not None:  # and the real mix, when the shared data is here
+        for path in sorted(shared.glob("*_val.jsonl")):
+            texts += [e.text for e in read_jsonl(path)[:200]]
+    model_dir = bundled_model_dir()
+    ours, our_pad = _directory_tokenizer(model_dir, 128)
+    theirs, their_pad = _hf_tokenizer(model_dir, 128)
+    assert our_pad == their_pad
+    assert ours(texts) == theirs(texts)
+    assert max(len(ids) for ids in ours(texts)) == 128
 
 
 @pytest.mark.slow
