@@ -272,11 +272,12 @@ def _directory_tokenizer(model_dir: Path, max_length: int) -> tuple[Encode, int]
         hf = AutoTokenizer.from_pretrained(model_dir)
         if not hf.is_fast:
             return _hf_tokenizer(model_dir, max_length)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             tmp.write_text(hf.backend_tokenizer.to_str(), encoding="utf-8")
             tmp.replace(path)  # atomic: a concurrent process reads the whole file or none
-        except OSError:
+        except OSError:  # a read-only model directory
+            tmp.unlink(missing_ok=True)
             return _hf_tokenizer(model_dir, max_length)
     tokenizer = Tokenizer.from_file(str(path))
     pad = tokenizer.padding["pad_id"] if tokenizer.padding else None

@@ -450,3 +450,37 @@ def test_int8_graph_keeps_outliers_in_float32_and_matches_torch(int8_model_dir):
     int8 = TransformerScorer(str(work), quantize=True, backend="onnx").probabilities(TEXTS)
     fp32 = TransformerScorer(str(work), quantize=False, backend="torch").probabilities(TEXTS)
     assert float((int8 - fp32).abs().max()) < 0.1
+
+
+
+@pytest.mark.slow
+def test_a_model_directory_it_cannot_write_tokenizes_through_transformers(tmp_path, bundled_scorer, monkeypatch):
+    """Nowhere to save the tokenizer (a read-only mount): the ids come from transformers itself,
+    and no half-written file is left behind."""
+    import pathlib
+    import shutil
+
+    from sentiment.bundled import bundled_model_dir
+    from sentiment.scorer import _directory_tokenizer, _hf_tokenizer
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (bundled_model_dir() / name).is_file():
+            shutil.copy(bundled_model_dir() / name, model_dir / name)
+    before = sorted(p.name for p in model_dir.iterdir())
+    real_replace = pathlib.Path.replace
+
+    def read_only(self, target):
+        if pathlib.Path(target).parent == model_dir:
+            raise PermissionError(13, "Read-only file system", str(target))
+        return real_replace(self, target)
+
+    monkeypatch.setattr(pathlib.Path, "replace", read_only)
+    encode, pad = _directory_tokenizer(model_dir, 32)
+    theirs, their_pad = _hf_tokenizer(model_dir, 32)
+    texts = ["trailing spaces   ", "hola " * 50, "  tabs\tand\nnew lines  "]
+    assert encode(texts) == theirs(texts)
+    assert max(len(ids) for ids in encode(texts)) == 32
+    assert pad == their_pad
+    assert sorted(p.name for p in model_dir.iterdir()) == before
