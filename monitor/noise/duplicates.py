@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from monitor.noise.marks import key_id
+from monitor.noise.marks import key_id, key_ids
 from monitor.noise.settings import NoiseConfig
 from monitor.noise.text import normalise, shingles
 
@@ -206,7 +206,7 @@ def shared_keys(prints: Sequence[Fingerprint], others: Iterable[str]) -> list[tu
         return out
     lengths = np.fromiter((len(prints[i].band_ids) for i in rows), dtype=np.int64, count=len(rows))
     mine = np.concatenate([prints[i].band_ids for i in rows])
-    theirs = np.fromiter(map(key_id, others), dtype=np.uint64)
+    theirs = key_ids(list(others))
     values, counts = np.unique(np.concatenate([mine, theirs]), return_counts=True)
     hits = np.flatnonzero(np.isin(mine, values[counts > 1]))  # positions in `mine`, in order
     if len(hits) == 0:

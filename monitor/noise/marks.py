@@ -8,13 +8,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
 
 
 def key_id(key: str) -> int:
     """A band key ("BBhhhhhhhh": band number, 32-bit hash in hex) as one number: how the SQLite
     store indexes it (a third of the text's bytes) and how a run finds shared keys in numpy."""
     return (int(key[:2]) << 32) | int(key[2:], 16)
+
+
+def key_ids(keys: Sequence[str]) -> np.ndarray:
+    """`key_id` of many band keys at once, as uint64 (a million a run at scale: a Python call
+    each would be a second). numpy only when called: this module's readers need not load it."""
+    import numpy as np
+
+    if not len(keys):
+        return np.zeros(0, dtype=np.uint64)
+    codes = np.asarray(keys, dtype="U10").view(np.uint32).reshape(len(keys), 10).astype(np.uint64)
+    band = (codes[:, 0] - 48) * 10 + (codes[:, 1] - 48)
+    digits = codes[:, 2:]
+    values = np.where(digits >= 97, digits - 87, digits - 48)  # 0-9 and a-f
+    crc = np.zeros(len(keys), dtype=np.uint64)
+    for k in range(8):
+        crc = (crc << np.uint64(4)) | values[:, k]
+    return (band << np.uint64(32)) | crc
 
 
 class NoisePost(NamedTuple):

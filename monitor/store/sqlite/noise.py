@@ -13,16 +13,11 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
-
 from monitor.models import Mention
-from monitor.noise.marks import ClusterStats, NoiseMark, NoisePost
+from monitor.noise.marks import ClusterStats, NoiseMark, NoisePost, key_ids
 from monitor.store.base import TrendPoint, check_bucket
 from monitor.store.sqlite.connection import Connection, in_chunks
 from monitor.store.sqlite.rows import mention_from_row, parse_ts, to_us, ts
-
-if TYPE_CHECKING:
-    import numpy as np
 
 BAND_ROWS_PER_INSERT = 64
 _BAND_VALUES_PER_INSERT = 3 * BAND_ROWS_PER_INSERT
@@ -43,7 +38,7 @@ def _band_rows(marks: Sequence[NoiseMark]) -> list[int | str]:
     if not keys:
         return []
     counts = np.fromiter((len(m.bands) for m in marks), dtype=np.int64, count=len(marks))
-    numbers = _key_ids(np.array(keys, dtype="U10"))
+    numbers = key_ids(keys)
     order = np.argsort(numbers, kind="stable")
     owner = np.repeat(np.arange(len(marks)), counts)[order]
     created = np.fromiter((to_us(m.created_at) for m in marks), dtype=np.int64, count=len(marks))
@@ -52,20 +47,6 @@ def _band_rows(marks: Sequence[NoiseMark]) -> list[int | str]:
     table[:, 1] = created[owner].tolist()
     table[:, 2] = np.array([m.mention_id for m in marks], dtype=object)[owner]
     return table.ravel().tolist()
-
-
-def _key_ids(keys: np.ndarray) -> np.ndarray:
-    """`key_id` of each band key of a U10 array, at once (a million a run at scale)."""
-    import numpy as np
-
-    codes = keys.view(np.uint32).reshape(len(keys), 10).astype(np.uint64)
-    band = (codes[:, 0] - 48) * 10 + (codes[:, 1] - 48)
-    digits = codes[:, 2:]
-    values = np.where(digits >= 97, digits - 87, digits - 48)  # 0-9 and a-f
-    crc = np.zeros(len(keys), dtype=np.uint64)
-    for k in range(8):
-        crc = (crc << np.uint64(4)) | values[:, k]
-    return (band << np.uint64(32)) | crc
 
 
 def _mark(row: sqlite3.Row | tuple, bands: tuple[str, ...] = ()) -> NoiseMark:
@@ -98,10 +79,8 @@ class Noise(Connection):
 
     def noise_candidates(self, bands: Iterable[str], since: datetime) -> list[NoiseMark]:
         # In key order: the index is then walked forwards, a page read once for all its keys.
-        import numpy as np
-
         distinct = list(set(bands))
-        text = dict(zip(_key_ids(np.array(distinct, dtype="U10")).tolist(), distinct, strict=True))
+        text = dict(zip(key_ids(distinct).tolist(), distinct, strict=True))
         keys = sorted(text)
         ids: dict[str, list[str]] = {}
         after = to_us(since)
