@@ -280,18 +280,18 @@ def _directory_tokenizer(model_dir: Path, max_length: int) -> tuple[Encode, int]
             tmp.unlink(missing_ok=True)
             return _hf_tokenizer(model_dir, max_length)
     tokenizer = Tokenizer.from_file(str(path))
-    pad = tokenizer.padding["pad_id"] if tokenizer.padding else None
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=max_length)
 
     def encode(texts: list[str]) -> list[list[int]]:
         return [e.ids for e in tokenizer.encode_batch(texts)]
 
-    return encode, pad if pad is not None else _pad_id(model_dir, tokenizer)
+    return encode, _pad_id(model_dir, tokenizer)
 
 
 def _pad_id(model_dir: Path, tokenizer: Any) -> int:
-    """The pad token's id, from the tokenizer settings saved with the model (0 when none is named)."""
+    """The pad token's id, from the tokenizer settings saved with the model (0 when none is named):
+    transformers keeps it there, not in the tokenizer pipeline it saves."""
     settings_file = model_dir / "tokenizer_config.json"
     settings = json.loads(settings_file.read_text(encoding="utf-8")) if settings_file.is_file() else {}
     token = settings.get("pad_token")
