@@ -126,3 +126,80 @@ def test_the_cycle_collector_is_left_as_it_was_even_when_the_store_fails(tmp_pat
         mark_noise(config, Failing())  # type: ignore[arg-type]
     assert gc.isenabled()
     store.close()
+
+
+class CountingStore:
+    """A real SQLite store that counts the candidate look-ups a noise run asks of it."""
+
+    def __init__(self, path) -> None:
+        from monitor.store import SQLiteStore
+
+        self.inner = SQLiteStore(path)
+        self.asked = 0
+
+    def noise_candidates(self, bands, since):
+        self.asked += 1
+        return self.inner.noise_candidates(bands, since)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_what_a_run_keeps_in_memory_changes_no_mark_however_little_it_keeps(tmp_path):
+    """A run keeps the marks it judged for its later chunks (monitor.noise.marking.RunMarks) and asks
+    the store only for what memory may lack: posts judged before the run, and those it let go of.
+    With no memory at all every candidate comes from the store, as before memory existed; with some,
+    or plenty, the marks are the same, including a late post (created before the earlier run's
+    newest) and copies across the two runs. (A chunk's spam rings count the accounts among its
+    candidates, so chunk sizes are compared with themselves.)"""
+    from monitor.config import Config
+    from monitor.noise.marking import mark_noise
+
+    config = Config(brands=[{"name": "Brisa", "queries": ["brisa"]}, {"name": "Other", "queries": ["other"]}],
+                    noise={"window_hours": 5})
+    for seed in range(6):
+        rng = random.Random(seed)
+        earlier = stream(rng, 30, 0)
+        later = [*stream(rng, 60, 1000, start=300), *stream(rng, 5, 2000)]  # the last five arrive late
+        for chunk in (10**6, 7, 1):
+            results = []
+            for memory in (0, 3, 12, 10**6):
+                store = CountingStore(tmp_path / f"{seed}-{chunk}-{memory}.db")
+                store.ingest(earlier, [])
+                mark_noise(config, store, chunk=chunk, memory=memory)
+                store.ingest(later, [])
+                mark_noise(config, store, chunk=chunk, memory=memory)
+                marks = store.noise_of([m.id for m in [*earlier, *later]])
+                results.append({mid: (m.duplicate_of, m.spam, m.spam_reasons) for mid, m in marks.items()})
+                store.close()
+            assert len(results[0]) == 95 and any(d for d, _, _ in results[0].values()), seed
+            assert all(r == results[0] for r in results[1:]), (seed, chunk)
+
+
+def test_a_first_run_finds_its_candidates_in_memory_and_a_later_run_asks_the_store(tmp_path):
+    from monitor.config import Config
+    from monitor.noise.marking import mark_noise
+
+    config = Config(brands=[{"name": "Brisa", "queries": ["brisa"]}, {"name": "Other", "queries": ["other"]}])
+    store = CountingStore(tmp_path / "noise.db")
+    rng = random.Random(3)
+    store.ingest(stream(rng, 50, 0), [])
+    first = mark_noise(config, store, chunk=10)
+    assert first.judged == 50 and first.duplicates > 0
+    assert store.asked == 0  # nothing was judged before: no stored mark can be a candidate
+    store.ingest(stream(rng, 20, 1000, start=600), [])
+    second = mark_noise(config, store, chunk=10)
+    assert second.judged == 20 and second.duplicates > 0
+    assert store.asked == 2  # the earlier run's posts are in the window of each of its two chunks
+    store.close()
+
+
+def test_band_keys_that_are_not_keys_are_refused_by_name():
+    import pytest
+
+    from monitor.noise.marks import key_ids
+
+    assert key_ids(["07deadbeef", "15000000ff"]).tolist() == [key_id("07deadbeef"), key_id("15000000ff")]
+    for bad in ("07deadbee", "07deadbeef0", "07dé0dbeef"):
+        with pytest.raises(ValueError, match="not a band key"):
+            key_ids(["00aaaaaaaa", bad])

@@ -113,3 +113,14 @@ def test_asking_for_copies_only_leaves_out_the_first_posts_and_the_unjudged(stor
     ids = [m.id for m in mentions]
     assert set(store.noise_of(ids, copies_only=True)) == {mentions[i].id for i in range(6) if i % 3}
     assert set(store.noise_of(ids)) == {mentions[i].id for i in range(6)}
+
+
+def test_the_newest_judged_post_is_the_newest_with_a_mark_whatever_was_ingested_after_it(store):
+    assert store.newest_judged() is None
+    mentions = [mention(i) for i in range(6)]
+    store.ingest(mentions, [])
+    assert store.newest_judged() is None  # stored, none judged yet
+    store.set_noise([mark(i, 4) for i in (0, 3, 1)])
+    assert store.newest_judged() == mentions[3].created_at
+    store.set_noise([mark(5, 0)])  # a post with no band keys is judged all the same
+    assert store.newest_judged() == mentions[5].created_at

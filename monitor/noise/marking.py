@@ -14,7 +14,7 @@ earlier posts by such accounts are flagged too.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -23,15 +23,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from monitor.noise.duplicates import BandIndex, Fingerprint, fingerprints, shared_keys, similarity
-from monitor.noise.marks import NoiseMark, NoisePostLike, NoiseStats
+from monitor.noise.marks import NoiseMark, NoisePostLike, NoiseStats, key_ids
 from monitor.noise.settings import NoiseConfig, SpamSettings
 from monitor.noise.spam import SpamScorer
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from monitor.config import Config
     from monitor.store.base import Store
 
 CHUNK = 10_000  # mentions judged per store round trip
+RUN_MEMORY = 100_000  # marks a run keeps for its later chunks (about 1 KB each, most of it the signature)
 
 
 class NoiseJudge:
@@ -146,26 +149,163 @@ def judge_for(config: Config) -> NoiseJudge:
     return NoiseJudge(config.noise, {b.name: b.spam for b in config.brands})
 
 
-def mark_noise(config: Config, store: Store, judge: NoiseJudge | None = None, chunk: int = CHUNK) -> NoiseStats:
+def mark_noise(config: Config, store: Store, judge: NoiseJudge | None = None, chunk: int = CHUNK,
+               memory: int = RUN_MEMORY) -> NoiseStats:
     """Judge every mention not judged yet; store the marks chunk by chunk (a crash loses nothing:
-    the unjudged rest is picked up by the next run)."""
+    the unjudged rest is picked up by the next run).
+
+    A chunk's candidates judged earlier in the same run come from memory (`RunMarks`); the store
+    is asked only when it may hold others: marks stored before the run, or marks this run judged
+    and let go of, within the chunk's window."""
     judge = judge or judge_for(config)
     window = timedelta(hours=config.noise.window_hours)
     stats = NoiseStats()
+    run = RunMarks(memory)
+    stored_until: datetime | None = None  # the newest post judged before this run (read with the first chunk)
+    first = True
     while True:
         with _collector_paused():
             pending = store.unjudged_posts(limit=chunk)
             if not pending:
                 return stats
+            if first:
+                stored_until, first = store.newest_judged(), False
             since = min(m.created_at for m in pending) - window
-            marks, changed = judge.judge(pending, lambda bands: store.noise_candidates(bands, since))
+            older = max((t for t in (stored_until, run.dropped_until) if t is not None), default=None)
+
+            def prior(bands: set[str], since: datetime = since, ask_store: bool = older is not None and older >= since
+                      ) -> list[NoiseMark]:
+                found = run.candidates(bands, since)
+                if ask_store:
+                    known = {m.mention_id for m in found}
+                    found += [m for m in store.noise_candidates(bands, since) if m.mention_id not in known]
+                return found
+
+            marks, changed = judge.judge(pending, prior)
             store.set_noise([*marks, *changed])
+            run.add(marks, changed)
+            run.forget_before(since)
         stats.judged += len(marks)
         stats.duplicates += sum(1 for m in marks if m.duplicate_of)
         stats.spam += sum(1 for m in marks if m.spam)
         stats.reflagged += len(changed)
         if len(pending) < chunk:
             return stats
+
+
+class RunMarks:
+    """The marks a run has judged and stored, kept so its later chunks find their candidates here.
+
+    A big run (a backfill, a day replayed) judges tens of thousands of posts; each chunk used to
+    read the earlier chunks' marks back from the store (a query per 500 band keys, a mark built
+    per row: a quarter of the noise step). The marks are the ones `set_noise` just stored, so
+    what `candidates` returns is what the store's `noise_candidates` would: the marks created at
+    or after `since` sharing a key, with only the shared keys as their bands. Bounded: past
+    `limit` marks the oldest are let go of, and `dropped_until` tells the caller to ask the
+    store again for the window they covered."""
+
+    def __init__(self, limit: int = RUN_MEMORY) -> None:
+        self.limit = limit
+        self._marks: dict[int, NoiseMark] = {}  # serial (order added) -> mark, without its band keys
+        self._serials: dict[str, int] = {}  # mention id -> serial
+        self._keys = np.zeros(0, dtype=np.uint64)  # every kept mark's band keys as numbers, sorted
+        self._owners = np.zeros(0, dtype=np.int64)  # the serial of each key's mark
+        self._next = 0
+        self.dropped_until: datetime | None = None  # the newest creation time among marks let go of
+
+    def __len__(self) -> int:
+        return len(self._marks)
+
+    def add(self, marks: Sequence[NoiseMark], changed: Sequence[NoiseMark] = ()) -> None:
+        """Keep `marks` (judged with all their band keys); `changed`: stored marks re-flagged, kept
+        up to date here if they are kept (the others are in the store, and found there)."""
+        for mark in changed:
+            serial = self._serials.get(mark.mention_id)
+            if serial is not None:
+                self._marks[serial] = _with_bands(mark, ())
+        keyed = [m for m in marks if m.bands]  # a post without keys is no one's candidate
+        if not keyed:
+            return
+        serials = np.arange(self._next, self._next + len(keyed), dtype=np.int64)
+        self._next += len(keyed)
+        for serial, mark in zip(serials.tolist(), keyed, strict=True):
+            old = self._serials.get(mark.mention_id)
+            if old is not None:  # judged again: the newer mark replaces it (its old keys lead nowhere)
+                self._marks.pop(old)
+            self._serials[mark.mention_id] = serial
+            self._marks[serial] = _with_bands(mark, ())
+        keys = key_ids([b for m in keyed for b in m.bands])
+        owners = np.repeat(serials, [len(m.bands) for m in keyed])
+        order = np.argsort(keys, kind="stable")
+        keys, owners = keys[order], owners[order]
+        at = np.searchsorted(self._keys, keys, side="right")  # a merge of two sorted runs, not a new sort
+        self._keys = np.insert(self._keys, at, keys)
+        self._owners = np.insert(self._owners, at, owners)
+        self._trim()
+
+    def forget_before(self, since: datetime) -> None:
+        """Let go of the oldest marks created before `since` (no later chunk's window reaches them:
+        chunks come oldest first), and of the oldest beyond `limit`."""
+        self._trim(since)
+
+    def _trim(self, since: datetime | None = None) -> None:
+        drop: list[int] = []
+        excess = len(self._marks) - self.limit
+        for serial, mark in self._marks.items():  # oldest added first
+            if len(drop) < excess or (since is not None and mark.created_at < since):
+                drop.append(serial)
+            else:
+                break
+        if not drop:
+            return
+        for serial in drop:
+            mark = self._marks.pop(serial)
+            del self._serials[mark.mention_id]
+            if since is None or mark.created_at >= since:  # let go of while still in a window: the store has it
+                if self.dropped_until is None or mark.created_at > self.dropped_until:
+                    self.dropped_until = mark.created_at
+        # Serials grow in the order marks are added, so what is left is every serial from the first kept.
+        first = next(iter(self._marks), self._next)
+        keep = self._owners >= first
+        self._keys, self._owners = self._keys[keep], self._owners[keep]
+
+    def candidates(self, bands: Iterable[str], since: datetime) -> list[NoiseMark]:
+        """The kept marks created at or after `since` that share any of these band keys, each with
+        the keys it shares as its bands."""
+        wanted = list(set(bands))
+        if not wanted or not len(self._keys):
+            return []
+        ids = key_ids(wanted)
+        by_id = np.argsort(ids)  # sorted look-ups walk the index forwards: several times faster
+        ids = ids[by_id]
+        lo = np.searchsorted(self._keys, ids, side="left")
+        hi = np.searchsorted(self._keys, ids, side="right")
+        counts = hi - lo
+        hit = np.flatnonzero(counts)
+        if not len(hit):
+            return []
+        counts = counts[hit]
+        starts = np.repeat(lo[hit] - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+        owners = self._owners[starts].tolist()
+        which = by_id[np.repeat(hit, counts)].tolist()
+        shared: dict[int, list[str]] = {}
+        for serial, k in zip(owners, which, strict=True):
+            shared.setdefault(serial, []).append(wanted[k])
+        found = []
+        for serial, keys in shared.items():
+            mark = self._marks.get(serial)
+            if mark is not None and mark.created_at >= since:
+                found.append(_with_bands(mark, tuple(keys)))
+        return found
+
+
+def _with_bands(mark: NoiseMark, bands: tuple[str, ...]) -> NoiseMark:
+    """`dataclasses.replace(mark, bands=bands)` without its field-by-field rebuild: a big run makes
+    a few hundred thousand of these, and replace cost more than the look-ups that need them."""
+    copy = object.__new__(NoiseMark)
+    copy.__dict__.update(mark.__dict__)
+    copy.__dict__["bands"] = bands
+    return copy
 
 
 @contextmanager

@@ -23,17 +23,26 @@ def key_id(key: str) -> int:
 
 
 def key_ids(keys: Sequence[str]) -> np.ndarray:
-    """`key_id` of many band keys at once, as uint64 (a million a run at scale: a Python call
-    each would be a second). numpy only when called: this module's readers need not load it."""
+    """`key_id` of many band keys at once, as uint64 (millions a run at scale: a Python call each
+    would be seconds). The keys' bytes are read as one array, ten a key, rather than converted
+    key by key. numpy only when called: this module's readers need not load it."""
     import numpy as np
 
-    if not len(keys):
+    n = len(keys)
+    if not n:
         return np.zeros(0, dtype=np.uint64)
-    codes = np.asarray(keys, dtype="U10").view(np.uint32).reshape(len(keys), 10).astype(np.uint64)
-    band = (codes[:, 0] - 48) * 10 + (codes[:, 1] - 48)
+    try:
+        raw = "".join(keys).encode("ascii")
+    except UnicodeEncodeError:
+        raw = b""
+    if len(raw) != 10 * n:
+        bad = next((k for k in keys if len(k) != 10 or not k.isascii()), keys[0])
+        raise ValueError(f"not a band key (two digits, eight hex digits): {bad!r}")
+    codes = np.frombuffer(raw, dtype=np.uint8).reshape(n, 10)
+    band = (codes[:, 0].astype(np.uint64) - 48) * 10 + (codes[:, 1] - 48)
     digits = codes[:, 2:]
-    values = np.where(digits >= 97, digits - 87, digits - 48)  # 0-9 and a-f
-    crc = np.zeros(len(keys), dtype=np.uint64)
+    values = np.where(digits >= 97, digits - 87, digits - 48).astype(np.uint64)  # 0-9 and a-f
+    crc = np.zeros(n, dtype=np.uint64)
     for k in range(8):
         crc = (crc << np.uint64(4)) | values[:, k]
     return (band << np.uint64(32)) | crc

@@ -385,6 +385,11 @@ class Store(Protocol):
         """The marks of mentions created at or after `since` that share any of these LSH band keys:
         where a new post looks for the post it may copy. The store is the LSH index."""
 
+    def newest_judged(self) -> datetime | None:
+        """When the newest judged mention was created; None if none is. A noise run reads it once:
+        if it is older than a chunk's window, no stored mark can be that chunk's candidate, and the
+        run finds the ones it judged itself in memory (monitor/noise/marking.py)."""
+
     def set_noise(self, marks: Sequence[NoiseMark]) -> None:
         """Store these marks (a mention's earlier mark is replaced, but a person's `not_spam` is
         kept: a re-run of the scorer never overturns what the care team decided)."""

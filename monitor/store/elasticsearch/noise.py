@@ -72,6 +72,11 @@ class Noise(Mentions):
                         **{**mark.__dict__, "bands": tuple(dict.fromkeys(old.bands + mark.bands))})
         return list(found.values())
 
+    def newest_judged(self) -> datetime | None:
+        newest = [{"created_at": {"order": "desc"}}, {"id": {"order": "desc"}}]
+        hits = list(self._hits(self.names.pattern("mentions"), {"exists": {"field": "noise.judged_at"}}, newest, 1))
+        return docs.parse_iso(hits[0]["_source"]["created_at"]) if hits else None
+
     def set_noise(self, marks: Sequence[NoiseMark]) -> None:
         now = self._now()
         self._update_mentions([(m.mention_id, noise_doc(m, now)) for m in marks], "noise marks")

@@ -91,6 +91,14 @@ class Noise(Connection):
         # The bands that matched are enough for the caller's index: the others lead to no new post.
         return [_mark(row, tuple(ids[row[0]])) for row in self._noise_rows(ids)]
 
+    def newest_judged(self) -> datetime | None:
+        if not self._query("SELECT 1 FROM noise LIMIT 1"):
+            return None  # a first run: no walk past its unjudged posts to find out
+        # Down the mentions' time index from the newest: a run's unjudged posts are the newest few.
+        row = self._query("SELECT m.created_at FROM mentions m WHERE EXISTS (SELECT 1 FROM noise n"
+                          " WHERE n.mention_id = m.id) ORDER BY m.created_at DESC LIMIT 1")
+        return parse_ts(row[0][0]) if row else None
+
     def _noise_rows(self, mention_ids: Iterable[str], copies_only: bool = False) -> list[sqlite3.Row]:
         ids = list(dict.fromkeys(mention_ids))
         rows: list[sqlite3.Row] = []
