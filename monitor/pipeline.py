@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from monitor.alerts import AlertChannel, DeliveryReport, build_channels, deliver
 from monitor.config import Config
 from monitor.detection import Detector
-from monitor.models import Alert, Mention
+from monitor.models import Alert, Mention, SentimentLabel
 from monitor.noise.marks import NoiseStats
 from monitor.partitions import DETECT_WATERMARK
 from monitor.removals import apply_removals
@@ -156,7 +156,10 @@ def score_chunk(store: Store, chunk: Sequence[Mention], scorer, classifier) -> N
 
         # Topics first: a crash before the sentiments are stored leaves the chunk unscored,
         # so it is scored and tagged again; the other order could leave it never tagged.
-        scored = [m.model_copy(update={"sentiment": s}) for m, s in zip(chunk, results, strict=True)]
+        # Only the posts tagging will keep: negative now (a 1-2 star review already is); a copy
+        # of every post cost more than the tagging itself.
+        scored = [m.model_copy(update={"sentiment": s}) for m, s in zip(chunk, results, strict=True)
+                  if s.label == SentimentLabel.negative or m.is_negative]
         store.set_topics(tag_negative(classifier, scored))
     store.set_sentiments([(m.id, s) for m, s in zip(chunk, results, strict=True)])
 

@@ -108,25 +108,18 @@ class Words:
         if "#" not in folded and "@" not in folded:  # most posts: no tag, no handle
             tokens = _PLAIN_WORD.findall(folded)
             return cls(folded, tokens, set(tokens))
-        sequence: list[str] = []
-        tags: set[str] = set()
-        handles: set[str] = set()
-        extra: list[str] = []
-        for token in _TOKEN.findall(folded):
-            mark = token[0]
-            if mark == "#":
-                token = token[1:]
-                tags.add(token)
-            elif mark == "@":
-                token = token[1:]
-                handles.add(token)
-                if "." in token:  # @brisa.bsky.social is also @brisa
-                    first = token.split(".", 1)[0]
-                    handles.add(first)
-                    extra.append(first)
-            sequence.append(token)
+        tokens = _TOKEN.findall(folded)
+        # Comprehensions rather than one loop with a branch per token: a post has a tag or a
+        # handle or two among dozens of words, and this runs on every post that mentions one.
+        marked = [t for t in tokens if t[0] in "#@"]
+        sequence = [t[1:] if t[0] in "#@" else t for t in tokens] if marked else tokens
+        tags = {t[1:] for t in marked if t[0] == "#"}
+        handles = {t[1:] for t in marked if t[0] == "@"}
         bare = set(sequence)
-        bare.update(extra)
+        dotted = {h.split(".", 1)[0] for h in handles if "." in h}  # @brisa.bsky.social is also @brisa
+        if dotted:
+            handles |= dotted
+            bare |= dotted
         return cls(folded, sequence, bare, tags, handles)
 
     @property

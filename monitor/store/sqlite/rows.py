@@ -38,7 +38,7 @@ def ts(value: datetime) -> str:
     """Fixed-width UTC text (`2026-03-02T09:00:00.000000Z`); isoformat, several times faster than strftime."""
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" off: written a million times a run
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
