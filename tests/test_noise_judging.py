@@ -137,9 +137,9 @@ class CountingStore:
         self.inner = SQLiteStore(path)
         self.asked = 0
 
-    def noise_candidates(self, bands, since):
+    def noise_candidates(self, bands, since, until=None):
         self.asked += 1
-        return self.inner.noise_candidates(bands, since)
+        return self.inner.noise_candidates(bands, since, until)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)

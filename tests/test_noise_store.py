@@ -124,3 +124,16 @@ def test_the_newest_judged_post_is_the_newest_with_a_mark_whatever_was_ingested_
     assert store.newest_judged() == mentions[3].created_at
     store.set_noise([mark(5, 0)])  # a post with no band keys is judged all the same
     assert store.newest_judged() == mentions[5].created_at
+
+
+def test_candidates_can_be_bounded_above_too(store):
+    """A run holding its own recent marks asks the store only for the older ones (`until`, inclusive)."""
+    mentions = [mention(i) for i in range(6)]
+    store.ingest(mentions, [])
+    marks = [mark(i, 16) for i in range(6)]
+    store.set_noise(marks)
+    wanted = [b for m in marks for b in m.bands[:2]]
+    assert {m.mention_id for m in store.noise_candidates(wanted, T0 + timedelta(minutes=1),
+                                                         T0 + timedelta(minutes=3))} == \
+        {mentions[i].id for i in (1, 2, 3)}
+    assert store.noise_candidates(wanted, T0 + timedelta(minutes=4), T0 + timedelta(minutes=3)) == []

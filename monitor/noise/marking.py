@@ -155,8 +155,8 @@ def mark_noise(config: Config, store: Store, judge: NoiseJudge | None = None, ch
     the unjudged rest is picked up by the next run).
 
     A chunk's candidates judged earlier in the same run come from memory (`RunMarks`); the store
-    is asked only when it may hold others: marks stored before the run, or marks this run judged
-    and let go of, within the chunk's window."""
+    is asked only for what memory may lack: marks stored before the run, and marks this run judged
+    and let go of (the oldest), so only up to the newest of those, within the chunk's window."""
     judge = judge or judge_for(config)
     window = timedelta(hours=config.noise.window_hours)
     stats = NoiseStats()
@@ -173,12 +173,11 @@ def mark_noise(config: Config, store: Store, judge: NoiseJudge | None = None, ch
             since = min(m.created_at for m in pending) - window
             older = max((t for t in (stored_until, run.dropped_until) if t is not None), default=None)
 
-            def prior(bands: set[str], since: datetime = since, ask_store: bool = older is not None and older >= since
-                      ) -> list[NoiseMark]:
+            def prior(bands: set[str], since: datetime = since, older: datetime | None = older) -> list[NoiseMark]:
                 found = run.candidates(bands, since)
-                if ask_store:
+                if older is not None and older >= since:
                     known = {m.mention_id for m in found}
-                    found += [m for m in store.noise_candidates(bands, since) if m.mention_id not in known]
+                    found += [m for m in store.noise_candidates(bands, since, older) if m.mention_id not in known]
                 return found
 
             marks, changed = judge.judge(pending, prior)

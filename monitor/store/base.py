@@ -381,9 +381,11 @@ class Store(Protocol):
         """The same mentions as `unmarked_mentions`, in the same order, as the few fields judging
         reads (what the noise step reads: thousands a run)."""
 
-    def noise_candidates(self, bands: Iterable[str], since: datetime) -> list[NoiseMark]:
-        """The marks of mentions created at or after `since` that share any of these LSH band keys:
-        where a new post looks for the post it may copy. The store is the LSH index."""
+    def noise_candidates(self, bands: Iterable[str], since: datetime, until: datetime | None = None
+                         ) -> list[NoiseMark]:
+        """The marks of mentions created at or after `since` (and at or before `until`, if given)
+        that share any of these LSH band keys: where a new post looks for the post it may copy.
+        The store is the LSH index; a big run asks it only for what it does not hold itself."""
 
     def newest_judged(self) -> datetime | None:
         """When the newest judged mention was created; None if none is. A noise run reads it once:

@@ -55,13 +55,17 @@ class Noise(Mentions):
     def unjudged_posts(self, limit: int = 1000) -> list[NoisePost]:
         return [NoisePost.of(m) for m in self.unmarked_mentions(limit)]
 
-    def noise_candidates(self, bands: Iterable[str], since: datetime) -> list[NoiseMark]:
+    def noise_candidates(self, bands: Iterable[str], since: datetime, until: datetime | None = None
+                         ) -> list[NoiseMark]:
         keys = list(dict.fromkeys(bands))
         found: dict[str, NoiseMark] = {}
         for start in range(0, len(keys), TERMS_PER_QUERY):
             chunk = keys[start:start + TERMS_PER_QUERY]
             wanted = set(chunk)
-            query = {"bool": {"filter": [q.terms("noise.bands", chunk), q.since("created_at", since)]}}
+            when = q.since("created_at", since)
+            if until is not None:
+                when["range"]["created_at"]["lte"] = docs.iso(until)
+            query = {"bool": {"filter": [q.terms("noise.bands", chunk), when]}}
             for hit in self._hits(self.names.pattern("mentions"), query, q.MENTIONS_BY_TIME):
                 source = hit["_source"]
                 shared = [b for b in (source.get("noise") or {}).get("bands") or () if b in wanted]

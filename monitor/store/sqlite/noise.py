@@ -77,16 +77,17 @@ class Noise(Connection):
             " ORDER BY m.created_at, m.id LIMIT ?", (limit,))
         return [NoisePost(r[0], r[1], r[2], r[3], parse_ts(r[4]), r[5], r[6]) for r in rows]
 
-    def noise_candidates(self, bands: Iterable[str], since: datetime) -> list[NoiseMark]:
+    def noise_candidates(self, bands: Iterable[str], since: datetime, until: datetime | None = None
+                         ) -> list[NoiseMark]:
         # In key order: the index is then walked forwards, a page read once for all its keys.
         distinct = list(set(bands))
         text = dict(zip(key_ids(distinct).tolist(), distinct, strict=True))
         keys = sorted(text)
         ids: dict[str, list[str]] = {}
-        after = to_us(since)
+        bounds = [to_us(since), to_us(until) if until is not None else 2**63 - 1]
         for chunk, marks in in_chunks(keys):
             for band, mid in self._query(f"SELECT band, mention_id FROM noise_band_keys WHERE band IN ({marks})"
-                                         " AND created_us >= ?", [*chunk, after]):
+                                         " AND created_us BETWEEN ? AND ?", [*chunk, *bounds]):
                 ids.setdefault(mid, []).append(text[band])
         # The bands that matched are enough for the caller's index: the others lead to no new post.
         return [_mark(row, tuple(ids[row[0]])) for row in self._noise_rows(ids)]
