@@ -1,7 +1,7 @@
 """Judging a run's posts, specified by brute force: a post is a copy of the cluster of the earliest
 post (stored, or judged before it in the run) of its brand, within the window, that shares an
-LSH band key with it and whose signature is similar enough. The judge looks only at band keys
-that some other post also has; this checks that it finds exactly what comparing every pair finds."""
+LSH band key with it and whose signature is similar enough. The judge compares the candidate
+pairs of a whole chunk at once; this checks that it finds exactly what comparing every pair finds."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from monitor.models import Engagement, Mention
-from monitor.noise.duplicates import fingerprints, key_id, shared_keys, similarity
+from monitor.noise.duplicates import Posts, earliest_matches, fingerprints, key_id, similarity
 from monitor.noise.marking import NoiseJudge
 from monitor.noise.settings import NoiseConfig
 
@@ -79,15 +79,51 @@ def test_copies_found_in_a_run_and_against_stored_posts_are_those_every_pair_fin
         assert any(m.duplicate_of for m in second) and not all(m.duplicate_of for m in second)
 
 
-def test_only_keys_another_post_has_are_looked_up():
-    cfg = NoiseConfig()
-    a, b, c = fingerprints([(BASES[0], "Brisa"), (BASES[0] + " lol", "Brisa"), (BASES[1], "Brisa")], cfg)
-    keys = shared_keys([a, b, c], [])
-    assert set(keys[0]) == set(keys[1]) == set(a.bands) & set(b.bands) and keys[0]
-    assert keys[2] == ()
-    stored = shared_keys([c], [c.bands[3], "99ffffffff"])
-    assert stored == [(c.bands[3],)]
-    assert shared_keys([], ["00aaaaaaaa"]) == []
+def pairwise_earliest(posts: Posts, window_us: int, threshold: float) -> list[int]:
+    """`earliest_matches` by comparing every pair, one at a time."""
+    out = []
+    for b in range(posts.first_new, len(posts.times)):
+        keys_b = set(posts.keys[posts.owners == b].tolist())
+        best = -1
+        for a in range(b):
+            if (a >= posts.first_new or posts.times[a] <= posts.times[b]) \
+                    and posts.ids[a] != posts.ids[b] and posts.times[a] >= posts.times[b] - window_us \
+                    and posts.comparable[a] and posts.comparable[b] \
+                    and keys_b & set(posts.keys[posts.owners == a].tolist()) \
+                    and similarity(posts.signatures[a], posts.signatures[b]) >= threshold \
+                    and (best < 0 or posts.ranks[a] < posts.ranks[best]):
+                best = a
+        out.append(best)
+    return out
+
+
+def test_each_posts_earliest_match_is_what_comparing_every_pair_finds_however_many_pairs_a_step_holds(monkeypatch):
+    """Stored posts (any time order, later ones included), new posts in judging order, repeated
+    ids, posts without a signature, keys shared by many: the candidate pairs the judge compares
+    in numpy steps give each new post the match a pair-by-pair search gives, whatever the step."""
+    from monitor.noise import duplicates
+
+    matched = 0
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        n, first_new = int(rng.integers(2, 40)), int(rng.integers(0, 10))
+        n_keys = int(rng.integers(0, 6 * n))
+        stored_times = rng.integers(0, 50, first_new)
+        new_times = np.sort(rng.integers(0, 60, n - first_new)) if n > first_new else np.zeros(0, dtype=np.int64)
+        times = np.concatenate([stored_times, new_times]).astype(np.int64)
+        ids = rng.integers(0, n + 3, n)
+        ranks = np.empty(n, dtype=np.int64)
+        ranks[sorted(range(n), key=lambda i: (int(times[i]), int(ids[i]), i))] = np.arange(n)
+        posts = Posts(keys=rng.integers(0, 12, n_keys).astype(np.uint64), owners=rng.integers(0, n, n_keys),
+                      times=times, ranks=ranks, ids=ids, signatures=rng.integers(0, 3, (n, 8)).astype(np.uint32),
+                      comparable=rng.random(n) < 0.9, first_new=first_new)
+        window, threshold = int(rng.integers(5, 60)), float(rng.choice([0.25, 0.5, 0.625]))
+        expected = pairwise_earliest(posts, window, threshold)
+        for step in (1, 3, 64, 1 << 20):
+            monkeypatch.setattr(duplicates, "PAIRS_PER_STEP", step)
+            assert earliest_matches(posts, window, threshold).tolist() == expected, (seed, step)
+        matched += sum(e >= 0 for e in expected)
+    assert matched > 100  # the cases are not all "no match"
 
 
 def test_a_key_is_its_band_and_hash_as_a_number():

@@ -15,13 +15,13 @@ source in another run, still finds its first post.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from monitor.noise.marks import key_id, key_ids
+from monitor.noise.marks import key_id
 from monitor.noise.settings import NoiseConfig
 from monitor.noise.text import normalise, shingles
 
@@ -195,32 +195,6 @@ def _band_keys_batch(signatures: np.ndarray, brands: Sequence[str], cfg: NoiseCo
     return [tuple(keys[p:p + bands]) for p in range(0, n * bands, bands)], ids
 
 
-def shared_keys(prints: Sequence[Fingerprint], others: Iterable[str]) -> list[tuple[str, ...]]:
-    """For each fingerprint, the band keys another post has too: another of `prints`, or one of
-    `others` (the stored posts' keys). A key no one else has finds no candidate and leads no
-    later post to this one, so the LSH table of a run needs only these (mostly none: copies are
-    a minority), which spares a dictionary update and look-up per key of every post."""
-    out: list[tuple[str, ...]] = [()] * len(prints)
-    rows = [i for i, fp in enumerate(prints) if len(fp.band_ids)]
-    if not rows:
-        return out
-    lengths = np.fromiter((len(prints[i].band_ids) for i in rows), dtype=np.int64, count=len(rows))
-    mine = np.concatenate([prints[i].band_ids for i in rows])
-    theirs = key_ids(list(others))
-    values, counts = np.unique(np.concatenate([mine, theirs]), return_counts=True)
-    hits = np.flatnonzero(np.isin(mine, values[counts > 1]))  # positions in `mine`, in order
-    if len(hits) == 0:
-        return out
-    firsts = np.cumsum(lengths) - lengths
-    owner = np.searchsorted(firsts, hits, side="right") - 1  # which of `rows` each hit belongs to
-    column = (hits - firsts[owner]).tolist()
-    bounds = np.flatnonzero(np.diff(owner)) + 1
-    for start, stop in zip([0, *bounds.tolist()], [*bounds.tolist(), len(hits)], strict=True):
-        bands = prints[rows[int(owner[start])]].bands
-        out[rows[int(owner[start])]] = tuple(bands[c] for c in column[start:stop])
-    return out
-
-
 @lru_cache(maxsize=1024)
 def _brand_seed(brand: str) -> int:
     return zlib.crc32(brand.encode("utf-8"))
@@ -235,23 +209,80 @@ def similarity(a: np.ndarray | bytes, b: np.ndarray | bytes) -> float:
     return float(np.count_nonzero(x == y)) / len(x)
 
 
-class BandIndex:
-    """An in-memory LSH table for one run: band key -> ids of the posts that have it.
+PAIRS_PER_STEP = 1 << 20  # candidate pairs compared per numpy step: bounds the step to some tens of MB
 
-    Filled with the stored posts that share a key with the run's new posts, then with each new
-    post as it is judged, so a copy is found whether its first post arrived in an earlier run or
-    earlier in this one.
-    """
 
-    def __init__(self) -> None:
-        self._table: dict[str, list[str]] = {}
+@dataclass(frozen=True)
+class Posts:
+    """The posts one judging step looks at, as arrays: the stored ones first (`first_new` of them),
+    then the new ones in the order they are judged.
 
-    def add(self, mention_id: str, bands: Iterable[str]) -> None:
-        for key in bands:
-            self._table.setdefault(key, []).append(mention_id)
+    `keys`/`owners`: every band key (`key_id`) of every post and the post it belongs to; `times`:
+    microseconds since the epoch; `ranks`: each post's place in (created_at, id) order, the order
+    in which the earliest match is chosen; `ids`: a number per mention id (two entries of one
+    mention never match each other); `signatures` one row a post, `comparable` where it is one."""
 
-    def candidates(self, bands: Iterable[str]) -> set[str]:
-        found: set[str] = set()
-        for key in bands:
-            found.update(self._table.get(key, ()))
-        return found
+    keys: np.ndarray
+    owners: np.ndarray
+    times: np.ndarray
+    ranks: np.ndarray
+    ids: np.ndarray
+    signatures: np.ndarray
+    comparable: np.ndarray
+    first_new: int
+
+
+def earliest_matches(posts: Posts, window_us: int, threshold: float) -> np.ndarray:
+    """For each new post, the earliest (by `ranks`) post that shares a band key with it, came before
+    it (a stored post created no later; a new one judged before it), within `window_us` before it,
+    and whose signature is at least `threshold` similar; -1 where there is none.
+
+    All of a step's candidate pairs at once, in numpy: walking each post's candidates in Python
+    (a set of ids per post, a similarity call per candidate) was most of the noise step, and grew
+    with the window (ten candidates a post at 300,000 posts). Pairs come from each key's posts in
+    order, so a post meets only what precedes it; a pair met through several keys is compared
+    once per step."""
+    n_new = len(posts.times) - posts.first_new
+    best = np.full(n_new, np.iinfo(np.int64).max, dtype=np.int64)  # the best candidate's rank
+    if n_new <= 0 or not len(posts.keys):
+        return np.full(max(n_new, 0), -1, dtype=np.int64)
+    order = np.lexsort((posts.owners, posts.keys))  # by key, then stored before new, new in judging order
+    keys, owners = posts.keys[order], posts.owners[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    group_start = np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
+    before = np.arange(len(keys)) - group_start  # entries of the same key ahead of each entry
+    entries = np.flatnonzero((owners >= posts.first_new) & (before > 0))
+    counts = before[entries]
+    ends = np.cumsum(counts)
+    step_from = 0
+    while step_from < len(entries):
+        base = ends[step_from - 1] if step_from else 0
+        step_to = max(int(np.searchsorted(ends, base + PAIRS_PER_STEP, side="right")), step_from + 1)
+        picked, many = entries[step_from:step_to], counts[step_from:step_to]
+        total = int(many.sum())
+        offsets = np.arange(total) - np.repeat(np.cumsum(many) - many, many)
+        a = owners[np.repeat(group_start[picked], many) + offsets]
+        b = np.repeat(owners[picked], many)
+        _keep_best(posts, a, b, window_us, threshold, best)
+        step_from = step_to
+    found = best != np.iinfo(np.int64).max
+    by_rank = np.empty(len(posts.ranks), dtype=np.int64)
+    by_rank[posts.ranks] = np.arange(len(posts.ranks))
+    return np.where(found, by_rank[np.where(found, best, 0)], -1)
+
+
+def _keep_best(posts: Posts, a: np.ndarray, b: np.ndarray, window_us: int, threshold: float,
+               best: np.ndarray) -> None:
+    """Lower `best` (by new post) to the rank of each candidate `a` of `b` that qualifies."""
+    times = posts.times
+    ok = (posts.ids[a] != posts.ids[b]) & (times[a] >= times[b] - window_us) & posts.comparable[a] \
+        & posts.comparable[b] & ((a >= posts.first_new) | (times[a] <= times[b]))
+    a, b = a[ok], b[ok]
+    pair = np.unique(b.astype(np.int64) * len(times) + a)
+    a, b = pair % len(times), pair // len(times)
+    width, rows = posts.signatures.shape[1], max(PAIRS_PER_STEP // 4, 1)  # a bool per signature value
+    for s in range(0, len(pair), rows):
+        x, y = a[s:s + rows], b[s:s + rows]
+        same = np.count_nonzero(posts.signatures[x] == posts.signatures[y], axis=1)
+        hit = same / width >= threshold  # as `similarity` computes it, so the same verdict at the line
+        np.minimum.at(best, y[hit] - posts.first_new, posts.ranks[x[hit]])

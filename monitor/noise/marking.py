@@ -17,23 +17,23 @@ import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from monitor.noise.duplicates import BandIndex, Fingerprint, fingerprints, shared_keys, similarity
+from monitor.noise.duplicates import Fingerprint, Posts, earliest_matches, fingerprints
 from monitor.noise.marks import NoiseMark, NoisePostLike, NoiseStats, key_ids
 from monitor.noise.settings import NoiseConfig, SpamSettings
 from monitor.noise.spam import SpamScorer
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from monitor.config import Config
     from monitor.store.base import Store
 
 CHUNK = 10_000  # mentions judged per store round trip
+_US = timedelta(microseconds=1)
+_NO_KEYS = np.zeros(0, dtype=np.uint64)
 RUN_MEMORY = 100_000  # marks a run keeps for its later chunks (about 1 KB each, most of it the signature)
 
 
@@ -65,39 +65,22 @@ class NoiseJudge:
                 wanted.update(fp.bands)
         known: dict[str, NoiseMark] = {}
         members: dict[str, list[str]] = {}  # cluster root -> ids of the posts known in it
-        index = BandIndex()
         stored = list(prior(wanted)) if wanted else []
         for mark in stored:
             known[mark.mention_id] = mark
             members.setdefault(mark.root, []).append(mark.mention_id)
-            index.add(mark.mention_id, mark.bands)
-        # Only keys some other post has too can find a candidate: the run's LSH table holds those.
-        lookup = shared_keys([fp for fp in prints if fp is not None], (b for mark in stored for b in mark.bands)) \
-            if self.cfg.enabled else [()] * len(ordered)
-        signatures: dict[str, np.ndarray] = {}  # of the posts in the LSH table, as arrays
+        chunk_ids = {m.id for m in ordered}
+        candidates = [mark for mid, mark in known.items() if mid not in chunk_ids]  # a post is not its own candidate
+        best = earliest_matches(_posts(candidates, ordered, prints, self.cfg.num_perm),
+                                window // timedelta(microseconds=1), self.cfg.similarity)
+        roots = [mark.root for mark in candidates]  # by post, as `best` numbers them; the new ones' appended as judged
         ring: dict[str, set[str]] = {}  # cluster root -> hardly-followed accounts seen posting it
         new: list[NoiseMark] = []
         position: dict[str, int] = {}  # index in `new` of each mark judged in this call
         changed: dict[str, NoiseMark] = {}
-        for m, fp, keys in zip(ordered, prints, lookup, strict=True):
+        for m, fp, match in zip(ordered, prints, best.tolist(), strict=True):
             scorer = self.scorer(m.brand)
-            duplicate_of = None
-            if keys:
-                best = None
-                earliest = m.created_at - window
-                for cid in index.candidates(keys):
-                    other = known[cid]
-                    if cid == m.id or other.created_at > m.created_at or other.created_at < earliest:
-                        continue
-                    theirs = signatures.get(cid)
-                    if theirs is None:  # a stored post's, read once however many posts it is compared with
-                        theirs = signatures[cid] = np.frombuffer(other.signature, dtype=np.uint32)
-                    if similarity(fp.signature, theirs) < self.cfg.similarity:
-                        continue
-                    if best is None or (other.created_at, other.mention_id) < (best.created_at, best.mention_id):
-                        best = other
-                if best is not None:
-                    duplicate_of = best.root
+            duplicate_of = roots[match] if match >= 0 else None
             new_account = m.author_followers < scorer.settings.new_account_followers
             accounts = 0
             if duplicate_of is not None:
@@ -130,9 +113,7 @@ class NoiseJudge:
                         changed[other_id] = flagged
             known[m.id] = mark
             members.setdefault(mark.root, []).append(m.id)
-            if keys:
-                index.add(m.id, keys)
-                signatures[m.id] = fp.signature
+            roots.append(mark.root)
             position[m.id] = len(new)
             new.append(mark)
         return new, list(changed.values())
@@ -143,6 +124,34 @@ class NoiseJudge:
         score = round(mark.spam_score + scorer.weight("new_accounts"), 3)
         return replace(mark, spam_score=score, spam_reasons=(*mark.spam_reasons, reason),
                        spam=score >= scorer.settings.threshold)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _posts(stored: Sequence[NoiseMark], ordered: Sequence[NoisePostLike], prints: Sequence[Fingerprint | None],
+           num_perm: int) -> Posts:
+    """The stored candidates and the new posts (in judging order) as `earliest_matches` reads them."""
+    times = [(m.created_at - _EPOCH) // _US for m in stored] + [(m.created_at - _EPOCH) // _US for m in ordered]
+    ids = [m.mention_id for m in stored] + [m.id for m in ordered]
+    numbers: dict[str, int] = {}
+    by_order = sorted(range(len(ids)), key=lambda i: (times[i], ids[i]))
+    ranks = np.empty(len(ids), dtype=np.int64)
+    ranks[by_order] = np.arange(len(ids))
+    width = 4 * num_perm
+    fits = [len(m.signature) == width for m in stored] + [fp is not None and fp.comparable for fp in prints]
+    raw = b"".join([m.signature for m in stored if len(m.signature) == width]
+                   + [fp.signature.tobytes() for fp in prints if fp is not None and fp.comparable])
+    comparable = np.array(fits, dtype=bool)
+    signatures = np.zeros((len(ids), num_perm), dtype=np.uint32)
+    signatures[comparable] = np.frombuffer(raw, dtype=np.uint32).reshape(-1, num_perm)
+    keyed = [fp.band_ids if fp is not None else _NO_KEYS for fp in prints]
+    keys = np.concatenate([key_ids([b for m in stored for b in m.bands]), *keyed])
+    owners = np.repeat(np.arange(len(ids), dtype=np.int64),
+                       [len(m.bands) for m in stored] + [len(k) for k in keyed])
+    return Posts(keys=keys, owners=owners, times=np.array(times, dtype=np.int64), ranks=ranks,
+                 ids=np.array([numbers.setdefault(i, len(numbers)) for i in ids], dtype=np.int64),
+                 signatures=signatures, comparable=comparable, first_new=len(stored))
 
 
 def judge_for(config: Config) -> NoiseJudge:
