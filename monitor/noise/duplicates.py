@@ -209,7 +209,7 @@ def similarity(a: np.ndarray | bytes, b: np.ndarray | bytes) -> float:
     return float(np.count_nonzero(x == y)) / len(x)
 
 
-PAIRS_PER_STEP = 1 << 20  # candidate pairs compared per numpy step: bounds the step to some tens of MB
+PAIRS_PER_STEP = 1 << 18  # candidate pairs compared per numpy step: bounds its arrays to a few MB each
 
 
 @dataclass(frozen=True)
@@ -280,7 +280,7 @@ def _keep_best(posts: Posts, a: np.ndarray, b: np.ndarray, window_us: int, thres
     a, b = a[ok], b[ok]
     pair = np.unique(b.astype(np.int64) * len(times) + a)
     a, b = pair % len(times), pair // len(times)
-    width, rows = posts.signatures.shape[1], max(PAIRS_PER_STEP // 4, 1)  # a bool per signature value
+    width, rows = posts.signatures.shape[1], max(PAIRS_PER_STEP // 16, 1)  # two signatures a row: ~30 MB
     for s in range(0, len(pair), rows):
         x, y = a[s:s + rows], b[s:s + rows]
         same = np.count_nonzero(posts.signatures[x] == posts.signatures[y], axis=1)

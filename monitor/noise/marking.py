@@ -138,13 +138,16 @@ def _posts(stored: Sequence[NoiseMark], ordered: Sequence[NoisePostLike], prints
     by_order = sorted(range(len(ids)), key=lambda i: (times[i], ids[i]))
     ranks = np.empty(len(ids), dtype=np.int64)
     ranks[by_order] = np.arange(len(ids))
-    width = 4 * num_perm
-    fits = [len(m.signature) == width for m in stored] + [fp is not None and fp.comparable for fp in prints]
-    raw = b"".join([m.signature for m in stored if len(m.signature) == width]
-                   + [fp.signature.tobytes() for fp in prints if fp is not None and fp.comparable])
-    comparable = np.array(fits, dtype=bool)
     signatures = np.zeros((len(ids), num_perm), dtype=np.uint32)
-    signatures[comparable] = np.frombuffer(raw, dtype=np.uint32).reshape(-1, num_perm)
+    comparable = np.zeros(len(ids), dtype=bool)
+    for i, mark in enumerate(stored):  # row by row: a joined copy of them all was tens of MB at scale
+        if len(mark.signature) == 4 * num_perm:  # a signature of another size (settings changed) matches nothing
+            signatures[i] = np.frombuffer(mark.signature, dtype=np.uint32)
+            comparable[i] = True
+    for i, fp in enumerate(prints, start=len(stored)):
+        if fp is not None and fp.comparable:
+            signatures[i] = fp.signature
+            comparable[i] = True
     keyed = [fp.band_ids if fp is not None else _NO_KEYS for fp in prints]
     keys = np.concatenate([key_ids([b for m in stored for b in m.bands]), *keyed])
     owners = np.repeat(np.arange(len(ids), dtype=np.int64),
