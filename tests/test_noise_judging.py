@@ -99,8 +99,9 @@ def pairwise_earliest(posts: Posts, window_us: int, threshold: float) -> list[in
 
 def test_each_posts_earliest_match_is_what_comparing_every_pair_finds_however_many_pairs_a_step_holds(monkeypatch):
     """Stored posts (any time order, later ones included), new posts in judging order, repeated
-    ids, posts without a signature, keys shared by many: the candidate pairs the judge compares
-    in numpy steps give each new post the match a pair-by-pair search gives, whatever the step."""
+    ids and times, posts without a signature, keys shared by many: the candidate pairs the judge
+    compares in numpy steps, a post's earliest few first, give each new post the match a
+    pair-by-pair search gives, whatever the step and however many are looked at first."""
     from monitor.noise import duplicates
 
     matched = 0
@@ -119,9 +120,10 @@ def test_each_posts_earliest_match_is_what_comparing_every_pair_finds_however_ma
                       comparable=rng.random(n) < 0.9, first_new=first_new)
         window, threshold = int(rng.integers(5, 60)), float(rng.choice([0.25, 0.5, 0.625]))
         expected = pairwise_earliest(posts, window, threshold)
-        for step in (1, 3, 64, 1 << 20):
+        for step, first_look in ((1, 1), (3, 4), (64, 2), (1 << 20, 4), (1 << 20, 1000)):
             monkeypatch.setattr(duplicates, "PAIRS_PER_STEP", step)
-            assert earliest_matches(posts, window, threshold).tolist() == expected, (seed, step)
+            monkeypatch.setattr(duplicates, "FIRST_LOOK", first_look)
+            assert earliest_matches(posts, window, threshold).tolist() == expected, (seed, step, first_look)
         matched += sum(e >= 0 for e in expected)
     assert matched > 100  # the cases are not all "no match"
 
@@ -239,3 +241,22 @@ def test_band_keys_that_are_not_keys_are_refused_by_name():
     for bad in ("07deadbee", "07deadbeef0", "07dé0dbeef"):
         with pytest.raises(ValueError, match="not a band key"):
             key_ids(["00aaaaaaaa", bad])
+
+
+def test_a_flood_of_one_text_costs_each_copy_a_few_comparisons_not_one_per_earlier_copy(monkeypatch):
+    """Ten thousand posts of one giveaway in a chunk: each is a copy of the first, found among the
+    earliest candidates of its keys, so the pairs compared grow with the flood, not with its square."""
+    from monitor.noise import duplicates
+
+    compared = []
+    keep_best = duplicates._keep_best
+    monkeypatch.setattr(duplicates, "_keep_best", lambda posts, a, b, *rest: (compared.append(len(a)),
+                                                                              keep_best(posts, a, b, *rest)))
+    cfg = NoiseConfig()
+    flood = [Mention(id=f"x:{i}", source="x", native_id=str(i), url="https://example.com", author_handle=f"u{i}",
+                     author_followers=500, text=BASES[3] if i % 2 else f"{BASES[3]} {i % 7}",
+                     created_at=T0 + timedelta(seconds=i), brand="Brisa", query="brisa", engagement=Engagement())
+             for i in range(3000)]
+    marks, _ = NoiseJudge(cfg).judge(flood, lambda bands: [])
+    assert [m.duplicate_of for m in marks] == [None] + ["x:0"] * 2999
+    assert sum(compared) <= 3000 * cfg.bands * duplicates.FIRST_LOOK  # every pair would be 72 million

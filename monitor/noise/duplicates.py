@@ -210,6 +210,8 @@ def similarity(a: np.ndarray | bytes, b: np.ndarray | bytes) -> float:
 
 
 PAIRS_PER_STEP = 1 << 18  # candidate pairs compared per numpy step: bounds its arrays to a few MB each
+FIRST_LOOK = 4  # a new post's earliest candidates per key, compared before the rest
+_NONE = np.iinfo(np.int64).max
 
 
 @dataclass(frozen=True)
@@ -239,36 +241,63 @@ def earliest_matches(posts: Posts, window_us: int, threshold: float) -> np.ndarr
 
     All of a step's candidate pairs at once, in numpy: walking each post's candidates in Python
     (a set of ids per post, a similarity call per candidate) was most of the noise step, and grew
-    with the window (ten candidates a post at 300,000 posts). Pairs come from each key's posts in
-    order, so a post meets only what precedes it; a pair met through several keys is compared
-    once per step."""
+    with the window (ten candidates a post at 300,000 posts). Each key's posts are taken in time
+    order, so a post meets only what precedes it. Its first `FIRST_LOOK` candidates of each key
+    are compared first, then only those of the rest that could still be earlier than the match
+    found: a flood of one text (ten thousand copies) costs each copy a few comparisons, not one
+    per earlier copy."""
     n_new = len(posts.times) - posts.first_new
-    best = np.full(n_new, np.iinfo(np.int64).max, dtype=np.int64)  # the best candidate's rank
+    best = np.full(n_new, _NONE, dtype=np.int64)  # the best candidate's rank so far
     if n_new <= 0 or not len(posts.keys):
         return np.full(max(n_new, 0), -1, dtype=np.int64)
-    order = np.lexsort((posts.owners, posts.keys))  # by key, then stored before new, new in judging order
+    newness = posts.owners >= posts.first_new
+    # By key, then time, a stored post before a new one of the same time (it may be a candidate),
+    # new ones in judging order: the candidates of each entry are the entries of its key ahead of it.
+    order = np.lexsort((posts.owners, newness, posts.times[posts.owners], posts.keys))
     keys, owners = posts.keys[order], posts.owners[order]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    group_start = np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
-    before = np.arange(len(keys)) - group_start  # entries of the same key ahead of each entry
-    entries = np.flatnonzero((owners >= posts.first_new) & (before > 0))
-    counts = before[entries]
+    sizes = np.diff(np.r_[starts, len(keys)])
+    group_start = np.repeat(starts, sizes)
+    entries = np.flatnonzero(newness[order] & (np.arange(len(keys)) > group_start))
+    first = group_start[entries]
+    look = np.minimum(entries, first + FIRST_LOOK)
+    _compare_ranges(posts, owners, entries, first, look, window_us, threshold, best)
+    # The rest, as far as a candidate could still be earlier than the match found: one created
+    # after it cannot be (ranks follow creation time), and a key's entries are in time order.
+    uniq = np.unique(posts.times)
+    group = np.repeat(np.arange(len(starts), dtype=np.int64), sizes)
+    ordinal = group * (len(uniq) + 1) + np.searchsorted(uniq, posts.times[owners])  # (key, time), sorted
+    by_rank = np.empty(len(posts.ranks), dtype=np.int64)
+    by_rank[posts.ranks] = np.arange(len(posts.ranks))
+    mine = best[owners[entries] - posts.first_new]
+    found = mine != _NONE
+    limit = entries.copy()
+    if found.any():
+        bound = group[entries[found]] * (len(uniq) + 1) + np.searchsorted(uniq, posts.times[by_rank[mine[found]]])
+        limit[found] = np.minimum(entries[found], np.searchsorted(ordinal, bound, side="right"))
+    _compare_ranges(posts, owners, entries, look, limit, window_us, threshold, best)  # none where limit <= look
+    found_all = best != _NONE
+    return np.where(found_all, by_rank[np.where(found_all, best, 0)], -1)
+
+
+def _compare_ranges(posts: Posts, owners: np.ndarray, entries: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                    window_us: int, threshold: float, best: np.ndarray) -> None:
+    """Compare the owner of each entry with the owners of the entries in [lo, hi) of it, a bounded
+    number of pairs at a time."""
+    counts = hi - lo
+    keep = counts > 0
+    entries, lo, counts = entries[keep], lo[keep], counts[keep]
     ends = np.cumsum(counts)
     step_from = 0
     while step_from < len(entries):
         base = ends[step_from - 1] if step_from else 0
         step_to = max(int(np.searchsorted(ends, base + PAIRS_PER_STEP, side="right")), step_from + 1)
-        picked, many = entries[step_from:step_to], counts[step_from:step_to]
-        total = int(many.sum())
-        offsets = np.arange(total) - np.repeat(np.cumsum(many) - many, many)
-        a = owners[np.repeat(group_start[picked], many) + offsets]
-        b = np.repeat(owners[picked], many)
+        many = counts[step_from:step_to]
+        offsets = np.arange(int(many.sum())) - np.repeat(np.cumsum(many) - many, many)
+        a = owners[np.repeat(lo[step_from:step_to], many) + offsets]
+        b = np.repeat(owners[entries[step_from:step_to]], many)
         _keep_best(posts, a, b, window_us, threshold, best)
         step_from = step_to
-    found = best != np.iinfo(np.int64).max
-    by_rank = np.empty(len(posts.ranks), dtype=np.int64)
-    by_rank[posts.ranks] = np.arange(len(posts.ranks))
-    return np.where(found, by_rank[np.where(found, best, 0)], -1)
 
 
 def _keep_best(posts: Posts, a: np.ndarray, b: np.ndarray, window_us: int, threshold: float,
