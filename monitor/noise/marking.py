@@ -297,16 +297,17 @@ class RunMarks:
             return []
         counts = counts[hit]
         starts = np.repeat(lo[hit] - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
-        owners = self._owners[starts].tolist()
-        which = by_id[np.repeat(hit, counts)].tolist()
-        shared: dict[int, list[str]] = {}
-        for serial, k in zip(owners, which, strict=True):
-            shared.setdefault(serial, []).append(wanted[k])
+        owners = self._owners[starts]
+        by_owner = np.argsort(owners, kind="stable")  # each mark's keys together, still in key order
+        owners = owners[by_owner]
+        names = np.array(wanted, dtype=object)[by_id[np.repeat(hit, counts)][by_owner]].tolist()
+        serials, firsts = np.unique(owners, return_index=True)
+        bounds = [*firsts.tolist(), len(names)]
         found = []
-        for serial, keys in shared.items():
+        for serial, start, stop in zip(serials.tolist(), bounds, bounds[1:]):
             mark = self._marks.get(serial)
             if mark is not None and mark.created_at >= since:
-                found.append(_with_bands(mark, tuple(keys)))
+                found.append(_with_bands(mark, tuple(names[start:stop])))
         return found
 
 
