@@ -72,7 +72,7 @@ class NoiseJudge:
         chunk_ids = {m.id for m in ordered}
         candidates = [mark for mid, mark in known.items() if mid not in chunk_ids]  # a post is not its own candidate
         best = earliest_matches(_posts(candidates, ordered, prints, self.cfg.num_perm),
-                                window // timedelta(microseconds=1), self.cfg.similarity)
+                                window // _US, self.cfg.similarity)
         roots = [mark.root for mark in candidates]  # by post, as `best` numbers them; the new ones' appended as judged
         ring: dict[str, set[str]] = {}  # cluster root -> hardly-followed accounts seen posting it
         new: list[NoiseMark] = []
