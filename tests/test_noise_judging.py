@@ -244,7 +244,7 @@ def test_band_keys_that_are_not_keys_are_refused_by_name():
 
 
 def test_a_flood_of_one_text_costs_each_copy_a_few_comparisons_not_one_per_earlier_copy(monkeypatch):
-    """Ten thousand posts of one giveaway in a chunk: each is a copy of the first, found among the
+    """Three thousand posts of one giveaway in a chunk: each is a copy of the first, found among the
     earliest candidates of its keys, so the pairs compared grow with the flood, not with its square."""
     from monitor.noise import duplicates
 
