@@ -13,6 +13,7 @@ import numpy as np
 from monitor.models import Engagement, Mention
 from monitor.noise.duplicates import Posts, earliest_matches, fingerprints, key_id, similarity
 from monitor.noise.marking import NoiseJudge
+from monitor.noise.marks import NoiseMark
 from monitor.noise.settings import NoiseConfig
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -244,19 +245,39 @@ def test_band_keys_that_are_not_keys_are_refused_by_name():
 
 
 def test_a_flood_of_one_text_costs_each_copy_a_few_comparisons_not_one_per_earlier_copy(monkeypatch):
-    """Three thousand posts of one giveaway in a chunk: each is a copy of the first, found among the
-    earliest candidates of its keys, so the pairs compared grow with the flood, not with its square."""
+    """Three thousand posts of one giveaway in a chunk, within the window or spread over eight times
+    its length: each is a copy of the first, found among the earliest candidates of its keys inside
+    its window, so the pairs compared grow with the flood, not with its square."""
     from monitor.noise import duplicates
 
     compared = []
     keep_best = duplicates._keep_best
     monkeypatch.setattr(duplicates, "_keep_best", lambda posts, a, b, *rest: (compared.append(len(a)),
                                                                               keep_best(posts, a, b, *rest)))
+    for cfg, every in ((NoiseConfig(), timedelta(seconds=1)), (NoiseConfig(window_hours=1), timedelta(seconds=10))):
+        flood = [Mention(id=f"x:{i}", source="x", native_id=str(i), url="https://example.com", author_handle=f"u{i}",
+                         author_followers=500, text=BASES[3] if i % 2 else f"{BASES[3]} {i % 7}",
+                         created_at=T0 + every * i, brand="Brisa", query="brisa", engagement=Engagement())
+                 for i in range(3000)]
+        compared.clear()
+        marks, _ = NoiseJudge(cfg).judge(flood, lambda bands: [])
+        assert [m.duplicate_of for m in marks] == [None] + ["x:0"] * 2999  # each joins the cluster of its match
+        assert sum(compared) <= 3000 * cfg.bands * duplicates.FIRST_LOOK  # every pair would be 72 million
+
+
+def test_a_stored_signature_of_another_size_matches_nothing():
+    """Marks judged under other MinHash settings (another number of permutations) share no
+    comparable signature with today's posts: never a match, never an error. The same mark with
+    today's signature is a match."""
     cfg = NoiseConfig()
-    flood = [Mention(id=f"x:{i}", source="x", native_id=str(i), url="https://example.com", author_handle=f"u{i}",
-                     author_followers=500, text=BASES[3] if i % 2 else f"{BASES[3]} {i % 7}",
-                     created_at=T0 + timedelta(seconds=i), brand="Brisa", query="brisa", engagement=Engagement())
-             for i in range(3000)]
-    marks, _ = NoiseJudge(cfg).judge(flood, lambda bands: [])
-    assert [m.duplicate_of for m in marks] == [None] + ["x:0"] * 2999
-    assert sum(compared) <= 3000 * cfg.bands * duplicates.FIRST_LOOK  # every pair would be 72 million
+    (fp,) = fingerprints([(BASES[0], "Brisa")], cfg)
+    new = Mention(id="x:new", source="x", native_id="new", url="https://example.com", author_handle="b",
+                  author_followers=500, text=BASES[0], created_at=T0 + timedelta(minutes=5), brand="Brisa",
+                  query="brisa", engagement=Engagement())
+    for signature, expected in ((fp.signature.tobytes(), "x:old"), (b"", None), (bytes(4 * cfg.num_perm - 4), None),
+                                (bytes(4 * cfg.num_perm + 4), None), (bytes(255), None)):
+        stored = NoiseMark(mention_id="x:old", brand="Brisa", author_handle="a", author_followers=500,
+                           created_at=T0, duplicate_of=None, bands=fp.bands, signature=signature, spam_score=0.0,
+                           spam_reasons=(), spam=False)
+        marks, _ = NoiseJudge(cfg).judge([new], lambda bands, stored=stored: [stored])
+        assert marks[0].duplicate_of == expected, len(signature)

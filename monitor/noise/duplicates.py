@@ -210,19 +210,20 @@ def similarity(a: np.ndarray | bytes, b: np.ndarray | bytes) -> float:
 
 
 PAIRS_PER_STEP = 1 << 18  # candidate pairs compared per numpy step: bounds its arrays to a few MB each
-FIRST_LOOK = 4  # a new post's earliest candidates per key, compared before the rest
+FIRST_LOOK = 4  # a new post's earliest candidates per key within its window, compared before the rest
 _NONE = np.iinfo(np.int64).max
 
 
 @dataclass(frozen=True)
 class Posts:
     """The posts one judging step looks at, as arrays: the stored ones first (`first_new` of them),
-    then the new ones in the order they are judged.
+    then the new ones in the order they are judged, which must be time order (oldest first).
 
     `keys`/`owners`: every band key (`key_id`) of every post and the post it belongs to; `times`:
     microseconds since the epoch; `ranks`: each post's place in (created_at, id) order, the order
-    in which the earliest match is chosen; `ids`: a number per mention id (two entries of one
-    mention never match each other); `signatures` one row a post, `comparable` where it is one."""
+    in which the earliest match is chosen (so ranks follow times); `ids`: a number per mention id
+    (two entries of one mention never match each other); `signatures` one row a post,
+    `comparable` where it is one."""
 
     keys: np.ndarray
     owners: np.ndarray
@@ -239,15 +240,12 @@ def earliest_matches(posts: Posts, window_us: int, threshold: float) -> np.ndarr
     it (a stored post created no later; a new one judged before it), within `window_us` before it,
     and whose signature is at least `threshold` similar; -1 where there is none.
 
-    All of a step's candidate pairs at once, in numpy: walking each post's candidates in Python
-    (a set of ids per post, a similarity call per candidate) was most of the noise step, and grew
-    with the window (ten candidates a post at 300,000 posts). Each key's posts are taken in time
-    order, so a post meets only what precedes it. Its first `FIRST_LOOK` candidates of each key
-    are compared first, then only those of the rest that could still be earlier than the match
-    found: a flood of one text (ten thousand copies) costs each copy a few comparisons, not one
-    per earlier copy."""
+    A whole step's candidate pairs in numpy, not each post's candidates walked in Python. Each
+    key's posts are taken in time order, so a post's candidates through a key are the posts of
+    that key ahead of it, from the first inside its window. Its first `FIRST_LOOK` of them are
+    compared first, then only those of the rest that could still be earlier than the match found:
+    a flood of one text costs each copy a few comparisons, not one per earlier copy."""
     n_new = len(posts.times) - posts.first_new
-    best = np.full(n_new, _NONE, dtype=np.int64)  # the best candidate's rank so far
     if n_new <= 0 or not len(posts.keys):
         return np.full(max(n_new, 0), -1, dtype=np.int64)
     newness = posts.owners >= posts.first_new
@@ -259,25 +257,31 @@ def earliest_matches(posts: Posts, window_us: int, threshold: float) -> np.ndarr
     sizes = np.diff(np.r_[starts, len(keys)])
     group_start = np.repeat(starts, sizes)
     entries = np.flatnonzero(newness[order] & (np.arange(len(keys)) > group_start))
-    first = group_start[entries]
+    # (key, time) as one sorted number, to find where a time falls among a key's entries.
+    uniq = np.unique(posts.times)
+    group = np.repeat(np.arange(len(starts), dtype=np.int64), sizes)
+    ordinal = group * (len(uniq) + 1) + np.searchsorted(uniq, posts.times[owners])
+
+    def at_time(times: np.ndarray, side: str) -> np.ndarray:
+        """For each entry, where its `times` value falls among its key's entries ("left": at the
+        first entry of that time or later, "right": after the last of that time), at most itself."""
+        found = np.searchsorted(ordinal, group[entries] * (len(uniq) + 1) + np.searchsorted(uniq, times, side="left"),
+                                side=side)
+        return np.minimum(entries, found)
+
+    best = np.full(n_new, _NONE, dtype=np.int64)  # the best candidate's rank so far, by new post
+    first = at_time(posts.times[owners[entries]] - window_us, "left")  # older ones are out of the window
     look = np.minimum(entries, first + FIRST_LOOK)
     _compare_ranges(posts, owners, entries, first, look, window_us, threshold, best)
     # The rest, as far as a candidate could still be earlier than the match found: one created
-    # after it cannot be (ranks follow creation time), and a key's entries are in time order.
-    uniq = np.unique(posts.times)
-    group = np.repeat(np.arange(len(starts), dtype=np.int64), sizes)
-    ordinal = group * (len(uniq) + 1) + np.searchsorted(uniq, posts.times[owners])  # (key, time), sorted
+    # after it cannot be (ranks follow times).
     by_rank = np.empty(len(posts.ranks), dtype=np.int64)
     by_rank[posts.ranks] = np.arange(len(posts.ranks))
     mine = best[owners[entries] - posts.first_new]
-    found = mine != _NONE
-    limit = entries.copy()
-    if found.any():
-        bound = group[entries[found]] * (len(uniq) + 1) + np.searchsorted(uniq, posts.times[by_rank[mine[found]]])
-        limit[found] = np.minimum(entries[found], np.searchsorted(ordinal, bound, side="right"))
+    limit = np.where(mine != _NONE, at_time(posts.times[by_rank[np.where(mine != _NONE, mine, 0)]], "right"), entries)
     _compare_ranges(posts, owners, entries, look, limit, window_us, threshold, best)  # none where limit <= look
-    found_all = best != _NONE
-    return np.where(found_all, by_rank[np.where(found_all, best, 0)], -1)
+    found = best != _NONE
+    return np.where(found, by_rank[np.where(found, best, 0)], -1)
 
 
 def _compare_ranges(posts: Posts, owners: np.ndarray, entries: np.ndarray, lo: np.ndarray, hi: np.ndarray,
@@ -304,12 +308,15 @@ def _keep_best(posts: Posts, a: np.ndarray, b: np.ndarray, window_us: int, thres
                best: np.ndarray) -> None:
     """Lower `best` (by new post) to the rank of each candidate `a` of `b` that qualifies."""
     times = posts.times
+    # The last condition holds by construction (a stored post later than b sorts after it); it
+    # states the rule rather than relying on the order alone.
     ok = (posts.ids[a] != posts.ids[b]) & (times[a] >= times[b] - window_us) & posts.comparable[a] \
         & posts.comparable[b] & ((a >= posts.first_new) | (times[a] <= times[b]))
     a, b = a[ok], b[ok]
     pair = np.unique(b.astype(np.int64) * len(times) + a)
     a, b = pair % len(times), pair // len(times)
-    width, rows = posts.signatures.shape[1], max(PAIRS_PER_STEP // 16, 1)  # two signatures a row: ~30 MB
+    width = posts.signatures.shape[1]
+    rows = max(PAIRS_PER_STEP * 4 // max(width, 1), 1)  # each gathered matrix ~4 MB, whatever the signature size
     for s in range(0, len(pair), rows):
         x, y = a[s:s + rows], b[s:s + rows]
         same = np.count_nonzero(posts.signatures[x] == posts.signatures[y], axis=1)

@@ -69,8 +69,9 @@ class NoiseJudge:
         for mark in stored:
             known[mark.mention_id] = mark
             members.setdefault(mark.root, []).append(mark.mention_id)
+        # A stored mark of a post judged again here is no one's candidate: its new mark takes its place.
         chunk_ids = {m.id for m in ordered}
-        candidates = [mark for mid, mark in known.items() if mid not in chunk_ids]  # a post is not its own candidate
+        candidates = [mark for mid, mark in known.items() if mid not in chunk_ids]
         best = earliest_matches(_posts(candidates, ordered, prints, self.cfg.num_perm),
                                 window // _US, self.cfg.similarity)
         roots = [mark.root for mark in candidates]  # by post, as `best` numbers them; the new ones' appended as judged
@@ -134,7 +135,6 @@ def _posts(stored: Sequence[NoiseMark], ordered: Sequence[NoisePostLike], prints
     """The stored candidates and the new posts (in judging order) as `earliest_matches` reads them."""
     times = [(m.created_at - _EPOCH) // _US for m in stored] + [(m.created_at - _EPOCH) // _US for m in ordered]
     ids = [m.mention_id for m in stored] + [m.id for m in ordered]
-    numbers: dict[str, int] = {}
     by_order = sorted(range(len(ids)), key=lambda i: (times[i], ids[i]))
     ranks = np.empty(len(ids), dtype=np.int64)
     ranks[by_order] = np.arange(len(ids))
@@ -152,6 +152,7 @@ def _posts(stored: Sequence[NoiseMark], ordered: Sequence[NoisePostLike], prints
     keys = np.concatenate([key_ids([b for m in stored for b in m.bands]), *keyed])
     owners = np.repeat(np.arange(len(ids), dtype=np.int64),
                        [len(m.bands) for m in stored] + [len(k) for k in keyed])
+    numbers: dict[str, int] = {}
     return Posts(keys=keys, owners=owners, times=np.array(times, dtype=np.int64), ranks=ranks,
                  ids=np.array([numbers.setdefault(i, len(numbers)) for i in ids], dtype=np.int64),
                  signatures=signatures, comparable=comparable, first_new=len(stored))
