@@ -308,10 +308,9 @@ def _keep_best(posts: Posts, a: np.ndarray, b: np.ndarray, window_us: int, thres
                best: np.ndarray) -> None:
     """Lower `best` (by new post) to the rank of each candidate `a` of `b` that qualifies."""
     times = posts.times
-    # The last condition holds by construction (a stored post later than b sorts after it); it
-    # states the rule rather than relying on the order alone.
+    # "Came before b" needs no check here: a stored post later than b sorts after it (earliest_matches).
     ok = (posts.ids[a] != posts.ids[b]) & (times[a] >= times[b] - window_us) & posts.comparable[a] \
-        & posts.comparable[b] & ((a >= posts.first_new) | (times[a] <= times[b]))
+        & posts.comparable[b]
     a, b = a[ok], b[ok]
     pair = np.unique(b.astype(np.int64) * len(times) + a)
     a, b = pair % len(times), pair // len(times)

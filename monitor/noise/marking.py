@@ -17,23 +17,23 @@ import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from monitor.noise.duplicates import Fingerprint, Posts, earliest_matches, fingerprints
-from monitor.noise.marks import NoiseMark, NoisePostLike, NoiseStats, key_ids
+from monitor.noise.marks import NoiseMark, NoisePostLike, NoiseStats, key_ids, to_us
 from monitor.noise.settings import NoiseConfig, SpamSettings
 from monitor.noise.spam import SpamScorer
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from monitor.config import Config
     from monitor.store.base import Store
 
 CHUNK = 10_000  # mentions judged per store round trip
-_US = timedelta(microseconds=1)
-_NO_KEYS = np.zeros(0, dtype=np.uint64)
 RUN_MEMORY = 100_000  # marks a run keeps for its later chunks (about 1 KB each, most of it the signature)
 
 
@@ -73,7 +73,7 @@ class NoiseJudge:
         chunk_ids = {m.id for m in ordered}
         candidates = [mark for mid, mark in known.items() if mid not in chunk_ids]
         best = earliest_matches(_posts(candidates, ordered, prints, self.cfg.num_perm),
-                                window // _US, self.cfg.similarity)
+                                window // timedelta(microseconds=1), self.cfg.similarity)
         roots = [mark.root for mark in candidates]  # by post, as `best` numbers them; the new ones' appended as judged
         ring: dict[str, set[str]] = {}  # cluster root -> hardly-followed accounts seen posting it
         new: list[NoiseMark] = []
@@ -127,13 +127,10 @@ class NoiseJudge:
                        spam=score >= scorer.settings.threshold)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def _posts(stored: Sequence[NoiseMark], ordered: Sequence[NoisePostLike], prints: Sequence[Fingerprint | None],
            num_perm: int) -> Posts:
     """The stored candidates and the new posts (in judging order) as `earliest_matches` reads them."""
-    times = [(m.created_at - _EPOCH) // _US for m in stored] + [(m.created_at - _EPOCH) // _US for m in ordered]
+    times = [to_us(m.created_at) for m in stored] + [to_us(m.created_at) for m in ordered]
     ids = [m.mention_id for m in stored] + [m.id for m in ordered]
     by_order = sorted(range(len(ids)), key=lambda i: (times[i], ids[i]))
     ranks = np.empty(len(ids), dtype=np.int64)
@@ -148,10 +145,10 @@ def _posts(stored: Sequence[NoiseMark], ordered: Sequence[NoisePostLike], prints
         if fp is not None and fp.comparable:
             signatures[i] = fp.signature
             comparable[i] = True
-    keyed = [fp.band_ids if fp is not None else _NO_KEYS for fp in prints]
-    keys = np.concatenate([key_ids([b for m in stored for b in m.bands]), *keyed])
+    keys = np.concatenate([key_ids([b for m in stored for b in m.bands]),
+                           *(fp.band_ids for fp in prints if fp is not None)])
     owners = np.repeat(np.arange(len(ids), dtype=np.int64),
-                       [len(m.bands) for m in stored] + [len(k) for k in keyed])
+                       [len(m.bands) for m in stored] + [len(fp.band_ids) if fp is not None else 0 for fp in prints])
     numbers: dict[str, int] = {}
     return Posts(keys=keys, owners=owners, times=np.array(times, dtype=np.int64), ranks=ranks,
                  ids=np.array([numbers.setdefault(i, len(numbers)) for i in ids], dtype=np.int64),

@@ -7,7 +7,7 @@ them without importing MinHash or numpy.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
@@ -20,6 +20,16 @@ def key_id(key: str) -> int:
     """A band key ("BBhhhhhhhh": band number, 32-bit hash in hex) as one number: how the SQLite
     store indexes it (a third of the text's bytes) and how a run finds shared keys in numpy."""
     return (int(key[:2]) << 32) | int(key[2:], 16)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def to_us(at: datetime) -> int:
+    """Microseconds since the epoch: a post's time as an integer, exact and in time order. How the
+    SQLite store keys a band row's time, and how a run compares times in numpy."""
+    return (at - _EPOCH) // _US
 
 
 def key_ids(keys: Sequence[str]) -> np.ndarray:

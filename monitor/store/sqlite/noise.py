@@ -14,10 +14,10 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from monitor.models import Mention
-from monitor.noise.marks import ClusterStats, NoiseMark, NoisePost, key_ids
+from monitor.noise.marks import ClusterStats, NoiseMark, NoisePost, key_ids, to_us
 from monitor.store.base import TrendPoint, check_bucket
 from monitor.store.sqlite.connection import Connection, in_chunks
-from monitor.store.sqlite.rows import mention_from_row, parse_ts, to_us, ts
+from monitor.store.sqlite.rows import mention_from_row, parse_ts, ts
 
 BAND_ROWS_PER_INSERT = 64
 _BAND_VALUES_PER_INSERT = 3 * BAND_ROWS_PER_INSERT

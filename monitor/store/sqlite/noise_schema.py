@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from monitor.noise.marks import key_id
-from monitor.store.sqlite.rows import parse_ts, to_us
+from monitor.noise.marks import key_id, to_us
+from monitor.store.sqlite.rows import parse_ts
 
 NOISE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS noise (

@@ -14,7 +14,8 @@ from datetime import datetime
 
 from monitor.store.base import REMOVED_AUTHOR, Erasure
 from monitor.store.sqlite.connection import Connection
-from monitor.store.sqlite.rows import parse_ts, to_us, ts
+from monitor.noise.marks import to_us
+from monitor.store.sqlite.rows import parse_ts, ts
 from monitor.store.sqlite.search import forget_mention
 
 _CHUNK = 500  # ids per statement, well under SQLite's variable limit

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from monitor.models import Alert, AlertEvent, Engagement, EngagementSnapshot, Mention, Sentiment
@@ -40,13 +40,6 @@ def ts(value: datetime) -> str:
         value = value.astimezone(UTC)
     return value.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" off: written a million times a run
 
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_us(at: datetime) -> int:
-    """Microseconds since the epoch: a time as an integer key (exact, and ordered as `ts` text is)."""
-    return (at - _EPOCH) // timedelta(microseconds=1)
 
 
 def parse_ts(value: str) -> datetime:
