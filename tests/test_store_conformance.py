@@ -130,6 +130,40 @@ def test_a_batch_of_snapshots_counts_only_new_readings_and_keeps_the_latest_enga
     assert backend.get_mention("x:2").engagement.likes == 8  # the latest of the batch, whatever its place in it
 
 
+def test_the_totals_follow_every_way_rows_arrive_and_leave(backend):
+    """`count_mentions` and `count_snapshots` are the totals every page shows, kept as rows come and
+    go rather than counted: right after new rows, re-fetched posts and readings already stored, a
+    batch redone row by row around a row that cannot be stored, an import over stored rows, a purge."""
+    def totals() -> tuple[int, int]:
+        return backend.count_mentions(), backend.count_snapshots()
+
+    days = 60 * 24
+    backend.ingest([mention("1"), mention("2")], [snapshot("x:1", 0, 0), snapshot("x:2", 0, 0)])
+    assert totals() == (2, 2)
+    backend.ingest([mention("1", likes=3), mention("3", 10 * days)],
+                   [snapshot("x:1", 0, 0), snapshot("x:1", 10, 3), snapshot("x:3", 10 * days, 1)])
+    assert totals() == (3, 4)
+    poison = mention("4").model_copy(update={"text": "broken \ud800 text"})  # a lone surrogate: set aside
+    backend.ingest([poison, mention("5", 10 * days)], [snapshot("x:4", 5, 1), snapshot("x:5", 10 * days, 2)])
+    assert totals() == (4, 5)
+    for kind in RECORD_KINDS:  # every row replaced by itself: nothing more, nothing less
+        assert backend.import_records(kind, backend.export_records(kind).records()).failures == []
+    assert totals() == (4, 5)
+    with tempfile.TemporaryDirectory() as tmp:
+        other = SQLiteStore(Path(tmp) / "other.db")
+        try:
+            other.ingest([mention("1", likes=8), mention("6", 10 * days)],
+                         [snapshot("x:1", 10, 3), snapshot("x:6", 10 * days, 1)])
+            for kind in RECORD_KINDS:
+                assert backend.import_records(kind, other.export_records(kind).records()).failures == []
+        finally:
+            other.close()
+    assert totals() == (5, 6)
+    purged, deleted = backend.purge_older_than(T0 + timedelta(days=1))  # x:1 and x:2, with their 3 readings
+    assert (purged, deleted) == (2, 3)
+    assert totals() == (3, 3)
+
+
 def test_a_batch_and_its_cursor_are_stored_together(backend):
     backend.ingest([mention("1")], [], cursor_key="source:x", cursor="42")
     assert backend.get_cursor("source:x") == "42"

@@ -29,6 +29,7 @@ from monitor.store.records import (
     pages_of,
 )
 from monitor.store.sqlite.connection import Connection
+from monitor.store.sqlite.schema import count_added
 from monitor.store.sqlite.search import forget_mention, index_new_mentions
 from monitor.store.sqlite.rows import (
     ALERT_COLUMNS,
@@ -152,14 +153,17 @@ class Records(Connection):
 
 def _import_mention(db: sqlite3.Connection, record: MentionRecord) -> None:
     forget_mention(db, record.mention.id)  # the row is replaced: its index entry goes with it
+    # A replaced row's delete trigger took it off the count: the new one goes back on.
     db.execute(f"INSERT OR REPLACE INTO mentions {MENTION_COLUMNS}",
                mention_values(record.mention, record.first_seen_at))
+    count_added(db, "mentions", 1)
 
 
 def _import_snapshot(db: sqlite3.Connection, record: SnapshotRecord) -> None:
     s = record.snapshot
     db.execute("INSERT OR REPLACE INTO snapshots VALUES (?,?,?)",
                (s.mention_id, ts(s.observed_at), s.engagement.model_dump_json()))
+    count_added(db, "snapshots", 1)
 
 
 def _import_alert(db: sqlite3.Connection, record: AlertRecord) -> None:
