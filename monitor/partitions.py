@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitor.collector import fewer_collections
 from monitor.config import Config
 from monitor.models import Alert, AlertKind, Severity
 from monitor.store import Store
@@ -119,6 +120,7 @@ def plan_scoring(config: Config, store: Store) -> list[ScoreChunk]:
     return chunks
 
 
+@fewer_collections()
 def score_chunk(config: Config, store: Store, chunk: ScoreChunk, scorer=None, classifier=None) -> int:
     """Score one chunk page by page (a page is what one `score()` step holds); returns how many."""
     from monitor import pipeline
@@ -148,6 +150,7 @@ def score_chunk(config: Config, store: Store, chunk: ScoreChunk, scorer=None, cl
 # -- detection -------------------------------------------------------------------------------
 
 
+@fewer_collections()
 def plan_detection(config: Config, store: Store, partition_hours: int | None = None,
                    max_partitions: int | None = None) -> DetectionPlan:
     """Each brand times each time partition of (watermark, newest observation]; none when nothing is new.
@@ -188,6 +191,7 @@ def plan_detection(config: Config, store: Store, partition_hours: int | None = N
     return DetectionPlan(chunks, latest)
 
 
+@fewer_collections()
 def detect_chunk(config: Config, store: Store, chunk: DetectChunk) -> list[Alert]:
     """Candidate alerts for one brand over one partition, stored by `commit_alerts`, not here."""
     from monitor.detection import build_detectors

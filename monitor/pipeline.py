@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from monitor.alerts import AlertChannel, DeliveryReport, build_channels, deliver
+from monitor.collector import fewer_collections
 from monitor.config import Config
 from monitor.detection import Detector
 from monitor.models import Alert, Mention, SentimentLabel
@@ -45,6 +46,7 @@ class IngestStats:
     removed: int = 0  # stored posts the platform no longer shows, now tombstones (monitor/removals.py)
 
 
+@fewer_collections()
 def ingest(
     config: Config,
     store: Store,
@@ -100,6 +102,7 @@ def refresh(config: Config, store: Store, source_name: str, source: Source) -> i
     return store.ingest([], snapshots).new_snapshots if snapshots else 0
 
 
+@fewer_collections()
 def score(config: Config, store: Store, scorer=None, progress: Progress | None = None, classifier=None) -> int:
     """Score every mention that has no sentiment yet, then tag the negative ones with a topic.
 
@@ -133,6 +136,7 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
     return done
 
 
+@fewer_collections()
 def judge_noise(config: Config, store: Store) -> NoiseStats:
     """Mark every mention not judged yet as a copy of an earlier post or not, and as spam or not
     (monitor/noise). `detect` runs it first, so a copy never raises an alert of its own."""
@@ -164,6 +168,7 @@ def score_chunk(store: Store, chunk: Sequence[Mention], scorer, classifier) -> N
     store.set_sentiments([(m.id, s) for m, s in zip(chunk, results, strict=True)])
 
 
+@fewer_collections()
 def detect(config: Config, store: Store, detectors: Sequence[Detector] | None = None) -> list[Alert]:
     """Run each configured detector over what arrived since the last run; store and return the new alerts.
 
