@@ -1,4 +1,4 @@
-"""Python's cycle collector, woken less often while a pipeline step runs.
+"""Python's cycle collector, woken less often while a pipeline step runs, or not at all.
 
 A step builds and drops hundreds of thousands of small objects (parsed events, mentions,
 readings, rows), next to none of them in reference cycles. At the interpreter's default
@@ -6,7 +6,8 @@ readings, rows), next to none of them in reference cycles. At the interpreter's 
 alive) the collector ran thousands of times in a run and found next to nothing: about 2 s of
 the 37 s that ingesting, scoring and detecting 100,000 posts took without the model
 (`benchmarks.pipeline_scale --no-model`). Every step still collects, only in larger steps,
-so garbage that does form cycles is freed as before, a little later.
+so garbage that does form cycles is freed as before, a little later. Where a bounded piece of
+work is known to make no cycles at all (the noise step's chunks), the collector is paused for it.
 """
 
 from __future__ import annotations
@@ -31,3 +32,19 @@ def fewer_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cycle collector off within the block. For bounded work that makes no reference cycles:
+    judging a noise chunk allocates some hundred thousand small objects (tuples, strings, marks),
+    and the collections they set off walked every object of the process (in the pipeline: models,
+    configs, the whole run), a seventh of the step. Freed objects are still freed at once
+    (reference counting); the collector runs again as before after the block."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()

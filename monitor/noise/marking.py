@@ -13,15 +13,14 @@ earlier posts by such accounts are flagged too.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from monitor.collector import collector_paused
 from monitor.noise.duplicates import Fingerprint, Posts, earliest_matches, fingerprints
 from monitor.noise.marks import NoiseMark, NoisePostLike, NoiseStats, key_ids, to_us
 from monitor.noise.settings import NoiseConfig, SpamSettings
@@ -174,7 +173,7 @@ def mark_noise(config: Config, store: Store, judge: NoiseJudge | None = None, ch
     stored_until: datetime | None = None  # the newest post judged before this run (read with the first chunk)
     first = True
     while True:
-        with _collector_paused():
+        with collector_paused():
             pending = store.unjudged_posts(limit=chunk)
             if not pending:
                 return stats
@@ -316,19 +315,3 @@ def _with_bands(mark: NoiseMark, bands: tuple[str, ...]) -> NoiseMark:
     copy.__dict__.update(mark.__dict__)
     copy.__dict__["bands"] = bands
     return copy
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while a chunk is judged. Judging allocates some hundred
-    thousand small objects a chunk (tuples, strings, marks) and makes no reference cycles, yet
-    each allocation burst sets off collections that walk every object of the process (in the
-    pipeline: models, configs, the whole run), which cost a seventh of the step. Freed objects
-    are still freed at once (reference counting); the collector runs again as usual after."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
