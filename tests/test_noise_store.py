@@ -71,6 +71,21 @@ def test_unjudged_posts_are_the_unmarked_mentions_in_their_order_as_judging_read
     assert expected[0].created_at == T0 + timedelta(minutes=1) and expected[0].created_at.tzinfo is not None
 
 
+def test_unjudged_posts_since_a_time_are_those_created_at_or_after_it(store):
+    """What a noise run reads after its first chunk: from the newest post it judged on, so posts
+    sharing that time and not judged yet are read again, and the run never walks back over the
+    posts it judged."""
+    mentions = [mention(i) for i in range(6)]
+    same_time = mentions[3].model_copy(update={"id": "x:3b", "native_id": "3b"})  # created with x:3
+    store.ingest([*mentions, same_time], [])
+    store.set_noise([mark(i, 16) for i in (0, 1, 2, 3, 5)])
+    assert [p.id for p in store.unjudged_posts(limit=10, since=mentions[3].created_at)] == ["x:3b", "x:4"]
+    assert [p.id for p in store.unjudged_posts(limit=1, since=mentions[3].created_at)] == ["x:3b"]
+    assert [p.id for p in store.unjudged_posts(limit=10, since=mentions[4].created_at + timedelta(seconds=1))] == []
+    assert [p.id for p in store.unjudged_posts(limit=10, since=T0 - timedelta(days=1))] == \
+        [p.id for p in store.unjudged_posts(limit=10)] == ["x:3b", "x:4"]
+
+
 def test_a_file_with_the_older_text_band_index_is_migrated_and_still_finds_its_copies(tmp_path):
     """Before the band index held numbers it held text (`noise_bands`); opening such a file moves
     every row over, so a copy posted after the upgrade still finds a first post judged before it."""

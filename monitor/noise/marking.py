@@ -172,9 +172,13 @@ def mark_noise(config: Config, store: Store, judge: NoiseJudge | None = None, ch
     run = RunMarks(memory)
     stored_until: datetime | None = None  # the newest post judged before this run (read with the first chunk)
     first = True
+    # Where the next read starts: the newest post of the chunk just judged (the posts left at its
+    # time are still unjudged, so they are read again). A post stored meanwhile with an older time
+    # waits for the next run, like one stored after the run.
+    resume: datetime | None = None
     while True:
         with collector_paused():
-            pending = store.unjudged_posts(limit=chunk)
+            pending = store.unjudged_posts(limit=chunk, since=resume)
             if not pending:
                 return stats
             if first:
@@ -193,6 +197,7 @@ def mark_noise(config: Config, store: Store, judge: NoiseJudge | None = None, ch
             store.set_noise([*marks, *changed])
             run.add(marks, changed)
             run.forget_before(since)
+            resume = pending[-1].created_at
         stats.judged += len(marks)
         stats.duplicates += sum(1 for m in marks if m.duplicate_of)
         stats.spam += sum(1 for m in marks if m.spam)

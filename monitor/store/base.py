@@ -377,9 +377,11 @@ class Store(Protocol):
     def unmarked_mentions(self, limit: int = 1000) -> list[Mention]:
         """Mentions noise handling has not judged yet, oldest first."""
 
-    def unjudged_posts(self, limit: int = 1000) -> list[NoisePost]:
+    def unjudged_posts(self, limit: int = 1000, since: datetime | None = None) -> list[NoisePost]:
         """The same mentions as `unmarked_mentions`, in the same order, as the few fields judging
-        reads (what the noise step reads: thousands a run)."""
+        reads (what the noise step reads: thousands a run). `since`: only those created at or
+        after it; a run passes its last chunk's newest post, so each read starts where the last
+        one stopped instead of walking past every post the run has judged (quadratic in a big run)."""
 
     def noise_candidates(self, bands: Iterable[str], since: datetime, until: datetime | None = None
                          ) -> list[NoiseMark]:

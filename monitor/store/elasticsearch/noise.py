@@ -52,8 +52,13 @@ class Noise(Mentions):
         hits = self._hits(self.names.pattern("mentions"), query, q.MENTIONS_BY_TIME, limit)
         return [docs.mention_from_doc(hit["_source"]) for hit in hits]
 
-    def unjudged_posts(self, limit: int = 1000) -> list[NoisePost]:
-        return [NoisePost.of(m) for m in self.unmarked_mentions(limit)]
+    def unjudged_posts(self, limit: int = 1000, since: datetime | None = None) -> list[NoisePost]:
+        if since is None:
+            return [NoisePost.of(m) for m in self.unmarked_mentions(limit)]
+        query = {"bool": {"must_not": [{"exists": {"field": "noise.judged_at"}}],
+                          "filter": [q.since("created_at", since)]}}
+        hits = self._hits(self.names.pattern("mentions"), query, q.MENTIONS_BY_TIME, limit)
+        return [NoisePost.of(docs.mention_from_doc(hit["_source"])) for hit in hits]
 
     def noise_candidates(self, bands: Iterable[str], since: datetime, until: datetime | None = None
                          ) -> list[NoiseMark]:

@@ -70,11 +70,11 @@ class Noise(Connection):
             " ORDER BY m.created_at, m.id LIMIT ?", (limit,))
         return [mention_from_row(r) for r in rows]
 
-    def unjudged_posts(self, limit: int = 1000) -> list[NoisePost]:
+    def unjudged_posts(self, limit: int = 1000, since: datetime | None = None) -> list[NoisePost]:
         rows = self._query(
             "SELECT m.id, m.brand, m.author_handle, m.author_followers, m.created_at, m.text, m.title FROM mentions m"
-            " WHERE NOT EXISTS (SELECT 1 FROM noise n WHERE n.mention_id = m.id)"
-            " ORDER BY m.created_at, m.id LIMIT ?", (limit,))
+            " WHERE m.created_at >= ? AND NOT EXISTS (SELECT 1 FROM noise n WHERE n.mention_id = m.id)"
+            " ORDER BY m.created_at, m.id LIMIT ?", ("" if since is None else ts(since), limit))
         return [NoisePost(r[0], r[1], r[2], r[3], parse_ts(r[4]), r[5], r[6]) for r in rows]
 
     def noise_candidates(self, bands: Iterable[str], since: datetime, until: datetime | None = None
