@@ -9,7 +9,7 @@ carries `not_spam`: a person's verdict is its own field, which re-judging leaves
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -48,17 +48,16 @@ class Noise(Mentions):
     """The noise part of `ElasticsearchStore` (the protocol's noise methods)."""
 
     def unmarked_mentions(self, limit: int = 1000) -> list[Mention]:
-        query = {"bool": {"must_not": [{"exists": {"field": "noise.judged_at"}}]}}
-        hits = self._hits(self.names.pattern("mentions"), query, q.MENTIONS_BY_TIME, limit)
-        return [docs.mention_from_doc(hit["_source"]) for hit in hits]
+        return [docs.mention_from_doc(hit["_source"]) for hit in self._unjudged_hits(limit)]
 
     def unjudged_posts(self, limit: int = 1000, since: datetime | None = None) -> list[NoisePost]:
-        if since is None:
-            return [NoisePost.of(m) for m in self.unmarked_mentions(limit)]
-        query = {"bool": {"must_not": [{"exists": {"field": "noise.judged_at"}}],
-                          "filter": [q.since("created_at", since)]}}
-        hits = self._hits(self.names.pattern("mentions"), query, q.MENTIONS_BY_TIME, limit)
-        return [NoisePost.of(docs.mention_from_doc(hit["_source"])) for hit in hits]
+        return [NoisePost.of(docs.mention_from_doc(hit["_source"])) for hit in self._unjudged_hits(limit, since)]
+
+    def _unjudged_hits(self, limit: int, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        query: dict[str, Any] = {"bool": {"must_not": [{"exists": {"field": "noise.judged_at"}}]}}
+        if since is not None:  # at or after: the index keeps milliseconds, so the bound takes its whole one
+            query["bool"]["filter"] = [q.since("created_at", since)]
+        return self._hits(self.names.pattern("mentions"), query, q.MENTIONS_BY_TIME, limit)
 
     def noise_candidates(self, bands: Iterable[str], since: datetime, until: datetime | None = None
                          ) -> list[NoiseMark]:
