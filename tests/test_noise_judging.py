@@ -235,7 +235,7 @@ def test_a_first_run_finds_its_candidates_in_memory_and_a_later_run_asks_the_sto
 
 def test_each_read_of_a_run_starts_at_the_newest_post_it_judged(tmp_path):
     """A big run's reads of unjudged posts start where the last chunk ended, instead of walking
-    past every post the run has judged (quadratic: some 20 s of a million-post run); posts sharing
+    past every post the run has judged (quadratic over a big run); posts sharing
     that time are read again, and the marks are those of one read of everything."""
     from monitor.config import Config
     from monitor.noise.marking import mark_noise
