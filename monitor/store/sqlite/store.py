@@ -27,11 +27,11 @@ from monitor.store.sqlite.noise import Noise
 from monitor.store.sqlite.records import Records
 from monitor.store.sqlite.removals import Removals
 from monitor.store.sqlite.search import ENGAGEMENT_TOTAL, forget_mention, index_new_mentions, search_rows
-from monitor.store.sqlite.schema import count_added
 from monitor.store.sqlite.rows import (
     ENGAGEMENT_COLUMN, MENTION_COLUMNS, RECORD_ERRORS, alert_from_row, event_from_row, insert_event, mention_from_row,
     mention_values, parse_ts, reason, snapshot_from_row, storable_text, ts, write_handling,
 )
+from monitor.store.sqlite.schema import count_added
 
 
 class SQLiteStore(Noise, Records, Removals):
