@@ -12,9 +12,9 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
+from monitor.noise.marks import to_us
 from monitor.store.base import REMOVED_AUTHOR, Erasure
 from monitor.store.sqlite.connection import Connection
-from monitor.noise.marks import to_us
 from monitor.store.sqlite.rows import parse_ts, ts
 from monitor.store.sqlite.search import forget_mention
 

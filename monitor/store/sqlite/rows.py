@@ -41,7 +41,6 @@ def ts(value: datetime) -> str:
     return value.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" off: written a million times a run
 
 
-
 def parse_ts(value: str) -> datetime:
     """The inverse of `ts`. fromisoformat, not strptime: it is some 40 times faster, and reading a
     week of alerts for the metrics parses tens of thousands of these on every page."""
