@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -94,6 +96,28 @@ def test_normalize_and_patterns():
     assert keyword_pattern("refund*").search("refunded")
     assert not keyword_pattern("refund*").search("nonrefundable")
     assert keyword_pattern("Sin Señal").search(normalize("sin   senal"))
+
+
+def _normalize_whole(text: str) -> str:
+    """normalize's definition, applied to the whole text at once."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", stripped.casefold())
+
+
+def test_normalize_reads_each_run_of_non_ascii_characters_as_the_whole_text_would_be_read():
+    # Every character that decomposes, combines, changes case or joins Hangul syllables, beside
+    # ASCII letters on either side and in random mixes: folding run by run changes nothing.
+    special = [chr(c) for c in [*range(0x80, 0x590), *range(0x1100, 0x1200), *range(0x1E00, 0x2200),
+                                *range(0x3130, 0x3190), *range(0xAC00, 0xAC40), *range(0xFB00, 0xFB07)]
+               if unicodedata.decomposition(chr(c)) or unicodedata.combining(chr(c))
+               or chr(c).casefold() != chr(c) or 0x1100 <= c < 0x1200 or 0x3130 <= c < 0x3190 or c >= 0xAC00]
+    texts = [f"{a}{c}{b}" for c in special for a, b in (("a", "E"), ("I", " "), ("", "s"))]
+    rng = random.Random(7)
+    texts += ["".join(rng.choice(special) if rng.random() < 0.5 else chr(rng.randrange(128))
+                      for _ in range(rng.randint(1, 12))) for _ in range(5000)]
+    assert [normalize(t) for t in texts] == [_normalize_whole(t) for t in texts]
+    assert normalize("İSTANBUL ΣΟΦΟΣ ﬁnal ½") == "istanbul σοφοσ final 1⁄2"
 
 
 def test_the_demo_taxonomy_routes_the_viral_complaint_to_billing(config):
