@@ -52,6 +52,10 @@ class Connection:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=30000")
+        # Checkpoint every ~40 MB of WAL, not SQLite's default 4 MB: an ingest batch writes more
+        # than 4 MB, so each commit checkpointed, copying the same hot index pages into the file
+        # again and again. 100,000 posts ingested: 15.2-15.4 s -> 14.8-14.9 s.
+        self._db.execute("PRAGMA wal_autocheckpoint=10000")
         # A row replaced (INSERT OR REPLACE) fires its delete triggers too, so what triggers keep
         # (row counts, the inbox's cases) stays right when a row is replaced.
         self._db.execute("PRAGMA recursive_triggers=ON")
