@@ -278,7 +278,8 @@ def earliest_matches(posts: Posts, window_us: int, threshold: float) -> np.ndarr
     by_rank = np.empty(len(posts.ranks), dtype=np.int64)
     by_rank[posts.ranks] = np.arange(len(posts.ranks))
     mine = best[owners[entries] - posts.first_new]
-    limit = np.where(mine != _NONE, at_time(posts.times[by_rank[np.where(mine != _NONE, mine, 0)]], "right"), entries)
+    matched = mine != _NONE
+    limit = np.where(matched, at_time(posts.times[by_rank[np.where(matched, mine, 0)]], "right"), entries)
     _compare_ranges(posts, owners, entries, look, limit, window_us, threshold, best)  # none where limit <= look
     found = best != _NONE
     return np.where(found, by_rank[np.where(found, best, 0)], -1)
