@@ -114,6 +114,22 @@ def test_a_copy_on_another_source_hours_later_is_linked_to_the_first_post_and_co
     assert {m.id for m in store.search_mentions(MentionQuery(duplicate=False)).mentions} == {"x:1", "x:4", "x:5", "x:6"}
 
 
+def test_a_post_taken_down_is_no_later_copys_first_post(store):
+    """A tombstone keeps its mark (the cluster it led, its spam verdict) but not the keys its text
+    is found by: a copy posted after the take-down starts a cluster of its own, while a post left
+    up is still found. Several posts taken down at once, as a purge or an erasure request does."""
+    bill = "@BrisaMobile my bill doubled this month and nobody can tell me why. Fix it."
+    outage = "@BrisaMobile no signal in the whole of Lisbon since this morning, what is going on?"
+    store.ingest([post("1", COMPLAINT, 0), post("3", bill, 1), post("7", outage, 2)], [])
+    mark_noise(config(), store)
+    assert store.tombstone([("x:1", "deleted"), ("x:3", "suspended")], T0 + timedelta(minutes=30)) == 2
+    store.ingest([post("4", COMPLAINT, 60), post("5", bill.upper(), 61), post("8", f"RT @user_7: {outage}", 62)], [])
+    mark_noise(config(), store)
+    marks = store.noise_of(["x:1", "x:3", "x:4", "x:5", "x:8"])
+    assert set(marks) == {"x:1", "x:3", "x:4", "x:5", "x:8"}
+    assert (marks["x:4"].duplicate_of, marks["x:5"].duplicate_of, marks["x:8"].duplicate_of) == (None, None, "x:7")
+
+
 def test_the_index_persists_a_copy_in_a_later_run_finds_its_first_post(tmp_path):
     first = SQLiteStore(tmp_path / "earshot.db")
     first.ingest([post("1", COMPLAINT, 0)], [])

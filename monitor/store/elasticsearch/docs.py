@@ -143,9 +143,11 @@ def edit_update(mention: Mention) -> dict[str, Any]:
 
 
 def tombstone_update(reason: str, at: datetime) -> dict[str, Any]:
-    """What a tombstone keeps: id, source, brand, times, counts and tags; text, author and URL go."""
+    """What a tombstone keeps: id, source, brand, times, counts, tags and its noise mark; text, author,
+    URL and the LSH band keys its text is found by go (a later copy is no copy of a removed post)."""
     return {"text": "", "title": None, "author_handle": REMOVED_AUTHOR, "author_followers": 0, "url": "",
-            "refers_to": None, "author_verified": None, "removed": reason, "removed_at": iso(at)}
+            "refers_to": None, "author_verified": None, "removed": reason, "removed_at": iso(at),
+            "noise": {"bands": []}}
 
 
 def mention_from_doc(doc: Mapping[str, Any]) -> Mention:
