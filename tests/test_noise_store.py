@@ -48,6 +48,19 @@ def test_marks_and_their_band_keys_read_back_exactly(store, count, bands):
                 (m.duplicate_of, m.signature, m.spam_score, m.spam_reasons, m.spam)
 
 
+def test_posts_taken_down_are_no_ones_candidates_however_many_go_at_once(store):
+    """A tombstone keeps its mark but not its band keys, for every post of a large take-down (the
+    SQLite store deletes them a few hundred posts a statement: counts across that are pinned)."""
+    mentions = [mention(i) for i in range(1201)]
+    store.ingest(mentions, [])
+    marks = [mark(i, 2) for i in range(1201)]
+    store.set_noise(marks)
+    assert store.tombstone([(m.id, "deleted") for m in mentions[:1200]], T0) == 1200
+    found = store.noise_candidates([b for m in marks for b in m.bands], T0)
+    assert [m.mention_id for m in found] == [mentions[1200].id]
+    assert len(store.noise_of([m.id for m in mentions])) == 1201
+
+
 def test_candidates_are_only_posts_sharing_a_key_since_the_given_time(store):
     mentions = [mention(i) for i in range(6)]
     store.ingest(mentions, [])

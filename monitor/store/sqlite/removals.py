@@ -23,7 +23,7 @@ _CHUNK = 500  # ids per statement, well under SQLite's variable limit
 
 def tombstone_rows(db: sqlite3.Connection, removals: Sequence[tuple[str, str]], at: datetime) -> int:
     """Blank the rows of these (mention id, reason); inside the caller's transaction."""
-    done = 0
+    done: list[str] = []
     for mention_id, reason in dict(removals).items():
         row = db.execute("SELECT removed, author_handle FROM mentions WHERE id = ?", (mention_id,)).fetchone()
         if row is None or row[0] is not None:
@@ -40,9 +40,14 @@ def tombstone_rows(db: sqlite3.Connection, removals: Sequence[tuple[str, str]], 
         # Its noise mark keeps the cluster link and spam verdict, not the author or the text's bands.
         db.execute("UPDATE noise SET author_handle = ?, author_followers = 0 WHERE mention_id = ?",
                    (REMOVED_AUTHOR, mention_id))
-        db.execute("DELETE FROM noise_band_keys WHERE mention_id = ?", (mention_id,))
-        done += 1
-    return done
+        done.append(mention_id)
+    # The band index is keyed by band, not by post, so finding a post's rows reads all of it (75 ms
+    # at 100,000 posts, growing with the store): one read for many posts, not one a post (a purge
+    # keeps thousands of alerted posts as tombstones, an erasure request can name hundreds).
+    for start in range(0, len(done), _CHUNK):
+        chunk = done[start : start + _CHUNK]
+        db.execute(f"DELETE FROM noise_band_keys WHERE mention_id IN ({','.join('?' * len(chunk))})", chunk)
+    return len(done)
 
 
 class Removals(Connection):
