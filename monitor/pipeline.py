@@ -17,7 +17,7 @@ from monitor.alerts import AlertChannel, DeliveryReport, build_channels, deliver
 from monitor.collector import fewer_collections
 from monitor.config import Config
 from monitor.detection import Detector
-from monitor.models import Alert, Mention, SentimentLabel
+from monitor.models import Alert, Mention, UnscoredPost, counts_as_negative
 from monitor.noise.marks import NoiseStats
 from monitor.partitions import DETECT_WATERMARK
 from monitor.removals import apply_removals
@@ -120,7 +120,7 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
     seen: set[str] = set()
     # Bounded chunks, oldest first: memory stays flat however many are pending, and a crash
     # loses at most the chunk in hand (scored chunks are stored as they are done).
-    while chunk := store.unscored_mentions(limit=step):
+    while chunk := store.unscored_posts(limit=step):
         if seen.issuperset(m.id for m in chunk):
             raise RuntimeError(f"the store keeps returning {len(chunk)} mention(s) as unscored after scoring "
                                "them; refusing to loop (is the store read-only?)")
@@ -145,7 +145,7 @@ def judge_noise(config: Config, store: Store) -> NoiseStats:
     return mark_noise(config, store)
 
 
-def score_chunk(store: Store, chunk: Sequence[Mention], scorer, classifier) -> None:
+def score_chunk(store: Store, chunk: Sequence[Mention] | Sequence[UnscoredPost], scorer, classifier) -> None:
     """Score one bounded chunk of mentions, detect missing languages, tag the negative ones, store it all."""
     texts = [f"{m.title}. {m.text}" if m.title else m.text for m in chunk]
     results = scorer.score(texts)
@@ -156,15 +156,13 @@ def score_chunk(store: Store, chunk: Sequence[Mention], scorer, classifier) -> N
         found = detect_languages([t for _, t in unlabelled])
         store.set_languages([(m.id, lang) for (m, _), lang in zip(unlabelled, found, strict=True) if lang])
     if classifier is not None:
-        from monitor.topics import tag_negative
+        from monitor.topics import tag
 
         # Topics first: a crash before the sentiments are stored leaves the chunk unscored,
         # so it is scored and tagged again; the other order could leave it never tagged.
-        # Only the posts tagging will keep: negative now (a 1-2 star review already is); a copy
-        # of every post cost more than the tagging itself.
-        scored = [m.model_copy(update={"sentiment": s}) for m, s in zip(chunk, results, strict=True)
-                  if s.label == SentimentLabel.negative or m.is_negative]
-        store.set_topics(tag_negative(classifier, scored))
+        # Only the negative posts (negative now, or a 1-2 star review whatever its text says).
+        store.set_topics(tag(classifier, [m for m, s in zip(chunk, results, strict=True)
+                                          if counts_as_negative(m.rating, s.label)]))
     store.set_sentiments([(m.id, s) for m, s in zip(chunk, results, strict=True)])
 
 

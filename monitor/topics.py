@@ -44,10 +44,23 @@ class TopicMatch:
     evidence: tuple[str, ...] = ()  # what made the match (the keywords), for people to check
 
 
-class TopicClassifier(Protocol):
-    """Assigns at most one topic to each mention (None: no topic fits)."""
+class TextPost(Protocol):
+    """What a classifier reads of a post: a `Mention`, or the `UnscoredPost` scoring reads."""
 
-    def classify(self, mentions: Sequence[Mention]) -> list[TopicMatch | None]: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def lang(self) -> str | None: ...
+
+
+class TopicClassifier(Protocol):
+    """Assigns at most one topic to each post (None: no topic fits)."""
+
+    def classify(self, mentions: Sequence[TextPost]) -> list[TopicMatch | None]: ...
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
@@ -162,11 +175,11 @@ class KeywordClassifier:
                 best = TopicMatch(topic.name, topic.team, score, tuple(hits))
         return best
 
-    def classify(self, mentions: Sequence[Mention]) -> list[TopicMatch | None]:
+    def classify(self, mentions: Sequence[TextPost]) -> list[TopicMatch | None]:
         return [self.classify_text(mention_text(m), m.lang) for m in mentions]
 
 
-def mention_text(mention: Mention) -> str:
+def mention_text(mention: TextPost) -> str:
     return f"{mention.title}. {mention.text}" if mention.title else mention.text
 
 
@@ -185,14 +198,15 @@ def tag_negative(classifier: TopicClassifier, mentions: Sequence[Mention]) -> li
     Only negative posts are tagged: topics exist to route complaints, and tagging every
     neutral or happy post would only cost time.
     """
-    negative = [m for m in mentions if m.is_negative]
-    if not negative:
+    return tag(classifier, [m for m in mentions if m.is_negative])
+
+
+def tag(classifier: TopicClassifier, posts: Sequence[TextPost]) -> list[tuple[str, str, str | None]]:
+    """(post id, topic, team) for each of these posts a topic fits (scoring passes the negative ones)."""
+    if not posts:
         return []
-    return [
-        (m.id, match.topic, match.team)
-        for m, match in zip(negative, classifier.classify(negative), strict=True)
-        if match is not None
-    ]
+    return [(p.id, match.topic, match.team) for p, match in zip(posts, classifier.classify(posts), strict=True)
+            if match is not None]
 
 
 def tag_alerts(alerts: Iterable[Alert], mentions: Mapping[str, Mention]) -> list[Alert]:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from elasticsearch import BadRequestError, Elasticsearch
 
-from monitor.models import Mention
+from monitor.models import Mention, UnscoredPost
 from monitor.store.base import MentionQuery
 from monitor.store.elasticsearch import ElasticsearchStore
 from monitor.store.elasticsearch import templates as t
@@ -134,7 +134,18 @@ def test_a_batch_is_searchable_for_the_next_step_without_a_forced_refresh(server
         assert store.get_cursor("source:x") == "c2"  # read back by id: real-time
         assert len(store.unscored_mentions(limit=1000)) == 150  # the next step finds all three batches...
         assert sum(r["path"].endswith("/_refresh") for r in fake.requests[before:]) == 1  # ...after one refresh
+        assert store.unscored_posts(limit=1000) == [UnscoredPost.of(m) for m in store.unscored_mentions(limit=1000)]
         store.set_sentiments([])
+        store.close()
+
+
+def test_scoring_reads_pending_posts_as_the_few_fields_it_needs():
+    with FakeElasticsearch() as fake:
+        store = ElasticsearchStore(client_from_url(fake.url), "test", retry=FAST)
+        review = post("2", "no funciona", "es", 1, title="Fatal").model_copy(update={"rating": 1})
+        store.ingest([post("1", "hola", None), review], [])
+        assert store.unscored_posts() == [UnscoredPost("x:1", "hola"), UnscoredPost("x:2", "no funciona", "Fatal", "es", 1)]
+        assert store.unscored_posts() == [UnscoredPost.of(m) for m in store.unscored_mentions()]
         store.close()
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from monitor.models import (
     Alert, AlertEvent, AlertEventKind, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment, SentimentLabel,
-    Severity,
+    Severity, UnscoredPost,
 )
 from monitor.store import RECORD_KINDS, SQLiteStore
 from monitor.store.base import UNSCORED, CaseQuery, InvalidQuery, MentionQuery, MentionSort
@@ -177,6 +177,15 @@ def test_unscored_mentions_are_the_ones_without_sentiment(backend):
     backend.ingest([mention("1"), mention("2", minutes=1)], [])
     backend.set_sentiments([("x:1", Sentiment(label=SentimentLabel.positive, score=0.7, model="m"))])
     assert [m.id for m in backend.unscored_mentions()] == ["x:2"]
+
+
+def test_unscored_posts_are_the_unscored_mentions_as_scoring_reads_them(backend):
+    backend.ingest([mention("1"), mention("2", minutes=2, title="Bill", lang="es", rating=2), mention("3", minutes=1)],
+                   [])
+    backend.set_sentiments([("x:1", Sentiment(label=SentimentLabel.positive, score=0.7, model="m"))])
+    expected = [UnscoredPost.of(m) for m in backend.unscored_mentions()]
+    assert expected == [UnscoredPost("x:3", "post 3"), UnscoredPost("x:2", "post 2", "Bill", "es", 2)]
+    assert backend.unscored_posts() == expected and backend.unscored_posts(limit=1) == expected[:1]
 
 
 def test_an_alert_is_stored_once_and_its_state_changes(backend):

@@ -12,7 +12,8 @@ import pytest
 
 from monitor import pipeline
 from monitor.config import ConfigError, TopicConfig, TopicsConfig, parse_config
-from monitor.models import Alert, Mention, Severity
+from monitor.models import Alert, Mention, Sentiment, SentimentLabel, Severity
+from monitor.store import SQLiteStore
 from monitor.topics import (
     KeywordClassifier, TopicClassifier, TopicMatch, build_classifier, keyword_pattern, normalize, primary_language,
     tag_alerts, tag_negative,
@@ -205,6 +206,23 @@ def test_score_tags_negative_mentions_after_sentiment(config, store, scorer):
     assert dropped_calls.is_negative and (dropped_calls.topic, dropped_calls.team) == ("outage", "Network operations")
     happy = store.get_mention("x:1991500000000000011")  # "I love Brisa Mobile! ... the 5G is amazing"
     assert not happy.is_negative and happy.topic is None
+
+
+class Neutral:
+    """A scorer that reads every text as neutral."""
+
+    def score(self, texts: Sequence[str]) -> list[Sentiment]:
+        return [Sentiment(label=SentimentLabel.neutral, score=0.0, model="neutral") for _ in texts]
+
+
+def test_score_tags_a_one_or_two_star_review_whatever_its_words_score(tmp_path, classifier):
+    store = SQLiteStore(tmp_path / "earshot.db")
+    store.ingest([mention("1", "no signal at all", rating=1), mention("2", "no signal at all", rating=3),
+                  mention("3", "no signal at all")], [])
+    config = parse_config({"brands": [{"name": "Acme", "queries": ["acme"]}]})
+    assert pipeline.score(config, store, scorer=Neutral(), classifier=classifier) == 3
+    assert [store.get_mention(f"x:{i}").topic for i in (1, 2, 3)] == ["outage", None, None]
+    store.close()
 
 
 def test_score_accepts_another_classifier(config, store, scorer):

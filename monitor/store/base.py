@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment, Severity
+from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment, Severity, UnscoredPost
 from monitor.noise.marks import ClusterStats, NoiseMark, NoisePost
 from monitor.quarantine import Quarantined, model_head, quarantine_digest, record_head  # noqa: F401 - re-exported
 from monitor.store.records import ImportResult, Record, RecordExport, RecordKind
@@ -234,6 +234,10 @@ class Store(Protocol):
     def count_snapshots(self) -> int: ...
 
     def unscored_mentions(self, limit: int = 1000) -> list[Mention]: ...
+
+    def unscored_posts(self, limit: int = 1000) -> list[UnscoredPost]:
+        """The same mentions as `unscored_mentions`, in the same order, as the few fields scoring
+        reads (what the scoring step reads: every post of a run, page by page)."""
 
     def set_sentiments(self, results: Sequence[tuple[str, Sentiment]]) -> None: ...
 

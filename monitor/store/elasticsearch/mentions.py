@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.models import EngagementSnapshot, Mention, Sentiment
+from monitor.models import EngagementSnapshot, Mention, Sentiment, UnscoredPost
 from monitor.store.base import (
     IngestResult, InvalidQuery, MentionPage, MentionQuery, MentionSort, PostFacts, Quarantined, TrendPoint, model_head,
 )
@@ -298,6 +298,12 @@ class Mentions(IndexClient):
     def unscored_mentions(self, limit: int = 1000) -> list[Mention]:
         hits = self._hits(self.names.pattern("mentions"), q.unscored(), q.MENTIONS_BY_TIME, limit)
         return [docs.mention_from_doc(hit["_source"]) for hit in hits]
+
+    def unscored_posts(self, limit: int = 1000) -> list[UnscoredPost]:
+        hits = self._hits(self.names.pattern("mentions"), q.unscored(), q.MENTIONS_BY_TIME, limit,
+                          source_includes=["id", "text", "title", "lang", "rating"])
+        return [UnscoredPost(s["id"], s["text"], s.get("title"), s.get("lang"), s.get("rating"))
+                for s in (hit["_source"] for hit in hits)]
 
     def set_sentiments(self, results: Sequence[tuple[str, Sentiment]]) -> None:
         self._update_mentions([(mid, {"sentiment": docs.sentiment_doc(s)}) for mid, s in results], "sentiment scores")

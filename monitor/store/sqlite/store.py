@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment
+from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment, UnscoredPost
 from monitor.store.base import (
     AlertChange, AlertHandling, ApplyEvent, CasePage, CaseQuery, IngestResult, MentionPage, MentionQuery, PostFacts, Quarantined,
     TrendPoint,
@@ -253,6 +253,11 @@ class SQLiteStore(Noise, Records, Removals):
             "SELECT * FROM mentions WHERE sentiment_label IS NULL ORDER BY created_at LIMIT ?", (limit,)
         )
         return [mention_from_row(r) for r in rows]
+
+    def unscored_posts(self, limit: int = 1000) -> list[UnscoredPost]:
+        rows = self._query("SELECT id, text, title, lang, rating FROM mentions WHERE sentiment_label IS NULL"
+                           " ORDER BY created_at LIMIT ?", (limit,))
+        return [UnscoredPost(*r) for r in rows]
 
     def set_sentiments(self, results: Sequence[tuple[str, Sentiment]]) -> None:
         with self._tx() as db:
