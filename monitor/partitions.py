@@ -37,7 +37,7 @@ from monitor.collector import fewer_collections
 from monitor.config import Config
 from monitor.models import Alert, AlertKind, Severity
 from monitor.store import Store
-from monitor.store.base import UNSCORED, MentionQuery, MentionSort
+from monitor.store.base import UNSCORED
 
 DETECT_WATERMARK = "detect:watermark"
 PLAN_BUCKET_MINUTES = 5  # scoring chunks are cut on these buckets of posting time
@@ -128,11 +128,9 @@ def score_chunk(config: Config, store: Store, chunk: ScoreChunk, scorer=None, cl
 
     classifier = classifier or build_classifier(config.topics)
     step = config.sentiment.batch_size * 8
-    query = MentionQuery(brands=(chunk.brand,), sentiments=(UNSCORED,), since=chunk.start, until=chunk.end,
-                         sort=MentionSort.oldest, limit=step)
     done = 0
     previous: set[str] = set()
-    while page := store.search_mentions(query).mentions:
+    while page := store.unscored_posts(limit=step, brand=chunk.brand, since=chunk.start, until=chunk.end):
         ids = {m.id for m in page}
         if ids <= previous:
             raise RuntimeError(f"the store keeps returning {len(page)} scored mention(s) as unscored; "

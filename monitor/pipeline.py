@@ -17,7 +17,7 @@ from monitor.alerts import AlertChannel, DeliveryReport, build_channels, deliver
 from monitor.collector import fewer_collections
 from monitor.config import Config
 from monitor.detection import Detector
-from monitor.models import Alert, Mention, UnscoredPost, counts_as_negative
+from monitor.models import Alert, UnscoredPost, counts_as_negative
 from monitor.noise.marks import NoiseStats
 from monitor.partitions import DETECT_WATERMARK
 from monitor.removals import apply_removals
@@ -145,7 +145,7 @@ def judge_noise(config: Config, store: Store) -> NoiseStats:
     return mark_noise(config, store)
 
 
-def score_chunk(store: Store, chunk: Sequence[Mention] | Sequence[UnscoredPost], scorer, classifier) -> None:
+def score_chunk(store: Store, chunk: Sequence[UnscoredPost], scorer, classifier) -> None:
     """Score one bounded chunk of mentions, detect missing languages, tag the negative ones, store it all."""
     texts = [f"{m.title}. {m.text}" if m.title else m.text for m in chunk]
     results = scorer.score(texts)

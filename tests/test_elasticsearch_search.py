@@ -146,6 +146,10 @@ def test_scoring_reads_pending_posts_as_the_few_fields_it_needs():
         store.ingest([post("1", "hola", None), review], [])
         assert store.unscored_posts() == [UnscoredPost("x:1", "hola"), UnscoredPost("x:2", "no funciona", "Fatal", "es", 1)]
         assert store.unscored_posts() == [UnscoredPost.of(m) for m in store.unscored_mentions()]
+        store.ingest([post("3", "hola", "es", 1).model_copy(update={"brand": "Other"})], [])
+        chunk = dict(brand="Acme", since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=2))
+        assert [p.id for p in store.unscored_posts(**chunk)] == ["x:2"]  # a scoring chunk: brand, span
+        assert [p.id for p in store.unscored_posts(brand="Acme", until=T0 + timedelta(minutes=1))] == ["x:1"]
         store.close()
 
 

@@ -188,6 +188,16 @@ def test_unscored_posts_are_the_unscored_mentions_as_scoring_reads_them(backend)
     assert backend.unscored_posts() == expected and backend.unscored_posts(limit=1) == expected[:1]
 
 
+def test_unscored_posts_of_a_scoring_chunk_are_its_brands_in_its_span(backend):
+    backend.ingest([mention("1"), mention("2", minutes=5), mention("3", minutes=10),
+                    mention("4", minutes=5).model_copy(update={"brand": "Other"})], [])
+    ids = lambda **where: [p.id for p in backend.unscored_posts(**where)]  # noqa: E731
+    assert ids(brand="Acme") == ["x:1", "x:2", "x:3"] and ids(brand="Other") == ["x:4"]
+    assert ids(brand="Acme", since=T0 + timedelta(minutes=5)) == ["x:2", "x:3"]  # at or after
+    assert ids(brand="Acme", until=T0 + timedelta(minutes=5)) == ["x:1"]  # before
+    assert ids(since=T0 + timedelta(minutes=5), until=T0 + timedelta(minutes=10)) in (["x:2", "x:4"], ["x:4", "x:2"])
+
+
 def test_an_alert_is_stored_once_and_its_state_changes(backend):
     backend.ingest([mention("1")], [])
     assert backend.add_alert(alert("x:1", Severity.warning)) is True

@@ -235,9 +235,11 @@ class Store(Protocol):
 
     def unscored_mentions(self, limit: int = 1000) -> list[Mention]: ...
 
-    def unscored_posts(self, limit: int = 1000) -> list[UnscoredPost]:
+    def unscored_posts(self, limit: int = 1000, brand: str | None = None, since: datetime | None = None,
+                       until: datetime | None = None) -> list[UnscoredPost]:
         """The same mentions as `unscored_mentions`, in the same order, as the few fields scoring
-        reads (what the scoring step reads: every post of a run, page by page)."""
+        reads (what the scoring step reads: every post of a run, page by page). `brand`, `since`
+        (created at or after) and `until` (created before): only those, a scoring chunk's posts."""
 
     def set_sentiments(self, results: Sequence[tuple[str, Sentiment]]) -> None: ...
 

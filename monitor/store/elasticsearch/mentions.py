@@ -299,8 +299,13 @@ class Mentions(IndexClient):
         hits = self._hits(self.names.pattern("mentions"), q.unscored(), q.MENTIONS_BY_TIME, limit)
         return [docs.mention_from_doc(hit["_source"]) for hit in hits]
 
-    def unscored_posts(self, limit: int = 1000) -> list[UnscoredPost]:
-        hits = self._hits(self.names.pattern("mentions"), q.unscored(), q.MENTIONS_BY_TIME, limit,
+    def unscored_posts(self, limit: int = 1000, brand: str | None = None, since: datetime | None = None,
+                       until: datetime | None = None) -> list[UnscoredPost]:
+        filters = [q.unscored(), *([q.term("brand", brand)] if brand is not None else [])]
+        bounds = {op: docs.iso(at) for op, at in (("gte", since), ("lt", until)) if at is not None}
+        if bounds:
+            filters.append({"range": {"created_at": bounds}})
+        hits = self._hits(self.names.pattern("mentions"), {"bool": {"filter": filters}}, q.MENTIONS_BY_TIME, limit,
                           source_includes=["id", "text", "title", "lang", "rating"])
         return [UnscoredPost(s["id"], s["text"], s.get("title"), s.get("lang"), s.get("rating"))
                 for s in (hit["_source"] for hit in hits)]

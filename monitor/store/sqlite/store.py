@@ -254,9 +254,15 @@ class SQLiteStore(Noise, Records, Removals):
         )
         return [mention_from_row(r) for r in rows]
 
-    def unscored_posts(self, limit: int = 1000) -> list[UnscoredPost]:
-        rows = self._query("SELECT id, text, title, lang, rating FROM mentions WHERE sentiment_label IS NULL"
-                           " ORDER BY created_at LIMIT ?", (limit,))
+    def unscored_posts(self, limit: int = 1000, brand: str | None = None, since: datetime | None = None,
+                       until: datetime | None = None) -> list[UnscoredPost]:
+        sql = "SELECT id, text, title, lang, rating FROM mentions WHERE sentiment_label IS NULL"
+        params: list[object] = []
+        for condition, value in (("brand = ?", brand), ("created_at >= ?", since), ("created_at < ?", until)):
+            if value is not None:
+                sql += f" AND {condition}"
+                params.append(ts(value) if isinstance(value, datetime) else value)
+        rows = self._query(sql + " ORDER BY created_at LIMIT ?", [*params, limit])
         return [UnscoredPost(*r) for r in rows]
 
     def set_sentiments(self, results: Sequence[tuple[str, Sentiment]]) -> None:
