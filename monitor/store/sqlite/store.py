@@ -256,13 +256,18 @@ class SQLiteStore(Noise, Records, Removals):
 
     def unscored_posts(self, limit: int = 1000, brand: str | None = None, since: datetime | None = None,
                        until: datetime | None = None) -> list[UnscoredPost]:
-        sql = "SELECT id, text, title, lang, rating FROM mentions WHERE sentiment_label IS NULL"
-        params: list[object] = []
-        for condition, value in (("brand = ?", brand), ("created_at >= ?", since), ("created_at < ?", until)):
-            if value is not None:
-                sql += f" AND {condition}"
-                params.append(ts(value) if isinstance(value, datetime) else value)
-        rows = self._query(sql + " ORDER BY created_at LIMIT ?", [*params, limit])
+        where, params = ["sentiment_label IS NULL"], []
+        if brand is not None:
+            where.append("brand = ?")
+            params.append(brand)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(ts(since))
+        if until is not None:
+            where.append("created_at < ?")
+            params.append(ts(until))
+        rows = self._query(f"SELECT id, text, title, lang, rating FROM mentions WHERE {' AND '.join(where)}"
+                           " ORDER BY created_at LIMIT ?", [*params, limit])
         return [UnscoredPost(*r) for r in rows]
 
     def set_sentiments(self, results: Sequence[tuple[str, Sentiment]]) -> None:
