@@ -18,7 +18,8 @@ from typing import Any
 
 from monitor.models import EngagementSnapshot, Mention, Sentiment, UnscoredPost
 from monitor.store.base import (
-    IngestResult, InvalidQuery, MentionPage, MentionQuery, MentionSort, PostFacts, Quarantined, TrendPoint, model_head,
+    UNSCORED, IngestResult, InvalidQuery, MentionPage, MentionQuery, MentionSort, PostFacts, Quarantined, TrendPoint,
+    model_head,
 )
 from monitor.store.elasticsearch import docs
 from monitor.store.elasticsearch import queries as q
@@ -301,12 +302,11 @@ class Mentions(IndexClient):
 
     def unscored_posts(self, limit: int = 1000, brand: str | None = None, since: datetime | None = None,
                        until: datetime | None = None) -> list[UnscoredPost]:
-        filters = [q.unscored(), *([q.term("brand", brand)] if brand is not None else [])]
-        bounds = {op: docs.iso(at) for op, at in (("gte", since), ("lt", until)) if at is not None}
-        if bounds:
-            filters.append({"range": {"created_at": bounds}})
-        hits = self._hits(self.names.pattern("mentions"), {"bool": {"filter": filters}}, q.MENTIONS_BY_TIME, limit,
-                          source_includes=["id", "text", "title", "lang", "rating"])
+        # The mention search's own filters: brand, unscored, created in [since, until).
+        pending = MentionQuery(brands=(brand,) if brand is not None else (), sentiments=(UNSCORED,), since=since,
+                               until=until)
+        hits = self._hits(self.names.pattern("mentions"), q.mention_search(pending, parse_search("")),
+                          q.MENTIONS_BY_TIME, limit, source_includes=["id", "text", "title", "lang", "rating"])
         return [UnscoredPost(s["id"], s["text"], s.get("title"), s.get("lang"), s.get("rating"))
                 for s in (hit["_source"] for hit in hits)]
 
