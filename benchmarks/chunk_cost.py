@@ -1,11 +1,12 @@
-"""What one mapped task instance costs: the score and detect chunks of `monitor.partitions`, timed one by one.
+"""What one mapped task instance costs: the score, noise and detect chunks of `monitor.partitions`, timed one by one.
 
 Run ``python -m benchmarks.chunk_cost [--posts N] [--json OUT]`` (default 30,000 posts, the
 same generated stream as ``benchmarks.pipeline_scale``). It ingests them into a fresh data
 directory, plans the scoring chunks (``scale.score_chunk_posts``) and scores each with the
 constant-cost scorer (so the figure is everything but the model: add posts / the model's
-posts/s for a real chunk), then plans the detection chunks (brand x ``scale.detect_partition_hours``)
-and runs each, then commits. Printed: chunks, seconds per chunk (median and max), and the
+posts/s for a real chunk), judges each brand's noise (copies and spam; a task instance per
+brand, beside scoring in the DAG), then plans the detection chunks (brand x
+``scale.detect_partition_hours``) and runs each, then commits. Printed: chunks, seconds per chunk (median and max), and the
 process's peak RSS, which bounds what a worker needs per concurrent task on top of the model.
 """
 
@@ -39,10 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         pipeline.ingest(config, store, "replay")
         scorer = GoldScorer()
         figures: dict[str, dict[str, float]] = {}
-        for step in ("score", "detect"):
+        for step in ("score", "noise", "detect"):
             if step == "score":
                 chunks = partitions.plan_scoring(config, store)
                 run = lambda c: partitions.score_chunk(config, store, c, scorer=scorer)  # noqa: E731
+            elif step == "noise":
+                chunks = partitions.plan_noise(config)
+                run = lambda brand: partitions.judge_brand(config, store, brand)  # noqa: E731
             else:
                 plan = partitions.plan_detection(config, store)
                 chunks = plan.chunks
@@ -63,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         store.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{args.posts:,} posts; score chunks of about {config.scale.score_chunk_posts:,} posts (constant scorer), "
-          f"detect chunks of one brand x {config.scale.detect_partition_hours} h; {len(new)} alerts")
+          f"noise chunks of one brand, detect chunks of one brand x {config.scale.detect_partition_hours} h; "
+          f"{len(new)} alerts")
     for step, f in figures.items():
         print(f"{step:<7} {f['chunks']:>4} chunk(s)  median {f['median_s']:6.2f} s  max {f['max_s']:6.2f} s  "
               f"total {f['total_s']:6.1f} s")

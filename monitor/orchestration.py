@@ -85,6 +85,7 @@ ALERT_IDS_IN_SUMMARY = 20  # XCom holds a bounded summary; the store holds every
 TASK_TIMEOUTS = {
     "ingest": timedelta(minutes=30),
     "score": timedelta(hours=2),  # a first run may score a large backlog on CPU
+    "noise": timedelta(hours=1),  # a first run judges the whole backlog of its brand
     "detect": timedelta(minutes=30),
     "notify": timedelta(minutes=30),  # longer than every channel's attempts x timeout
     "plan": timedelta(minutes=10),  # counts and the watermark only
@@ -226,13 +227,14 @@ def build_process_dag(path: Path | None = None) -> DAG:
             f"Runs when `{MENTIONS_ASSET.name}` is updated: score the sentiment of new mentions, "
             f"detect negative posts that spread (updates `{ALERTS_ASSET.name}`), and deliver "
             f"new alerts to the configured channels. Scoring and detection are mapped over "
-            f"chunks of one brand and time span each (`scale` in the config).\n\nConfig: `{path}`."
+            f"chunks of one brand and time span each (`scale` in the config), and noise "
+            f"(copies, spam) over brands, beside scoring.\n\nConfig: `{path}`."
         ),
     )
     def process_dag() -> None:
-        # Scoring and detection are mapped over bounded chunks (monitor/partitions.py): one task
-        # instance per chunk, so a CeleryExecutor or KubernetesExecutor spreads them over its
-        # workers, each holding one chunk. Planning reads only counts and the watermark.
+        # Scoring and detection are mapped over bounded chunks (monitor/partitions.py), noise over
+        # brands: one task instance per chunk, so a CeleryExecutor or KubernetesExecutor spreads
+        # them over its workers, each holding one chunk. Planning reads only counts and the watermark.
         @task(task_id="plan_scoring", execution_timeout=TASK_TIMEOUTS["plan"], **task_callbacks(path), **RETRY_ARGS)
         def plan_scoring() -> list[dict[str, Any]]:
             """One chunk per brand and span of hours, each about `scale.score_chunk_posts` pending posts."""
@@ -250,12 +252,29 @@ def build_process_dag(path: Path | None = None) -> DAG:
             with _open(path) as (config, store):
                 return {**chunk, "scored": partitions.score_chunk(config, store, plan)}
 
+        @task(task_id="plan_noise", execution_timeout=TASK_TIMEOUTS["plan"], **task_callbacks(path), **RETRY_ARGS)
+        def plan_noise() -> list[str]:
+            """The configured brands: each brand's new posts are judged for copies and spam on their own."""
+            from monitor import partitions
+
+            return partitions.plan_noise(dag_config(path))
+
+        @task(task_id="noise", execution_timeout=TASK_TIMEOUTS["noise"], **task_callbacks(path), **RETRY_ARGS)
+        def noise(brand: str) -> dict[str, Any]:
+            """Judge one brand's new posts as copies or not, spam or not; beside scoring, which it does not read."""
+            from monitor import partitions
+
+            with _open(path) as (config, store):
+                stats = partitions.judge_brand(config, store, brand)
+            return {"brand": brand, "judged": stats.judged, "duplicates": stats.duplicates, "spam": stats.spam}
+
         # Mapped upstream may have no instance at all (nothing to score): "skipped" is fine here.
         @task(task_id="plan_detection", trigger_rule="none_failed", execution_timeout=TASK_TIMEOUTS["plan"], **task_callbacks(path), **RETRY_ARGS)
         def plan_detection() -> list[dict[str, Any]]:
             """Each brand x time partition of what was observed since the last run (the last ends at the newest).
 
-            Noise (copies, spam) is judged here first, once for every chunk."""
+            Noise (copies, spam) is judged by the `noise` tasks, one per brand, before this; what
+            they left (posts stored meanwhile, brands no longer configured) is judged here."""
             from monitor import partitions
 
             with _open(path) as (config, store):
@@ -317,8 +336,9 @@ def build_process_dag(path: Path | None = None) -> DAG:
             return {"purged_mentions": mentions, "purged_snapshots": snapshots}
 
         scored = score.expand(chunk=plan_scoring())
+        judged = noise.expand(brand=plan_noise())  # side by side with scoring: neither reads what the other writes
         plan = plan_detection()
-        scored >> plan
+        [scored, judged] >> plan
         found = detect.expand(chunk=plan)
         committed = commit_alerts(plan, found)
         committed >> notify()

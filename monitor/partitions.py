@@ -6,6 +6,9 @@ chunks a worker can do on its own, in bounded memory, against the shared store:
 * a `ScoreChunk` is one brand's unscored posts created in one span of hours, at most about
   `scale.score_chunk_posts` of them when planned (`plan_scoring`); `score_chunk` scores it page
   by page, so even a chunk that grew meanwhile is read in bounded pages;
+* noise (copies and spam, monitor/noise) is judged one brand at a time (`plan_noise`,
+  `judge_brand`): a post is only compared with its own brand's, so the brands' task instances
+  run side by side, and beside scoring, which they do not read;
 * a `DetectChunk` is one brand judged over one time partition of the detection window
   (`plan_detection`): the detectors restricted to that brand (`DetectorContext.only_brands`),
   judging what was observed after `since` and by `until`, each reading its own history before
@@ -36,6 +39,7 @@ from typing import Any
 from monitor.collector import fewer_collections
 from monitor.config import Config
 from monitor.models import Alert, AlertKind, Severity
+from monitor.noise.marks import NoiseStats
 from monitor.store import Store
 from monitor.store.base import UNSCORED
 
@@ -145,6 +149,25 @@ def score_chunk(config: Config, store: Store, chunk: ScoreChunk, scorer=None, cl
     return done
 
 
+# -- noise -----------------------------------------------------------------------------------
+
+
+def plan_noise(config: Config) -> list[str]:
+    """The brands whose new posts are judged for copies and spam, one task instance each.
+
+    The configured brands, not a read of the store: posts of a brand no longer configured are
+    judged by `plan_detection`'s pass over whatever is left."""
+    return [brand.name for brand in config.brands]
+
+
+@fewer_collections()
+def judge_brand(config: Config, store: Store, brand: str) -> NoiseStats:
+    """Judge one brand's posts not judged yet (`pipeline.judge_noise` restricted to the brand)."""
+    from monitor.pipeline import judge_noise
+
+    return judge_noise(config, store, brand)
+
+
 # -- detection -------------------------------------------------------------------------------
 
 
@@ -157,7 +180,9 @@ def plan_detection(config: Config, store: Store, partition_hours: int | None = N
     most `max_partitions` per brand (`scale.max_detect_partitions`; the first takes everything
     older, which on a first run is all history). `partition_hours=0`: one partition.
     Noise (copies and spam, monitor/noise) is judged first, once for every chunk: the detectors
-    read the marks, so a copy raises no alert of its own.
+    read the marks, so a copy raises no alert of its own. After `judge_brand` has run for each
+    brand, that pass only judges what is left: posts stored meanwhile, and brands no longer
+    configured.
     """
     from monitor.pipeline import judge_noise
 

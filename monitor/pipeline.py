@@ -137,12 +137,13 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
 
 
 @fewer_collections()
-def judge_noise(config: Config, store: Store) -> NoiseStats:
-    """Mark every mention not judged yet as a copy of an earlier post or not, and as spam or not
-    (monitor/noise). `detect` runs it first, so a copy never raises an alert of its own."""
+def judge_noise(config: Config, store: Store, brand: str | None = None) -> NoiseStats:
+    """Mark every mention not judged yet (of `brand`, if given) as a copy of an earlier post or not,
+    and as spam or not (monitor/noise). `detect` runs it first, so a copy never raises an alert of
+    its own."""
     from monitor.noise.marking import mark_noise  # numpy and datasketch: only when a run judges
 
-    return mark_noise(config, store)
+    return mark_noise(config, store, brand=brand)
 
 
 def score_chunk(store: Store, chunk: Sequence[UnscoredPost], scorer, classifier) -> None:

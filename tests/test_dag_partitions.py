@@ -1,16 +1,19 @@
 """`earshot_process` through Airflow's `dag.test()`: N chunks map to N task instances, same alerts as one process.
 
 The scoring and detection tasks are mapped over the chunks `monitor.partitions` plans
-(brand x span of posting time; brand x time partition of the detection window), which is
-what lets a CeleryExecutor or KubernetesExecutor deployment spread them over workers.
+(brand x span of posting time; brand x time partition of the detection window), and the
+noise task over brands, which is what lets a CeleryExecutor or KubernetesExecutor deployment
+spread them over workers.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -35,8 +38,10 @@ RUN_PROCESS = f"""
     run = dag.test()
     tis = run.get_task_instances()
     done = Counter(ti.task_id for ti in tis if str(ti.state) in ("success", "TaskInstanceState.SUCCESS"))
-    maps = {{t: sorted(ti.map_index for ti in tis if ti.task_id == t) for t in ("score", "detect")}}
-    print({RESULT!r} + json.dumps({{"state": str(run.state), "done": done, "maps": maps}}))
+    maps = {{t: sorted(ti.map_index for ti in tis if ti.task_id == t) for t in ("score", "noise", "detect")}}
+    judged = {{ti.map_index: ti.xcom_pull(task_ids="noise", map_indexes=ti.map_index)
+              for ti in tis if ti.task_id == "noise"}}
+    print({RESULT!r} + json.dumps({{"state": str(run.state), "done": done, "maps": maps, "judged": judged}}))
 """
 
 
@@ -82,8 +87,13 @@ def test_mapped_chunks_through_airflow_raise_what_one_process_raises(tmp_path: P
 
     result = run_python(RUN_PROCESS, env, mapped, timeout=900)
     assert result["state"] in ("success", "DagRunState.SUCCESS"), result
-    assert result["maps"] == {"score": list(range(len(score_chunks))), "detect": list(range(len(detect_chunks)))}
+    brands = partitions.plan_noise(config)
+    assert result["maps"] == {"score": list(range(len(score_chunks))), "noise": list(range(len(brands))),
+                              "detect": list(range(len(detect_chunks)))}
     assert result["done"]["score"] == len(score_chunks) and result["done"]["detect"] == len(detect_chunks)
+    # Each brand's posts were judged by its own task instance, so detection's planning found none left.
+    judged = {r["brand"]: r["judged"] for r in result["judged"].values()}
+    assert sorted(judged) == sorted(brands) and sum(judged.values()) == POSTS and min(judged.values()) > 0
     assert result["done"]["commit_alerts"] == 1 and result["done"]["notify"] == 1
 
     # The same input through one process (`earshot run --once`'s path), in a data dir of its own.
@@ -95,7 +105,11 @@ def test_mapped_chunks_through_airflow_raise_what_one_process_raises(tmp_path: P
     try:
         pipeline.run_once(one_config, one, channels=[])
         assert one.count_mentions() == through_airflow.count_mentions() == POSTS
-        assert through_airflow.unscored_mentions() == []
+        assert through_airflow.unscored_mentions() == [] and through_airflow.unmarked_mentions() == []
+        with closing(sqlite3.connect(single / "earshot.db")) as db:
+            ids = [row[0] for row in db.execute("SELECT id FROM mentions")]
+        assert len(ids) == POSTS
+        assert through_airflow.noise_of(ids) == one.noise_of(ids)  # brand by brand: the marks of one run
         expected = alert_view(one)
         assert expected  # spreading complaints were alerted
         assert alert_view(through_airflow) == expected

@@ -125,9 +125,12 @@ def test_dag_files_parse_through_the_dagbag(demo_env: dict[str, str], tmp_path: 
     process = dags["earshot_process"]
     assert "earshot_mentions" in process["schedule"]
     tasks = process["tasks"]
-    # Scoring and detection are mapped over chunks (monitor/partitions.py, tests/test_dag_partitions.py).
+    # Scoring and detection are mapped over chunks (monitor/partitions.py, tests/test_dag_partitions.py),
+    # and noise over brands, beside scoring: detection plans after both.
     assert tasks["plan_scoring"]["downstream"] == ["score"]
     assert tasks["score"]["downstream"] == ["plan_detection"]
+    assert tasks["plan_noise"]["downstream"] == ["noise"]
+    assert tasks["noise"]["downstream"] == ["plan_detection"]
     assert tasks["plan_detection"]["downstream"] == ["commit_alerts", "detect"]
     assert tasks["detect"]["downstream"] == ["commit_alerts"]
     assert tasks["commit_alerts"]["downstream"] == ["notify"]

@@ -158,7 +158,7 @@ def test_the_cycle_collector_is_left_as_it_was_even_when_the_store_fails(tmp_pat
         gc.enable()
 
     class Failing:
-        def unjudged_posts(self, limit: int, since=None):
+        def unjudged_posts(self, limit: int, since=None, brand=None):
             raise RuntimeError("disk gone")
 
     with pytest.raises(RuntimeError, match="disk gone"):
@@ -215,6 +215,40 @@ def test_what_a_run_keeps_in_memory_changes_no_mark_however_little_it_keeps(tmp_
             assert all(r == results[0] for r in results[1:]), (seed, chunk)
 
 
+def test_judging_one_brand_at_a_time_gives_the_marks_of_one_run_over_every_brand(tmp_path):
+    """The Airflow DAG judges each brand in a task instance of its own (monitor.partitions.judge_brand),
+    in any order. The two brands here post the same texts, so a copy across brands would show: a
+    post is only ever the copy of its own brand's. Over one chunk the marks are those of one run
+    over every brand, spam rings included; over small chunks the copies are (a chunk's spam rings
+    count the accounts among its candidates, so chunk sizes are compared with themselves), also
+    after a second batch that finds earlier ones in the store."""
+    from monitor.config import Config
+    from monitor.noise.marking import mark_noise
+
+    config = Config(brands=[{"name": "Brisa", "queries": ["brisa"]}, {"name": "Other", "queries": ["other"]}],
+                    noise={"window_hours": 5})
+    for seed in range(4):
+        rng = random.Random(seed)
+        earlier, later = stream(rng, 40, 0), stream(rng, 40, 1000, start=200)
+        for chunk in (10**6, 7):
+            results = []
+            for order in ((None,), ("Brisa", "Other"), ("Other", "Brisa")):
+                store = CountingStore(tmp_path / f"{seed}-{chunk}-{'-'.join(map(str, order))}.db")
+                for batch in (earlier, later):
+                    store.ingest(batch, [])
+                    judged = sum(mark_noise(config, store, chunk=chunk, brand=brand).judged for brand in order)
+                    assert judged == len(batch)
+                marks = store.noise_of([m.id for m in [*earlier, *later]])
+                results.append({mid: (m.duplicate_of, m.spam, m.spam_reasons) if chunk == 10**6 else m.duplicate_of
+                                for mid, m in marks.items()})
+                store.close()
+            brand = {m.id: m.brand for m in [*earlier, *later]}
+            copies = [(mid, v if chunk != 10**6 else v[0]) for mid, v in results[0].items()]
+            assert len(results[0]) == 80 and sum(1 for _, root in copies if root) > 5, seed
+            assert all(brand[root] == brand[mid] for mid, root in copies if root)
+            assert results[1] == results[0] and results[2] == results[0], (seed, chunk)
+
+
 def test_a_first_run_finds_its_candidates_in_memory_and_a_later_run_asks_the_store(tmp_path):
     from monitor.config import Config
     from monitor.noise.marking import mark_noise
@@ -250,8 +284,8 @@ def test_each_read_of_a_run_starts_at_the_newest_post_it_judged(tmp_path):
             super().__init__(path)
             self.reads: list[tuple[datetime | None, list[NoisePost]]] = []
 
-        def unjudged_posts(self, limit: int = 1000, since: datetime | None = None):
-            found = self.inner.unjudged_posts(limit, since)
+        def unjudged_posts(self, limit: int = 1000, since: datetime | None = None, brand: str | None = None):
+            found = self.inner.unjudged_posts(limit, since, brand)
             self.reads.append((since, found))
             return found
 

@@ -99,6 +99,25 @@ def test_unjudged_posts_since_a_time_are_those_created_at_or_after_it(store):
         [p.id for p in store.unjudged_posts(limit=10)] == ["x:3b", "x:4"]
 
 
+def test_unjudged_posts_and_the_newest_judged_of_one_brand_are_that_brands_alone(store):
+    """What a brand's own noise task reads (the DAG judges each brand in a task instance of its
+    own): its brand's unjudged posts, in order and from `since`, and its brand's newest mark."""
+    mentions = [mention(i) if i % 2 else mention(i).model_copy(update={"brand": "Other"}) for i in range(8)]
+    store.ingest(mentions, [])
+    assert store.newest_judged("Brisa") is None and store.newest_judged("Other") is None
+    store.set_noise([mark(1, 4), mark(5, 4), replace(mark(6, 4), brand="Other")])
+    assert [p.id for p in store.unjudged_posts(limit=10, brand="Brisa")] == [mentions[i].id for i in (3, 7)]
+    assert [p.id for p in store.unjudged_posts(limit=10, brand="Other")] == [mentions[i].id for i in (0, 2, 4)]
+    assert [p.brand for p in store.unjudged_posts(limit=10, brand="Other")] == ["Other"] * 3
+    assert [p.id for p in store.unjudged_posts(limit=1, brand="Other", since=mentions[1].created_at)] == \
+        [mentions[2].id]
+    assert store.unjudged_posts(limit=10, brand="Nobody") == []
+    assert [p.id for p in store.unjudged_posts(limit=10)] == [mentions[i].id for i in (0, 2, 3, 4, 7)]
+    assert store.newest_judged("Brisa") == mentions[5].created_at
+    assert store.newest_judged("Other") == mentions[6].created_at == store.newest_judged()
+    assert store.newest_judged("Nobody") is None
+
+
 def test_a_file_with_the_older_text_band_index_is_migrated_and_still_finds_its_copies(tmp_path):
     """Before the band index held numbers it held text (`noise_bands`); opening such a file moves
     every row over, so a copy posted after the upgrade still finds a first post judged before it."""

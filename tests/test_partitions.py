@@ -63,6 +63,35 @@ def test_chunks_in_any_order_raise_exactly_what_one_process_raises(scored_store,
         store.close()
 
 
+def test_noise_judged_brand_by_brand_leaves_detection_only_what_is_left(scored_store, tmp_path):
+    """The DAG's `noise` task instances, one per configured brand in any order, judge every post of
+    their brand; detection's planning judges what is left (here the posts of a brand whose config
+    was removed), and the alerts are those of one process."""
+    (tmp_path / "one").mkdir()
+    (tmp_path / "many").mkdir()
+    config, store = copy_of(scored_store, tmp_path / "one")
+    expected = alert_view(pipeline.detect(config, store))
+    store.close()
+
+    config, store = copy_of(scored_store, tmp_path / "many")
+    try:
+        gone, *kept = [b.name for b in config.brands]
+        config.brands = config.brands[1:]
+        assert partitions.plan_noise(config) == kept
+        stats = [partitions.judge_brand(config, store, brand) for brand in reversed(kept)]
+        assert all(s.judged and s.duplicates for s in stats)
+        left = store.unjudged_posts(limit=10**6)
+        assert left and {p.brand for p in left} == {gone}
+        assert sum(s.judged for s in stats) + len(left) == 8000
+        plan = partitions.plan_detection(config, store, partition_hours=1)
+        assert store.unjudged_posts(limit=10**6) == []
+        found = [a for chunk in plan.chunks for a in partitions.detect_chunk(config, store, chunk)]
+        assert found and {a.brand for a in found} == set(kept)
+        assert alert_view(partitions.commit_alerts(store, found)) == [a for a in expected if a[1] in kept]
+    finally:
+        store.close()
+
+
 def test_partitions_tile_the_window_once_and_end_on_round_hours(scored_store, tmp_path):
     config, store = copy_of(scored_store, tmp_path)
     try:

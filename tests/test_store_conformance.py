@@ -198,6 +198,20 @@ def test_unscored_posts_of_a_scoring_chunk_are_its_brands_in_its_span(backend):
     assert ids(since=T0 + timedelta(minutes=5), until=T0 + timedelta(minutes=10)) in (["x:2", "x:4"], ["x:4", "x:2"])
 
 
+def test_a_brands_noise_task_reads_its_brands_unjudged_posts_and_newest_mark(backend):
+    from monitor.noise.marks import NoiseMark
+
+    backend.ingest([mention("1"), mention("2", minutes=5), mention("3", minutes=10),
+                    mention("4", minutes=7).model_copy(update={"brand": "Other"})], [])
+    judged = mention("2", minutes=5)
+    backend.set_noise([NoiseMark(mention_id=judged.id, brand="Acme", author_handle="ana", author_followers=10,
+                                 created_at=judged.created_at, duplicate_of=None, bands=(), signature=b"")])
+    ids = lambda **where: [p.id for p in backend.unjudged_posts(**where)]  # noqa: E731
+    assert ids(brand="Acme") == ["x:1", "x:3"] and ids(brand="Other") == ["x:4"]
+    assert ids(brand="Acme", since=T0 + timedelta(minutes=1)) == ["x:3"] and ids() == ["x:1", "x:4", "x:3"]
+    assert backend.newest_judged("Acme") == judged.created_at and backend.newest_judged("Other") is None
+
+
 def test_an_alert_is_stored_once_and_its_state_changes(backend):
     backend.ingest([mention("1")], [])
     assert backend.add_alert(alert("x:1", Severity.warning)) is True

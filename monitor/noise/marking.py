@@ -159,9 +159,14 @@ def judge_for(config: Config) -> NoiseJudge:
 
 
 def mark_noise(config: Config, store: Store, judge: NoiseJudge | None = None, chunk: int = CHUNK,
-               memory: int = RUN_MEMORY) -> NoiseStats:
-    """Judge every mention not judged yet; store the marks chunk by chunk (a crash loses nothing:
-    the unjudged rest is picked up by the next run).
+               memory: int = RUN_MEMORY, brand: str | None = None) -> NoiseStats:
+    """Judge every mention not judged yet (of `brand`, if given); store the marks chunk by chunk (a
+    crash loses nothing: the unjudged rest is picked up by the next run).
+
+    A post is only ever compared with posts of its own brand (band keys carry the brand, and spam
+    rings are clusters), so judging each brand on its own finds the copies one run over all finds
+    (a ring counts the accounts among a chunk's candidates, so only where chunks are cut may
+    differ): that is what lets the Airflow DAG judge brands in task instances of their own.
 
     A chunk's candidates judged earlier in the same run come from memory (`RunMarks`); the store
     is asked only for what memory may lack: marks stored before the run, and marks this run judged
@@ -178,11 +183,11 @@ def mark_noise(config: Config, store: Store, judge: NoiseJudge | None = None, ch
     resume: datetime | None = None
     while True:
         with collector_paused():
-            pending = store.unjudged_posts(limit=chunk, since=resume)
+            pending = store.unjudged_posts(limit=chunk, since=resume, brand=brand)
             if not pending:
                 return stats
             if first:
-                stored_until, first = store.newest_judged(), False
+                stored_until, first = store.newest_judged(brand), False
             since = min(m.created_at for m in pending) - window
             older = max((t for t in (stored_until, run.dropped_until) if t is not None), default=None)
 

@@ -383,11 +383,14 @@ class Store(Protocol):
     def unmarked_mentions(self, limit: int = 1000) -> list[Mention]:
         """Mentions noise handling has not judged yet, oldest first."""
 
-    def unjudged_posts(self, limit: int = 1000, since: datetime | None = None) -> list[NoisePost]:
+    def unjudged_posts(self, limit: int = 1000, since: datetime | None = None,
+                       brand: str | None = None) -> list[NoisePost]:
         """The same mentions as `unmarked_mentions`, in the same order, as the few fields judging
         reads (what the noise step reads: thousands a run). `since`: only those created at or
         after it; a run passes its last chunk's newest post, so each read starts where the last
-        one stopped instead of walking past every post the run has judged (quadratic in a big run)."""
+        one stopped instead of walking past every post the run has judged (quadratic in a big run).
+        `brand`: only that brand's (copies are found per brand, so each brand can be judged by a
+        task of its own)."""
 
     def noise_candidates(self, bands: Iterable[str], since: datetime, until: datetime | None = None
                          ) -> list[NoiseMark]:
@@ -395,10 +398,11 @@ class Store(Protocol):
         that share any of these LSH band keys: where a new post looks for the post it may copy.
         The store is the LSH index; a big run asks it only for what it does not hold itself."""
 
-    def newest_judged(self) -> datetime | None:
-        """When the newest judged mention was created; None if none is. A noise run reads it once:
-        if it is older than a chunk's window, no stored mark can be that chunk's candidate, and the
-        run finds the ones it judged itself in memory (monitor/noise/marking.py)."""
+    def newest_judged(self, brand: str | None = None) -> datetime | None:
+        """When the newest judged mention (of `brand`, if given) was created; None if none is. A
+        noise run reads it once: if it is older than a chunk's window, no stored mark can be that
+        chunk's candidate, and the run finds the ones it judged itself in memory
+        (monitor/noise/marking.py)."""
 
     def set_noise(self, marks: Sequence[NoiseMark]) -> None:
         """Store these marks (a mention's earlier mark is replaced, but a person's `not_spam` is

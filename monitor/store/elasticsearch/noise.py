@@ -50,13 +50,21 @@ class Noise(Mentions):
     def unmarked_mentions(self, limit: int = 1000) -> list[Mention]:
         return [docs.mention_from_doc(hit["_source"]) for hit in self._unjudged_hits(limit)]
 
-    def unjudged_posts(self, limit: int = 1000, since: datetime | None = None) -> list[NoisePost]:
-        return [NoisePost.of(docs.mention_from_doc(hit["_source"])) for hit in self._unjudged_hits(limit, since)]
+    def unjudged_posts(self, limit: int = 1000, since: datetime | None = None,
+                       brand: str | None = None) -> list[NoisePost]:
+        return [NoisePost.of(docs.mention_from_doc(hit["_source"]))
+                for hit in self._unjudged_hits(limit, since, brand)]
 
-    def _unjudged_hits(self, limit: int, since: datetime | None = None) -> Iterator[dict[str, Any]]:
-        query: dict[str, Any] = {"bool": {"must_not": [{"exists": {"field": "noise.judged_at"}}]}}
+    def _unjudged_hits(self, limit: int, since: datetime | None = None,
+                       brand: str | None = None) -> Iterator[dict[str, Any]]:
+        filters: list[dict[str, Any]] = []
         if since is not None:  # at or after: the index keeps milliseconds, so the bound takes its whole one
-            query["bool"]["filter"] = [q.since("created_at", since)]
+            filters.append(q.since("created_at", since))
+        if brand is not None:
+            filters.append(q.term("brand", brand))
+        query: dict[str, Any] = {"bool": {"must_not": [{"exists": {"field": "noise.judged_at"}}]}}
+        if filters:
+            query["bool"]["filter"] = filters
         return self._hits(self.names.pattern("mentions"), query, q.MENTIONS_BY_TIME, limit)
 
     def noise_candidates(self, bands: Iterable[str], since: datetime, until: datetime | None = None
@@ -80,9 +88,12 @@ class Noise(Mentions):
                         **{**mark.__dict__, "bands": tuple(dict.fromkeys(old.bands + mark.bands))})
         return list(found.values())
 
-    def newest_judged(self) -> datetime | None:
+    def newest_judged(self, brand: str | None = None) -> datetime | None:
         newest = [{"created_at": {"order": "desc"}}, {"id": {"order": "desc"}}]
-        hits = list(self._hits(self.names.pattern("mentions"), {"exists": {"field": "noise.judged_at"}}, newest, 1))
+        judged: dict[str, Any] = {"exists": {"field": "noise.judged_at"}}
+        if brand is not None:
+            judged = {"bool": {"filter": [judged, q.term("brand", brand)]}}
+        hits = list(self._hits(self.names.pattern("mentions"), judged, newest, 1))
         return docs.parse_iso(hits[0]["_source"]["created_at"]) if hits else None
 
     def set_noise(self, marks: Sequence[NoiseMark]) -> None:

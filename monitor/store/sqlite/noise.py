@@ -70,11 +70,14 @@ class Noise(Connection):
             " ORDER BY m.created_at, m.id LIMIT ?", (limit,))
         return [mention_from_row(r) for r in rows]
 
-    def unjudged_posts(self, limit: int = 1000, since: datetime | None = None) -> list[NoisePost]:
+    def unjudged_posts(self, limit: int = 1000, since: datetime | None = None,
+                       brand: str | None = None) -> list[NoisePost]:
+        only = "" if brand is None else " AND m.brand = ?"
         rows = self._query(
             "SELECT m.id, m.brand, m.author_handle, m.author_followers, m.created_at, m.text, m.title FROM mentions m"
-            " WHERE m.created_at >= ? AND NOT EXISTS (SELECT 1 FROM noise n WHERE n.mention_id = m.id)"
-            " ORDER BY m.created_at, m.id LIMIT ?", ("" if since is None else ts(since), limit))
+            f" WHERE m.created_at >= ?{only} AND NOT EXISTS (SELECT 1 FROM noise n WHERE n.mention_id = m.id)"
+            " ORDER BY m.created_at, m.id LIMIT ?",
+            ("" if since is None else ts(since), *(() if brand is None else (brand,)), limit))
         return [NoisePost(r[0], r[1], r[2], r[3], parse_ts(r[4]), r[5], r[6]) for r in rows]
 
     def noise_candidates(self, bands: Iterable[str], since: datetime, until: datetime | None = None
@@ -92,12 +95,14 @@ class Noise(Connection):
         # The bands that matched are enough for the caller's index: the others lead to no new post.
         return [_mark(row, tuple(ids[row[0]])) for row in self._noise_rows(ids)]
 
-    def newest_judged(self) -> datetime | None:
+    def newest_judged(self, brand: str | None = None) -> datetime | None:
         if not self._query("SELECT 1 FROM noise LIMIT 1"):
             return None  # a first run: no walk past its unjudged posts to find out
         # Down the mentions' time index from the newest: a run's unjudged posts are the newest few.
+        only = "" if brand is None else " AND m.brand = ?"
         row = self._query("SELECT m.created_at FROM mentions m WHERE EXISTS (SELECT 1 FROM noise n"
-                          " WHERE n.mention_id = m.id) ORDER BY m.created_at DESC LIMIT 1")
+                          f" WHERE n.mention_id = m.id){only} ORDER BY m.created_at DESC LIMIT 1",
+                          () if brand is None else (brand,))
         return parse_ts(row[0][0]) if row else None
 
     def _noise_rows(self, mention_ids: Iterable[str], copies_only: bool = False) -> list[sqlite3.Row]:
