@@ -194,6 +194,18 @@ def test_a_page_of_the_inbox_is_an_index_range_not_a_sort_of_every_alert(store):
                " WHERE created_at >= '2026' GROUP BY 1, 2, 3, 4")
 
 
+def test_one_brands_engagement_readings_find_each_posts_brand_in_an_index_not_its_row(store, monkeypatch):
+    """Detection reads a brand's readings over its whole history window every run; the brand of
+    each reading's post comes from the (id, brand) index, not from the post's row."""
+    asked: list[tuple[str, tuple[object, ...]]] = []
+    query = store._query
+    monkeypatch.setattr(store, "_query", lambda sql, params=(): asked.append((sql, tuple(params))) or query(sql, params))
+    store.engagement_points(datetime(2026, 1, 1, tzinfo=UTC), brand="Acme")
+    (sql, params), = asked
+    monkeypatch.undo()
+    assert "COVERING INDEX mentions_brand" in _plan(store, sql, params)
+
+
 def test_a_common_word_by_engagement_pages_the_same_whichever_index_leads(store, monkeypatch):
     """Few matches are sorted; many are found along the engagement index (search.DENSE_MATCHES):
     the same results in the same order either way."""

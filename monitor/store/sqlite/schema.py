@@ -42,6 +42,10 @@ CREATE INDEX IF NOT EXISTS mentions_time ON mentions(created_at, brand, source, 
 -- The next page of posts to score, oldest first, read straight off this index (scoring asks for
 -- 256 at a time; sorting every unscored post on each ask made scoring quadratic).
 CREATE INDEX IF NOT EXISTS mentions_unscored_time ON mentions(created_at) WHERE sentiment_label IS NULL;
+-- A post's brand by its id, from the index alone: detection reads one brand's engagement readings
+-- over its whole history window every run, joining each reading to its post for the brand, and
+-- the row itself (text and all) was most of that read's cost.
+CREATE INDEX IF NOT EXISTS mentions_brand ON mentions(id, brand);
 
 CREATE TABLE IF NOT EXISTS snapshots (
     mention_id TEXT NOT NULL,
