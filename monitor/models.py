@@ -42,11 +42,14 @@ class Engagement(BaseModel):
 
     @property
     def total(self) -> int:
-        """One number for "how much are people interacting", used for velocity.
+        """One number for "how much are people interacting", used for velocity."""
+        return engagement_total(self.likes, self.reposts, self.replies, self.quotes, self.score)
 
-        Reposts and quotes carry a post to new audiences, so they weigh more than a like.
-        """
-        return self.likes + 2 * (self.reposts + self.quotes) + self.replies + max(self.score, 0)
+
+def engagement_total(likes: int, reposts: int, replies: int, quotes: int, score: int) -> int:
+    """`Engagement.total` of these counts. Reposts and quotes carry a post to new audiences, so
+    they weigh more than a like; a net-negative vote score adds nothing."""
+    return likes + 2 * (reposts + quotes) + replies + max(score, 0)
 
 
 class SentimentLabel(StrEnum):
@@ -147,6 +150,29 @@ class EngagementSnapshot(BaseModel):
     engagement: Engagement
 
     _utc = field_validator("observed_at")(_as_utc)
+
+
+class Reading(NamedTuple):
+    """An `EngagementSnapshot` of a known post as its time and counts, and no more: spread
+    detection reads the snapshots of every copy cluster in its window each run and sums them
+    field by field (`monitor.noise.clusters.merge_copies`), tens of thousands of them at 100,000
+    posts, where building and validating two models per snapshot was half the cost."""
+
+    observed_at: datetime
+    likes: int = 0
+    reposts: int = 0
+    replies: int = 0
+    quotes: int = 0
+    score: int = 0
+
+    @classmethod
+    def of(cls, snapshot: EngagementSnapshot) -> Reading:
+        e = snapshot.engagement
+        return cls(snapshot.observed_at, e.likes, e.reposts, e.replies, e.quotes, e.score)
+
+    @property
+    def total(self) -> int:
+        return engagement_total(self.likes, self.reposts, self.replies, self.quotes, self.score)
 
 
 class Severity(StrEnum):

@@ -399,14 +399,10 @@ class SpreadDetector:
 
         members = set(marks) | set(roots)
         mentions = store.post_facts(members)  # which exist: a copy or first post may have been erased
-        snapshots = [s for snaps in store.snapshots_of(members).values() for s in snaps if s.observed_at <= now]
-        merged = merge_copies(mentions, snapshots, marks, self.copy_as_reposts)
-        for root in merged.copies:
-            if root in mentions:
-                points[root] = {}
-        for snap in merged.snapshots:
-            if snap.mention_id in merged.copies and snap.mention_id in mentions:
-                points[snap.mention_id][to_minutes(snap.observed_at)] = snap.engagement.total
+        readings = {mid: [r for r in found if r.observed_at <= now] for mid, found in store.readings_of(members).items()}
+        merged = merge_copies(mentions, readings, marks, self.copy_as_reposts)
+        for root, series in merged.series.items():  # the cluster's readings replace the first post's own
+            points[root] = {to_minutes(r.observed_at): r.total for r in series}
         return merged.copies
 
     def _alert(self, mention: Mention, t: Trigger) -> Alert:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from monitor import pipeline, triage
 from monitor.config import Config, StormConfig
-from monitor.models import Engagement, EngagementSnapshot, Mention, Sentiment, SentimentLabel
+from monitor.models import Engagement, EngagementSnapshot, Mention, Reading, Sentiment, SentimentLabel
 from monitor.noise.clusters import merge_copies
 from monitor.noise.marking import mark_noise
 from monitor.noise.marks import NoiseMark
@@ -39,17 +39,25 @@ def snap(mid: str, minutes: float, likes: int, reposts: int = 0) -> EngagementSn
                               engagement=Engagement(likes=likes, reposts=reposts))
 
 
+def readings(snaps: list[EngagementSnapshot]) -> dict[str, list[Reading]]:
+    found: dict[str, list[Reading]] = {}
+    for s in snaps:
+        found.setdefault(s.mention_id, []).append(Reading.of(s))
+    return found
+
+
 def test_a_copys_engagement_and_the_copy_itself_count_towards_the_first_post_as_known_at_each_time():
     mentions = {f"x:{i}": mention(str(i), m, "t") for i, m in ((1, 0), (2, 15), (3, 25))}
     marks = {"x:1": mark("1", 0), "x:2": mark("2", 15, "x:1", "b"), "x:3": mark("3", 25, "x:1", "c")}
     snaps = [snap("1", 10, 5), snap("2", 20, 3, 1), snap("1", 30, 8), snap("3", 30, 2)]
-    merged = merge_copies(mentions, snaps, marks, copy_as_reposts=1)
-    assert {s.mention_id for s in merged.snapshots} == {"x:1"}  # copies have no curve of their own
-    series = [(int((s.observed_at - T0).total_seconds() // 60), s.engagement.likes, s.engagement.reposts)
-              for s in merged.snapshots]
+    merged = merge_copies(mentions, readings(snaps), marks, copy_as_reposts=1)
+    assert set(merged.series) == {"x:1"}  # copies have no curve of their own
+    series = [(int((r.observed_at - T0).total_seconds() // 60), r.likes, r.reposts) for r in merged.series["x:1"]]
     # at 15 the first copy appears (a repost), at 20 its own engagement, at 25 the second copy ...
     assert series == [(10, 5, 0), (15, 5, 1), (20, 8, 2), (25, 8, 3), (30, 13, 3)]
     assert [m.mention_id for m in merged.copies["x:1"]] == ["x:2", "x:3"]
+    # A first post that was erased takes no copies in: nothing to merge into.
+    assert merge_copies({"x:2", "x:3"}, readings(snaps), marks).series == {}
 
 
 def _merged_by_summing_every_member(root, ids, series, copy_times, copy_as_reposts):
@@ -85,15 +93,18 @@ def test_a_merged_series_is_every_members_latest_reading_summed_at_each_time_wha
                                                           quotes=rng.randrange(3), score=rng.randrange(-20, 20)))
                  for _ in range(rng.randrange(0, 30))]  # ties on purpose: one member read twice at one time
         copy_as_reposts = rng.choice([0, 1, 3])
-        merged = merge_copies(set(ids), snaps, marks, copy_as_reposts)
+        merged = merge_copies(set(ids), readings(snaps), marks, copy_as_reposts)
         series = {}
         for s in snaps:
             series.setdefault(s.mention_id, []).append(s)
         copies = merged.copies.get("x:0", [])
+        if not copies:  # a post no one copied keeps its own readings
+            assert "x:0" not in merged.series
+            continue
         expected = _merged_by_summing_every_member("x:0", ["x:0", *(m.mention_id for m in copies)], series,
-                                                   [m.created_at for m in copies], copy_as_reposts) if copies else [
-            (s.observed_at, s.engagement) for s in sorted(series.get("x:0", []), key=lambda s: s.observed_at)]
-        got = [(s.observed_at, s.engagement) for s in merged.snapshots if s.mention_id == "x:0"]
+                                                   [m.created_at for m in copies], copy_as_reposts)
+        got = [(r.observed_at, Engagement(likes=r.likes, reposts=r.reposts, replies=r.replies, quotes=r.quotes,
+                                          score=r.score)) for r in merged.series["x:0"]]
         assert got == expected
 
 

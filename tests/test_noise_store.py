@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.models import Engagement, Mention
+from monitor.models import Engagement, EngagementSnapshot, Mention, Reading
 from monitor.noise.marks import NoiseMark, NoisePost
 from tests.test_noise import store  # noqa: F401  (the fixture: SQLite, and Elasticsearch through the fake)
 
@@ -97,6 +97,29 @@ def test_unjudged_posts_since_a_time_are_those_created_at_or_after_it(store):
     assert [p.id for p in store.unjudged_posts(limit=10, since=mentions[4].created_at + timedelta(seconds=1))] == []
     assert [p.id for p in store.unjudged_posts(limit=10, since=T0 - timedelta(days=1))] == \
         [p.id for p in store.unjudged_posts(limit=10)] == ["x:3b", "x:4"]
+
+
+def test_readings_of_posts_are_their_snapshots_as_counts_oldest_first(store):
+    """What spread detection reads of every copy cluster it merges (`Store.readings_of`): each
+    post's snapshots, in the order `snapshots_of` gives them, as their time and five counts."""
+    mentions = [mention(i) for i in range(3)]
+    store.ingest(mentions, [
+        EngagementSnapshot(mention_id=mentions[0].id, observed_at=T0 + timedelta(minutes=30),
+                           engagement=Engagement(likes=9, reposts=2, replies=1, quotes=3, score=-4)),
+        EngagementSnapshot(mention_id=mentions[0].id, observed_at=T0 + timedelta(minutes=10),
+                           engagement=Engagement(likes=1)),
+        EngagementSnapshot(mention_id=mentions[2].id, observed_at=T0 + timedelta(minutes=20),
+                           engagement=Engagement(score=7, replies=5)),
+    ])
+    ids = [m.id for m in mentions] + ["x:nobody"]
+    expected = {mid: [Reading.of(s) for s in snaps] for mid, snaps in store.snapshots_of(ids).items()}
+    assert store.readings_of(ids) == expected
+    assert expected == {
+        mentions[0].id: [Reading(T0 + timedelta(minutes=10), 1), Reading(T0 + timedelta(minutes=30), 9, 2, 1, 3, -4)],
+        mentions[2].id: [Reading(T0 + timedelta(minutes=20), replies=5, score=7)],
+    }
+    assert [r.total for r in expected[mentions[0].id]] == [1, 9 + 2 * (2 + 3) + 1]
+    assert store.readings_of([]) == {}
 
 
 def test_unjudged_posts_and_the_newest_judged_of_one_brand_are_that_brands_alone(store):

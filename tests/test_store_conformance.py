@@ -16,7 +16,7 @@ import pytest
 
 from monitor.models import (
     Alert, AlertEvent, AlertEventKind, AlertState, Engagement, EngagementSnapshot, Mention, Sentiment, SentimentLabel,
-    Severity, UnscoredPost,
+    Reading, Severity, UnscoredPost,
 )
 from monitor.store import RECORD_KINDS, SQLiteStore
 from monitor.store.base import UNSCORED, CaseQuery, InvalidQuery, MentionQuery, MentionSort
@@ -196,6 +196,13 @@ def test_unscored_posts_of_a_scoring_chunk_are_its_brands_in_its_span(backend):
     assert ids(brand="Acme", since=T0 + timedelta(minutes=5)) == ["x:2", "x:3"]  # at or after
     assert ids(brand="Acme", until=T0 + timedelta(minutes=5)) == ["x:1"]  # before
     assert ids(since=T0 + timedelta(minutes=5), until=T0 + timedelta(minutes=10)) in (["x:2", "x:4"], ["x:4", "x:2"])
+
+
+def test_readings_of_posts_are_their_snapshots_counts(backend):
+    backend.ingest([mention("1"), mention("2")], [snapshot("x:1", 9, 4), snapshot("x:1", 3, 1), snapshot("x:2", 5, 2)])
+    expected = {mid: [Reading.of(s) for s in snaps] for mid, snaps in backend.snapshots_of(["x:1", "x:2"]).items()}
+    assert backend.readings_of(["x:1", "x:2", "x:3"]) == expected
+    assert [r.likes for r in expected["x:1"]] == [1, 4] and [r.likes for r in expected["x:2"]] == [2]
 
 
 def test_a_brands_noise_task_reads_its_brands_unjudged_posts_and_newest_mark(backend):

@@ -18,7 +18,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment, Severity, UnscoredPost
+from monitor.models import (
+    Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Reading, Sentiment, Severity, UnscoredPost,
+)
 from monitor.noise.marks import ClusterStats, NoiseMark, NoisePost
 from monitor.quarantine import Quarantined, model_head, quarantine_digest, record_head  # noqa: F401 - re-exported
 from monitor.store.records import ImportResult, Record, RecordExport, RecordKind
@@ -269,6 +271,10 @@ class Store(Protocol):
         """The snapshots of each of these mentions, oldest first, in one read: a page of inbox
         cards draws its sparklines from one query, not one per card. A mention without
         snapshots is absent."""
+
+    def readings_of(self, mention_ids: Iterable[str]) -> dict[str, list[Reading]]:
+        """`snapshots_of`, each snapshot as a `Reading` (its time and counts): what spread detection
+        reads of every copy cluster in its window, to sum them field by field."""
 
     def latest_observation(self) -> datetime | None:
         """The newest snapshot time: the pipeline's notion of "now", which replays move forward."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.models import Alert, AlertEvent, Engagement, EngagementSnapshot, Mention, Sentiment
+from monitor.models import Alert, AlertEvent, Engagement, EngagementSnapshot, Mention, Reading, Sentiment
 from monitor.store.base import REMOVED_AUTHOR, Quarantined, quarantine_digest
 from monitor.store.elasticsearch.templates import language_code
 
@@ -196,6 +196,12 @@ def snapshot_from_doc(doc: Mapping[str, Any]) -> EngagementSnapshot:
         mention_id=doc["mention_id"], observed_at=parse_iso(doc["observed_at"]),
         engagement=engagement_from_doc(doc["engagement"]),
     )
+
+
+def reading_from_doc(doc: Mapping[str, Any]) -> Reading:
+    """A snapshot document as `Reading` (it was validated as an `EngagementSnapshot` when written)."""
+    counts = doc["engagement"]
+    return Reading(parse_iso(doc["observed_at"]), *(int(counts.get(f) or 0) for f in Reading._fields[1:]))
 
 
 # -- alerts -------------------------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.models import EngagementSnapshot, Mention, Sentiment, UnscoredPost
+from monitor.models import EngagementSnapshot, Mention, Reading, Sentiment, UnscoredPost
 from monitor.store.base import (
     UNSCORED, IngestResult, InvalidQuery, MentionPage, MentionQuery, MentionSort, PostFacts, Quarantined, TrendPoint,
     model_head,
@@ -384,6 +384,15 @@ class Mentions(IndexClient):
             for hit in self._hits(self.names.pattern("snapshots"), query, q.SNAPSHOTS_BY_TIME):
                 snapshot = docs.snapshot_from_doc(hit["_source"])
                 found.setdefault(snapshot.mention_id, []).append(snapshot)
+        return found
+
+    def readings_of(self, mention_ids: Iterable[str]) -> dict[str, list[Reading]]:
+        ids = list(dict.fromkeys(mention_ids))
+        found: dict[str, list[Reading]] = {}
+        for start in range(0, len(ids), IDS_PER_LOOKUP):
+            query = q.terms("mention_id", ids[start : start + IDS_PER_LOOKUP])
+            for hit in self._hits(self.names.pattern("snapshots"), query, q.SNAPSHOTS_BY_TIME):
+                found.setdefault(hit["_source"]["mention_id"], []).append(docs.reading_from_doc(hit["_source"]))
         return found
 
     def latest_observation(self) -> datetime | None:

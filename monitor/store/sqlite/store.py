@@ -15,7 +15,9 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.models import Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Sentiment, UnscoredPost
+from monitor.models import (
+    Alert, AlertEvent, AlertState, EngagementSnapshot, Mention, Reading, Sentiment, UnscoredPost,
+)
 from monitor.store.base import (
     AlertChange, AlertHandling, ApplyEvent, CasePage, CaseQuery, IngestResult, MentionPage, MentionQuery, PostFacts, Quarantined,
     TrendPoint,
@@ -32,6 +34,10 @@ from monitor.store.sqlite.rows import (
     mention_values, parse_ts, reason, snapshot_from_row, storable_text, ts, write_handling,
 )
 from monitor.store.sqlite.schema import count_added
+
+# A snapshot's counts as `Reading` lists them, read out of its JSON by SQLite (a field an older
+# row lacks is 0, as in `Engagement`).
+_COUNTS = ", ".join(f"COALESCE(json_extract(engagement, '$.{f}'), 0)" for f in Reading._fields[1:])
 
 
 class SQLiteStore(Noise, Records, Removals):
@@ -333,6 +339,15 @@ class SQLiteStore(Noise, Records, Removals):
             for row in self._query(f"SELECT * FROM snapshots WHERE mention_id IN ({marks})"
                                    " ORDER BY mention_id, observed_at", chunk):
                 found.setdefault(row["mention_id"], []).append(snapshot_from_row(row))
+        return found
+
+    def readings_of(self, mention_ids: Iterable[str]) -> dict[str, list[Reading]]:
+        ids = list(dict.fromkeys(mention_ids))
+        found: dict[str, list[Reading]] = {}
+        for chunk, marks in in_chunks(ids):
+            for row in self._query(f"SELECT mention_id, observed_at, {_COUNTS} FROM snapshots"
+                                   f" WHERE mention_id IN ({marks}) ORDER BY mention_id, observed_at", chunk):
+                found.setdefault(row[0], []).append(Reading(parse_ts(row[1]), *row[2:]))
         return found
 
     def latest_observation(self) -> datetime | None:
