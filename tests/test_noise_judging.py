@@ -249,6 +249,31 @@ def test_judging_one_brand_at_a_time_gives_the_marks_of_one_run_over_every_brand
             assert results[1] == results[0] and results[2] == results[0], (seed, chunk)
 
 
+def test_the_pipelines_noise_step_judges_brand_by_brand_then_what_no_brand_config_covers(tmp_path):
+    """`pipeline.judge_noise` judges each configured brand on its own, then the rest (here the posts
+    of "Other", whose config was removed): every post is judged once, the counts add up, and the
+    marks are those of one pass over every post."""
+    from monitor.config import Config
+    from monitor.noise.marking import mark_noise
+    from monitor.pipeline import judge_noise
+
+    config = Config(brands=[{"name": "Brisa", "queries": ["brisa"]}], noise={"window_hours": 5})
+    posts = stream(random.Random(5), 60, 0)
+    assert {p.brand for p in posts} == {"Brisa", "Other"}
+    results = []
+    for how in ("one pass", "pipeline"):
+        store = CountingStore(tmp_path / f"{how}.db")
+        store.ingest(posts, [])
+        stats = mark_noise(config, store) if how == "one pass" else judge_noise(config, store)
+        assert stats.judged == len(posts) and store.unjudged_posts(limit=100) == []
+        marks = store.noise_of(p.id for p in posts)
+        results.append(({mid: (m.duplicate_of, m.spam, m.spam_reasons) for mid, m in marks.items()},
+                        (stats.duplicates, stats.spam, stats.reflagged)))
+        store.close()
+    assert results[1] == results[0]
+    assert results[0][1][0] == sum(1 for copy_of, _, _ in results[0][0].values() if copy_of) > 5
+
+
 def test_a_first_run_finds_its_candidates_in_memory_and_a_later_run_asks_the_store(tmp_path):
     from monitor.config import Config
     from monitor.noise.marking import mark_noise

@@ -166,7 +166,8 @@ def mark_noise(config: Config, store: Store, judge: NoiseJudge | None = None, ch
     A post is only ever compared with posts of its own brand (band keys carry the brand, and spam
     rings are clusters), so judging each brand on its own finds the copies one run over all finds
     (a ring counts the accounts among a chunk's candidates, so only where chunks are cut may
-    differ): that is what lets the Airflow DAG judge brands in task instances of their own.
+    differ): the pipeline judges brand by brand (`pipeline.judge_noise`), and the Airflow DAG in a
+    task instance per brand.
 
     A chunk's candidates judged earlier in the same run come from memory (`RunMarks`); the store
     is asked only for what memory may lack: marks stored before the run, and marks this run judged

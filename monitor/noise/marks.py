@@ -162,3 +162,8 @@ class NoiseStats:
     duplicates: int = 0
     spam: int = 0
     reflagged: int = 0  # earlier posts flagged once their text turned out to come from a bot ring
+
+    def __add__(self, other: NoiseStats) -> NoiseStats:
+        """Two steps' counts together (the pipeline judges brand by brand)."""
+        return NoiseStats(self.judged + other.judged, self.duplicates + other.duplicates, self.spam + other.spam,
+                          self.reflagged + other.reflagged)
