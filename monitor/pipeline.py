@@ -152,8 +152,14 @@ def judge_noise(config: Config, store: Store, brand: str | None = None) -> Noise
 
     if brand is not None:
         return mark_noise(config, store, brand=brand)
-    by_brand = [mark_noise(config, store, brand=b.name) for b in config.brands]
-    rest = mark_noise(config, store)  # after every brand: the posts no brand's config covers
+    # Every pass starts at the oldest post not judged yet: finding it walks the store's posts
+    # from the first (a run's new posts are the newest), which is then done once, not per brand.
+    oldest = store.unjudged_posts(limit=1)
+    if not oldest:
+        return NoiseStats()
+    since = oldest[0].created_at
+    by_brand = [mark_noise(config, store, brand=b.name, since=since) for b in config.brands]
+    rest = mark_noise(config, store, since=since)  # after every brand: the posts no brand's config covers
     return sum(by_brand, rest)
 
 

@@ -251,20 +251,31 @@ def test_judging_one_brand_at_a_time_gives_the_marks_of_one_run_over_every_brand
 
 def test_the_pipelines_noise_step_judges_brand_by_brand_then_what_no_brand_config_covers(tmp_path):
     """`pipeline.judge_noise` judges each configured brand on its own, then the rest (here the posts
-    of "Other", whose config was removed): every post is judged once, the counts add up, and the
-    marks are those of one pass over every post."""
+    of "Other", whose config was removed): every post is judged once, the counts add up, the
+    marks are those of one pass over every post, and only one read walks from the first post."""
     from monitor.config import Config
     from monitor.noise.marking import mark_noise
     from monitor.pipeline import judge_noise
+
+    class Reads(CountingStore):
+        def __init__(self, path) -> None:
+            super().__init__(path)
+            self.since: list[datetime | None] = []
+
+        def unjudged_posts(self, limit: int = 1000, since: datetime | None = None, brand: str | None = None):
+            self.since.append(since)
+            return self.inner.unjudged_posts(limit, since, brand)
 
     config = Config(brands=[{"name": "Brisa", "queries": ["brisa"]}], noise={"window_hours": 5})
     posts = stream(random.Random(5), 60, 0)
     assert {p.brand for p in posts} == {"Brisa", "Other"}
     results = []
     for how in ("one pass", "pipeline"):
-        store = CountingStore(tmp_path / f"{how}.db")
+        store = Reads(tmp_path / f"{how}.db")
         store.ingest(posts, [])
         stats = mark_noise(config, store) if how == "one pass" else judge_noise(config, store)
+        # The walk from the first stored post to the first one not judged is made once, not per brand.
+        assert store.since.count(None) == 1 and len(store.since) >= (1 if how == "one pass" else 3)
         assert stats.judged == len(posts) and store.unjudged_posts(limit=100) == []
         marks = store.noise_of(p.id for p in posts)
         results.append(({mid: (m.duplicate_of, m.spam, m.spam_reasons) for mid, m in marks.items()},

@@ -159,9 +159,10 @@ def judge_for(config: Config) -> NoiseJudge:
 
 
 def mark_noise(config: Config, store: Store, judge: NoiseJudge | None = None, chunk: int = CHUNK,
-               memory: int = RUN_MEMORY, brand: str | None = None) -> NoiseStats:
-    """Judge every mention not judged yet (of `brand`, if given); store the marks chunk by chunk (a
-    crash loses nothing: the unjudged rest is picked up by the next run).
+               memory: int = RUN_MEMORY, brand: str | None = None, since: datetime | None = None) -> NoiseStats:
+    """Judge every mention not judged yet (of `brand`, if given; created at or after `since`, if
+    given); store the marks chunk by chunk (a crash loses nothing: the unjudged rest is picked up
+    by the next run).
 
     A post is only ever compared with posts of its own brand (band keys carry the brand, and spam
     rings are clusters), so judging each brand on its own finds the copies one run over all finds
@@ -181,7 +182,7 @@ def mark_noise(config: Config, store: Store, judge: NoiseJudge | None = None, ch
     # Where the next read starts: the newest post of the chunk just judged (the posts left at its
     # time are still unjudged, so they are read again). A post stored meanwhile with an older time
     # waits for the next run, like one stored after the run.
-    resume: datetime | None = None
+    resume = since
     while True:
         with collector_paused():
             pending = store.unjudged_posts(limit=chunk, since=resume, brand=brand)
