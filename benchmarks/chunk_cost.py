@@ -6,8 +6,9 @@ directory, plans the scoring chunks (``scale.score_chunk_posts``) and scores eac
 constant-cost scorer (so the figure is everything but the model: add posts / the model's
 posts/s for a real chunk), judges each brand's noise (copies and spam; a task instance per
 brand, beside scoring in the DAG), then plans the detection chunks (brand x
-``scale.detect_partition_hours``) and runs each, then commits. Printed: chunks, seconds per chunk (median and max), and the
-process's peak RSS, which bounds what a worker needs per concurrent task on top of the model.
+``scale.detect_partition_hours``) and runs each, then commits. Printed: chunks, seconds per
+chunk (median and max), and the process's peak RSS, which bounds what a worker needs per
+concurrent task on top of the model.
 """
 
 from __future__ import annotations

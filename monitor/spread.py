@@ -399,7 +399,8 @@ class SpreadDetector:
 
         members = set(marks) | set(roots)
         mentions = store.post_facts(members)  # which exist: a copy or first post may have been erased
-        readings = {mid: [r for r in found if r.observed_at <= now] for mid, found in store.readings_of(members).items()}
+        readings = {mid: [r for r in found if r.observed_at <= now]
+                    for mid, found in store.readings_of(members).items()}
         merged = merge_copies(mentions, readings, marks, self.copy_as_reposts)
         for root, series in merged.series.items():  # the cluster's readings replace the first post's own
             points[root] = {to_minutes(r.observed_at): r.total for r in series}

@@ -199,7 +199,8 @@ def test_one_brands_engagement_readings_find_each_posts_brand_in_an_index_not_it
     each reading's post comes from the (id, brand) index, not from the post's row."""
     asked: list[tuple[str, tuple[object, ...]]] = []
     query = store._query
-    monkeypatch.setattr(store, "_query", lambda sql, params=(): asked.append((sql, tuple(params))) or query(sql, params))
+    monkeypatch.setattr(store, "_query",
+                        lambda sql, params=(): asked.append((sql, tuple(params))) or query(sql, params))
     store.engagement_points(datetime(2026, 1, 1, tzinfo=UTC), brand="Acme")
     (sql, params), = asked
     monkeypatch.undo()
