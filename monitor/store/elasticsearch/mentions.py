@@ -377,23 +377,24 @@ class Mentions(IndexClient):
         return [docs.snapshot_from_doc(hit["_source"]) for hit in hits]
 
     def snapshots_of(self, mention_ids: Iterable[str]) -> dict[str, list[EngagementSnapshot]]:
-        ids = list(dict.fromkeys(mention_ids))
         found: dict[str, list[EngagementSnapshot]] = {}
-        for start in range(0, len(ids), IDS_PER_LOOKUP):
-            query = q.terms("mention_id", ids[start : start + IDS_PER_LOOKUP])
-            for hit in self._hits(self.names.pattern("snapshots"), query, q.SNAPSHOTS_BY_TIME):
-                snapshot = docs.snapshot_from_doc(hit["_source"])
-                found.setdefault(snapshot.mention_id, []).append(snapshot)
+        for doc in self._snapshot_docs_of(mention_ids):
+            found.setdefault(doc["mention_id"], []).append(docs.snapshot_from_doc(doc))
         return found
 
     def readings_of(self, mention_ids: Iterable[str]) -> dict[str, list[Reading]]:
-        ids = list(dict.fromkeys(mention_ids))
         found: dict[str, list[Reading]] = {}
+        for doc in self._snapshot_docs_of(mention_ids):
+            found.setdefault(doc["mention_id"], []).append(docs.reading_from_doc(doc))
+        return found
+
+    def _snapshot_docs_of(self, mention_ids: Iterable[str]) -> Iterator[dict[str, Any]]:
+        """The snapshot documents of these mentions, a lookup per `IDS_PER_LOOKUP` of them, each's oldest first."""
+        ids = list(dict.fromkeys(mention_ids))
         for start in range(0, len(ids), IDS_PER_LOOKUP):
             query = q.terms("mention_id", ids[start : start + IDS_PER_LOOKUP])
             for hit in self._hits(self.names.pattern("snapshots"), query, q.SNAPSHOTS_BY_TIME):
-                found.setdefault(hit["_source"]["mention_id"], []).append(docs.reading_from_doc(hit["_source"]))
-        return found
+                yield hit["_source"]
 
     def latest_observation(self) -> datetime | None:
         hits = list(self._hits(self.names.pattern("snapshots"), q.match_all(), q.SNAPSHOTS_NEWEST_FIRST, limit=1))

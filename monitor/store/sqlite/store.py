@@ -11,7 +11,7 @@ between stores).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -333,22 +333,23 @@ class SQLiteStore(Noise, Records, Removals):
         return [snapshot_from_row(r) for r in rows]
 
     def snapshots_of(self, mention_ids: Iterable[str]) -> dict[str, list[EngagementSnapshot]]:
-        ids = list(dict.fromkeys(mention_ids))
         found: dict[str, list[EngagementSnapshot]] = {}
-        for chunk, marks in in_chunks(ids):
-            for row in self._query(f"SELECT * FROM snapshots WHERE mention_id IN ({marks})"
-                                   " ORDER BY mention_id, observed_at", chunk):
-                found.setdefault(row["mention_id"], []).append(snapshot_from_row(row))
+        for row in self._snapshot_rows_of("*", mention_ids):
+            found.setdefault(row["mention_id"], []).append(snapshot_from_row(row))
         return found
 
     def readings_of(self, mention_ids: Iterable[str]) -> dict[str, list[Reading]]:
-        ids = list(dict.fromkeys(mention_ids))
         found: dict[str, list[Reading]] = {}
-        for chunk, marks in in_chunks(ids):
-            for row in self._query(f"SELECT mention_id, observed_at, {_COUNTS} FROM snapshots"
-                                   f" WHERE mention_id IN ({marks}) ORDER BY mention_id, observed_at", chunk):
-                found.setdefault(row[0], []).append(Reading(parse_ts(row[1]), *row[2:]))
+        for row in self._snapshot_rows_of(f"mention_id, observed_at, {_COUNTS}", mention_ids):
+            found.setdefault(row[0], []).append(Reading(parse_ts(row[1]), *row[2:]))
         return found
+
+    def _snapshot_rows_of(self, columns: str, mention_ids: Iterable[str]) -> Iterator[sqlite3.Row]:
+        """These columns of the snapshots of these mentions, a query per chunk of ids, each's oldest first."""
+        ids = list(dict.fromkeys(mention_ids))
+        for chunk, marks in in_chunks(ids):
+            yield from self._query(f"SELECT {columns} FROM snapshots WHERE mention_id IN ({marks})"
+                                   " ORDER BY mention_id, observed_at", chunk)
 
     def latest_observation(self) -> datetime | None:
         value = self._query("SELECT MAX(observed_at) FROM snapshots")[0][0]
