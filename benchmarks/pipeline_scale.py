@@ -222,29 +222,89 @@ class TimedScorer:
         return results
 
 
-def run_job(config_path: Path, no_model: bool) -> dict[str, object]:
-    """One pass of the main job, step by step as `pipeline.run_once` runs them, timed."""
+class PeakRss:
+    """The most this process and its children (the run's local workers) held at once, in MB.
+
+    `getrusage` gives each process's own peak, not what they held together, so the sum is
+    sampled from /proc every `every` seconds (Linux); with no children it is the process's own."""
+
+    def __init__(self, every: float = 0.05) -> None:
+        import threading
+
+        self.peak_mb = 0.0
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def start(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self._every):
+            self.peak_mb = max(self.peak_mb, self.now_mb())
+
+    def _rss_mb(self, pid: int) -> float:
+        try:
+            return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * self._page_mb
+        except (OSError, IndexError, ValueError):
+            return 0.0  # gone meanwhile
+
+    def now_mb(self) -> float:
+        me = os.getpid()
+        total = self._rss_mb(me)
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue
+                if int(fields[1]) == me:  # its parent
+                    total += self._rss_mb(int(entry.name))
+        return total
+
+
+def run_job(config_path: Path, no_model: bool, workers: int = 1) -> dict[str, object]:
+    """One pass of the main job, step by step as `pipeline.run_once` runs them, timed; with
+    `workers` above 1, noise and detection run on a local pool of that many processes beside
+    scoring (monitor/workers.py), as `earshot run --workers N` does."""
     from monitor import pipeline
     from monitor.config import load_config
     from monitor.store import open_store
+    from monitor.workers import LocalPool
 
     started = time.perf_counter()
     config = load_config(config_path)
+    config.scale.workers = workers
     store = open_store(config)
     scorer = TimedScorer(config, no_model)
     seconds: dict[str, float] = {}
+    tree = PeakRss().start()
     t = time.perf_counter()
     ingested = [pipeline.ingest(config, store, name) for name in pipeline.active_sources(config)]
     seconds["ingest"] = time.perf_counter() - t
     t = time.perf_counter()
-    scored = pipeline.score(config, store, scorer=scorer)
-    score_s = time.perf_counter() - t
-    seconds["model load"] = scorer.load_s
-    seconds["sentiment model"] = scorer.score_s
-    seconds["score (rest: read, language, topics, write)"] = score_s - scorer.score_s - scorer.load_s
-    t = time.perf_counter()
-    alerts = pipeline.detect(config, store)
-    seconds["detect"] = time.perf_counter() - t
+    if workers > 1:
+        with LocalPool(config, workers) as pool:
+            scored, _, alerts = pipeline.process(config, store, scorer=scorer, pool=pool)
+        seconds["model load"] = scorer.load_s
+        seconds["sentiment model"] = scorer.score_s
+        seconds[f"score | noise, detect ({workers} workers; rest)"] = (time.perf_counter() - t - scorer.score_s
+                                                                          - scorer.load_s)
+    else:
+        scored = pipeline.score(config, store, scorer=scorer)
+        score_s = time.perf_counter() - t
+        seconds["model load"] = scorer.load_s
+        seconds["sentiment model"] = scorer.score_s
+        seconds["score (rest: read, language, topics, write)"] = score_s - scorer.score_s - scorer.load_s
+        t = time.perf_counter()
+        alerts = pipeline.detect(config, store)
+        seconds["detect"] = time.perf_counter() - t
     t = time.perf_counter()
     delivery = pipeline.notify(config, store)
     seconds["notify"] = time.perf_counter() - t
@@ -254,8 +314,10 @@ def run_job(config_path: Path, no_model: bool) -> dict[str, object]:
         "new_mentions": sum(s.new_mentions for s in ingested), "scored": scored, "new_alerts": len(alerts),
         "sent": sum(delivery.sent.values()) if isinstance(delivery.sent, dict) else delivery.sent,
         "alerts": sum(store.count_alerts_by_state().values()), "mentions": store.count_mentions(),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, tree.peak_mb),
+        "workers": workers,
     }
+    tree.stop()
     store.close()
     return result
 
@@ -302,10 +364,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-model", action="store_true", help="a constant-cost scorer instead of the model")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", type=Path, help="use (and keep) this data directory instead of a temporary one")
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
+                        help="processes for noise and detection beside scoring (default: the CPUs this may use;"
+                             " 1: everything in one process)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # child mode: run the job on this config
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(run_job(args.child, args.no_model)))
+        print(json.dumps(run_job(args.child, args.no_model, args.workers)))
         return 0
     if args.posts < 1:
         parser.error("--posts must be at least 1")
@@ -320,8 +385,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = write_config(directory, recording)
         print(f"{args.posts:,} posts ({made['spreading']:,} spreading negatives, {made['snapshots']:,} snapshots) "
               f"from {made['data']}; generated in {time.perf_counter() - t:.0f} s; {os.cpu_count()} CPUs, "
+              f"{args.workers} worker(s), "
               f"load {load_before[0]:.2f}")
-        flag = ["--no-model"] if args.no_model else []
+        if args.workers < 1:
+            parser.error("--workers must be at least 1")
+        flag = [*(["--no-model"] if args.no_model else []), "--workers", str(args.workers)]
         first = _child(["--child", str(config), *flag])
         again = _child(["--child", str(config), *flag])
         scorer_rate = None if args.no_model else scorer_throughput(scorer_texts(recording,
@@ -358,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "seconds": seconds, "total_s": first["total_s"], "scorer_posts_per_s": scorer_rate,
             "alerts": first["alerts"], "model": "constant (gold labels)" if args.no_model else "bundled",
             "data": made["data"], "load": {"before": load_before[0], "after": load_after[0]},
-            "cpus": os.cpu_count(),
+            "cpus": os.cpu_count(), "workers": args.workers,
         }
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
     return 0

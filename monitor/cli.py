@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -29,6 +30,7 @@ if TYPE_CHECKING:  # the CLI imports the pipeline and stores only in the command
     from monitor.health.runner import SupervisedPass
     from monitor.sources import Problem
     from monitor.store import Quarantined, Store
+    from monitor.workers import LocalPool
 
 console = Console()
 err = Console(stderr=True)
@@ -287,7 +289,8 @@ def _progress() -> _LazyProgress:
     return _LazyProgress()
 
 
-def _one_pass(config: Config, store, sources: list[str], channels, quiet_if_idle: bool = False) -> SupervisedPass:
+def _one_pass(config: Config, store, sources: list[str], channels, quiet_if_idle: bool = False,
+              pool: LocalPool | None = None) -> SupervisedPass:
     """One supervised pass with progress bars; `stopped` in the result: failures retrying cannot fix.
 
     `quiet_if_idle` keeps a watching terminal readable: a pass that found nothing prints nothing.
@@ -295,7 +298,7 @@ def _one_pass(config: Config, store, sources: list[str], channels, quiet_if_idle
     from monitor.health.runner import supervised_pass
 
     with _progress() as progress:
-        result = supervised_pass(config, store, sources, channels, progress=_Bars(progress))
+        result = supervised_pass(config, store, sources, channels, progress=_Bars(progress), pool=pool)
     summary = result.summary
     _report_problems(summary.problems)
     for name, error in result.failed.items():
@@ -415,6 +418,9 @@ def run(
         min=1, help="Seconds between passes (default: the fastest source's poll interval).")] = None,
     source: Annotated[list[str] | None, typer.Option(
         "--source", "-s", help="Read only this source (repeatable; default: every active one).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=64,
+        help="Processes at once, this one included: noise and detection beside scoring (scale.workers).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the pipeline: ingest -> sentiment -> spread detection -> alerts -> store, and serve the UI."""
@@ -422,6 +428,8 @@ def run(
 
     _logging(verbose)
     config = _load(config_path)
+    if workers is not None:
+        config.scale.workers = workers
     sources = _sources(config, source)
     try:
         channels = alert_channels(config)  # fail now, naming the missing variable, not after the first pass
@@ -433,7 +441,22 @@ def run(
         console.print(f"Brand {escape(brand.name)}: {escape(brand.compiled.normalised)}", highlight=False, soft_wrap=True)
     # Claim the UI's port before the first pass, so a taken port is reported at once.
     sock = _listen(config.web.host, config.web.port, "web.port in the config") if serve and not once else None
-    first = _one_pass(config, store, sources, channels)
+    with _local_pool(config) as pool:
+        _run(config, store, sources, channels, once, sock, interval, pool)
+
+
+def _local_pool(config: Config) -> contextlib.AbstractContextManager[LocalPool | None]:
+    """One pool of worker processes for every pass of this run (monitor/workers.py), or none."""
+    from monitor.workers import LocalPool, can_use_processes
+
+    if config.scale.workers > 1 and can_use_processes():
+        return LocalPool(config, config.scale.workers)
+    return contextlib.nullcontext()
+
+
+def _run(config: Config, store, sources: list[str], channels, once: bool, sock: socket.socket | None,
+         interval: float | None, pool: LocalPool | None) -> None:
+    first = _one_pass(config, store, sources, channels, pool=pool)
     sources = [s for s in sources if s not in first.stopped]
     if once:
         alerts = sum(store.count_alerts_by_state().values())  # all of them: alerts() pages
@@ -455,7 +478,7 @@ def run(
         while sources:
             time.sleep(interval)
             # A platform outage must not take the UI down: a failing source is retried next pass.
-            stopped = _one_pass(config, store, sources, channels, quiet_if_idle=True).stopped
+            stopped = _one_pass(config, store, sources, channels, quiet_if_idle=True, pool=pool).stopped
             sources = [s for s in sources if s not in stopped]
         err.print("[red]No source left to read; fix the errors above and restart. The UI keeps serving.[/red]")
         while True:

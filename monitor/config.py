@@ -75,6 +75,17 @@ class BrandConfig(_Strict):
         self._compiled_query = _compiled(self.query_text)
         return self
 
+    def __getstate__(self) -> dict[Any, Any]:
+        # The compiled query is generated code, which does not pickle; it is compiled again on the
+        # other side (a run's local workers get the config so: monitor/workers.py).
+        state = super().__getstate__()
+        private = {k: v for k, v in (state.get("__pydantic_private__") or {}).items() if k != "_compiled_query"}
+        return {**state, "__pydantic_private__": private}
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        self._compiled_query = _compiled(self.query_text)
+
     @property
     def query_text(self) -> str:
         """The brand's query: as written, or translated from the older lists."""
@@ -584,6 +595,11 @@ class ScaleConfig(_Strict):
     score_chunk_posts: int = Field(20_000, ge=100, le=10_000_000)  # pending posts per scoring chunk, about
     detect_partition_hours: int = Field(6, ge=0, le=24 * 7)  # detection's time partitions; 0: one
     max_detect_partitions: int = Field(24, ge=1, le=1000)  # per brand; the first takes everything older
+    # Processes `earshot run` works with at once, its own included (monitor/workers.py): noise and
+    # detection beside scoring. 1: everything in the run's own process. On Airflow, the DAG's mapped tasks.
+    workers: int = Field(1, ge=1, le=64)
+    # What the run's processes hold together, about: the workers detect as many brands at once as fits.
+    memory_mb: int = Field(700, ge=100, le=1_000_000)
 
 
 class Config(_Strict):

@@ -161,11 +161,12 @@ def plan_noise(config: Config) -> list[str]:
 
 
 @fewer_collections()
-def judge_brand(config: Config, store: Store, brand: str) -> NoiseStats:
-    """Judge one brand's posts not judged yet (`pipeline.judge_noise` restricted to the brand)."""
+def judge_brand(config: Config, store: Store, brand: str, sharing: int = 1) -> NoiseStats:
+    """Judge one brand's posts not judged yet (`pipeline.judge_noise` restricted to the brand);
+    `sharing`: how many such passes run at once in one run's memory, each keeping its share."""
     from monitor.pipeline import judge_noise
 
-    return judge_noise(config, store, brand)
+    return judge_noise(config, store, brand, sharing)
 
 
 # -- detection -------------------------------------------------------------------------------
@@ -173,7 +174,7 @@ def judge_brand(config: Config, store: Store, brand: str) -> NoiseStats:
 
 @fewer_collections()
 def plan_detection(config: Config, store: Store, partition_hours: int | None = None,
-                   max_partitions: int | None = None) -> DetectionPlan:
+                   max_partitions: int | None = None, judge_noise_first: bool = True) -> DetectionPlan:
     """Each brand times each time partition of (watermark, newest observation]; none when nothing is new.
 
     Partitions end on multiples of `partition_hours` (default `scale.detect_partition_hours`), at
@@ -186,7 +187,8 @@ def plan_detection(config: Config, store: Store, partition_hours: int | None = N
     """
     from monitor.pipeline import judge_noise
 
-    judge_noise(config, store)
+    if judge_noise_first:  # False: the caller has just judged it (`earshot run` on its pool)
+        judge_noise(config, store)
     latest = store.latest_observation()
     raw = store.get_cursor(DETECT_WATERMARK)
     since = datetime.fromisoformat(raw) if raw else None

@@ -24,6 +24,7 @@ from monitor.removals import apply_removals
 from monitor.sources import Problem, Source, create_source
 from monitor.sources.base import removals_of
 from monitor.store import Quarantined, Store
+from monitor.workers import LocalPool, can_use_processes, process_on_pool
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
 
 
 @fewer_collections()
-def judge_noise(config: Config, store: Store, brand: str | None = None) -> NoiseStats:
+def judge_noise(config: Config, store: Store, brand: str | None = None, sharing: int = 1) -> NoiseStats:
     """Mark every mention not judged yet (of `brand`, if given) as a copy of an earlier post or not,
     and as spam or not (monitor/noise). `detect` runs it first, so a copy never raises an alert of
     its own.
@@ -148,10 +149,10 @@ def judge_noise(config: Config, store: Store, brand: str | None = None) -> Noise
     recent marks (`RUN_MEMORY`) holds one brand's window: at 300,000 posts of three brands that
     window fits, and the step took 43.5 s instead of 65.1 s with a peak of 319 MB instead of 455.
     """
-    from monitor.noise.marking import mark_noise  # numpy and datasketch: only when a run judges
+    from monitor.noise.marking import mark_noise, memory_share  # numpy and datasketch: only when a run judges
 
-    if brand is not None:
-        return mark_noise(config, store, brand=brand)
+    if brand is not None:  # `sharing` such passes at once (monitor/workers.py): each keeps its share of marks
+        return mark_noise(config, store, brand=brand, memory=memory_share(sharing))
     # Every pass starts at the oldest post not judged yet: finding it walks the store's posts
     # from the first (a run's new posts are the newest), which is then done once, not per brand.
     oldest = store.unjudged_posts(limit=1)
@@ -263,14 +264,37 @@ def run_once(
     scorer=None,
     channels: list[AlertChannel] | None = None,
     progress: Callable[[str], Progress] | None = None,
+    pool: LocalPool | None = None,
 ) -> RunSummary:
-    """One full pass: every active source, then scoring, detection and delivery."""
+    """One full pass: every active source, then scoring, noise, detection and delivery.
+
+    With `scale.workers` above 1 (or a `pool` given, which a watching terminal keeps from pass
+    to pass), noise and detection run on a local pool of processes beside scoring
+    (monitor/workers.py), and raise the same alerts."""
     ingested = [
         ingest(config, store, name, progress=progress(f"ingest {name}") if progress else None)
         for name in (sources if sources is not None else active_sources(config))
     ]
-    scored = score(config, store, scorer=scorer, progress=progress("score sentiment") if progress else None)
-    noise = judge_noise(config, store)
-    alerts = detect(config, store)
+    scored, noise, alerts = process(config, store, scorer, progress("score sentiment") if progress else None, pool)
     delivery = notify(config, store, channels)
     return RunSummary(ingested, scored, alerts, delivery, noise)
+
+
+def process(config: Config, store: Store, scorer=None, progress: Progress | None = None,
+            pool: LocalPool | None = None) -> tuple[int, NoiseStats, list[Alert]]:
+    """Score, judge noise and detect what ingest stored: (how many scored, the noise found, the new
+    alerts). In this process, or beside scoring on `pool` (one is started for the call when
+    `scale.workers` is above 1 and none is given)."""
+    def score_all() -> int:
+        return score(config, store, scorer=scorer, progress=progress)
+
+    if pool is None and config.scale.workers > 1 and can_use_processes():
+        with LocalPool(config, config.scale.workers) as own:
+            done = process_on_pool(config, store, own, score_all)
+    elif pool is not None:
+        done = process_on_pool(config, store, pool, score_all)
+    else:
+        scored = score_all()
+        noise = judge_noise(config, store)
+        return scored, noise, detect(config, store)
+    return done.scored, done.noise, done.alerts

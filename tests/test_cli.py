@@ -39,8 +39,9 @@ def env_for(home: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_run_once_raises_the_expected_alerts_and_a_second_run_changes_nothing(tmp_path):
-    first = subprocess.run([*EARSHOT, "run", "--once"], cwd=tmp_path, env=env_for(tmp_path / "data"),
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one process", "two workers"])
+def test_run_once_raises_the_expected_alerts_and_a_second_run_changes_nothing(tmp_path, workers):
+    first = subprocess.run([*EARSHOT, "run", "--once", *workers], cwd=tmp_path, env=env_for(tmp_path / "data"),
                            capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr
     assert "replay: 32 new mention(s)" in first.stdout
@@ -53,7 +54,7 @@ def test_run_once_raises_the_expected_alerts_and_a_second_run_changes_nothing(tm
     assert [a["id"] for a in alerts] == ["x:1991500000000000001:info", "x:1991500000000000001:warning",
                                          "x:1991500000000000001:critical"]
 
-    second = subprocess.run([*EARSHOT, "run", "--once"], cwd=tmp_path, env=env_for(tmp_path / "data"),
+    second = subprocess.run([*EARSHOT, "run", "--once", *workers], cwd=tmp_path, env=env_for(tmp_path / "data"),
                             capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr
     assert "replay: 0 new mention(s)" in second.stdout and "alerts: 0 new" in second.stdout

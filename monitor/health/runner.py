@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from monitor.alerts import AlertChannel
     from monitor.config import Config
     from monitor.store import Store
+    from monitor.workers import LocalPool
 
 __all__ = ["SupervisedPass", "supervised_pass"]
 
@@ -42,6 +43,7 @@ def supervised_pass(
     monitor: HealthMonitor | None = None,
     progress: Callable[[str], pipeline.Progress] | None = None,
     scorer=None,
+    pool: LocalPool | None = None,
 ) -> SupervisedPass:
     """Ingest each source (a failure is recorded, not fatal), process, deliver, check health, deliver again.
 
@@ -65,7 +67,8 @@ def supervised_pass(
         else:
             result.health += monitor.record_run(name, True)
     # Score, detect and deliver: the same step functions, without a second ingest.
-    summary = pipeline.run_once(config, store, sources=[], scorer=scorer, channels=channels, progress=progress)
+    summary = pipeline.run_once(config, store, sources=[], scorer=scorer, channels=channels, progress=progress,
+                                pool=pool)
     summary.ingested = ingested + summary.ingested
     result.health += monitor.check(channels, [s for s in sources if s not in result.stopped])
     if result.health:

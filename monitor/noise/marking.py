@@ -34,6 +34,13 @@ if TYPE_CHECKING:
 
 CHUNK = 10_000  # mentions judged per store round trip
 RUN_MEMORY = 100_000  # marks a run keeps for its later chunks (about 1 KB each, most of it the signature)
+RUN_MEMORY_FLOOR = 20_000  # what a pass keeps however many share a run's memory
+
+
+def memory_share(passes: int) -> int:
+    """The marks each of `passes` passes judging at once keeps (monitor/workers.py): together about
+    what one pass keeps, so a run's memory does not grow with its workers."""
+    return max(RUN_MEMORY // max(passes, 1), RUN_MEMORY_FLOOR)
 
 
 class NoiseJudge:
