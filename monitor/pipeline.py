@@ -7,6 +7,7 @@ writes its output back, which is what makes every step safe to repeat or resume.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from monitor.alerts import AlertChannel, DeliveryReport, build_channels, deliver
 from monitor.collector import fewer_collections
 from monitor.config import Config
 from monitor.detection import Detector
+from monitor.fetch_ahead import FetchAhead
 from monitor.models import Alert, UnscoredPost, counts_as_negative
 from monitor.noise.marks import NoiseStats
 from monitor.partitions import DETECT_WATERMARK
@@ -60,27 +62,42 @@ def ingest(
 
     Each batch is stored together with its cursor, so a run killed at any point
     resumes at the first batch that was not stored: nothing lost, nothing twice.
+    With `scale.workers` above 1, a backlog (a batch that says more is ready) is read on by
+    the source in a process of its own, one batch ahead of the store (monitor/fetch_ahead.py);
+    a `source` given here is read in this process.
     """
+    given = source is not None
     source = source or create_source(source_name, config)
     key = cursor_key(source_name)
     stats = IngestStats(source_name)
     batches = 0
-    while max_batches is None or batches < max_batches:
-        batch = source.fetch(config.brands, store.get_cursor(key))
-        quarantine = [Quarantined(source_name, p.where, p.message, p.head) for p in batch.problems if not p.transient]
-        result = store.ingest(batch.mentions, batch.snapshots, key, batch.cursor, quarantine=quarantine)
-        stats.removed += apply_removals(store, batch.removals, datetime.now(UTC))
-        stats.new_mentions += result.new_mentions
-        stats.updated_mentions += result.updated_mentions
-        stats.new_snapshots += result.new_snapshots
-        stats.problems += batch.problems
-        stats.quarantined += result.quarantined
-        stats.exhausted = batch.exhausted
-        batches += 1
-        if progress:
-            progress(stats.new_mentions + stats.updated_mentions, None)
-        if batch.exhausted:
-            break
+    with contextlib.ExitStack() as stack:
+        ahead: FetchAhead | None = None
+        cursor = store.get_cursor(key)
+        batch = source.fetch(config.brands, cursor)
+        while True:
+            cursor = batch.cursor if batch.cursor is not None else cursor  # what the store holds once it is stored
+            more = not batch.exhausted and (max_batches is None or batches + 1 < max_batches)
+            if more and ahead is None and not given and config.scale.workers > 1 and can_use_processes():
+                ahead = stack.enter_context(FetchAhead(config, source_name))  # a backlog: read on beside the store
+            if more and ahead is not None:
+                ahead.ask(cursor)
+            quarantine = [Quarantined(source_name, p.where, p.message, p.head)
+                          for p in batch.problems if not p.transient]
+            result = store.ingest(batch.mentions, batch.snapshots, key, batch.cursor, quarantine=quarantine)
+            stats.removed += apply_removals(store, batch.removals, datetime.now(UTC))
+            stats.new_mentions += result.new_mentions
+            stats.updated_mentions += result.updated_mentions
+            stats.new_snapshots += result.new_snapshots
+            stats.problems += batch.problems
+            stats.quarantined += result.quarantined
+            stats.exhausted = batch.exhausted
+            batches += 1
+            if progress:
+                progress(stats.new_mentions + stats.updated_mentions, None)
+            if not more:
+                break
+            batch = ahead.take() if ahead is not None else source.fetch(config.brands, store.get_cursor(key))
     stats.new_snapshots += refresh(config, store, source_name, source)
     return stats
 

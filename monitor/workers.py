@@ -17,7 +17,8 @@ processes at once: its own and a pool of N - 1, each with its own connection to 
 
 What comes out is what one process makes: each brand's marks come from its own pass either way,
 and chunks committed together raise the alerts one process raises (tests/test_workers.py,
-tests/test_dag_partitions.py). Ingest stays in this process: a source is one ordered stream.
+tests/test_dag_partitions.py). Ingest reads ahead in a process of its own instead
+(monitor/fetch_ahead.py): a source is one ordered stream.
 
 The processes are started with "spawn", not forked: a forked child would inherit this process's
 open database handles and any threads (progress bars, the web server), which SQLite and locks

@@ -1,0 +1,116 @@
+"""Ingest on two cores: a source read in a process of its own, one batch ahead of the store.
+
+Ingest is the longest step without the model, about half of a 100,000-post run: for each
+batch the source parses and matches posts (Python), then the store writes them (SQLite and
+its text index), one after the other on one core. With `scale.workers` above 1, once a source
+says more is ready than one batch (`Batch.exhausted` False: a backlog, a replay, a first run),
+`pipeline.ingest` reads the rest of it through a process of its own: while this process
+stores batch k, that one fetches batch k+1 from batch k's cursor, which is the cursor batch k
+stores. So the batches, their order and the cursors are the ones a single process reads; a
+crash loses nothing (a batch fetched but not stored is fetched again from the stored cursor
+by the next run); the source's errors are raised here, as they were. A quiet poll (one batch)
+starts no process.
+
+A source is built once per run and keeps no state between runs but its cursor (`Source`), so
+one built in another process reads the same posts. Its `refresh`, after the last batch, runs
+here on the run's own. The process is started with "spawn": a fork would inherit the open
+database and any threads (progress bars, the web server).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import traceback
+from typing import TYPE_CHECKING
+
+from monitor.sources import PermanentSourceError, SourceError
+from monitor.workers import WorkerError
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from monitor.config import Config
+    from monitor.sources.base import Batch
+
+_STOP = ("stop",)
+
+
+class FetchAhead:
+    """The source `source_name` in a process of its own: `ask(cursor)` starts a fetch there,
+    `take()` waits for its batch (or raises the source's error)."""
+
+    def __init__(self, config: Config, source_name: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, theirs = context.Pipe()
+        self._process = context.Process(target=_serve, args=(config, source_name, theirs), daemon=True,
+                                        name=f"earshot fetch {source_name}")
+        self._process.start()
+        theirs.close()
+        self.source_name = source_name
+
+    def __enter__(self) -> FetchAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ask(self, cursor: str | None) -> None:
+        self._pipe.send(("fetch", cursor))
+
+    def take(self) -> Batch:
+        try:
+            ok, value = self._pipe.recv()
+        except (EOFError, OSError) as exc:
+            raise WorkerError(f"the process reading {self.source_name} died before returning its batch (out of "
+                              "memory, or killed); everything stored is kept, and the next run reads on from the "
+                              "stored cursor") from exc
+        if not ok:
+            raise value
+        return value
+
+    def close(self) -> None:
+        """Stop the process (a fetch it is in the middle of is abandoned: nothing of it was stored)."""
+        try:
+            self._pipe.send(_STOP)
+        except OSError:
+            pass  # it is gone already
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+        self._pipe.close()
+
+
+def _serve(config: Config, source_name: str, pipe: Connection) -> None:
+    """In the fetching process: fetch from each cursor asked, until told to stop."""
+    from monitor.sources import create_source
+
+    source = create_source(source_name, config)
+    while True:
+        try:
+            message = pipe.recv()
+        except EOFError:
+            return  # the run ended
+        if message == _STOP:
+            return
+        try:
+            pipe.send((True, source.fetch(config.brands, message[1])))
+        except Exception as exc:  # raised in the run's process instead, as a fetch there would have
+            exc.add_note("raised in the process fetching ahead:\n" + traceback.format_exc())
+            pipe.send((False, _portable(exc)))
+
+
+def _portable(exc: Exception) -> Exception:
+    """`exc`, or the same message in the closest class that survives the trip between processes
+    (an exception class whose constructor takes other arguments does not unpickle)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        kind = PermanentSourceError if isinstance(exc, PermanentSourceError) else (
+            SourceError if isinstance(exc, SourceError) else RuntimeError)
+        return kind(f"{type(exc).__name__}: {exc}")
+
+
+__all__ = ["FetchAhead"]
