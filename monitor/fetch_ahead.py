@@ -24,6 +24,7 @@ import pickle
 import traceback
 from typing import TYPE_CHECKING
 
+from monitor.collector import collector_paused, fewer_collections
 from monitor.sources import PermanentSourceError, SourceError
 from monitor.workers import WorkerError
 
@@ -60,7 +61,8 @@ class FetchAhead:
 
     def take(self) -> Batch:
         try:
-            ok, value = self._pipe.recv()
+            with collector_paused():  # a batch's hundred thousand objects, none in a cycle (monitor/collector.py)
+                ok, value = self._pipe.recv()
         except (EOFError, OSError) as exc:
             raise WorkerError(f"the process reading {self.source_name} died before returning its batch (out of "
                               "memory, or killed); everything stored is kept, and the next run reads on from the "
@@ -87,18 +89,19 @@ def _serve(config: Config, source_name: str, pipe: Connection) -> None:
     from monitor.sources import create_source
 
     source = create_source(source_name, config)
-    while True:
-        try:
-            message = pipe.recv()
-        except EOFError:
-            return  # the run ended
-        if message == _STOP:
-            return
-        try:
-            pipe.send((True, source.fetch(config.brands, message[1])))
-        except Exception as exc:  # raised in the run's process instead, as a fetch there would have
-            exc.add_note("raised in the process fetching ahead:\n" + traceback.format_exc())
-            pipe.send((False, _portable(exc)))
+    with fewer_collections():  # as ingest runs in the run's process
+        while True:
+            try:
+                message = pipe.recv()
+            except EOFError:
+                return  # the run ended
+            if message == _STOP:
+                return
+            try:
+                pipe.send((True, source.fetch(config.brands, message[1])))
+            except Exception as exc:  # raised in the run's process instead, as a fetch there would have
+                exc.add_note("raised in the process fetching ahead:\n" + traceback.format_exc())
+                pipe.send((False, _portable(exc)))
 
 
 def _portable(exc: Exception) -> Exception:

@@ -22,9 +22,9 @@ tests/test_dag_partitions.py). Ingest reads ahead in a process of its own instea
 
 The processes are started with "spawn", not forked: a forked child would inherit this process's
 open database handles and any threads (progress bars, the web server), which SQLite and locks
-do not survive. They start on first use, in about half a second, and end after judging noise (a
-process keeps the memory it once held; detection starts with fresh ones). A pass with nothing
-new starts none. A process that may not have children (a daemonic one, as Celery's workers
+do not survive. They start on first use, in about half a second; a process keeps the memory it
+once held, so after judging noise they go on to detection only where there is room for it, and
+fresh ones (or none) detect otherwise. A pass with nothing new starts none. A process that may not have children (a daemonic one, as Celery's workers
 are) runs everything itself; on Airflow the DAG's mapped tasks are the way to more cores.
 """
 
@@ -74,6 +74,7 @@ class LocalPool:
         self.workers = workers
         self._executor: ProcessPoolExecutor | None = None
         self._todo: Queue[Any] | None = None
+        self.helpers_rss_mb = 0.0  # what the pool's processes held after their last share of work
 
     def __enter__(self) -> LocalPool:
         return self
@@ -89,6 +90,7 @@ class LocalPool:
         if self._todo is not None:
             self._todo.close()
             self._todo = None
+        self.helpers_rss_mb = 0.0
 
     def share(self, kind: str, items: Sequence[Any], helpers: int, store: Store,
               own: Callable[[], object] | None = None, **options: Any) -> list[Any]:
@@ -114,12 +116,14 @@ class LocalPool:
             self._wait(taking)
             self.close()  # the list may still hold items: the next use starts on a new one
             raise
-        for results in self._wait(taking):
+        self.helpers_rss_mb = 0.0
+        for results, rss_mb in self._wait(taking):
             done += results
+            self.helpers_rss_mb += rss_mb
         return done
 
     @staticmethod
-    def _wait(taking: list[Future[list[Any]]]) -> list[list[Any]]:
+    def _wait(taking: list[Future[tuple[list[Any], float]]]) -> list[tuple[list[Any], float]]:
         try:
             return [future.result() for future in taking]
         except BrokenProcessPool as exc:
@@ -176,22 +180,27 @@ def process_on_pool(config: Config, store: Store, pool: LocalPool, score: Callab
     noise = sum(judged, NoiseStats())
     if unjudged:
         noise += judge_noise(config, store)  # what no brand's pass took: brands no longer configured, late posts
-        pool.close()  # a judging process keeps the memory it held; detection starts afresh
     plan = plan_detection(config, store, partition_hours=0, judge_noise_first=False)  # judged just above
+    # A process keeps the memory it once held: the pool's judging processes detect too only where the
+    # estimate leaves room for what they hold; else new ones (or none) do.
+    needs = detect_needs(config, store, plan.chunks)
+    helpers = detect_helpers(needs, config.scale.memory_mb - own_rss_mb(), pool.workers)
+    if helpers < 1 or detect_helpers(needs, config.scale.memory_mb - own_rss_mb() - pool.helpers_rss_mb,
+                                     pool.workers) < helpers:
+        pool.close()
     candidates: list[Alert] = []
-    for found in pool.share("detect", plan.chunks, detect_helpers(config, store, plan.chunks, pool.workers), store):
+    for found in pool.share("detect", plan.chunks, helpers, store):
         candidates += found
     alerts = commit_alerts(store, candidates)
     finish_detection(store, plan)
     return Processed(scored, noise, alerts)
 
 
-def detect_helpers(config: Config, store: Store, chunks: Sequence[DetectChunk], workers: int) -> int:
-    """How many pool processes may detect beside this one: as many as the largest chunks' estimated
-    memory (`detect_memory_mb` of the brand's posts in the detectors' window) fits in
-    `scale.memory_mb`, with this process's own memory counted."""
+def detect_needs(config: Config, store: Store, chunks: Sequence[DetectChunk]) -> list[float]:
+    """Each chunk's estimated memory, largest first: `detect_memory_mb` of its brand's posts in the
+    detectors' window (read off the store's hourly counts)."""
     if len(chunks) < 2:
-        return 0
+        return [0.0] * len(chunks)  # one chunk is this process's alone, whatever it needs
     from monitor.detection import build_detectors
 
     detectors = build_detectors(config.detection, [b.name for b in config.brands])
@@ -200,10 +209,14 @@ def detect_helpers(config: Config, store: Store, chunks: Sequence[DetectChunk], 
     posts: dict[str, int] = {}
     for point in store.trend(None if earliest is None else earliest - history, bucket_minutes=60):
         posts[point.brand] = posts.get(point.brand, 0) + point.count
-    needs = sorted((detect_memory_mb(posts.get(c.brand, 0)) for c in chunks), reverse=True)
-    spare = config.scale.memory_mb - own_rss_mb()
+    return sorted((detect_memory_mb(posts.get(c.brand, 0)) for c in chunks), reverse=True)
+
+
+def detect_helpers(needs: Sequence[float], spare_mb: float, workers: int) -> int:
+    """How many pool processes may detect beside this one: as many as the largest chunks' estimated
+    memory (`needs`, largest first) fits in `spare_mb` together."""
     takers = 1  # this process, whatever the estimate: one chunk at a time is what one process does
-    while takers < min(workers, len(chunks)) and sum(needs[:takers + 1]) <= spare:
+    while takers < min(workers, len(needs)) and sum(needs[:takers + 1]) <= spare_mb:
         takers += 1
     return takers - 1
 
@@ -233,11 +246,12 @@ def _start_worker(config: Config, todo: Queue[Any]) -> None:
     _config, _store, _todo = config, open_store(config), todo
 
 
-def _take(kind: str, options: dict[str, Any]) -> list[Any]:
-    """In a pool process: do items off the to-do list until its "stop"."""
+def _take(kind: str, options: dict[str, Any]) -> tuple[list[Any], float]:
+    """In a pool process: do items off the to-do list until its "stop"; the results, and the
+    memory the process holds after."""
     assert _config is not None and _todo is not None
     assert _store is not None
-    return _take_here(_todo, kind, _config, _store, options)
+    return _take_here(_todo, kind, _config, _store, options), own_rss_mb()
 
 
 def _take_here(todo: Queue[Any], kind: str, config: Config, store: Store, options: dict[str, Any]) -> list[Any]:
@@ -257,4 +271,5 @@ def _do(kind: str, item: Any, config: Config, store: Store, options: dict[str, A
     raise ValueError(f"no such work: {kind!r}")
 
 
-__all__ = ["LocalPool", "Processed", "WorkerError", "can_use_processes", "detect_helpers", "process_on_pool"]
+__all__ = ["LocalPool", "Processed", "WorkerError", "can_use_processes", "detect_helpers", "detect_needs",
+           "process_on_pool"]
