@@ -10,10 +10,12 @@ processes at once: its own and a pool of N - 1, each with its own connection to 
   (scoring reads no mark and noise no sentiment; a post is only compared with its own brand's
   posts); then this process takes what is still on the list. What no brand's pass covers
   (brands no longer configured, posts stored meanwhile) is judged here after.
-* Detection: one chunk per brand, on a to-do list the same way, taken by as many processes as
-  the chunks' estimated memory fits in `scale.memory_mb` (this one alone, at a million posts);
-  their candidate alerts are committed here in time order (`partitions.commit_alerts`), as the
-  DAG's commit task does.
+* Detection: one chunk per brand. Where the chunks' estimated memory lets every process detect
+  at once (within `scale.memory_mb`), a brand's chunk goes on the list as soon as its noise is
+  judged (its detection reads only its own brand's marks); otherwise the chunks follow the
+  noise, taken by as many processes as fit (this one alone, at a million posts). The candidate
+  alerts are committed here in time order (`partitions.commit_alerts`), as the DAG's commit
+  task does.
 
 What comes out is what one process makes: each brand's marks come from its own pass either way,
 and chunks committed together raise the alerts one process raises (tests/test_workers.py,
@@ -24,8 +26,9 @@ The processes are started with "spawn", not forked: a forked child would inherit
 open database handles and any threads (progress bars, the web server), which SQLite and locks
 do not survive. They start on first use, in about half a second; a process keeps the memory it
 once held, so after judging noise they go on to detection only where there is room for it, and
-fresh ones (or none) detect otherwise. A pass with nothing new starts none. A process that may not have children (a daemonic one, as Celery's workers
-are) runs everything itself; on Airflow the DAG's mapped tasks are the way to more cores.
+fresh ones (or none) detect otherwise. A pass with nothing new starts none. A process that may
+not have children (a daemonic one, as Celery's workers are) runs everything itself; on Airflow
+the DAG's mapped tasks are the way to more cores.
 """
 
 from __future__ import annotations
@@ -33,17 +36,19 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import timedelta
+from queue import Empty
 from typing import TYPE_CHECKING, Any
 
 from monitor.noise.marks import NoiseStats
 
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue
+    from multiprocessing.sharedctypes import Synchronized
 
     from monitor.config import Config
     from monitor.models import Alert
@@ -51,6 +56,8 @@ if TYPE_CHECKING:
     from monitor.store import Store
 
 log = logging.getLogger(__name__)
+
+Item = tuple[str, Any]  # ("noise", brand) or ("detect", DetectChunk): one piece of work on the to-do list
 
 
 class WorkerError(RuntimeError):
@@ -74,6 +81,7 @@ class LocalPool:
         self.workers = workers
         self._executor: ProcessPoolExecutor | None = None
         self._todo: Queue[Any] | None = None
+        self._left: Synchronized[int] | None = None  # items of the current share not done yet
         self.helpers_rss_mb = 0.0  # what the pool's processes held after their last share of work
 
     def __enter__(self) -> LocalPool:
@@ -89,41 +97,55 @@ class LocalPool:
             self._executor = None
         if self._todo is not None:
             self._todo.close()
-            self._todo = None
+            self._todo = self._left = None
         self.helpers_rss_mb = 0.0
 
-    def share(self, kind: str, items: Sequence[Any], helpers: int, store: Store,
-              own: Callable[[], object] | None = None, **options: Any) -> list[Any]:
-        """Do `kind` ("noise": brands, "detect": chunks) for every item, taken from one to-do list by
-        `helpers` pool processes and by this one on `store` (after `own()`, its own work, if given);
-        the results in no particular order. With no helpers this process does them all."""
-        helpers = min(helpers, self.workers - 1, len(items))
+    def share(self, work: Sequence[Item], helpers: int, store: Store, own: Callable[[], object] | None = None,
+              then: Mapping[Item, Sequence[Item]] | None = None, **options: Any) -> list[tuple[Item, Any]]:
+        """Do every item of `work` ((kind, what): ("noise", brand), ("detect", chunk)), taken from one
+        to-do list by `helpers` pool processes and by this one on `store` (after `own()`, its own
+        work, if given); `then[item]`: items that go on the list once `item` is done (a brand's
+        detection after its noise). Returns (item, result) pairs in no particular order. With no
+        helpers this process does them all, in order."""
+        then = dict(then or {})
+        total = len(work) + sum(len(v) for v in then.values())
+        helpers = min(helpers, self.workers - 1, total)
         if helpers < 1:
             if own is not None:
                 own()
-            return [_do(kind, item, self.config, store, options) for item in items]
-        executor, todo = self._pool()
-        for item in items:
+            done: list[tuple[Item, Any]] = []
+            queue = list(work)
+            while queue:
+                item = queue.pop(0)
+                done.append((item, _do(item, self.config, store, options)))
+                queue += then.get(item, ())
+            return done
+        executor, todo, left = self._pool()
+        with left.get_lock():
+            left.value = total
+        for item in work:
             todo.put(item)
-        for _ in range(helpers + 1):  # one "stop" for each taker, this process included
-            todo.put(None)
-        taking = [executor.submit(_take, kind, options) for _ in range(helpers)]
+        taking = [executor.submit(_take, then, helpers + 1, options) for _ in range(helpers)]
         try:
             if own is not None:
                 own()
-            done = _take_here(todo, kind, self.config, store, options)
+            done = _take_here(todo, left, then, helpers + 1, self.config, store, options, taking)
+            self.helpers_rss_mb = 0.0
+            for results, rss_mb in self._wait(taking):
+                done += results
+                self.helpers_rss_mb += rss_mb
         except BaseException:
-            self._wait(taking)
+            _stop_all(todo, helpers + 1)  # the others stop at their next item
+            self._wait(taking, raising=False)
             self.close()  # the list may still hold items: the next use starts on a new one
             raise
-        self.helpers_rss_mb = 0.0
-        for results, rss_mb in self._wait(taking):
-            done += results
-            self.helpers_rss_mb += rss_mb
         return done
 
     @staticmethod
-    def _wait(taking: list[Future[tuple[list[Any], float]]]) -> list[tuple[list[Any], float]]:
+    def _wait(taking: list[Future[tuple[list[Any], float]]], raising: bool = True) -> list[tuple[list[Any], float]]:
+        if not raising:
+            wait(taking)
+            return []
         try:
             return [future.result() for future in taking]
         except BrokenProcessPool as exc:
@@ -131,13 +153,13 @@ class LocalPool:
                               "was stored is kept and the next run takes up the rest. Fewer `scale.workers` (or "
                               "a smaller `scale.memory_mb`) hold less memory at once.") from exc
 
-    def _pool(self) -> tuple[ProcessPoolExecutor, Queue[Any]]:
-        if self._executor is None or self._todo is None:
+    def _pool(self) -> tuple[ProcessPoolExecutor, Queue[Any], Synchronized[int]]:
+        if self._executor is None or self._todo is None or self._left is None:
             context = multiprocessing.get_context("spawn")
-            self._todo = context.Queue()
+            self._todo, self._left = context.Queue(), context.Value("i", 0)
             self._executor = ProcessPoolExecutor(self.workers - 1, mp_context=context, initializer=_start_worker,
-                                                 initargs=(self.config, self._todo))
-        return self._executor, self._todo
+                                                 initargs=(self.config, self._todo, self._left))
+        return self._executor, self._todo, self._left
 
 
 @dataclass
@@ -159,8 +181,8 @@ def detect_memory_mb(posts: int) -> float:
 
 
 def process_on_pool(config: Config, store: Store, pool: LocalPool, score: Callable[[], int]) -> Processed:
-    """Score (`score()`, in this process) beside noise judged brand by brand, then detect brand by
-    brand, as many at once as `scale.memory_mb` holds, and commit the alerts here."""
+    """Score (`score()`, in this process) beside noise judged brand by brand, each brand's detection as
+    soon as its noise is judged (as many at once as `scale.memory_mb` holds), and commit the alerts here."""
     from monitor.partitions import commit_alerts, finish_detection, plan_detection, plan_noise
     from monitor.pipeline import judge_noise
 
@@ -173,24 +195,34 @@ def process_on_pool(config: Config, store: Store, pool: LocalPool, score: Callab
     # Nothing new (a re-run, a quiet pass) starts no process: one read finds out.
     unjudged = bool(store.unjudged_posts(limit=1))
     brands = plan_noise(config) if unjudged else []
+    # Noise adds no observation, so the plan (the window, the watermark) is the one after noise.
+    plan = plan_detection(config, store, partition_hours=0, judge_noise_first=False)
+    needs = detect_needs(config, store, plan.chunks)
+    detecting = detect_helpers(needs, config.scale.memory_mb - own_rss_mb(), pool.workers)
+    noise_items = [("noise", b) for b in brands]
+    detect_items = [("detect", c) for c in plan.chunks]
+    then: dict[Item, list[Item]] = {}
+    if detecting == pool.workers - 1 and set(brands) >= {c.brand for c in plan.chunks}:
+        # Room for every process to detect beside its noise: a brand's chunks go on the list once
+        # its noise is judged (its own marks are all its detection reads).
+        for chunk in detect_items:
+            then.setdefault(("noise", chunk[1].brand), []).append(chunk)
+        detect_items = []
     # Each brand's pass keeps its share of the marks one process keeps in memory (`RUN_MEMORY`), so the
     # processes hold together about what one holds, plus each one's own base.
-    judged = pool.share("noise", brands, pool.workers - 1, store, own=score_here,
-                        sharing=min(pool.workers, len(brands)))
-    noise = sum(judged, NoiseStats())
+    done = pool.share(noise_items, pool.workers - 1, store, own=score_here, then=then,
+                      sharing=min(pool.workers, len(brands)))
+    noise = sum((result for (kind, _), result in done if kind == "noise"), NoiseStats())
+    candidates = [alert for (kind, _), found in done if kind == "detect" for alert in found]
     if unjudged:
         noise += judge_noise(config, store)  # what no brand's pass took: brands no longer configured, late posts
-    plan = plan_detection(config, store, partition_hours=0, judge_noise_first=False)  # judged just above
-    # A process keeps the memory it once held: the pool's judging processes detect too only where the
-    # estimate leaves room for what they hold; else new ones (or none) do.
-    needs = detect_needs(config, store, plan.chunks)
-    helpers = detect_helpers(needs, config.scale.memory_mb - own_rss_mb(), pool.workers)
-    if helpers < 1 or detect_helpers(needs, config.scale.memory_mb - own_rss_mb() - pool.helpers_rss_mb,
-                                     pool.workers) < helpers:
-        pool.close()
-    candidates: list[Alert] = []
-    for found in pool.share("detect", plan.chunks, helpers, store):
-        candidates += found
+    if detect_items:
+        # A process keeps the memory it once held: the judging processes detect too only where the
+        # estimate leaves room for what they hold; else new ones (or none) do.
+        if detecting < 1 or detect_helpers(needs, config.scale.memory_mb - own_rss_mb() - pool.helpers_rss_mb,
+                                           pool.workers) < detecting:
+            pool.close()
+        candidates += [alert for _, found in pool.share(detect_items, detecting, store) for alert in found]
     alerts = commit_alerts(store, candidates)
     finish_detection(store, plan)
     return Processed(scored, noise, alerts)
@@ -237,37 +269,66 @@ def own_rss_mb() -> float:
 _config: Config | None = None
 _store: Store | None = None
 _todo: Queue[Any] | None = None
+_left: Synchronized[int] | None = None
 
 
-def _start_worker(config: Config, todo: Queue[Any]) -> None:
-    global _config, _store, _todo
+def _start_worker(config: Config, todo: Queue[Any], left: Synchronized[int]) -> None:
+    global _config, _store, _todo, _left
     from monitor.store import open_store
 
-    _config, _store, _todo = config, open_store(config), todo
+    _config, _store, _todo, _left = config, open_store(config), todo, left
 
 
-def _take(kind: str, options: dict[str, Any]) -> tuple[list[Any], float]:
+def _take(then: Mapping[Item, Sequence[Item]], takers: int, options: dict[str, Any]) -> tuple[list[Any], float]:
     """In a pool process: do items off the to-do list until its "stop"; the results, and the
     memory the process holds after."""
-    assert _config is not None and _todo is not None
-    assert _store is not None
-    return _take_here(_todo, kind, _config, _store, options), own_rss_mb()
+    assert _config is not None and _todo is not None and _left is not None and _store is not None
+    try:
+        return _take_here(_todo, _left, then, takers, _config, _store, options), own_rss_mb()
+    except BaseException:
+        _stop_all(_todo, takers)  # the others, this run's own process too, stop rather than wait
+        raise
 
 
-def _take_here(todo: Queue[Any], kind: str, config: Config, store: Store, options: dict[str, Any]) -> list[Any]:
+def _take_here(todo: Queue[Any], left: Synchronized[int], then: Mapping[Item, Sequence[Item]], takers: int,
+               config: Config, store: Store, options: dict[str, Any],
+               helpers: Sequence[Future[Any]] = ()) -> list[tuple[Item, Any]]:
+    """Do items off the list until a "stop": after each, put what it makes possible (`then`) on the
+    list, and when none is left, a "stop" for every taker. `helpers`: the pool's futures, watched
+    by this run's process while it waits, so a helper that died is a WorkerError, not a hang."""
     done = []
-    while (item := todo.get()) is not None:
-        done.append(_do(kind, item, config, store, options))
-    return done
+    while True:
+        try:
+            item = todo.get(timeout=0.5)
+        except Empty:  # a helper that failed (or died) is raised here rather than waited for
+            if any(f.done() and f.exception() is not None for f in helpers):
+                LocalPool._wait(list(helpers))
+            continue
+        if item is None:
+            return done
+        done.append((item, _do(item, config, store, options)))
+        for follow in then.get(item, ()):
+            todo.put(follow)
+        with left.get_lock():
+            left.value -= 1
+            finished = left.value == 0
+        if finished:
+            _stop_all(todo, takers)
 
 
-def _do(kind: str, item: Any, config: Config, store: Store, options: dict[str, Any]) -> Any:
+def _stop_all(todo: Queue[Any], takers: int) -> None:
+    for _ in range(takers):
+        todo.put(None)
+
+
+def _do(item: Item, config: Config, store: Store, options: dict[str, Any]) -> Any:
     from monitor.partitions import detect_chunk, judge_brand
 
+    kind, what = item
     if kind == "noise":
-        return judge_brand(config, store, item, options.get("sharing", 1))
+        return judge_brand(config, store, what, options.get("sharing", 1))
     if kind == "detect":
-        return detect_chunk(config, store, item)
+        return detect_chunk(config, store, what)
     raise ValueError(f"no such work: {kind!r}")
 
 

@@ -128,7 +128,7 @@ def test_a_daemonic_process_does_everything_itself(ingested: Path, tmp_path: Pat
 def test_a_worker_that_dies_is_reported_as_such(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, tmp_path / "recording.jsonl"))
     with LocalPool(config, 2) as pool:
-        executor, _ = pool._pool()
+        executor, _, _ = pool._pool()
         with pytest.raises(WorkerError, match="died before finishing its chunk"):
             pool._wait([executor.submit(os._exit, 3)])
 
@@ -146,3 +146,51 @@ def test_a_pool_of_one_is_refused(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, tmp_path / "recording.jsonl"))
     with pytest.raises(ValueError, match="at least 2 workers"):
         LocalPool(config, 1)
+
+
+def test_a_failing_chunk_in_a_helper_stops_everyone_and_is_raised_here(tmp_path: Path) -> None:
+    # Whoever takes the bad item raises; the others stop at their next item instead of waiting.
+    config = load_config(write_config(tmp_path, tmp_path / "recording.jsonl"))
+    store = open_store(config)
+    with LocalPool(config, 3) as pool:
+        with pytest.raises(ValueError, match="no such work: 'bogus'"):
+            pool.share([("bogus", i) for i in range(6)], 2, store)
+        assert pool._executor is None, "a pool whose list may hold leftovers is not reused"
+    store.close()
+
+
+def test_a_failure_in_this_processs_own_work_stops_the_helpers(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, tmp_path / "recording.jsonl"))
+    store = open_store(config)
+
+    def scoring_fails() -> None:
+        raise RuntimeError("the model ran out of memory")
+
+    with LocalPool(config, 2) as pool:
+        with pytest.raises(RuntimeError, match="ran out of memory"):
+            pool.share([("noise", "Brisa Mobile")], 1, store, own=scoring_fails)
+    store.close()
+
+
+def test_follow_up_work_is_done_once_after_what_it_follows(tmp_path: Path, ingested: Path) -> None:
+    # A brand's detection goes on the list when its noise is judged: every brand's detection runs
+    # once, on that brand's marks, whichever process takes it.
+    config = copy_of(ingested, tmp_path / "run", workers=2)
+    store = open_store(config)
+    from monitor.partitions import plan_detection
+
+    plan = plan_detection(config, store, partition_hours=0, judge_noise_first=False)
+    then = {("noise", c.brand): [("detect", c)] for c in plan.chunks}
+    with LocalPool(config, 2) as pool:
+        done = pool.share([("noise", b.name) for b in config.brands], 1, store, then=then)
+    store.close()
+    assert sorted(kind for (kind, _), _ in done) == ["detect"] * 3 + ["noise"] * 3
+    assert sum(r.judged for (kind, _), r in done if kind == "noise") == POSTS
+    alone = copy_of(ingested, tmp_path / "alone", workers=1)
+    store = open_store(alone)
+    pipeline.judge_noise(alone, store)
+    from monitor.partitions import detect_chunk
+
+    expected = sorted(a.id for c in plan.chunks for a in detect_chunk(alone, store, c))
+    store.close()
+    assert sorted(a.id for (kind, _), found in done if kind == "detect" for a in found) == expected
