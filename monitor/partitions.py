@@ -161,12 +161,11 @@ def plan_noise(config: Config) -> list[str]:
 
 
 @fewer_collections()
-def judge_brand(config: Config, store: Store, brand: str, sharing: int = 1) -> NoiseStats:
-    """Judge one brand's posts not judged yet (`pipeline.judge_noise` restricted to the brand);
-    `sharing`: how many such passes run at once in one run's memory, each keeping its share."""
+def judge_brand(config: Config, store: Store, brand: str) -> NoiseStats:
+    """Judge one brand's posts not judged yet (`pipeline.judge_noise` restricted to the brand)."""
     from monitor.pipeline import judge_noise
 
-    return judge_noise(config, store, brand, sharing)
+    return judge_noise(config, store, brand)
 
 
 # -- detection -------------------------------------------------------------------------------

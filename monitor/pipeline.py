@@ -155,7 +155,7 @@ def score(config: Config, store: Store, scorer=None, progress: Progress | None =
 
 
 @fewer_collections()
-def judge_noise(config: Config, store: Store, brand: str | None = None, sharing: int = 1) -> NoiseStats:
+def judge_noise(config: Config, store: Store, brand: str | None = None) -> NoiseStats:
     """Mark every mention not judged yet (of `brand`, if given) as a copy of an earlier post or not,
     and as spam or not (monitor/noise). `detect` runs it first, so a copy never raises an alert of
     its own.
@@ -166,10 +166,10 @@ def judge_noise(config: Config, store: Store, brand: str | None = None, sharing:
     recent marks (`RUN_MEMORY`) holds one brand's window: at 300,000 posts of three brands that
     window fits, and the step took 43.5 s instead of 65.1 s with a peak of 319 MB instead of 455.
     """
-    from monitor.noise.marking import mark_noise, memory_share  # numpy and datasketch: only when a run judges
+    from monitor.noise.marking import mark_noise  # numpy and datasketch: only when a run judges
 
-    if brand is not None:  # `sharing` such passes at once (monitor/workers.py): each keeps its share of marks
-        return mark_noise(config, store, brand=brand, memory=memory_share(sharing))
+    if brand is not None:
+        return mark_noise(config, store, brand=brand)
     # Every pass starts at the oldest post not judged yet: finding it walks the store's posts
     # from the first (a run's new posts are the newest), which is then done once, not per brand.
     oldest = store.unjudged_posts(limit=1)

@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from queue import Empty
 from typing import TYPE_CHECKING, Any
 
@@ -169,20 +169,19 @@ class Processed:
     alerts: list[Alert]
 
 
-# What one brand's detection chunk holds, about: measured with `ru_maxrss` on the benchmark's
-# stores (33,334 posts of a brand: 103 MB; 100,000: 189 MB), per post of the brand in the window
-# the detectors read. A million posts of three brands put about 300,000 in a brand's window.
-DETECT_BASE_MB = 60.0
-DETECT_MB_PER_POST = 0.0013
-
-
-def detect_memory_mb(posts: int) -> float:
-    return DETECT_BASE_MB + DETECT_MB_PER_POST * posts
+# What a brand's work holds, about, in one process: measured with `ru_maxrss` on the benchmark's
+# stores. Detection, per post of the brand in the window the detectors read: 33,334 posts, 103 MB;
+# 100,000, 189 MB. Noise (in chunks of `marking.CHUNK`), per post of the brand to judge, up to the
+# marks a pass keeps in memory (`marking.RUN_MEMORY`): 33,334 posts, 219 MB; 100,000, 388 MB. A
+# million posts of three brands put about 300,000 in each: then one process judges and detects alone.
+DETECT_BASE_MB, DETECT_MB_PER_POST = 60.0, 0.0013
+NOISE_BASE_MB, NOISE_MB_PER_POST = 136.0, 0.0025
+RUN_MEMORY = 100_000  # marking.RUN_MEMORY, without loading numpy to read it (a test checks they agree)
 
 
 def process_on_pool(config: Config, store: Store, pool: LocalPool, score: Callable[[], int]) -> Processed:
     """Score (`score()`, in this process) beside noise judged brand by brand, each brand's detection as
-    soon as its noise is judged (as many at once as `scale.memory_mb` holds), and commit the alerts here."""
+    soon as its noise is judged, as many at once as `scale.memory_mb` holds; commit the alerts here."""
     from monitor.partitions import commit_alerts, finish_detection, plan_detection, plan_noise
     from monitor.pipeline import judge_noise
 
@@ -193,34 +192,36 @@ def process_on_pool(config: Config, store: Store, pool: LocalPool, score: Callab
         scored = score()
 
     # Nothing new (a re-run, a quiet pass) starts no process: one read finds out.
-    unjudged = bool(store.unjudged_posts(limit=1))
-    brands = plan_noise(config) if unjudged else []
+    oldest = store.unjudged_posts(limit=1)
+    brands = plan_noise(config) if oldest else []
     # Noise adds no observation, so the plan (the window, the watermark) is the one after noise.
     plan = plan_detection(config, store, partition_hours=0, judge_noise_first=False)
-    needs = detect_needs(config, store, plan.chunks)
-    detecting = detect_helpers(needs, config.scale.memory_mb - own_rss_mb(), pool.workers)
+    noise_needs = brand_needs(store, brands, oldest[0].created_at if oldest else None, NOISE_BASE_MB,
+                              NOISE_MB_PER_POST, most=RUN_MEMORY)
+    detect_needs = brand_needs(store, [c.brand for c in plan.chunks], detection_since(config, plan.chunks),
+                               DETECT_BASE_MB, DETECT_MB_PER_POST)
+    spare = config.scale.memory_mb - own_rss_mb()
+    judging = helpers_within(noise_needs, spare, pool.workers)
+    detecting = helpers_within(detect_needs, spare, pool.workers)
     noise_items = [("noise", b) for b in brands]
     detect_items = [("detect", c) for c in plan.chunks]
     then: dict[Item, list[Item]] = {}
-    if detecting == pool.workers - 1 and set(brands) >= {c.brand for c in plan.chunks}:
+    if judging == detecting == pool.workers - 1 and set(brands) >= {c.brand for c in plan.chunks}:
         # Room for every process to detect beside its noise: a brand's chunks go on the list once
         # its noise is judged (its own marks are all its detection reads).
         for chunk in detect_items:
             then.setdefault(("noise", chunk[1].brand), []).append(chunk)
         detect_items = []
-    # Each brand's pass keeps its share of the marks one process keeps in memory (`RUN_MEMORY`), so the
-    # processes hold together about what one holds, plus each one's own base.
-    done = pool.share(noise_items, pool.workers - 1, store, own=score_here, then=then,
-                      sharing=min(pool.workers, len(brands)))
+    done = pool.share(noise_items, judging, store, own=score_here, then=then)
     noise = sum((result for (kind, _), result in done if kind == "noise"), NoiseStats())
     candidates = [alert for (kind, _), found in done if kind == "detect" for alert in found]
-    if unjudged:
+    if oldest:
         noise += judge_noise(config, store)  # what no brand's pass took: brands no longer configured, late posts
     if detect_items:
         # A process keeps the memory it once held: the judging processes detect too only where the
         # estimate leaves room for what they hold; else new ones (or none) do.
-        if detecting < 1 or detect_helpers(needs, config.scale.memory_mb - own_rss_mb() - pool.helpers_rss_mb,
-                                           pool.workers) < detecting:
+        held = pool.helpers_rss_mb
+        if detecting < 1 or helpers_within(detect_needs, spare - held, pool.workers) < detecting:
             pool.close()
         candidates += [alert for _, found in pool.share(detect_items, detecting, store) for alert in found]
     alerts = commit_alerts(store, candidates)
@@ -228,29 +229,39 @@ def process_on_pool(config: Config, store: Store, pool: LocalPool, score: Callab
     return Processed(scored, noise, alerts)
 
 
-def detect_needs(config: Config, store: Store, chunks: Sequence[DetectChunk]) -> list[float]:
-    """Each chunk's estimated memory, largest first: `detect_memory_mb` of its brand's posts in the
-    detectors' window (read off the store's hourly counts)."""
-    if len(chunks) < 2:
-        return [0.0] * len(chunks)  # one chunk is this process's alone, whatever it needs
+def detection_since(config: Config, chunks: Sequence[DetectChunk]) -> datetime | None:
+    """Where the detectors' reads of these chunks start (None: the first post)."""
     from monitor.detection import build_detectors
 
+    starts = [c.since for c in chunks]
+    if not chunks or any(since is None for since in starts):
+        return None
     detectors = build_detectors(config.detection, [b.name for b in config.brands])
-    history = max((d.history_needed() for d in detectors), default=timedelta(0))
-    earliest = min((c.since for c in chunks if c.since is not None), default=None)
+    return min(since for since in starts if since is not None) - max(
+        (d.history_needed() for d in detectors), default=timedelta(0))
+
+
+def brand_needs(store: Store, brands: Sequence[str], since: datetime | None, base_mb: float,
+                mb_per_post: float, most: int | None = None) -> list[float]:
+    """Each brand's estimated memory (one per entry of `brands`), largest first: `base_mb` plus
+    `mb_per_post` for each of its posts since `since` (up to `most`), read off the store's hourly
+    counts, not the posts."""
+    if not brands:
+        return []
     posts: dict[str, int] = {}
-    for point in store.trend(None if earliest is None else earliest - history, bucket_minutes=60):
+    for point in store.trend(since, bucket_minutes=60):
         posts[point.brand] = posts.get(point.brand, 0) + point.count
-    return sorted((detect_memory_mb(posts.get(c.brand, 0)) for c in chunks), reverse=True)
+    return sorted((base_mb + mb_per_post * min(posts.get(b, 0), most or 2**62) for b in brands), reverse=True)
 
 
-def detect_helpers(needs: Sequence[float], spare_mb: float, workers: int) -> int:
-    """How many pool processes may detect beside this one: as many as the largest chunks' estimated
-    memory (`needs`, largest first) fits in `spare_mb` together."""
-    takers = 1  # this process, whatever the estimate: one chunk at a time is what one process does
-    while takers < min(workers, len(needs)) and sum(needs[:takers + 1]) <= spare_mb:
-        takers += 1
-    return takers - 1
+def helpers_within(needs: Sequence[float], spare_mb: float, workers: int) -> int:
+    """How many pool processes may work beside this one (at most `workers - 1`): the most whose
+    largest items, with the one this process takes, fit in `spare_mb` together (`needs`, largest
+    first). A lone item may go to a helper while this process does its own work."""
+    helpers = 0
+    while helpers < workers - 1 and helpers < len(needs) and sum(needs[:helpers + 2]) <= spare_mb:
+        helpers += 1
+    return helpers
 
 
 def own_rss_mb() -> float:
@@ -326,11 +337,11 @@ def _do(item: Item, config: Config, store: Store, options: dict[str, Any]) -> An
 
     kind, what = item
     if kind == "noise":
-        return judge_brand(config, store, what, options.get("sharing", 1))
+        return judge_brand(config, store, what)
     if kind == "detect":
         return detect_chunk(config, store, what)
     raise ValueError(f"no such work: {kind!r}")
 
 
-__all__ = ["LocalPool", "Processed", "WorkerError", "can_use_processes", "detect_helpers", "detect_needs",
+__all__ = ["LocalPool", "Processed", "WorkerError", "brand_needs", "can_use_processes", "helpers_within",
            "process_on_pool"]

@@ -194,3 +194,21 @@ def test_follow_up_work_is_done_once_after_what_it_follows(tmp_path: Path, inges
     expected = sorted(a.id for c in plan.chunks for a in detect_chunk(alone, store, c))
     store.close()
     assert sorted(a.id for (kind, _), found in done if kind == "detect" for a in found) == expected
+
+
+def test_the_memory_estimates_read_the_marks_a_pass_keeps() -> None:
+    from monitor.noise import marking
+
+    assert workers.RUN_MEMORY == marking.RUN_MEMORY
+
+
+@pytest.mark.parametrize(("needs", "spare", "expected"), [
+    ([219.0, 219.0, 219.0], 570.0, 1),  # 100,000 posts: both processes judge
+    ([386.0, 386.0, 386.0], 630.0, 0),  # a million: this process alone
+    ([386.0], 630.0, 1),  # a lone brand goes to the helper while this process scores
+    ([900.0], 630.0, 0),
+    ([], 630.0, 0),
+])
+def test_helpers_are_as_many_as_the_largest_items_fit(needs: list[float], spare: float, expected: int) -> None:
+    assert workers.helpers_within(needs, spare, workers=2) == expected
+    assert workers.helpers_within(needs, spare, workers=4) >= expected
