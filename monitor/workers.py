@@ -49,6 +49,7 @@ from monitor.noise.marks import NoiseStats
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue
     from multiprocessing.sharedctypes import Synchronized
+    from multiprocessing.synchronize import Event as EventType
 
     from monitor.config import Config
     from monitor.models import Alert
@@ -80,8 +81,7 @@ class LocalPool:
         self.config = config
         self.workers = workers
         self._executor: ProcessPoolExecutor | None = None
-        self._todo: Queue[Any] | None = None
-        self._left: Synchronized[int] | None = None  # items of the current share not done yet
+        self._shared: _Shared | None = None
         self.helpers_rss_mb = 0.0  # what the pool's processes held after their last share of work
 
     def __enter__(self) -> LocalPool:
@@ -95,17 +95,17 @@ class LocalPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
-        if self._todo is not None:
-            self._todo.close()
-            self._todo = self._left = None
+        if self._shared is not None:
+            self._shared.todo.close()
+            self._shared = None
         self.helpers_rss_mb = 0.0
 
     def share(self, work: Sequence[Item], helpers: int, store: Store, own: Callable[[], object] | None = None,
               then: Mapping[Item, Sequence[Item]] | None = None, **options: Any) -> list[tuple[Item, Any]]:
         """Do every item of `work` ((kind, what): ("noise", brand), ("detect", chunk)), taken from one
         to-do list by `helpers` pool processes and by this one on `store` (after `own()`, its own
-        work, if given); `then[item]`: items that go on the list once `item` is done (a brand's
-        detection after its noise). Returns (item, result) pairs in no particular order. With no
+        work, if given); `then[item]`: items that go on the list once `item` is done, and are done
+        only once `own()` is (a brand's detection, after its noise and the run's scoring). Returns (item, result) pairs in no particular order. With no
         helpers this process does them all, in order."""
         then = dict(then or {})
         total = len(work) + sum(len(v) for v in then.values())
@@ -120,22 +120,26 @@ class LocalPool:
                 done.append((item, _do(item, self.config, store, options)))
                 queue += then.get(item, ())
             return done
-        executor, todo, left = self._pool()
-        with left.get_lock():
-            left.value = total
+        executor, shared = self._pool()
+        with shared.left.get_lock():
+            shared.left.value = total
+        shared.own_done.clear()
         for item in work:
-            todo.put(item)
+            shared.todo.put(item)
         taking = [executor.submit(_take, then, helpers + 1, options) for _ in range(helpers)]
         try:
-            if own is not None:
-                own()
-            done = _take_here(todo, left, then, helpers + 1, self.config, store, options, taking)
+            try:
+                if own is not None:
+                    own()
+            finally:
+                shared.own_done.set()
+            done = _take_here(shared, then, helpers + 1, self.config, store, options, taking)
             self.helpers_rss_mb = 0.0
             for results, rss_mb in self._wait(taking):
                 done += results
                 self.helpers_rss_mb += rss_mb
         except BaseException:
-            _stop_all(todo, helpers + 1)  # the others stop at their next item
+            _stop_all(shared.todo, helpers + 1)  # the others stop at their next item
             self._wait(taking, raising=False)
             self.close()  # the list may still hold items: the next use starts on a new one
             raise
@@ -153,13 +157,13 @@ class LocalPool:
                               "was stored is kept and the next run takes up the rest. Fewer `scale.workers` (or "
                               "a smaller `scale.memory_mb`) hold less memory at once.") from exc
 
-    def _pool(self) -> tuple[ProcessPoolExecutor, Queue[Any], Synchronized[int]]:
-        if self._executor is None or self._todo is None or self._left is None:
+    def _pool(self) -> tuple[ProcessPoolExecutor, _Shared]:
+        if self._executor is None or self._shared is None:
             context = multiprocessing.get_context("spawn")
-            self._todo, self._left = context.Queue(), context.Value("i", 0)
+            self._shared = _Shared(context.Queue(), context.Value("i", 0), context.Event())
             self._executor = ProcessPoolExecutor(self.workers - 1, mp_context=context, initializer=_start_worker,
-                                                 initargs=(self.config, self._todo, self._left))
-        return self._executor, self._todo, self._left
+                                                 initargs=(self.config, self._shared))
+        return self._executor, self._shared
 
 
 @dataclass
@@ -277,36 +281,48 @@ def own_rss_mb() -> float:
 
 # -- taking from the to-do list, in the pool's processes and in this one -------------------------
 
+@dataclass(frozen=True)
+class _Shared:
+    """What the processes of a pool share: the to-do list, how many of the current share's items are
+    not done yet, and whether the run's process has done its own work (follow-up items wait for it:
+    a brand's detection reads the sentiments this process's scoring writes)."""
+
+    todo: Queue[Any]
+    left: Synchronized[int]
+    own_done: EventType
+
+
 _config: Config | None = None
 _store: Store | None = None
-_todo: Queue[Any] | None = None
-_left: Synchronized[int] | None = None
+_shared: _Shared | None = None
 
 
-def _start_worker(config: Config, todo: Queue[Any], left: Synchronized[int]) -> None:
-    global _config, _store, _todo, _left
+def _start_worker(config: Config, shared: _Shared) -> None:
+    global _config, _store, _shared
     from monitor.store import open_store
 
-    _config, _store, _todo, _left = config, open_store(config), todo, left
+    _config, _store, _shared = config, open_store(config), shared
 
 
 def _take(then: Mapping[Item, Sequence[Item]], takers: int, options: dict[str, Any]) -> tuple[list[Any], float]:
     """In a pool process: do items off the to-do list until its "stop"; the results, and the
     memory the process holds after."""
-    assert _config is not None and _todo is not None and _left is not None and _store is not None
+    assert _config is not None and _shared is not None and _store is not None
     try:
-        return _take_here(_todo, _left, then, takers, _config, _store, options), own_rss_mb()
+        return _take_here(_shared, then, takers, _config, _store, options), own_rss_mb()
     except BaseException:
-        _stop_all(_todo, takers)  # the others, this run's own process too, stop rather than wait
+        _stop_all(_shared.todo, takers)  # the others, this run's own process too, stop rather than wait
         raise
 
 
-def _take_here(todo: Queue[Any], left: Synchronized[int], then: Mapping[Item, Sequence[Item]], takers: int,
-               config: Config, store: Store, options: dict[str, Any],
-               helpers: Sequence[Future[Any]] = ()) -> list[tuple[Item, Any]]:
+def _take_here(shared: _Shared, then: Mapping[Item, Sequence[Item]], takers: int, config: Config, store: Store,
+               options: dict[str, Any], helpers: Sequence[Future[Any]] = ()) -> list[tuple[Item, Any]]:
     """Do items off the list until a "stop": after each, put what it makes possible (`then`) on the
-    list, and when none is left, a "stop" for every taker. `helpers`: the pool's futures, watched
-    by this run's process while it waits, so a helper that died is a WorkerError, not a hang."""
+    list, and when none is left, a "stop" for every taker. A follow-up item waits for the run's
+    process's own work too. `helpers`: the pool's futures, watched by this run's process while it
+    waits, so a helper that failed or died is raised, not waited for."""
+    todo, left = shared.todo, shared.left
+    follow_ups = {item for items in then.values() for item in items}
     done = []
     while True:
         try:
@@ -317,6 +333,8 @@ def _take_here(todo: Queue[Any], left: Synchronized[int], then: Mapping[Item, Se
             continue
         if item is None:
             return done
+        if item in follow_ups:
+            shared.own_done.wait()
         done.append((item, _do(item, config, store, options)))
         for follow in then.get(item, ()):
             todo.put(follow)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import time
 import types
 from pathlib import Path
 
@@ -19,6 +20,12 @@ from monitor.store import SQLiteStore, open_store
 from monitor.workers import LocalPool, WorkerError
 
 POSTS = 3000
+
+
+class SlowScorer(GoldScorer):
+    def score(self, texts):  # type: ignore[no-untyped-def]
+        time.sleep(0.2)
+        return super().score(texts)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +76,8 @@ def test_two_workers_store_what_one_process_stores(ingested: Path, tmp_path: Pat
     summaries = {}
     for config in (alone, pooled):
         store = open_store(config)
-        summaries[config.scale.workers] = pipeline.run_once(config, store, sources=[], scorer=GoldScorer())
+        # Scoring slower than a brand's noise: a brand's detection must still wait for it.
+        summaries[config.scale.workers] = pipeline.run_once(config, store, sources=[], scorer=SlowScorer())
         store.close()
 
     one, two = outcome(alone), outcome(pooled)
@@ -128,7 +136,7 @@ def test_a_daemonic_process_does_everything_itself(ingested: Path, tmp_path: Pat
 def test_a_worker_that_dies_is_reported_as_such(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, tmp_path / "recording.jsonl"))
     with LocalPool(config, 2) as pool:
-        executor, _, _ = pool._pool()
+        executor, _ = pool._pool()
         with pytest.raises(WorkerError, match="died before finishing its chunk"):
             pool._wait([executor.submit(os._exit, 3)])
 
