@@ -105,8 +105,9 @@ class LocalPool:
         """Do every item of `work` ((kind, what): ("noise", brand), ("detect", chunk)), taken from one
         to-do list by `helpers` pool processes and by this one on `store` (after `own()`, its own
         work, if given); `then[item]`: items that go on the list once `item` is done, and are done
-        only once `own()` is (a brand's detection, after its noise and the run's scoring). Returns (item, result) pairs in no particular order. With no
-        helpers this process does them all, in order."""
+        only once `own()` is (a brand's detection, after its noise and the run's scoring). Returns
+        (item, result) pairs in no particular order. With no helpers this process does them all, in
+        order."""
         then = dict(then or {})
         total = len(work) + sum(len(v) for v in then.values())
         helpers = min(helpers, self.workers - 1, total)
