@@ -113,7 +113,10 @@ def _portable(exc: Exception) -> Exception:
     except Exception:
         kind = PermanentSourceError if isinstance(exc, PermanentSourceError) else (
             SourceError if isinstance(exc, SourceError) else RuntimeError)
-        return kind(f"{type(exc).__name__}: {exc}")
+        portable = kind(f"{type(exc).__name__}: {exc}")
+        for note in vars(exc).get("__notes__", ()):
+            portable.add_note(note)
+        return portable
 
 
 __all__ = ["FetchAhead"]

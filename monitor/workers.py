@@ -10,12 +10,12 @@ processes at once: its own and a pool of N - 1, each with its own connection to 
   (scoring reads no mark and noise no sentiment; a post is only compared with its own brand's
   posts); then this process takes what is still on the list. What no brand's pass covers
   (brands no longer configured, posts stored meanwhile) is judged here after.
-* Detection: one chunk per brand. Where the chunks' estimated memory lets every process detect
-  at once (within `scale.memory_mb`), a brand's chunk goes on the list as soon as its noise is
-  judged (its detection reads only its own brand's marks); otherwise the chunks follow the
-  noise, taken by as many processes as fit (this one alone, at a million posts). The candidate
-  alerts are committed here in time order (`partitions.commit_alerts`), as the DAG's commit
-  task does.
+* Detection: one chunk per brand. Where the estimated memory lets every process detect at once
+  (within `scale.memory_mb`), a brand's chunk goes on the list as soon as its noise is judged
+  (its detection reads only its own brand's marks), and is done once this process's scoring is
+  done too; otherwise the chunks follow the noise, taken by as many processes as fit (this one
+  alone, at a million posts, which judges alone too). The candidate alerts are committed here in
+  time order (`partitions.commit_alerts`), as the DAG's commit task does.
 
 What comes out is what one process makes: each brand's marks come from its own pass either way,
 and chunks committed together raise the alerts one process raises (tests/test_workers.py,
@@ -33,7 +33,6 @@ the DAG's mapped tasks are the way to more cores.
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -55,8 +54,6 @@ if TYPE_CHECKING:
     from monitor.models import Alert
     from monitor.partitions import DetectChunk
     from monitor.store import Store
-
-log = logging.getLogger(__name__)
 
 Item = tuple[str, Any]  # ("noise", brand) or ("detect", DetectChunk): one piece of work on the to-do list
 

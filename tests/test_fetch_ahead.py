@@ -169,6 +169,9 @@ class Unpicklable(SourceError):
 
 
 def test_an_error_that_cannot_cross_processes_keeps_its_kind_and_message() -> None:
-    crossed = fetch_ahead._portable(Unpicklable(503, "try later"))
+    error = Unpicklable(503, "try later")
+    error.add_note("raised in the process fetching ahead: ...")
+    crossed = fetch_ahead._portable(error)
     assert type(crossed) is SourceError and str(crossed) == "Unpicklable: HTTP 503: try later"
+    assert crossed.__notes__ == ["raised in the process fetching ahead: ..."]
     assert fetch_ahead._portable(ValueError("x")).args == ("x",)
