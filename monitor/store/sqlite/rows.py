@@ -71,8 +71,9 @@ class OldRow(dict):
 ENGAGEMENT_COLUMN = MENTION_COLUMNS[1:MENTION_COLUMNS.index(")")].split(", ").index("engagement")
 
 
-def mention_values(m: Mention, first_seen_at: datetime) -> tuple[object, ...]:
-    """The values of MENTION_COLUMNS."""
+def mention_values(m: Mention, first_seen_at: datetime | str) -> tuple[object, ...]:
+    """The values of MENTION_COLUMNS. `first_seen_at` may come as `ts` text already: a batch's rows
+    share it, and formatting it once instead of once a row saved a tenth of a second at 100,000 posts."""
     return (
         m.id, m.source, m.native_id, m.url, m.author_handle, m.author_followers,
         m.text, m.title, m.lang, ts(m.created_at), m.brand, m.query,
@@ -80,7 +81,7 @@ def mention_values(m: Mention, first_seen_at: datetime) -> tuple[object, ...]:
         m.sentiment.label.value if m.sentiment else None,
         m.sentiment.score if m.sentiment else None,
         m.sentiment.model if m.sentiment else None,
-        ts(first_seen_at), m.topic, m.team,
+        first_seen_at if isinstance(first_seen_at, str) else ts(first_seen_at), m.topic, m.team,
         int(m.engagement_known), m.refers_to, None if m.author_verified is None else int(m.author_verified),
         int(m.nsfw), m.removed, ts(m.removed_at) if m.removed_at else None,
     )

@@ -123,6 +123,7 @@ class SQLiteStore(Noise, Records, Removals):
                 f"SELECT id, text, removed FROM mentions WHERE id IN ({marks})", chunk))
         inserts: list[tuple[object, ...]] = []
         inserted: dict[str, object] = {}  # id -> engagement JSON of the rows this batch inserts
+        seen = ts(at)
         for m in mentions:
             exists = stored.get(m.id)
             if exists and exists[1] is not None:
@@ -152,7 +153,7 @@ class SQLiteStore(Noise, Records, Removals):
                 )
                 updated += 1
             else:
-                values = mention_values(m, at)
+                values = mention_values(m, seen)
                 inserts.append(values)
                 inserted[m.id] = values[ENGAGEMENT_COLUMN]
                 stored[m.id] = (m.text, None)
