@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+import time
 import traceback
 from typing import TYPE_CHECKING
 
@@ -77,7 +78,14 @@ class FetchAhead:
             self._pipe.send(_STOP)
         except OSError:
             pass  # it is gone already
-        self._process.join(timeout=5)
+        deadline = time.monotonic() + 5
+        while self._process.is_alive() and time.monotonic() < deadline:
+            try:  # a batch fetched and not taken (the run failed meanwhile) is read off, so its send ends
+                if self._pipe.poll(0.05):
+                    self._pipe.recv_bytes()
+            except (EOFError, OSError):
+                break
+        self._process.join(timeout=max(deadline - time.monotonic(), 0.1))
         if self._process.is_alive():
             self._process.terminate()
             self._process.join()

@@ -74,8 +74,8 @@ def ingest(
     with contextlib.ExitStack() as stack:
         ahead: FetchAhead | None = None
         cursor = store.get_cursor(key)
-        batch = source.fetch(config.brands, cursor)
-        while True:
+        batch = source.fetch(config.brands, cursor) if max_batches is None or max_batches > 0 else None
+        while batch is not None:
             cursor = batch.cursor if batch.cursor is not None else cursor  # what the store holds once it is stored
             more = not batch.exhausted and (max_batches is None or batches + 1 < max_batches)
             if more and ahead is None and not given and config.scale.workers > 1 and can_use_processes():

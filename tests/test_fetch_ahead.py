@@ -175,3 +175,28 @@ def test_an_error_that_cannot_cross_processes_keeps_its_kind_and_message() -> No
     assert type(crossed) is SourceError and str(crossed) == "Unpicklable: HTTP 503: try later"
     assert crossed.__notes__ == ["raised in the process fetching ahead: ..."]
     assert fetch_ahead._portable(ValueError("x")).args == ("x",)
+
+
+def test_a_store_failure_while_a_batch_is_read_ahead_stops_the_reading_process_cleanly(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The batch read ahead is never taken; the process is stopped, not killed, and the error is the store's.
+    import multiprocessing.context
+
+    killed = []
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "terminate", lambda self: killed.append(self))
+    config = recorded(tmp_path / "run", workers=2)
+    store = open_store(config)
+    stored_batches = []
+    real_ingest = store.ingest
+
+    def ingest_twice(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if len(stored_batches) == 2:
+            raise OSError("disk full")
+        stored_batches.append(1)
+        return real_ingest(*args, **kwargs)
+
+    monkeypatch.setattr(store, "ingest", ingest_twice)
+    with pytest.raises(OSError, match="disk full"):
+        pipeline.ingest(config, store, "replay")
+    assert killed == []
+    store.close()
