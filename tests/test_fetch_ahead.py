@@ -67,7 +67,8 @@ def recorded(directory: Path, workers: int, posts: int = POSTS) -> Config:
 def stored(config: Config) -> tuple[list, list, list]:
     store = SQLiteStore(Path(config.store.path))
     try:
-        mentions = sorted(tuple(r) for r in store._query("SELECT id, brand, created_at, text, engagement FROM mentions"))
+        mentions = sorted(tuple(r) for r in store._query(
+            "SELECT id, brand, created_at, text, engagement FROM mentions"))
         snapshots = sorted(tuple(r) for r in store._query("SELECT * FROM snapshots"))
         cursors = sorted(tuple(r)[:2] for r in store._query("SELECT * FROM cursors"))
     finally:
@@ -130,8 +131,8 @@ def test_a_run_killed_while_reading_ahead_resumes_where_the_store_stopped(tmp_pa
 
 @pytest.fixture
 def flaky(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    with installed_distribution(tmp_path / "site", monkeypatch, "earshot-flaky", "[earshot.sources]\nflaky = flaky:SOURCE\n",
-                                {"flaky": FLAKY}):
+    with installed_distribution(tmp_path / "site", monkeypatch, "earshot-flaky",
+                                "[earshot.sources]\nflaky = flaky:SOURCE\n", {"flaky": FLAKY}):
         yield
 
 
