@@ -98,7 +98,7 @@ class LocalPool:
         self.helpers_rss_mb = 0.0
 
     def share(self, work: Sequence[Item], helpers: int, store: Store, own: Callable[[], object] | None = None,
-              then: Mapping[Item, Sequence[Item]] | None = None, **options: Any) -> list[tuple[Item, Any]]:
+              then: Mapping[Item, Sequence[Item]] | None = None) -> list[tuple[Item, Any]]:
         """Do every item of `work` ((kind, what): ("noise", brand), ("detect", chunk)), taken from one
         to-do list by `helpers` pool processes and by this one on `store` (after `own()`, its own
         work, if given); `then[item]`: items that go on the list once `item` is done, and are done
@@ -115,7 +115,7 @@ class LocalPool:
             queue = list(work)
             while queue:
                 item = queue.pop(0)
-                done.append((item, _do(item, self.config, store, options)))
+                done.append((item, _do(item, self.config, store)))
                 queue += then.get(item, ())
             return done
         executor, shared = self._pool()
@@ -124,14 +124,14 @@ class LocalPool:
         shared.own_done.clear()
         for item in work:
             shared.todo.put(item)
-        taking = [executor.submit(_take, then, helpers + 1, options) for _ in range(helpers)]
+        taking = [executor.submit(_take, then, helpers + 1) for _ in range(helpers)]
         try:
             try:
                 if own is not None:
                     own()
             finally:
                 shared.own_done.set()
-            done = _take_here(shared, then, helpers + 1, self.config, store, options, taking)
+            done = _take_here(shared, then, helpers + 1, self.config, store, taking)
             self.helpers_rss_mb = 0.0
             for results, rss_mb in self._wait(taking):
                 done += results
@@ -302,19 +302,19 @@ def _start_worker(config: Config, shared: _Shared) -> None:
     _config, _store, _shared = config, open_store(config), shared
 
 
-def _take(then: Mapping[Item, Sequence[Item]], takers: int, options: dict[str, Any]) -> tuple[list[Any], float]:
+def _take(then: Mapping[Item, Sequence[Item]], takers: int) -> tuple[list[Any], float]:
     """In a pool process: do items off the to-do list until its "stop"; the results, and the
     memory the process holds after."""
     assert _config is not None and _shared is not None and _store is not None
     try:
-        return _take_here(_shared, then, takers, _config, _store, options), own_rss_mb()
+        return _take_here(_shared, then, takers, _config, _store), own_rss_mb()
     except BaseException:
         _stop_all(_shared.todo, takers)  # the others, this run's own process too, stop rather than wait
         raise
 
 
 def _take_here(shared: _Shared, then: Mapping[Item, Sequence[Item]], takers: int, config: Config, store: Store,
-               options: dict[str, Any], helpers: Sequence[Future[Any]] = ()) -> list[tuple[Item, Any]]:
+               helpers: Sequence[Future[Any]] = ()) -> list[tuple[Item, Any]]:
     """Do items off the list until a "stop": after each, put what it makes possible (`then`) on the
     list, and when none is left, a "stop" for every taker. A follow-up item waits for the run's
     process's own work too. `helpers`: the pool's futures, watched by this run's process while it
@@ -333,7 +333,7 @@ def _take_here(shared: _Shared, then: Mapping[Item, Sequence[Item]], takers: int
             return done
         if item in follow_ups:
             shared.own_done.wait()
-        done.append((item, _do(item, config, store, options)))
+        done.append((item, _do(item, config, store)))
         for follow in then.get(item, ()):
             todo.put(follow)
         with left.get_lock():
@@ -348,7 +348,7 @@ def _stop_all(todo: Queue[Any], takers: int) -> None:
         todo.put(None)
 
 
-def _do(item: Item, config: Config, store: Store, options: dict[str, Any]) -> Any:
+def _do(item: Item, config: Config, store: Store) -> Any:
     from monitor.partitions import detect_chunk, judge_brand
 
     kind, what = item
