@@ -1,6 +1,6 @@
 """Pipeline scale: the main job over N generated posts, per stage, with peak memory and the re-run.
 
-Run ``python -m benchmarks.pipeline_scale [--posts N] [--no-model] [--json OUT]``.
+Run ``python -m benchmarks.pipeline_scale [--posts N] [--no-model] [--workers N] [--json OUT]``.
 
 It writes a replay recording of N posts (default 100,000) about three brands into a fresh
 data directory: the texts are the shared validation tweets and reviews (English, Spanish,
@@ -14,8 +14,10 @@ the posts are negative complaints that spread (eight engagement snapshots climbi
 the thousands over six hours); every other post's engagement is read once an hour after
 posting (and 15 % again at three hours), heavy-tailed as popularity is (Zipf). Then it runs the main job (``monitor.pipeline``: ingest -> score -> detect ->
 notify, as ``earshot run --once`` does) in a child process, so the peak RSS printed is the
-job's own, and runs it again on the same data directory: the idempotent re-run, which must
-find nothing to do, quickly.
+job's own (with its worker processes: their sum, sampled), and runs it again on the same data
+directory: the idempotent re-run, which must find nothing to do, quickly. ``--workers N``
+(default: the CPUs the benchmark may use) runs the job as ``earshot run --workers N`` does
+(monitor/workers.py, monitor/fetch_ahead.py); ``--workers 1`` in one process.
 
 ``--no-model`` replaces the sentiment model by a constant-cost scorer (each text's gold
 label, looked up), to measure everything else; with the model, the scorer's own posts/s
@@ -28,7 +30,7 @@ JSON keys (``--json``): ``posts``, ``posts_per_s`` (end to end, with the model; 
 ``--no-model``), ``posts_per_s_no_model`` (end to end without the model's own time: the
 constant scorer's run, or the model run minus the time inside the model), ``peak_rss_mb``,
 ``rerun_s``, ``stages`` {name: posts/s}, plus ``seconds`` per stage, ``scorer_posts_per_s``,
-``alerts``, ``data`` and the machine's ``load`` before and after.
+``alerts``, ``data``, ``workers`` and the machine's ``load`` before and after.
 """
 
 from __future__ import annotations
