@@ -237,7 +237,6 @@ class PeakRss:
         self._every = every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
 
     def start(self) -> PeakRss:
         self._thread.start()
@@ -251,15 +250,12 @@ class PeakRss:
         while not self._stop.wait(self._every):
             self.peak_mb = max(self.peak_mb, self.now_mb())
 
-    def _rss_mb(self, pid: int) -> float:
-        try:
-            return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * self._page_mb
-        except (OSError, IndexError, ValueError):
-            return 0.0  # gone meanwhile
+    @staticmethod
+    def now_mb() -> float:
+        from monitor.workers import rss_mb
 
-    def now_mb(self) -> float:
         me = os.getpid()
-        total = self._rss_mb(me)
+        total = rss_mb(me)
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
@@ -267,7 +263,7 @@ class PeakRss:
                 except (OSError, IndexError):
                     continue
                 if int(fields[1]) == me:  # its parent
-                    total += self._rss_mb(int(entry.name))
+                    total += rss_mb(entry.name)
         return total
 
 

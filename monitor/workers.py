@@ -43,7 +43,7 @@ from datetime import datetime, timedelta
 from queue import Empty
 from typing import TYPE_CHECKING, Any
 
-from monitor.noise.marks import NoiseStats
+from monitor.noise.marks import RUN_MEMORY, NoiseStats
 
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from monitor.models import Alert
     from monitor.partitions import DetectChunk
     from monitor.store import Store
+    from monitor.store.base import TrendPoint
 
 Item = tuple[str, Any]  # ("noise", brand) or ("detect", DetectChunk): one piece of work on the to-do list
 
@@ -178,7 +179,6 @@ class Processed:
 # million posts of three brands put about 300,000 in each: then one process judges and detects alone.
 DETECT_BASE_MB, DETECT_MB_PER_POST = 60.0, 0.0013
 NOISE_BASE_MB, NOISE_MB_PER_POST = 136.0, 0.0025
-RUN_MEMORY = 100_000  # marking.RUN_MEMORY, without loading numpy to read it (a test checks they agree)
 
 
 def process_on_pool(config: Config, store: Store, pool: LocalPool, score: Callable[[], int]) -> Processed:
@@ -198,10 +198,14 @@ def process_on_pool(config: Config, store: Store, pool: LocalPool, score: Callab
     brands = plan_noise(config) if oldest else []
     # Noise adds no observation, so the plan (the window, the watermark) is the one after noise.
     plan = plan_detection(config, store, partition_hours=0, judge_noise_first=False)
-    noise_needs = brand_needs(store, brands, oldest[0].created_at if oldest else None, NOISE_BASE_MB,
-                              NOISE_MB_PER_POST, most=RUN_MEMORY)
-    detect_needs = brand_needs(store, [c.brand for c in plan.chunks], detection_since(config, plan.chunks),
-                               DETECT_BASE_MB, DETECT_MB_PER_POST)
+    # One read of the hourly counts for both estimates, from the earlier of their starts.
+    judged_from = oldest[0].created_at if oldest else None
+    detected_from = detection_since(config, plan.chunks)
+    hourly = store.trend(None if judged_from is None or detected_from is None else min(judged_from, detected_from),
+                         bucket_minutes=60) if brands or plan.chunks else []
+    noise_needs = brand_needs(hourly, brands, judged_from, NOISE_BASE_MB, NOISE_MB_PER_POST, most=RUN_MEMORY)
+    detect_needs = brand_needs(hourly, [c.brand for c in plan.chunks], detected_from, DETECT_BASE_MB,
+                               DETECT_MB_PER_POST)
     spare = config.scale.memory_mb - own_rss_mb()
     judging = helpers_within(noise_needs, spare, pool.workers)
     detecting = helpers_within(detect_needs, spare, pool.workers)
@@ -243,16 +247,18 @@ def detection_since(config: Config, chunks: Sequence[DetectChunk]) -> datetime |
         (d.history_needed() for d in detectors), default=timedelta(0))
 
 
-def brand_needs(store: Store, brands: Sequence[str], since: datetime | None, base_mb: float,
+def brand_needs(hourly: Sequence[TrendPoint], brands: Sequence[str], since: datetime | None, base_mb: float,
                 mb_per_post: float, most: int | None = None) -> list[float]:
     """Each brand's estimated memory (one per entry of `brands`), largest first: `base_mb` plus
-    `mb_per_post` for each of its posts since `since` (up to `most`), read off the store's hourly
-    counts, not the posts."""
+    `mb_per_post` for each of its posts in the hours from `since`'s (up to `most`), off the store's
+    hourly counts (`Store.trend`), not the posts."""
     if not brands:
         return []
+    start = None if since is None else since - timedelta(hours=1)  # the hour `since` falls in counts whole
     posts: dict[str, int] = {}
-    for point in store.trend(since, bucket_minutes=60):
-        posts[point.brand] = posts.get(point.brand, 0) + point.count
+    for point in hourly:
+        if start is None or point.bucket > start:
+            posts[point.brand] = posts.get(point.brand, 0) + point.count
     return sorted((base_mb + mb_per_post * min(posts.get(b, 0), most or 2**62) for b in brands), reverse=True)
 
 
@@ -266,15 +272,20 @@ def helpers_within(needs: Sequence[float], spare_mb: float, workers: int) -> int
     return helpers
 
 
-def own_rss_mb() -> float:
-    """This process's resident memory now (Linux /proc; its peak where /proc is not there)."""
+def rss_mb(pid: int | str = "self") -> float:
+    """A process's resident memory now, in MB, from Linux's /proc; 0 when it is gone."""
     try:
-        with open("/proc/self/statm") as statm:
+        with open(f"/proc/{pid}/statm") as statm:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError, AttributeError):
-        import resource
+        return 0.0
 
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def own_rss_mb() -> float:
+    """This process's resident memory now (its peak where /proc is not there)."""
+    import resource
+
+    return rss_mb() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # -- taking from the to-do list, in the pool's processes and in this one -------------------------

@@ -22,7 +22,7 @@ import numpy as np
 
 from monitor.collector import collector_paused
 from monitor.noise.duplicates import Fingerprint, Posts, earliest_matches, fingerprints
-from monitor.noise.marks import NoiseMark, NoisePostLike, NoiseStats, key_ids, to_us
+from monitor.noise.marks import RUN_MEMORY, NoiseMark, NoisePostLike, NoiseStats, key_ids, to_us
 from monitor.noise.settings import NoiseConfig, SpamSettings
 from monitor.noise.spam import SpamScorer
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from monitor.store.base import Store
 
 CHUNK = 20_000  # mentions judged per store round trip (20,000 vs 10,000: 3.1 vs 3.5 s a brand at 100,000 posts)
-RUN_MEMORY = 100_000  # marks a run keeps for its later chunks (about 1 KB each, most of it the signature)
 
 
 class NoiseJudge:

@@ -22,6 +22,10 @@ def key_id(key: str) -> int:
     return (int(key[:2]) << 32) | int(key[2:], 16)
 
 
+# Marks a run keeps for its later chunks (about 1 KB each, most of it the signature): here, not in
+# marking.py, so the local workers' memory estimate reads it without loading numpy.
+RUN_MEMORY = 100_000
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
