@@ -30,6 +30,7 @@ from monitor.sources import PermanentSourceError, SourceError
 from monitor.workers import WorkerError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from multiprocessing.connection import Connection
 
     from monitor.config import Config
@@ -42,10 +43,12 @@ class FetchAhead:
     """The source `source_name` in a process of its own: `ask(cursor)` starts a fetch there,
     `take()` waits for its batch (or raises the source's error)."""
 
-    def __init__(self, config: Config, source_name: str) -> None:
+    def __init__(self, config: Config, source_name: str, pack: Callable[[Batch], Batch] | None = None) -> None:
+        """`pack`: applied to each batch in the fetching process (the store's `pack`, which turns it
+        into the rows the store writes: less to send, and less for this process to do)."""
         context = multiprocessing.get_context("spawn")
         self._pipe, theirs = context.Pipe()
-        self._process = context.Process(target=_serve, args=(config, source_name, theirs), daemon=True,
+        self._process = context.Process(target=_serve, args=(config, source_name, theirs, pack), daemon=True,
                                         name=f"earshot fetch {source_name}")
         self._process.start()
         theirs.close()
@@ -92,8 +95,8 @@ class FetchAhead:
         self._pipe.close()
 
 
-def _serve(config: Config, source_name: str, pipe: Connection) -> None:
-    """In the fetching process: fetch from each cursor asked, until told to stop."""
+def _serve(config: Config, source_name: str, pipe: Connection, pack: Callable[[Batch], Batch] | None) -> None:
+    """In the fetching process: fetch (and pack) from each cursor asked, until told to stop."""
     from monitor.sources import create_source
 
     source = create_source(source_name, config)
@@ -106,7 +109,8 @@ def _serve(config: Config, source_name: str, pipe: Connection) -> None:
             if message == _STOP:
                 return
             try:
-                pipe.send((True, source.fetch(config.brands, message[1])))
+                batch = source.fetch(config.brands, message[1])
+                pipe.send((True, pack(batch) if pack is not None else batch))
             except Exception as exc:  # raised in the run's process instead, as a fetch there would have
                 exc.add_note("raised in the process fetching ahead:\n" + traceback.format_exc())
                 pipe.send((False, _portable(exc)))

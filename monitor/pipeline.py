@@ -25,7 +25,7 @@ from monitor.partitions import DETECT_WATERMARK
 from monitor.removals import apply_removals
 from monitor.sources import Problem, Source, create_source
 from monitor.sources.base import removals_of
-from monitor.store import Quarantined, Store
+from monitor.store import Quarantined, Store, batch_packer
 from monitor.workers import LocalPool, can_use_processes, process_on_pool
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,8 @@ def ingest(
             cursor = batch.cursor if batch.cursor is not None else cursor  # what the store holds once it is stored
             more = not batch.exhausted and (max_batches is None or batches + 1 < max_batches)
             if more and ahead is None and not given and config.scale.workers > 1 and can_use_processes():
-                ahead = stack.enter_context(FetchAhead(config, source_name))  # a backlog: read on beside the store
+                # A backlog: read on beside the store, packed there as the store writes it.
+                ahead = stack.enter_context(FetchAhead(config, source_name, pack=batch_packer(config)))
             if more and ahead is not None:
                 ahead.ask(cursor)
             quarantine = [Quarantined(source_name, p.where, p.message, p.head)

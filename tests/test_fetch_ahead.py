@@ -14,6 +14,7 @@ from monitor import fetch_ahead, pipeline
 from monitor.config import Config, load_config
 from monitor.sources import PermanentSourceError, SourceError
 from monitor.store import SQLiteStore, open_store
+from monitor.store.sqlite.rows import MentionRows
 from monitor.workers import WorkerError
 from tests.fake_distribution import installed_distribution
 
@@ -78,16 +79,22 @@ def stored(config: Config) -> tuple[list, list, list]:
 
 class Counting(fetch_ahead.FetchAhead):
     asked: list[str | None] = []
+    taken: list[type] = []
 
     def ask(self, cursor: str | None) -> None:
         Counting.asked.append(cursor)
         super().ask(cursor)
 
+    def take(self):  # type: ignore[no-untyped-def]
+        batch = super().take()
+        Counting.taken.append(type(batch.mentions))
+        return batch
+
 
 def test_a_backlog_is_read_ahead_in_a_process_and_stored_as_one_process_stores_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "FetchAhead", Counting)
-    Counting.asked = []
+    Counting.asked, Counting.taken = [], []
     results = {}
     for workers in (1, 2):
         config = recorded(tmp_path / str(workers), workers)
@@ -102,6 +109,8 @@ def test_a_backlog_is_read_ahead_in_a_process_and_stored_as_one_process_stores_i
     # Every batch after the first was fetched ahead, from the cursor the batch before it stored.
     assert len(Counting.asked) >= 5 and all(json.loads(c) for c in Counting.asked)
     assert len(set(Counting.asked)) == len(Counting.asked)
+    # Packed there as the SQLite store writes them: rows, not models, cross between the processes.
+    assert Counting.taken == [MentionRows] * len(Counting.asked)
 
 
 def test_a_poll_of_one_batch_starts_no_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

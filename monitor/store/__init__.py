@@ -15,7 +15,7 @@ from monitor.store.base import (
 )
 from monitor.store.records import RECORD_KINDS, ImportResult, Record, RecordExport, RecordKind
 from monitor.store.registry import (
-    STORES_GROUP, StoreDescriptor, UnknownStore, describe_store, find_store, open_store,
+    STORES_GROUP, StoreDescriptor, UnknownStore, batch_packer, describe_store, find_store, open_store,
 )
 from monitor.store.sqlite import SQLiteStore
 
@@ -23,5 +23,5 @@ __all__ = [
     "RECORD_KINDS", "STORES_GROUP", "AlertContention", "AlertHandling", "CasePage", "CaseQuery", "ImportResult",
     "IngestResult", "InvalidQuery", "MentionPage", "MentionQuery", "MentionSort", "Quarantined", "Record",
     "RecordExport", "RecordKind", "SQLiteStore", "Store", "StoreDescriptor", "TrendPoint", "UnknownStore",
-    "describe_store", "find_store", "open_store",
+    "batch_packer", "describe_store", "find_store", "open_store",
 ]

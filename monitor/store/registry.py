@@ -24,6 +24,7 @@ from monitor.plugins import STORES_GROUP, Plugin, PluginError, UnknownPlugin, in
 
 if TYPE_CHECKING:
     from monitor.config import Config
+    from monitor.sources.base import Batch
     from monitor.store.base import Store
 
 
@@ -40,9 +41,13 @@ class StoreDescriptor(Plugin[S, "Store"]):
 
     `factory(settings, base_dir) -> Store`; `describe(settings, base_dir)` says where the data
     goes, in one line with no secret (`earshot run`, check-config), without opening the store.
+    `pack(batch) -> Batch`, if the store has one, turns a batch fetched in another process
+    (monitor/fetch_ahead.py) into the form the store writes, there, before it travels: the same
+    mentions and snapshots to anyone reading them, less work for the process that stores them.
     """
 
     describe: Callable[[S, Path], str]
+    pack: Callable[[Batch], Batch] | None = None
 
     def open(self, settings: S | Mapping[str, Any], base_dir: Path = Path(".")) -> Store:
         """The store these settings describe; importing its module happens here, not before."""
@@ -79,6 +84,11 @@ def open_store(config: Config) -> Store:
     """The store `store.backend` names, with its settings from the `store` section."""
     descriptor = find_store(config.store.backend)
     return descriptor.open(descriptor.settings_from(config.store), config.base_dir)
+
+
+def batch_packer(config: Config) -> Callable[[Batch], Batch] | None:
+    """The configured store's `pack`, for a source read in another process; None if it has none."""
+    return find_store(config.store.backend).pack
 
 
 def describe_store(config: Config) -> str:

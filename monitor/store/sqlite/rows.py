@@ -5,13 +5,17 @@ Timestamps are one fixed-width UTC text format, so text order is time order in S
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from monitor.models import Alert, AlertEvent, Engagement, EngagementSnapshot, Mention, Sentiment
 from monitor.store.base import record_head
+
+if TYPE_CHECKING:
+    from monitor.sources.base import Batch
 
 Row = Mapping[str, Any]  # a sqlite3.Row, or an OldRow
 
@@ -67,13 +71,20 @@ class OldRow(dict):
         return self.DEFAULTS.get(key)
 
 
-# Where mention_values puts the engagement JSON: read off the column list, so the two cannot drift.
-ENGAGEMENT_COLUMN = MENTION_COLUMNS[1:MENTION_COLUMNS.index(")")].split(", ").index("engagement")
+# A mention's row but for `first_seen_at`, which the store sets as it stores the row: what
+# `mention_row` gives and a packed batch (`pack_batch`) carries.
+_COLUMN_NAMES = MENTION_COLUMNS[1:MENTION_COLUMNS.index(")")].split(", ")
+MENTION_ROW_FIELDS = tuple(c for c in _COLUMN_NAMES if c != "first_seen_at")
+# A `mention_row` and then its first_seen_at, as one row of the mentions table.
+INSERT_MENTION_ROW = (f"INSERT INTO mentions ({', '.join(MENTION_ROW_FIELDS)}, first_seen_at)"
+                      f" VALUES ({','.join('?' * (len(MENTION_ROW_FIELDS) + 1))})")
+ROW_TEXT = MENTION_ROW_FIELDS.index("text")
+ROW_ENGAGEMENT = MENTION_ROW_FIELDS.index("engagement")
+_FIRST_SEEN = _COLUMN_NAMES.index("first_seen_at")
 
 
-def mention_values(m: Mention, first_seen_at: datetime | str) -> tuple[object, ...]:
-    """The values of MENTION_COLUMNS. `first_seen_at` may come as `ts` text already: a batch's rows
-    share it, and formatting it once instead of once a row saved a tenth of a second at 100,000 posts."""
+def mention_row(m: Mention) -> tuple[Any, ...]:
+    """The values of MENTION_ROW_FIELDS: everything the row holds but when the store first saw it."""
     return (
         m.id, m.source, m.native_id, m.url, m.author_handle, m.author_followers,
         m.text, m.title, m.lang, ts(m.created_at), m.brand, m.query,
@@ -81,10 +92,105 @@ def mention_values(m: Mention, first_seen_at: datetime | str) -> tuple[object, .
         m.sentiment.label.value if m.sentiment else None,
         m.sentiment.score if m.sentiment else None,
         m.sentiment.model if m.sentiment else None,
-        first_seen_at if isinstance(first_seen_at, str) else ts(first_seen_at), m.topic, m.team,
-        int(m.engagement_known), m.refers_to, None if m.author_verified is None else int(m.author_verified),
+        m.topic, m.team, int(m.engagement_known), m.refers_to,
+        None if m.author_verified is None else int(m.author_verified),
         int(m.nsfw), m.removed, ts(m.removed_at) if m.removed_at else None,
     )
+
+
+def mention_values(m: Mention, first_seen_at: datetime | str) -> tuple[Any, ...]:
+    """The values of MENTION_COLUMNS. `first_seen_at` may come as `ts` text already."""
+    row = mention_row(m)
+    seen = first_seen_at if isinstance(first_seen_at, str) else ts(first_seen_at)
+    return (*row[:_FIRST_SEEN], seen, *row[_FIRST_SEEN:])
+
+
+def reading_row(s: EngagementSnapshot) -> tuple[str, str, str]:
+    """A snapshot as the values of its row: post, time, engagement JSON."""
+    return (s.mention_id, ts(s.observed_at), s.engagement.model_dump_json())
+
+
+class MentionRows(Sequence[Mention]):
+    """A batch's mentions as the rows the store writes (`mention_row`), built by the process that
+    fetched them (`pack_batch`). Rows cross between processes several times faster than pydantic
+    models and are what the store writes anyway, so the process that stores a batch, the one
+    ingest waits on, neither rebuilds the models nor turns them into rows. Still a sequence of
+    mentions to whoever reads it otherwise: a `Mention` is built from its row when asked for."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+
+    def __reduce__(self) -> tuple[type[MentionRows], tuple[list[tuple[Any, ...]]]]:
+        return MentionRows, (self.rows,)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Mention: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Mention]: ...
+    def __getitem__(self, index: int | slice) -> Mention | list[Mention]:
+        if isinstance(index, slice):
+            return [self._mention(row) for row in self.rows[index]]
+        return self._mention(self.rows[index])
+
+    def __iter__(self) -> Iterator[Mention]:
+        return map(self._mention, self.rows)
+
+    @staticmethod
+    def _mention(row: tuple[Any, ...]) -> Mention:
+        return mention_from_row(dict(zip(MENTION_ROW_FIELDS, row, strict=True)))
+
+
+class ReadingRows(Sequence[EngagementSnapshot]):
+    """A batch's snapshots as the rows the store writes (`reading_row`); see `MentionRows`."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+        self.rows = rows
+
+    def __reduce__(self) -> tuple[type[ReadingRows], tuple[list[tuple[str, str, str]]]]:
+        return ReadingRows, (self.rows,)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> EngagementSnapshot: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[EngagementSnapshot]: ...
+    def __getitem__(self, index: int | slice) -> EngagementSnapshot | list[EngagementSnapshot]:
+        if isinstance(index, slice):
+            return [self._snapshot(row) for row in self.rows[index]]
+        return self._snapshot(self.rows[index])
+
+    def __iter__(self) -> Iterator[EngagementSnapshot]:
+        return map(self._snapshot, self.rows)
+
+    @staticmethod
+    def _snapshot(row: tuple[str, str, str]) -> EngagementSnapshot:
+        return snapshot_from_row({"mention_id": row[0], "observed_at": row[1], "engagement": row[2]})
+
+
+def pack_batch(batch: Batch) -> Batch:
+    """`batch` with its mentions and snapshots as rows (`MentionRows`, `ReadingRows`): how a batch
+    fetched in another process travels to this store (monitor/fetch_ahead.py)."""
+    return dataclasses.replace(batch, mentions=MentionRows([mention_row(m) for m in batch.mentions]),
+                               snapshots=ReadingRows([reading_row(s) for s in batch.snapshots]))
+
+
+def mention_rows(mentions: Sequence[Mention]) -> list[tuple[Any, ...]]:
+    """`mention_row` of each, read off a packed batch as it is."""
+    return mentions.rows if isinstance(mentions, MentionRows) else [mention_row(m) for m in mentions]
+
+
+def reading_rows(snapshots: Sequence[EngagementSnapshot]) -> list[tuple[str, str, str]]:
+    """`reading_row` of each, read off a packed batch as it is."""
+    return snapshots.rows if isinstance(snapshots, ReadingRows) else [reading_row(s) for s in snapshots]
 
 
 def alert_values(a: Alert) -> tuple[object, ...]:

@@ -30,8 +30,9 @@ from monitor.store.sqlite.records import Records
 from monitor.store.sqlite.removals import Removals
 from monitor.store.sqlite.search import ENGAGEMENT_TOTAL, forget_mention, index_new_mentions, search_rows
 from monitor.store.sqlite.rows import (
-    ENGAGEMENT_COLUMN, MENTION_COLUMNS, RECORD_ERRORS, alert_from_row, event_from_row, insert_event, mention_from_row,
-    mention_values, parse_ts, reason, snapshot_from_row, storable_text, ts, write_handling,
+    INSERT_MENTION_ROW, RECORD_ERRORS, ROW_ENGAGEMENT, ROW_TEXT, alert_from_row, event_from_row, insert_event,
+    mention_from_row, mention_rows, parse_ts, reading_rows, reason, snapshot_from_row, storable_text, ts,
+    write_handling,
 )
 from monitor.store.sqlite.schema import count_added
 
@@ -114,24 +115,28 @@ class SQLiteStore(Noise, Records, Removals):
     def _write(db: sqlite3.Connection, mentions: Sequence[Mention], snapshots: Sequence[EngagementSnapshot],
                at: datetime) -> tuple[int, int, int]:
         """One batch in a handful of statements: one read of the rows the batch already has, the new
-        rows in one insert, the snapshots in one insert and one update per post (not per row)."""
+        rows in one insert, the snapshots in one insert and one update per post (not per row).
+        A batch packed by the process that fetched it (`pack_batch`) comes as rows already."""
         new = updated = new_snaps = 0
+        rows = mention_rows(mentions)
         stored: dict[str, tuple[str, object]] = {}  # id -> (text, removed) of the rows the batch meets
-        ids = list(dict.fromkeys(m.id for m in mentions))
+        ids = list(dict.fromkeys(row[0] for row in rows))
         for chunk, marks in in_chunks(ids):
             stored.update((r[0], (r[1], r[2])) for r in db.execute(
                 f"SELECT id, text, removed FROM mentions WHERE id IN ({marks})", chunk))
         inserts: list[tuple[object, ...]] = []
         inserted: dict[str, object] = {}  # id -> engagement JSON of the rows this batch inserts
         seen = ts(at)
-        for m in mentions:
-            exists = stored.get(m.id)
+        for index, row in enumerate(rows):
+            mention_id = row[0]
+            exists = stored.get(mention_id)
             if exists and exists[1] is not None:
                 continue  # a tombstone: the post is gone, and a late copy of it must not bring it back
             if exists:
+                m = mentions[index]
                 inserted.pop(m.id, None)  # updated below: what this batch inserted is no longer what is stored
                 if inserts:  # the same post twice in one batch: its first row must be there to update
-                    db.executemany(f"INSERT INTO mentions {MENTION_COLUMNS}", inserts)
+                    db.executemany(INSERT_MENTION_ROW, inserts)
                     inserts = []
                 # A re-fetch refreshes what changes over time; sentiment already computed stays,
                 # unless the text itself changed (an edit): then it is scored and indexed afresh.
@@ -153,22 +158,21 @@ class SQLiteStore(Noise, Records, Removals):
                 )
                 updated += 1
             else:
-                values = mention_values(m, seen)
-                inserts.append(values)
-                inserted[m.id] = values[ENGAGEMENT_COLUMN]
-                stored[m.id] = (m.text, None)
+                inserts.append((*row, seen))
+                inserted[mention_id] = row[ROW_ENGAGEMENT]
+                stored[mention_id] = (row[ROW_TEXT], None)
                 new += 1
         if inserts:
-            db.executemany(f"INSERT INTO mentions {MENTION_COLUMNS}", inserts)
+            db.executemany(INSERT_MENTION_ROW, inserts)
         if snapshots:
-            rows = [(s.mention_id, ts(s.observed_at), s.engagement.model_dump_json()) for s in snapshots]
-            new_snaps = db.executemany("INSERT OR IGNORE INTO snapshots VALUES (?,?,?)", rows).rowcount
+            readings = reading_rows(snapshots)
+            new_snaps = db.executemany("INSERT OR IGNORE INTO snapshots VALUES (?,?,?)", readings).rowcount
             # The mention row carries the latest known engagement: the batch's latest reading of each
             # post (the last one given, on a tie), unless a later one was stored before.
             latest: dict[str, tuple[str, str, str]] = {}
-            for row in rows:
-                if row[0] not in latest or row[1] >= latest[row[0]][1]:
-                    latest[row[0]] = row
+            for reading in readings:
+                if reading[0] not in latest or reading[1] >= latest[reading[0]][1]:
+                    latest[reading[0]] = reading
             # A post inserted by this batch with the engagement of its latest reading (its first sight,
             # mostly) has nothing to update: the statement would write the same value.
             for mid, at_, engagement in list(latest.values()):
