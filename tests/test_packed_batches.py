@@ -118,6 +118,17 @@ def test_a_packed_batch_is_stored_exactly_as_the_batch_itself(tmp_path: Path) ->
     assert dict(tables["counts"]) == {"mentions": 6, "snapshots": 12}
 
 
+def test_a_batch_with_a_record_that_cannot_be_a_row_goes_as_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.store.sqlite import rows
+
+    def overflow(m: Mention) -> tuple[object, ...]:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(rows, "mention_row", overflow)
+    batch = Batch(mentions=VARIED, snapshots=[snapshot("x:1", 5, 2)], cursor="c1")
+    assert pack_batch(batch) is batch
+
+
 def test_the_sqlite_store_packs_batches_and_a_store_without_a_packer_gets_them_as_fetched(
         tmp_path: Path) -> None:
     sqlite_config = Config.model_validate({"brands": [{"name": "Acme", "queries": ["acme"]}]})

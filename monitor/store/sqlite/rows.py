@@ -178,9 +178,14 @@ class ReadingRows(Sequence[EngagementSnapshot]):
 
 def pack_batch(batch: Batch) -> Batch:
     """`batch` with its mentions and snapshots as rows (`MentionRows`, `ReadingRows`): how a batch
-    fetched in another process travels to this store (monitor/fetch_ahead.py)."""
-    return dataclasses.replace(batch, mentions=MentionRows([mention_row(m) for m in batch.mentions]),
-                               snapshots=ReadingRows([reading_row(s) for s in batch.snapshots]))
+    fetched in another process travels to this store (monitor/fetch_ahead.py). A batch with a
+    record that cannot be made a row goes as it was fetched: the store sets that record aside
+    and keeps the rest, as it does with any batch (`SQLiteStore.ingest`)."""
+    try:
+        return dataclasses.replace(batch, mentions=MentionRows([mention_row(m) for m in batch.mentions]),
+                                   snapshots=ReadingRows([reading_row(s) for s in batch.snapshots]))
+    except RECORD_ERRORS:
+        return batch
 
 
 def mention_rows(mentions: Sequence[Mention]) -> list[tuple[Any, ...]]:
