@@ -13,8 +13,9 @@ from benchmarks.pipeline_scale import generate, write_config
 from monitor import fetch_ahead, pipeline
 from monitor.config import Config, load_config
 from monitor.sources import PermanentSourceError, SourceError
+from monitor.sources.base import Batch
 from monitor.store import SQLiteStore, open_store
-from monitor.store.sqlite.rows import MentionRows
+from monitor.store.sqlite.packed import MentionRows
 from monitor.workers import WorkerError
 from tests.fake_distribution import installed_distribution
 
@@ -68,8 +69,8 @@ def recorded(directory: Path, workers: int, posts: int = POSTS) -> Config:
 def stored(config: Config) -> tuple[list, list, list]:
     store = SQLiteStore(Path(config.store.path))
     try:
-        mentions = sorted(tuple(r) for r in store._query(
-            "SELECT id, brand, created_at, text, engagement FROM mentions"))
+        columns = [r[1] for r in store._query("PRAGMA table_info(mentions)") if r[1] != "first_seen_at"]
+        mentions = sorted(tuple(r) for r in store._query(f"SELECT {', '.join(columns)} FROM mentions"))
         snapshots = sorted(tuple(r) for r in store._query("SELECT * FROM snapshots"))
         cursors = sorted(tuple(r)[:2] for r in store._query("SELECT * FROM cursors"))
     finally:
@@ -85,7 +86,7 @@ class Counting(fetch_ahead.FetchAhead):
         Counting.asked.append(cursor)
         super().ask(cursor)
 
-    def take(self):  # type: ignore[no-untyped-def]
+    def take(self) -> Batch:
         batch = super().take()
         Counting.taken.append(type(batch.mentions))
         return batch

@@ -4,6 +4,7 @@ exactly as the batch itself would be, whichever way its rows go into the store."
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,8 +15,9 @@ import pytest
 from monitor.config import Config
 from monitor.models import Engagement, EngagementSnapshot, Mention, Sentiment
 from monitor.sources.base import Batch
-from monitor.store import SQLiteStore, batch_packer, find_store
-from monitor.store.sqlite.rows import MentionRows, ReadingRows, pack_batch
+from monitor.store import SQLiteStore, StoreDescriptor, batch_packer, find_store
+from monitor.store.sqlite import SQLiteStoreSettings
+from monitor.store.sqlite.packed import MentionRows, ReadingRows, pack_batch
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -56,7 +58,7 @@ def test_a_packed_batch_reads_as_the_mentions_and_snapshots_it_was_packed_from()
     assert (packed.cursor, packed.exhausted) == ("c1", False)
     assert len(packed.mentions) == 4 and list(packed.mentions) == VARIED
     assert packed.mentions[1] == VARIED[1] and packed.mentions[-1] == VARIED[-1]
-    assert packed.mentions[1:3] == VARIED[1:3]
+    assert isinstance(packed.mentions[1:3], MentionRows) and list(packed.mentions[1:3]) == VARIED[1:3]
     assert list(packed.snapshots) == snapshots and packed.snapshots[2] == snapshots[2]
     crossed = pickle.loads(pickle.dumps(packed))  # what the trip between processes does
     assert list(crossed.mentions) == VARIED and list(crossed.snapshots) == snapshots
@@ -88,12 +90,15 @@ def batches() -> list[Batch]:
     return [
         Batch(mentions=VARIED, snapshots=[snapshot(m.id, 0, m.engagement.likes) for m in VARIED]
               + [snapshot("x:1", 20, 6), snapshot("x:9", 3, 1)], cursor="1"),
-        Batch(mentions=[mention("1", likes=7), mention("5", 4), mention("5", 4, likes=2), edited, mention("4")],
+        Batch(mentions=[mention("1", likes=7, author_verified=True, refers_to="x:3", engagement_known=False,
+                                author_followers=99, url="https://x.com/b/1", nsfw=True),
+                        mention("5", 4), mention("5", 4, likes=2), edited, mention("4")],
               snapshots=[snapshot("x:1", 10, 5), snapshot("x:1", 30, 8), snapshot("x:5", 4, 0),
                          snapshot("x:2", 40, 11)], cursor="2"),
         Batch(mentions=[mention("6", 6), mention("7", 7, text="bad \ud800 surrogate"), mention("1", likes=1),
                         mention("5", 4, likes=50)],
-              snapshots=[snapshot("x:6", 6, 0), snapshot("x:7", 7, 0), snapshot("x:1", 25, 99)], cursor="3"),
+              snapshots=[snapshot("x:6", 6, 0), snapshot("x:7", 7, 0), snapshot("x:1", 25, 99),
+                         snapshot("x:\udfff", 8, 1)], cursor="3"),
     ]
 
 
@@ -106,34 +111,42 @@ def test_a_packed_batch_is_stored_exactly_as_the_batch_itself(tmp_path: Path) ->
         for batch in batches():
             if batch.cursor == "3":
                 store.tombstone([("x:5", "deleted")], T0 + timedelta(hours=1))
-            given = pack_batch(batch) if packed else batch
+            given = pickle.loads(pickle.dumps(pack_batch(batch))) if packed else batch  # as the pipe carries it
             outcome.append(store.ingest(given.mentions, given.snapshots, "source:x", given.cursor))
         store.close()
         results[packed] = outcome, dump(path)
     assert results[True] == results[False]
     outcome, tables = results[True]
     assert [(r.new_mentions, r.updated_mentions) for r in outcome] == [(4, 0), (1, 3), (1, 1)]
-    assert outcome[2].quarantined == 1
-    assert len(tables["quarantine"]) == 1 and "x:7" in tables["quarantine"][0][1]
+    assert outcome[2].quarantined == 2  # the post and the reading SQLite cannot hold
+    assert [row[1] for row in tables["quarantine"]] == ["x:7", "x:\\udfff snapshot"]
     assert dict(tables["counts"]) == {"mentions": 6, "snapshots": 12}
 
 
 def test_a_batch_with_a_record_that_cannot_be_a_row_goes_as_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
-    from monitor.store.sqlite import rows
+    from monitor.store.sqlite import packed
 
     def overflow(m: Mention) -> tuple[object, ...]:
         raise OverflowError("date value out of range")
 
-    monkeypatch.setattr(rows, "mention_row", overflow)
+    monkeypatch.setattr(packed, "mention_row", overflow)
     batch = Batch(mentions=VARIED, snapshots=[snapshot("x:1", 5, 2)], cursor="c1")
     assert pack_batch(batch) is batch
 
 
-def test_the_sqlite_store_packs_batches_and_a_store_without_a_packer_gets_them_as_fetched(
-        tmp_path: Path) -> None:
+def test_the_sqlite_store_packs_batches_and_a_store_without_a_packer_gets_them_as_fetched() -> None:
     sqlite_config = Config.model_validate({"brands": [{"name": "Acme", "queries": ["acme"]}]})
     assert batch_packer(sqlite_config) is pack_batch
     assert find_store("elasticsearch").pack is None
+
+
+def test_a_store_descriptor_subclass_may_add_fields_of_its_own() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Described(StoreDescriptor):
+        region: str
+
+    described = Described("mine", SQLiteStoreSettings, lambda s, d: None, lambda s, d: "mine", region="eu")
+    assert described.region == "eu" and described.pack is None
 
 
 @pytest.mark.parametrize("kind", [MentionRows, ReadingRows])

@@ -14,7 +14,7 @@ the store; it is found through the registry every plug point shares (`load_plugi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -44,10 +44,12 @@ class StoreDescriptor(Plugin[S, "Store"]):
     `pack(batch) -> Batch`, if the store has one, turns a batch fetched in another process
     (monitor/fetch_ahead.py) into the form the store writes, there, before it travels: the same
     mentions and snapshots to anyone reading them, less work for the process that stores them.
+    It is sent to that process, so it must pickle: a module-level function (or `lazy(...)`),
+    not a lambda or a closure. Keyword-only, so a descriptor subclass may add fields of its own.
     """
 
     describe: Callable[[S, Path], str]
-    pack: Callable[[Batch], Batch] | None = None
+    pack: Callable[[Batch], Batch] | None = field(default=None, kw_only=True)
 
     def open(self, settings: S | Mapping[str, Any], base_dir: Path = Path(".")) -> Store:
         """The store these settings describe; importing its module happens here, not before."""

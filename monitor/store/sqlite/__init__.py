@@ -5,7 +5,8 @@
 | store.py | `SQLiteStore`: the protocol, and how each write stays all-or-nothing |
 | records.py | copying between stores: export (also from a read-only file) and import |
 | connection.py | the file, its lock and transactions |
-| schema.py, rows.py | tables and migration; records as rows and back, and a batch packed as rows |
+| schema.py, rows.py | tables and migration; records as rows and back |
+| packed.py | a batch packed as rows where it is fetched, for the process that stores it |
 | search.py | the full-text index of mentions (FTS5, accents and case folded) and its keyset pages |
 | cases.py | the inbox's cases: a table kept by triggers, paged by one index |
 | settings.py | the `store` settings it reads (pydantic only) |
@@ -16,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from monitor.store.registry import StoreDescriptor
-from monitor.store.sqlite.rows import pack_batch
+from monitor.store.sqlite.packed import pack_batch
 from monitor.store.sqlite.settings import SQLiteStoreSettings
 from monitor.store.sqlite.store import SQLiteStore
 

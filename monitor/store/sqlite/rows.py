@@ -5,17 +5,13 @@ Timestamps are one fixed-width UTC text format, so text order is time order in S
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any
 
 from monitor.models import Alert, AlertEvent, Engagement, EngagementSnapshot, Mention, Sentiment
 from monitor.store.base import record_head
-
-if TYPE_CHECKING:
-    from monitor.sources.base import Batch
 
 Row = Mapping[str, Any]  # a sqlite3.Row, or an OldRow
 
@@ -72,7 +68,7 @@ class OldRow(dict):
 
 
 # A mention's row but for `first_seen_at`, which the store sets as it stores the row: what
-# `mention_row` gives and a packed batch (`pack_batch`) carries.
+# `mention_row` gives and a packed batch carries (packed.py).
 _COLUMN_NAMES = MENTION_COLUMNS[1:MENTION_COLUMNS.index(")")].split(", ")
 MENTION_ROW_FIELDS = tuple(c for c in _COLUMN_NAMES if c != "first_seen_at")
 # A `mention_row` and then its first_seen_at, as one row of the mentions table.
@@ -98,104 +94,16 @@ def mention_row(m: Mention) -> tuple[Any, ...]:
     )
 
 
-def mention_values(m: Mention, first_seen_at: datetime | str) -> tuple[Any, ...]:
-    """The values of MENTION_COLUMNS. `first_seen_at` may come as `ts` text already."""
+def mention_values(m: Mention, first_seen_at: datetime) -> tuple[Any, ...]:
+    """The values of MENTION_COLUMNS: the mention's row with the time the store first saw it (an
+    import keeps the exported one)."""
     row = mention_row(m)
-    seen = first_seen_at if isinstance(first_seen_at, str) else ts(first_seen_at)
-    return (*row[:_FIRST_SEEN], seen, *row[_FIRST_SEEN:])
+    return (*row[:_FIRST_SEEN], ts(first_seen_at), *row[_FIRST_SEEN:])
 
 
 def reading_row(s: EngagementSnapshot) -> tuple[str, str, str]:
     """A snapshot as the values of its row: post, time, engagement JSON."""
     return (s.mention_id, ts(s.observed_at), s.engagement.model_dump_json())
-
-
-class MentionRows(Sequence[Mention]):
-    """A batch's mentions as the rows the store writes (`mention_row`), built by the process that
-    fetched them (`pack_batch`). Rows cross between processes several times faster than pydantic
-    models and are what the store writes anyway, so the process that stores a batch, the one
-    ingest waits on, neither rebuilds the models nor turns them into rows. Still a sequence of
-    mentions to whoever reads it otherwise: a `Mention` is built from its row when asked for."""
-
-    __slots__ = ("rows",)
-
-    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
-        self.rows = rows
-
-    def __reduce__(self) -> tuple[type[MentionRows], tuple[list[tuple[Any, ...]]]]:
-        return MentionRows, (self.rows,)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    @overload
-    def __getitem__(self, index: int) -> Mention: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Mention]: ...
-    def __getitem__(self, index: int | slice) -> Mention | list[Mention]:
-        if isinstance(index, slice):
-            return [self._mention(row) for row in self.rows[index]]
-        return self._mention(self.rows[index])
-
-    def __iter__(self) -> Iterator[Mention]:
-        return map(self._mention, self.rows)
-
-    @staticmethod
-    def _mention(row: tuple[Any, ...]) -> Mention:
-        return mention_from_row(dict(zip(MENTION_ROW_FIELDS, row, strict=True)))
-
-
-class ReadingRows(Sequence[EngagementSnapshot]):
-    """A batch's snapshots as the rows the store writes (`reading_row`); see `MentionRows`."""
-
-    __slots__ = ("rows",)
-
-    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
-        self.rows = rows
-
-    def __reduce__(self) -> tuple[type[ReadingRows], tuple[list[tuple[str, str, str]]]]:
-        return ReadingRows, (self.rows,)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    @overload
-    def __getitem__(self, index: int) -> EngagementSnapshot: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[EngagementSnapshot]: ...
-    def __getitem__(self, index: int | slice) -> EngagementSnapshot | list[EngagementSnapshot]:
-        if isinstance(index, slice):
-            return [self._snapshot(row) for row in self.rows[index]]
-        return self._snapshot(self.rows[index])
-
-    def __iter__(self) -> Iterator[EngagementSnapshot]:
-        return map(self._snapshot, self.rows)
-
-    @staticmethod
-    def _snapshot(row: tuple[str, str, str]) -> EngagementSnapshot:
-        return snapshot_from_row({"mention_id": row[0], "observed_at": row[1], "engagement": row[2]})
-
-
-def pack_batch(batch: Batch) -> Batch:
-    """`batch` with its mentions and snapshots as rows (`MentionRows`, `ReadingRows`): how a batch
-    fetched in another process travels to this store (monitor/fetch_ahead.py). A batch with a
-    record that cannot be made a row goes as it was fetched: the store sets that record aside
-    and keeps the rest, as it does with any batch (`SQLiteStore.ingest`)."""
-    try:
-        return dataclasses.replace(batch, mentions=MentionRows([mention_row(m) for m in batch.mentions]),
-                                   snapshots=ReadingRows([reading_row(s) for s in batch.snapshots]))
-    except RECORD_ERRORS:
-        return batch
-
-
-def mention_rows(mentions: Sequence[Mention]) -> list[tuple[Any, ...]]:
-    """`mention_row` of each, read off a packed batch as it is."""
-    return mentions.rows if isinstance(mentions, MentionRows) else [mention_row(m) for m in mentions]
-
-
-def reading_rows(snapshots: Sequence[EngagementSnapshot]) -> list[tuple[str, str, str]]:
-    """`reading_row` of each, read off a packed batch as it is."""
-    return snapshots.rows if isinstance(snapshots, ReadingRows) else [reading_row(s) for s in snapshots]
 
 
 def alert_values(a: Alert) -> tuple[object, ...]:

@@ -29,10 +29,10 @@ from monitor.store.sqlite.noise import Noise
 from monitor.store.sqlite.records import Records
 from monitor.store.sqlite.removals import Removals
 from monitor.store.sqlite.search import ENGAGEMENT_TOTAL, forget_mention, index_new_mentions, search_rows
+from monitor.store.sqlite.packed import mention_rows, reading_posts, reading_rows
 from monitor.store.sqlite.rows import (
-    INSERT_MENTION_ROW, RECORD_ERRORS, ROW_ENGAGEMENT, ROW_TEXT, alert_from_row, event_from_row, insert_event,
-    mention_from_row, mention_rows, parse_ts, reading_rows, reason, snapshot_from_row, storable_text, ts,
-    write_handling,
+    INSERT_MENTION_ROW, MENTION_ROW_FIELDS, RECORD_ERRORS, ROW_ENGAGEMENT, ROW_TEXT, alert_from_row, event_from_row,
+    insert_event, mention_from_row, parse_ts, reason, snapshot_from_row, storable_text, ts, write_handling,
 )
 from monitor.store.sqlite.schema import count_added
 
@@ -87,25 +87,29 @@ class SQLiteStore(Noise, Records, Removals):
         new = updated = new_snaps = 0
         bad: list[Quarantined] = []
         dropped: set[str] = set()
-        for m in mentions:
+        # One at a time as slices: a packed batch's slice stays packed, its row written as it came.
+        for index in range(len(mentions)):
+            one = mentions[index:index + 1]
             db.execute("SAVEPOINT row")
             try:
-                n, u, _ = self._write(db, [m], [], now)
+                n, u, _ = self._write(db, one, [], now)
                 new, updated = new + n, updated + u
             except RECORD_ERRORS as exc:
                 db.execute("ROLLBACK TO row")
+                m = one[0]
                 dropped.add(m.id)
                 bad.append(Quarantined(m.source, m.id, f"cannot be stored: {reason(exc)}",
                                        model_head(m)))
             db.execute("RELEASE row")
-        for snap in snapshots:
-            if snap.mention_id in dropped:
+        for index, mention_id in enumerate(reading_posts(snapshots)):
+            if mention_id in dropped:
                 continue
             db.execute("SAVEPOINT row")
             try:
-                new_snaps += self._write(db, [], [snap], now)[2]
+                new_snaps += self._write(db, [], snapshots[index:index + 1], now)[2]
             except RECORD_ERRORS as exc:
                 db.execute("ROLLBACK TO row")
+                snap = snapshots[index]
                 bad.append(Quarantined(snap.mention_id.split(":", 1)[0], f"{snap.mention_id} snapshot",
                                        f"cannot be stored: {reason(exc)}", model_head(snap)))
             db.execute("RELEASE row")
@@ -116,7 +120,7 @@ class SQLiteStore(Noise, Records, Removals):
                at: datetime) -> tuple[int, int, int]:
         """One batch in a handful of statements: one read of the rows the batch already has, the new
         rows in one insert, the snapshots in one insert and one update per post (not per row).
-        A batch packed by the process that fetched it (`pack_batch`) comes as rows already."""
+        A batch packed by the process that fetched it (packed.py) comes as rows already."""
         new = updated = new_snaps = 0
         rows = mention_rows(mentions)
         stored: dict[str, tuple[str, object]] = {}  # id -> (text, removed) of the rows the batch meets
@@ -133,28 +137,27 @@ class SQLiteStore(Noise, Records, Removals):
             if exists and exists[1] is not None:
                 continue  # a tombstone: the post is gone, and a late copy of it must not bring it back
             if exists:
-                m = mentions[index]
-                inserted.pop(m.id, None)  # updated below: what this batch inserted is no longer what is stored
+                f = dict(zip(MENTION_ROW_FIELDS, row, strict=True))  # a re-fetch: its row's values by name
+                inserted.pop(mention_id, None)  # updated below: what this batch inserted is no longer what is stored
                 if inserts:  # the same post twice in one batch: its first row must be there to update
                     db.executemany(INSERT_MENTION_ROW, inserts)
                     inserts = []
                 # A re-fetch refreshes what changes over time; sentiment already computed stays,
                 # unless the text itself changed (an edit): then it is scored and indexed afresh.
-                if exists[0] != m.text:
-                    forget_mention(db, m.id)
+                if exists[0] != f["text"]:
+                    forget_mention(db, mention_id)
                     db.execute(
                         "UPDATE mentions SET text = ?, title = ?, lang = COALESCE(?, lang), search_key = NULL,"
                         " sentiment_label = NULL, sentiment_score = NULL, sentiment_model = NULL, topic = NULL,"
-                        " team = NULL WHERE id = ?", (m.text, m.title, m.lang, m.id))
-                    stored[m.id] = (m.text, None)
+                        " team = NULL WHERE id = ?", (f["text"], f["title"], f["lang"], mention_id))
+                    stored[mention_id] = (f["text"], None)
                 db.execute(
                     "UPDATE mentions SET engagement = CASE WHEN ? THEN ? ELSE engagement END,"
                     " engagement_known = max(engagement_known, ?), author_followers = ?, url = ?,"
                     " author_verified = COALESCE(?, author_verified), nsfw = ?, refers_to = COALESCE(?, refers_to)"
                     " WHERE id = ?",
-                    (int(m.engagement_known), m.engagement.model_dump_json(), int(m.engagement_known),
-                     m.author_followers, m.url, None if m.author_verified is None else int(m.author_verified),
-                     int(m.nsfw), m.refers_to, m.id),
+                    (f["engagement_known"], f["engagement"], f["engagement_known"], f["author_followers"], f["url"],
+                     f["author_verified"], f["nsfw"], f["refers_to"], mention_id),
                 )
                 updated += 1
             else:
