@@ -22,12 +22,16 @@ RECORD_ERRORS = (UnicodeEncodeError, OverflowError, ValueError, sqlite3.Integrit
 # When the care team responded to, acknowledged, resolved and dismissed an alert.
 HANDLING_TIMES = ("first_response_at", "acknowledged_at", "resolved_at", "dismissed_at")
 
-MENTION_COLUMNS = (
-    "(id, source, native_id, url, author_handle, author_followers, text, title, lang, created_at, brand, query,"
-    " engagement, rating, app_version, sentiment_label, sentiment_score, sentiment_model, first_seen_at, topic, team,"
-    " engagement_known, refers_to, author_verified, nsfw, removed, removed_at)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+# A mention's row but for `first_seen_at`, which the store sets as it stores the row: what
+# `mention_row` gives and a packed batch carries (packed.py).
+MENTION_ROW_FIELDS = (
+    "id", "source", "native_id", "url", "author_handle", "author_followers", "text", "title", "lang", "created_at",
+    "brand", "query", "engagement", "rating", "app_version", "sentiment_label", "sentiment_score", "sentiment_model",
+    "topic", "team", "engagement_known", "refers_to", "author_verified", "nsfw", "removed", "removed_at",
 )
+# A `mention_row` and then its first_seen_at (`mention_values`).
+MENTION_COLUMNS = (f"({', '.join(MENTION_ROW_FIELDS)}, first_seen_at)"
+                   f" VALUES ({','.join('?' * (len(MENTION_ROW_FIELDS) + 1))})")
 ALERT_COLUMNS = (
     "(id, mention_id, brand, severity, created_at, reason, velocity_per_min, baseline_per_min, state, kind, topic,"
     " team, assignee, " + ", ".join(HANDLING_TIMES) + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -67,16 +71,8 @@ class OldRow(dict):
         return self.DEFAULTS.get(key)
 
 
-# A mention's row but for `first_seen_at`, which the store sets as it stores the row: what
-# `mention_row` gives and a packed batch carries (packed.py).
-_COLUMN_NAMES = MENTION_COLUMNS[1:MENTION_COLUMNS.index(")")].split(", ")
-MENTION_ROW_FIELDS = tuple(c for c in _COLUMN_NAMES if c != "first_seen_at")
-# A `mention_row` and then its first_seen_at, as one row of the mentions table.
-INSERT_MENTION_ROW = (f"INSERT INTO mentions ({', '.join(MENTION_ROW_FIELDS)}, first_seen_at)"
-                      f" VALUES ({','.join('?' * (len(MENTION_ROW_FIELDS) + 1))})")
 ROW_TEXT = MENTION_ROW_FIELDS.index("text")
 ROW_ENGAGEMENT = MENTION_ROW_FIELDS.index("engagement")
-_FIRST_SEEN = _COLUMN_NAMES.index("first_seen_at")
 
 
 def mention_row(m: Mention) -> tuple[Any, ...]:
@@ -97,8 +93,7 @@ def mention_row(m: Mention) -> tuple[Any, ...]:
 def mention_values(m: Mention, first_seen_at: datetime) -> tuple[Any, ...]:
     """The values of MENTION_COLUMNS: the mention's row with the time the store first saw it (an
     import keeps the exported one)."""
-    row = mention_row(m)
-    return (*row[:_FIRST_SEEN], ts(first_seen_at), *row[_FIRST_SEEN:])
+    return (*mention_row(m), ts(first_seen_at))
 
 
 def reading_row(s: EngagementSnapshot) -> tuple[str, str, str]:

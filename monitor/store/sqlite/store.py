@@ -31,7 +31,7 @@ from monitor.store.sqlite.removals import Removals
 from monitor.store.sqlite.search import ENGAGEMENT_TOTAL, forget_mention, index_new_mentions, search_rows
 from monitor.store.sqlite.packed import mention_rows, reading_posts, reading_rows
 from monitor.store.sqlite.rows import (
-    INSERT_MENTION_ROW, MENTION_ROW_FIELDS, RECORD_ERRORS, ROW_ENGAGEMENT, ROW_TEXT, alert_from_row, event_from_row,
+    MENTION_COLUMNS, MENTION_ROW_FIELDS, RECORD_ERRORS, ROW_ENGAGEMENT, ROW_TEXT, alert_from_row, event_from_row,
     insert_event, mention_from_row, parse_ts, reason, snapshot_from_row, storable_text, ts, write_handling,
 )
 from monitor.store.sqlite.schema import count_added
@@ -140,7 +140,7 @@ class SQLiteStore(Noise, Records, Removals):
                 f = dict(zip(MENTION_ROW_FIELDS, row, strict=True))  # a re-fetch: its row's values by name
                 inserted.pop(mention_id, None)  # updated below: what this batch inserted is no longer what is stored
                 if inserts:  # the same post twice in one batch: its first row must be there to update
-                    db.executemany(INSERT_MENTION_ROW, inserts)
+                    db.executemany(f"INSERT INTO mentions {MENTION_COLUMNS}", inserts)
                     inserts = []
                 # A re-fetch refreshes what changes over time; sentiment already computed stays,
                 # unless the text itself changed (an edit): then it is scored and indexed afresh.
@@ -166,7 +166,7 @@ class SQLiteStore(Noise, Records, Removals):
                 stored[mention_id] = (row[ROW_TEXT], None)
                 new += 1
         if inserts:
-            db.executemany(INSERT_MENTION_ROW, inserts)
+            db.executemany(f"INSERT INTO mentions {MENTION_COLUMNS}", inserts)
         if snapshots:
             readings = reading_rows(snapshots)
             new_snaps = db.executemany("INSERT OR IGNORE INTO snapshots VALUES (?,?,?)", readings).rowcount
