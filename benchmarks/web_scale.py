@@ -138,6 +138,15 @@ class Generated:
     bytes: int = 0
 
 
+# The columns `_mention_rows` fills, named here: the store's own list grows with the schema (the
+# columns since added keep their defaults), and rows built by position must match this one.
+_MENTION_COLUMNS = (
+    "(id, source, native_id, url, author_handle, author_followers, text, title, lang, created_at, brand, query,"
+    " engagement, rating, app_version, sentiment_label, sentiment_score, sentiment_model, first_seen_at, topic, team)"
+    " VALUES (" + ",".join("?" * 21) + ")"
+)
+
+
 def _mention_rows(rng: random.Random, count: int, posts: list[Post]) -> Iterator[tuple[object, ...]]:
     start = END - timedelta(days=DAYS)
     span = DAYS * 86400
@@ -219,7 +228,7 @@ def _snapshot_rows(rng: random.Random, posts: list[Post], alerted: set[str]) -> 
 def generate(path: Path, mentions: int, alerts: int, seed: int = 20) -> Generated:
     """A store at `path` with `mentions` posts and `alerts` alerts, in the store's own schema."""
     from monitor.store import SQLiteStore
-    from monitor.store.sqlite.rows import ALERT_COLUMNS, MENTION_COLUMNS
+    from monitor.store.sqlite.rows import ALERT_COLUMNS
 
     SQLiteStore(path).close()  # the schema, created by the store itself
     rng = random.Random(seed)
@@ -228,7 +237,7 @@ def generate(path: Path, mentions: int, alerts: int, seed: int = 20) -> Generate
     db.execute("PRAGMA synchronous=OFF")
     db.execute("BEGIN")
     posts: list[Post] = []
-    db.executemany(f"INSERT INTO mentions {MENTION_COLUMNS}", _mention_rows(rng, mentions, posts))
+    db.executemany(f"INSERT INTO mentions {_MENTION_COLUMNS}", _mention_rows(rng, mentions, posts))
     alert_rows, alerted = _alert_rows(rng, alerts, posts)
     db.executemany(f"INSERT INTO alerts {ALERT_COLUMNS}", alert_rows)
     db.executemany("INSERT OR IGNORE INTO snapshots VALUES (?,?,?)", _snapshot_rows(rng, posts, alerted))
