@@ -442,7 +442,14 @@ def run(
     # Claim the UI's port before the first pass, so a taken port is reported at once.
     sock = _listen(config.web.host, config.web.port, "web.port in the config") if serve and not once else None
     with _local_pool(config) as pool:
-        _run(config, store, sources, channels, once, sock, interval, pool)
+        try:
+            _run(config, store, sources, channels, once, sock, interval, pool)
+        except KeyboardInterrupt:
+            # Ctrl+C, in a pass or between passes. Each step stores what it finishes as it goes (a batch
+            # with its cursor, scores, alerts with their deliveries due), so nothing done is lost. For
+            # `--once` it is an unfinished run (exit 130, as a shell reports Ctrl+C); watching, the way to stop.
+            console.print("Stopped. What was stored is kept; the next run goes on from there.")
+            raise typer.Exit(130 if once else 0) from None
 
 
 def _local_pool(config: Config) -> contextlib.AbstractContextManager[LocalPool | None]:
@@ -474,17 +481,14 @@ def _run(config: Config, store, sources: list[str], channels, once: bool, sock: 
         live = [cfg.poll_seconds for name, cfg in config.live_sources().items() if name in sources]
         interval = float(min(live)) if live else 5.0
     console.print(f"Watching for new posts every {interval:g}s. Ctrl+C to stop.")
-    try:
-        while sources:
-            time.sleep(interval)
-            # A platform outage must not take the UI down: a failing source is retried next pass.
-            stopped = _one_pass(config, store, sources, channels, quiet_if_idle=True, pool=pool).stopped
-            sources = [s for s in sources if s not in stopped]
-        err.print("[red]No source left to read; fix the errors above and restart. The UI keeps serving.[/red]")
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        console.print("Stopped.")
+    while sources:
+        time.sleep(interval)
+        # A platform outage must not take the UI down: a failing source is retried next pass.
+        stopped = _one_pass(config, store, sources, channels, quiet_if_idle=True, pool=pool).stopped
+        sources = [s for s in sources if s not in stopped]
+    err.print("[red]No source left to read; fix the errors above and restart. The UI keeps serving.[/red]")
+    while True:
+        time.sleep(3600)
 
 
 def _listen(host: str, port: int, setting: str) -> socket.socket:

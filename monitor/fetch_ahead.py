@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from monitor.collector import collector_paused, fewer_collections
 from monitor.sources import PermanentSourceError, SourceError
-from monitor.workers import WorkerError
+from monitor.workers import WorkerError, ctrl_c_held, take_ctrl_c
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,7 +50,8 @@ class FetchAhead:
         self._pipe, theirs = context.Pipe()
         self._process = context.Process(target=_serve, args=(config, source_name, theirs, pack), daemon=True,
                                         name=f"earshot fetch {source_name}")
-        self._process.start()
+        with ctrl_c_held():
+            self._process.start()
         theirs.close()
         self.source_name = source_name
 
@@ -99,21 +100,27 @@ def _serve(config: Config, source_name: str, pipe: Connection, pack: Callable[[B
     """In the fetching process: fetch (and pack) from each cursor asked, until told to stop."""
     from monitor.sources import create_source
 
-    source = create_source(source_name, config)
-    with fewer_collections():  # as ingest runs in the run's process
-        while True:
-            try:
-                message = pipe.recv()
-            except EOFError:
-                return  # the run ended
-            if message == _STOP:
-                return
-            try:
-                batch = source.fetch(config.brands, message[1])
-                pipe.send((True, pack(batch) if pack is not None else batch))
-            except Exception as exc:  # raised in the run's process instead, as a fetch there would have
-                exc.add_note("raised in the process fetching ahead:\n" + traceback.format_exc())
-                pipe.send((False, _portable(exc)))
+    try:
+        take_ctrl_c()
+        source = create_source(source_name, config)
+        with fewer_collections():  # as ingest runs in the run's process
+            while True:
+                try:
+                    message = pipe.recv()
+                except EOFError:
+                    return  # the run ended
+                if message == _STOP:
+                    return
+                try:
+                    batch = source.fetch(config.brands, message[1])
+                    pipe.send((True, pack(batch) if pack is not None else batch))
+                except Exception as exc:  # raised in the run's process instead, as a fetch there would have
+                    exc.add_note("raised in the process fetching ahead:\n" + traceback.format_exc())
+                    pipe.send((False, _portable(exc)))
+    except KeyboardInterrupt:
+        # Ctrl+C in a terminal reaches every process of the run: the run's own says it stopped, and the
+        # batch being fetched was not stored, so the next run fetches it again. Nothing to print here.
+        return
 
 
 def _portable(exc: Exception) -> Exception:

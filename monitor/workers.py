@@ -35,9 +35,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Mapping, Sequence
+import signal
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from queue import Empty
@@ -67,6 +70,36 @@ class WorkerError(RuntimeError):
 def can_use_processes() -> bool:
     """False inside a daemonic process (Celery's workers), which may not start children."""
     return not multiprocessing.current_process().daemon
+
+
+@contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """Processes started inside begin with Ctrl+C (SIGINT) held, and let it through once they can
+    take it quietly (`take_ctrl_c`). A spawned process imports for half a second first, and a
+    Ctrl+C then would print a traceback from the middle of an import. Held, not ignored: pressed
+    meanwhile, it reaches this process as ever (at once if another thread takes it, else as the
+    block ends). CPython's resource tracker is started the same way."""
+    if sys.platform == "win32":  # no signal masks; a console's Ctrl+C reaches processes differently
+        yield
+        return
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()  # first, as starting it ends with SIGINT let through again
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def take_ctrl_c(handler: Callable[[int, Any], None] | None = None) -> None:
+    """In a process started in `ctrl_c_held`: from now on Ctrl+C calls `handler` (by default, raises
+    KeyboardInterrupt); one pressed while it was held arrives now. A process started by one that
+    ignores Ctrl+C (a background job, a service) goes on ignoring it, as its parent does."""
+    if handler is not None and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, handler)
+    if sys.platform != "win32":
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 class LocalPool:
@@ -125,7 +158,8 @@ class LocalPool:
         shared.own_done.clear()
         for item in work:
             shared.todo.put(item)
-        taking = [executor.submit(_take, then, helpers + 1) for _ in range(helpers)]
+        with ctrl_c_held():  # the pool's processes start on the first submit
+            taking = [executor.submit(_take, then, helpers + 1) for _ in range(helpers)]
         try:
             try:
                 if own is not None:
@@ -304,6 +338,8 @@ class _Shared:
 _config: Config | None = None
 _store: Store | None = None
 _shared: _Shared | None = None
+_working = False  # in a pool process: taking items (not waiting for the next share)
+_interrupted = False  # in a pool process: Ctrl+C reached it; the run is stopping
 
 
 def _start_worker(config: Config, shared: _Shared) -> None:
@@ -311,17 +347,34 @@ def _start_worker(config: Config, shared: _Shared) -> None:
     from monitor.store import open_store
 
     _config, _store, _shared = config, open_store(config), shared
+    take_ctrl_c(_on_interrupt)
+
+
+def _on_interrupt(signum: int, frame: object) -> None:
+    """Ctrl+C in a terminal reaches every process of the run. The run's own process says it stopped
+    and ends the pool; here it stops the items being done (at once, as there). A process waiting
+    for work (or still starting) prints no traceback of its own, and takes no more work."""
+    global _interrupted
+    _interrupted = True
+    if _working:
+        raise KeyboardInterrupt
 
 
 def _take(then: Mapping[Item, Sequence[Item]], takers: int) -> tuple[list[Any], float]:
     """In a pool process: do items off the to-do list until its "stop"; the results, and the
     memory the process holds after."""
+    global _working
     assert _config is not None and _shared is not None and _store is not None
+    _working = True
     try:
+        if _interrupted:
+            raise KeyboardInterrupt
         return _take_here(_shared, then, takers, _config, _store), own_rss_mb()
     except BaseException:
         _stop_all(_shared.todo, takers)  # the others, this run's own process too, stop rather than wait
         raise
+    finally:
+        _working = False
 
 
 def _take_here(shared: _Shared, then: Mapping[Item, Sequence[Item]], takers: int, config: Config, store: Store,

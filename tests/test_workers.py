@@ -3,9 +3,11 @@ detection beside scoring, with the results of one process."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pickle
 import shutil
+import signal
 import time
 import types
 from pathlib import Path
@@ -178,6 +180,25 @@ def test_a_failure_in_this_processs_own_work_stops_the_helpers(tmp_path: Path) -
         with pytest.raises(RuntimeError, match="ran out of memory"):
             pool.share([("noise", "Brisa Mobile")], 1, store, own=scoring_fails)
     store.close()
+
+
+def test_ctrl_c_reaching_a_helper_as_it_starts_leaves_it_taking_no_work(tmp_path: Path, ingested: Path) -> None:
+    # A terminal's Ctrl+C reaches every process of the run. A helper still starting holds it until it
+    # can take it (monitor/workers.py, `ctrl_c_held`); it must then stop, not judge every brand's noise
+    # while the run waits for it to stop.
+    config = copy_of(ingested, tmp_path / "run", workers=2)
+    store = open_store(config)
+
+    def ctrl_c() -> None:
+        for helper in multiprocessing.active_children():  # starting: spawned an instant ago
+            os.kill(helper.pid, signal.SIGINT)
+        raise KeyboardInterrupt  # it reaches this process too
+
+    with LocalPool(config, 2) as pool:
+        with pytest.raises(KeyboardInterrupt):
+            pool.share([("noise", b.name) for b in config.brands], 1, store, own=ctrl_c)
+    store.close()
+    assert outcome(config)[1] == {}, "no brand's noise was judged"
 
 
 def test_follow_up_work_is_done_once_after_what_it_follows(tmp_path: Path, ingested: Path) -> None:
