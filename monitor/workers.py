@@ -37,6 +37,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -75,21 +76,33 @@ def can_use_processes() -> bool:
 @contextmanager
 def ctrl_c_held() -> Iterator[None]:
     """Processes started inside begin with Ctrl+C (SIGINT) held, and let it through once they can
-    take it quietly (`take_ctrl_c`). A spawned process imports for half a second first, and a
-    Ctrl+C then would print a traceback from the middle of an import. Held, not ignored: pressed
-    meanwhile, it reaches this process as ever (at once if another thread takes it, else as the
-    block ends). CPython's resource tracker is started the same way."""
+    take it quietly (`take_ctrl_c`): a spawned process imports for half a second first, and a
+    Ctrl+C then would print a traceback from the middle of an import. This process takes one
+    pressed meanwhile as the block ends, not in the middle of starting a process (which would
+    leave that process running, unknown to the pool). Held, not ignored; where this process
+    ignores Ctrl+C, so do the ones it starts. CPython's resource tracker is started the same way."""
     if sys.platform == "win32":  # no signal masks; a console's Ctrl+C reaches processes differently
         yield
         return
     from multiprocessing import resource_tracker
 
     resource_tracker.ensure_running()  # first, as starting it ends with SIGINT let through again
+    pressed: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    # Python runs handlers in the main thread even when another thread took the signal: record it there.
+    recording = (threading.current_thread() is threading.main_thread()
+                 and previous not in (None, signal.SIG_IGN, signal.SIG_DFL))
+    if recording:
+        signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
     held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
+        if recording:
+            signal.signal(signal.SIGINT, previous)
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        if pressed:
+            signal.raise_signal(signal.SIGINT)
 
 
 def take_ctrl_c(handler: Callable[[int, Any], None] | None = None) -> None:
@@ -158,9 +171,11 @@ class LocalPool:
         shared.own_done.clear()
         for item in work:
             shared.todo.put(item)
-        with ctrl_c_held():  # the pool's processes start on the first submit
-            taking = [executor.submit(_take, then, helpers + 1) for _ in range(helpers)]
+        taking: list[Future[tuple[list[Any], float]]] = []
         try:
+            with ctrl_c_held():  # the pool's processes start on the first submit
+                for _ in range(helpers):
+                    taking.append(executor.submit(_take, then, helpers + 1))
             try:
                 if own is not None:
                     own()
@@ -172,6 +187,7 @@ class LocalPool:
                 done += results
                 self.helpers_rss_mb += rss_mb
         except BaseException:
+            shared.own_done.set()  # so that no helper waits for it to start a follow-up item
             _stop_all(shared.todo, helpers + 1)  # the others stop at their next item
             self._wait(taking, raising=False)
             self.close()  # the list may still hold items: the next use starts on a new one
@@ -365,8 +381,8 @@ def _take(then: Mapping[Item, Sequence[Item]], takers: int) -> tuple[list[Any], 
     memory the process holds after."""
     global _working
     assert _config is not None and _shared is not None and _store is not None
-    _working = True
     try:
+        _working = True
         if _interrupted:
             raise KeyboardInterrupt
         return _take_here(_shared, then, takers, _config, _store), own_rss_mb()

@@ -161,6 +161,37 @@ def test_an_alert_a_channel_chokes_on_does_not_block_the_ones_after_it(store):
     assert "a bug in the channel" in report.failed["choking"]
 
 
+def test_a_store_that_fails_to_record_a_delivery_stops_the_sending_and_the_error_is_raised(db, monkeypatch):
+    # What was sent and not recorded is sent once more after its claim lapses (the guarantee's one
+    # resend); nothing more is sent meanwhile, and recording is not tried again.
+    store = SQLiteStore(db)
+
+    class Recording:
+        name = label = "recording"
+        route = EVERYTHING
+        got: list[str] = []
+
+        def send(self, alert, mention):
+            self.got.append(alert.id)
+
+    failed = []
+
+    def disk_gone(alert_id, channel):
+        failed.append(alert_id)
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(store, "mark_delivered", disk_gone)
+    with pytest.raises(OSError, match="Input/output error"):
+        deliver(store, [Recording()], clock=clock_at(T0))
+    assert len(Recording.got) == 1 and failed == Recording.got
+    monkeypatch.undo()
+    store.close()
+    later = SQLiteStore(db)
+    assert deliver(later, [Recording()], clock=clock_at(T0)).sent == {"recording": 19}  # claimed: not yet
+    assert deliver(later, [Recording()], clock=clock_at(T0 + LEASE * 2)).sent == {"recording": 1}
+    later.close()
+
+
 def test_the_inbox_link_of_a_hostile_id_is_encoded():
     from monitor.alerts.render import inbox_link
 

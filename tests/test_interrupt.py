@@ -28,6 +28,7 @@ from tests.fake_distribution import write_distribution
 PRESSES_CTRL_C = '''
 import os
 import signal
+import sqlite3
 import time
 
 from monitor.config import ChannelSettings, SourceSettings
@@ -40,6 +41,23 @@ def ctrl_c():
     os.killpg(os.getpgrp(), signal.SIGINT)
 
 
+def stored_first_batch():
+    """Wait for the run's process to store the first batch (with its cursor), fetched ahead of it."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            db = sqlite3.connect("file:earshot.db?mode=ro", uri=True, timeout=1)
+            try:
+                if db.execute("SELECT value FROM cursors WHERE key = 'source:backlog'").fetchone():
+                    return
+            finally:
+                db.close()
+        except sqlite3.OperationalError:
+            pass  # not there yet
+        time.sleep(0.01)
+    raise AssertionError("the first batch was not stored")
+
+
 class Backlog:
     """One batch with more to come; the user presses Ctrl+C while the next is being fetched (ahead,
     in a process of its own)."""
@@ -49,6 +67,7 @@ class Backlog:
     def fetch(self, brands, cursor):
         if cursor is None:
             return Batch(cursor="page-2", exhausted=False)
+        stored_first_batch()
         ctrl_c()
         time.sleep(60)
         raise AssertionError("Ctrl+C did not stop the fetch")
@@ -91,7 +110,7 @@ def run_until_ctrl_c(config: Path, site: Path) -> tuple[subprocess.CompletedProc
                             start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
-        out, errors = proc.communicate(timeout=300)
+        out, errors = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -146,7 +165,11 @@ def test_ctrl_c_while_the_pool_waits_for_work_stops_its_processes_quietly(tmp_pa
     assert "Traceback" not in done.stdout + done.stderr
     assert left == []
     with sqlite3.connect(tmp_path / "earshot.db") as db:
-        assert db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 6  # raised and stored; sent next run
+        assert db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 6  # raised and stored
+        # The alert the channel took as Ctrl+C was pressed is recorded as delivered (not sent again once
+        # its claim lapses); the others wait in the outbox for the next run, unclaimed.
+        assert db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0] == 1
+        assert db.execute("SELECT COUNT(*) FROM delivery_claims").fetchone()[0] == 0
 
 
 def _started_held(pipe) -> None:
@@ -179,4 +202,25 @@ def test_a_process_starts_with_ctrl_c_held_and_gets_one_pressed_meanwhile_once_i
         assert ours.recv() == (True, True)
         child.join(10)
     finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@needs_linux
+def test_ctrl_c_taken_by_another_thread_reaches_this_process_as_the_block_ends() -> None:
+    # Python runs signal handlers in the main thread whichever thread the signal reached (a progress
+    # bar's, the web server's): not in the middle of starting a process, which would then be lost.
+    pressed = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    idle = threading.Event()
+    other = threading.Thread(target=idle.wait, daemon=True)
+    other.start()
+    try:
+        with ctrl_c_held():
+            signal.pthread_kill(other.ident, signal.SIGINT)
+            for _ in range(100):  # instructions enough for Python to run the handler
+                time.sleep(0.001)
+            assert pressed == []
+        assert pressed == [signal.SIGINT]
+    finally:
+        idle.set()
         signal.signal(signal.SIGINT, previous)

@@ -194,10 +194,15 @@ def test_ctrl_c_reaching_a_helper_as_it_starts_leaves_it_taking_no_work(tmp_path
             os.kill(helper.pid, signal.SIGINT)
         raise KeyboardInterrupt  # it reaches this process too
 
-    with LocalPool(config, 2) as pool:
-        with pytest.raises(KeyboardInterrupt):
-            pool.share([("noise", b.name) for b in config.brands], 1, store, own=ctrl_c)
-    store.close()
+    # As in a terminal: Ctrl+C not ignored (it is, for a background job, and its helpers ignore it too).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with LocalPool(config, 2) as pool:
+            with pytest.raises(KeyboardInterrupt):
+                pool.share([("noise", b.name) for b in config.brands], 1, store, own=ctrl_c)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        store.close()
     assert outcome(config)[1] == {}, "no brand's noise was judged"
 
 

@@ -155,6 +155,27 @@ def deliver(store: Store, channels: Sequence[AlertChannel], *, owner: str | None
     for thread in threads:
         thread.start()
     running = len(threads)
+
+    def record(event: _Event) -> None:
+        """A sender's outcome, in the store: sent (delivered), or not (its claim dropped)."""
+        name = event.channel.name
+        assert event.alert is not None or event.kind == "failed"
+        if event.kind == "sent":
+            store.mark_delivered(event.alert.id, name)
+            report.sent[name] += 1
+        elif event.kind == "rejected":
+            store.release_delivery(event.alert.id, name, owner)
+            log.warning("alert channel %s refused alert %s; it stays in the outbox: %s",
+                        event.channel.label, event.alert.id, event.error)
+            report.failed.setdefault(name, event.error)
+        else:
+            if event.alert is not None:
+                store.release_delivery(event.alert.id, name, owner)
+            log.warning("alert channel %s is failing, %d alert(s) kept in the outbox: %s",
+                        event.channel.label, event.kept, event.error)
+            report.failed[name] = event.error
+
+    recorded = False
     try:
         while running:
             event = events.get()
@@ -171,31 +192,37 @@ def deliver(store: Store, channels: Sequence[AlertChannel], *, owner: str | None
                     event.reply.put(ok)  # never leave a sender waiting, even if the store failed
                 if not ok:
                     report.claimed_elsewhere[name] = report.claimed_elsewhere.get(name, 0) + 1
-            elif event.kind == "sent":
-                assert event.alert is not None
-                store.mark_delivered(event.alert.id, name)
-                report.sent[name] += 1
-            elif event.kind == "rejected":
-                assert event.alert is not None
-                store.release_delivery(event.alert.id, name, owner)
-                log.warning("alert channel %s refused alert %s; it stays in the outbox: %s",
-                            event.channel.label, event.alert.id, event.error)
-                report.failed.setdefault(name, event.error)
             else:
-                if event.alert is not None:
-                    store.release_delivery(event.alert.id, name, owner)
-                log.warning("alert channel %s is failing, %d alert(s) kept in the outbox: %s",
-                            event.channel.label, event.kept, event.error)
-                report.failed[name] = event.error
+                record(event)
+        recorded = True
     finally:
-        stop.set()  # if recording failed, stop sending what could not be recorded
-        while any(thread.is_alive() for thread in threads):  # and answer claims no one will grant now
-            try:
-                pending = events.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            if pending.reply is not None:
-                pending.reply.put(False)
+        if not recorded:  # the store failed, or the run was interrupted (Ctrl+C): stop sending
+            _wind_down(threads, events, stop, record)
     for thread in threads:
         thread.join()
     return report
+
+
+def _wind_down(threads: list[threading.Thread], events: queue.Queue[_Event], stop: threading.Event,
+               record: Callable[[_Event], None]) -> None:
+    """Let the senders finish the alert each is sending, grant no new claim, and record what they
+    report: an alert a channel accepted as the run was stopped is recorded as delivered, not sent
+    again once its claim lapses. If recording is what failed, it is not tried again (the claims
+    lapse, and the next run sends those alerts: the one resend the guarantee allows)."""
+    stop.set()
+    storing = True
+    while True:
+        alive = any(thread.is_alive() for thread in threads)
+        try:
+            pending = events.get(timeout=0.05)
+        except queue.Empty:
+            if alive:
+                continue
+            return
+        if pending.reply is not None:
+            pending.reply.put(False)
+        elif pending.kind != "done" and storing:
+            try:
+                record(pending)
+            except Exception:  # noqa: BLE001 - the error being raised already says what failed
+                storing = False
