@@ -85,8 +85,16 @@ def ingest(
                 ahead.ask(cursor)
             quarantine = [Quarantined(source_name, p.where, p.message, p.head)
                           for p in batch.problems if not p.transient]
-            result = store.ingest(batch.mentions, batch.snapshots, key, batch.cursor, quarantine=quarantine)
-            stats.removed += apply_removals(store, batch.removals, datetime.now(UTC))
+            # The cursor goes with the batch, so that a crash loses nothing; a batch reporting removals
+            # moves it once they are applied too (stored again if it was stored and they were not: the
+            # same rows, and tombstones already made are skipped).
+            removals = batch.removals
+            result = store.ingest(batch.mentions, batch.snapshots, key, None if removals else batch.cursor,
+                                  quarantine=quarantine)
+            if removals:
+                stats.removed += apply_removals(store, removals, datetime.now(UTC))
+                if batch.cursor is not None:
+                    store.set_cursor(key, batch.cursor)
             stats.new_mentions += result.new_mentions
             stats.updated_mentions += result.updated_mentions
             stats.new_snapshots += result.new_snapshots

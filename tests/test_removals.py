@@ -18,9 +18,9 @@ from monitor.cli import app as cli
 from monitor.config import parse_config
 from monitor.models import Alert, AlertEvent, AlertEventKind, AlertState, Engagement, EngagementSnapshot, Mention
 from monitor.models import Severity
-from monitor.pipeline import ingest
+from monitor.pipeline import cursor_key, ingest
 from monitor.removals import apply_removals, forget_author, purge_expired
-from monitor.sources.base import Removal
+from monitor.sources.base import Batch, Removal
 from monitor.store import SQLiteStore
 from monitor.store.base import REMOVED_AUTHOR, MentionQuery
 from monitor.store.elasticsearch import ElasticsearchStore
@@ -171,6 +171,43 @@ def test_the_pipeline_tombstones_a_post_x_reports_deleted(tmp_path: Path):
         store.close()
     finally:
         harness.stop()
+
+
+class Deleting:
+    """First poll: a post. Second poll: a new post, and word that the first was deleted."""
+
+    name = "x"
+
+    def fetch(self, brands, cursor):
+        if cursor is None:
+            return Batch(mentions=[mention("1")], cursor="after-1")
+        return Batch(mentions=[mention("2")], removals=[Removal("x:1", "deleted")], cursor="after-2")
+
+    def refresh(self, mentions):
+        return []
+
+
+def test_a_run_killed_before_it_applied_a_batchs_removals_applies_them_when_it_resumes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # The batch's cursor moves only once its removals are applied: else the next run reads on
+    # past them, and the deleted post stays readable for ever.
+    config = parse_config({"brands": [{"name": "Acme", "queries": ["acme"]}], "sources": {"x": {}}})
+    store = SQLiteStore(tmp_path / "earshot.db")
+    ingest(config, store, "x", source=Deleting())
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # or the power going: after the batch was stored, before its removals
+
+    monkeypatch.setattr("monitor.pipeline.apply_removals", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(config, store, "x", source=Deleting())
+    assert store.get_mention("x:2") is not None and store.get_cursor(cursor_key("x")) == "after-1"
+    monkeypatch.undo()
+    stats = ingest(config, store, "x", source=Deleting())
+    assert stats.removed == 1 and store.get_mention("x:1").removed == "deleted"
+    assert store.get_cursor(cursor_key("x")) == "after-2"
+    assert store.count_mentions() == 2 and len(store.erasures()) == 1
+    store.close()
 
 
 def test_an_edit_replaces_the_text_and_is_scored_afresh_and_unknown_counts_keep_the_known(store):
