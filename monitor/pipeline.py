@@ -61,7 +61,9 @@ def ingest(
     """Fetch everything a source has ready and store it batch by batch, cursor included.
 
     Each batch is stored together with its cursor, so a run killed at any point
-    resumes at the first batch that was not stored: nothing lost, nothing twice.
+    resumes at the first batch that was not stored: nothing lost, nothing twice. A batch
+    reporting removals moves the cursor once they are applied too: killed in between, the
+    next run fetches that batch again (the same rows; tombstones made are skipped).
     With `scale.workers` above 1, a backlog (a batch that says more is ready) is read on by
     the source in a process of its own, one batch ahead of the store (monitor/fetch_ahead.py);
     a `source` given here is read in this process.
@@ -85,9 +87,6 @@ def ingest(
                 ahead.ask(cursor)
             quarantine = [Quarantined(source_name, p.where, p.message, p.head)
                           for p in batch.problems if not p.transient]
-            # The cursor goes with the batch, so that a crash loses nothing; a batch reporting removals
-            # moves it once they are applied too (stored again if it was stored and they were not: the
-            # same rows, and tombstones already made are skipped).
             removals = batch.removals
             result = store.ingest(batch.mentions, batch.snapshots, key, None if removals else batch.cursor,
                                   quarantine=quarantine)

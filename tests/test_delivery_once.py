@@ -192,6 +192,44 @@ def test_a_store_that_fails_to_record_a_delivery_stops_the_sending_and_the_error
     later.close()
 
 
+def stopped_at(read: int) -> type:
+    """A channel that takes every alert; after its first send, the run's thread is interrupted (as by
+    Ctrl+C) at its `read`-th look at the channel's name: where that thread settles a sender's event."""
+
+    class Stopped:
+        label = "stopped"
+        route = EVERYTHING
+        got: list[str] = []
+        reads = 0
+        armed = False
+
+        @property
+        def name(self):
+            if Stopped.armed and threading.current_thread() is threading.main_thread():
+                Stopped.reads += 1
+                if Stopped.reads == read:
+                    raise KeyboardInterrupt
+            return "stopped"
+
+        def send(self, alert, mention):
+            Stopped.got.append(alert.id)
+            Stopped.armed = True
+
+    return Stopped
+
+
+@pytest.mark.parametrize("read", [1, 2, 3], ids=["taking a sent alert", "recording it", "answering a claim"])
+def test_a_run_stopped_as_it_settles_a_senders_event_records_what_was_sent_and_ends(db, read):
+    store = SQLiteStore(db)
+    channel = stopped_at(read)()
+    with pytest.raises(KeyboardInterrupt):
+        deliver(store, [channel], clock=clock_at(T0))
+    assert len(channel.got) == 1
+    assert len(store.undelivered_alerts("stopped")) == 19  # the one sent is recorded: not sent again
+    assert deliver(store, [channel], clock=clock_at(T0)).sent == {"stopped": 19}  # no claim left behind
+    store.close()
+
+
 def test_the_inbox_link_of_a_hostile_id_is_encoded():
     from monitor.alerts.render import inbox_link
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import signal
 import sqlite3
 import subprocess
@@ -214,13 +215,20 @@ def test_ctrl_c_taken_by_another_thread_reaches_this_process_as_the_block_ends()
     idle = threading.Event()
     other = threading.Thread(target=idle.wait, daemon=True)
     other.start()
+    arrived, wakeup = os.pipe()  # Python's own signal handler writes here, in whichever thread took it
+    os.set_blocking(wakeup, False)
+    woken_before = signal.set_wakeup_fd(wakeup)
     try:
         with ctrl_c_held():
             signal.pthread_kill(other.ident, signal.SIGINT)
-            for _ in range(100):  # instructions enough for Python to run the handler
-                time.sleep(0.001)
+            assert select.select([arrived], [], [], 10)[0], "the signal did not arrive"
+            for _ in range(10_000):
+                pass  # Python runs a handler between instructions of the main thread: here, if not held
             assert pressed == []
         assert pressed == [signal.SIGINT]
     finally:
+        signal.set_wakeup_fd(woken_before)
+        os.close(arrived)
+        os.close(wakeup)
         idle.set()
         signal.signal(signal.SIGINT, previous)

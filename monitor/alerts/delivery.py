@@ -123,6 +123,15 @@ def deliver(store: Store, channels: Sequence[AlertChannel], *, owner: str | None
     events: queue.Queue[_Event] = queue.Queue()
     stop = threading.Event()
 
+    def answer(reply: queue.Queue[bool]) -> bool:
+        """Whether this run may send; no, if it stops before it says (a claim it made lapses)."""
+        while True:
+            try:
+                return reply.get(timeout=0.1)
+            except queue.Empty:
+                if stop.is_set():
+                    return False
+
     def drain(channel: AlertChannel, alerts: list[Alert]) -> None:
         try:
             for i, alert in enumerate(alerts):
@@ -130,8 +139,8 @@ def deliver(store: Store, channels: Sequence[AlertChannel], *, owner: str | None
                     return
                 reply: queue.Queue[bool] = queue.Queue(maxsize=1)
                 events.put(_Event("claim", channel, alert, reply=reply))
-                if not reply.get():
-                    continue  # delivered meanwhile, or being sent by another run
+                if not answer(reply):
+                    continue  # delivered meanwhile, being sent by another run, or this run is stopping
                 mention = mentions.get(alert.mention_id) if alert.mention_id else None
                 try:
                     channel.send(alert, mention)
@@ -175,10 +184,10 @@ def deliver(store: Store, channels: Sequence[AlertChannel], *, owner: str | None
                         event.channel.label, event.kept, event.error)
             report.failed[name] = event.error
 
-    recorded = False
+    in_hand: _Event | None = None  # taken off the queue and not settled yet
     try:
         while running:
-            event = events.get()
+            in_hand = event = events.get()
             name = event.channel.name
             if event.kind == "done":
                 running -= 1
@@ -194,35 +203,43 @@ def deliver(store: Store, channels: Sequence[AlertChannel], *, owner: str | None
                     report.claimed_elsewhere[name] = report.claimed_elsewhere.get(name, 0) + 1
             else:
                 record(event)
-        recorded = True
-    finally:
-        if not recorded:  # the store failed, or the run was interrupted (Ctrl+C): stop sending
-            _wind_down(threads, events, stop, record)
+            in_hand = None
+    except Exception:  # the store failed: stop sending what could not be recorded
+        _wind_down(threads, events, stop, None, in_hand)
+        raise
+    except BaseException:  # Ctrl+C: stop sending, and record what was sent
+        _wind_down(threads, events, stop, record, in_hand)
+        raise
     for thread in threads:
         thread.join()
     return report
 
 
 def _wind_down(threads: list[threading.Thread], events: queue.Queue[_Event], stop: threading.Event,
-               record: Callable[[_Event], None]) -> None:
-    """Let the senders finish the alert each is sending, grant no new claim, and record what they
-    report: an alert a channel accepted as the run was stopped is recorded as delivered, not sent
-    again once its claim lapses. If recording is what failed, it is not tried again (the claims
-    lapse, and the next run sends those alerts: the one resend the guarantee allows)."""
+               record: Callable[[_Event], None] | None, in_hand: _Event | None) -> None:
+    """Let the senders finish the alert each is sending, grant no new claim, and `record` what they
+    report (`in_hand` first: the event the run was stopped in the middle of). An alert a channel
+    accepted as the run was stopped is thus recorded as delivered, not sent again once its claim
+    lapses. With no `record` (the store is what failed), the claims lapse, and the next run sends
+    those alerts: the one resend the guarantee allows."""
     stop.set()
-    storing = True
+    pending = [in_hand] if in_hand is not None else []
     while True:
-        alive = any(thread.is_alive() for thread in threads)
-        try:
-            pending = events.get(timeout=0.05)
-        except queue.Empty:
-            if alive:
-                continue
-            return
-        if pending.reply is not None:
-            pending.reply.put(False)
-        elif pending.kind != "done" and storing:
+        if not pending:
             try:
-                record(pending)
-            except Exception:  # noqa: BLE001 - the error being raised already says what failed
-                storing = False
+                pending.append(events.get(timeout=0.05))
+            except queue.Empty:
+                if any(thread.is_alive() for thread in threads):
+                    continue
+                return
+        event = pending.pop()
+        if event.reply is not None:
+            if event.reply.empty():  # not answered, or answered and taken (then no one reads this one)
+                event.reply.put(False)
+        elif event.kind != "done" and record is not None:
+            try:
+                record(event)  # recording twice is harmless: a delivery is kept once, a claim dropped once
+            except Exception as exc:  # noqa: BLE001 - the run is being stopped already
+                log.warning("could not record what alert channel %s reported, %s (its claim lapses, and the next "
+                            "run sends it again): %s", event.channel.label, event.kind, exc)
+                record = None
