@@ -122,6 +122,15 @@ def run_until_ctrl_c(config: Path, site: Path) -> tuple[subprocess.CompletedProc
     return done, left
 
 
+def stops_quietly(config: Path, site: Path) -> None:
+    """The run says it stopped, exits 130 (`--once`), and no process of it prints a traceback or is left."""
+    done, left = run_until_ctrl_c(config, site)
+    assert done.returncode == 130, done.stdout + done.stderr
+    assert "Stopped. What was stored is kept; the next run goes on from there." in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert left == []
+
+
 def alive_in_group(group: int) -> list[str]:
     """The command lines of the group's processes that are running (not ended and unreaped)."""
     alive = []
@@ -144,11 +153,7 @@ def test_ctrl_c_while_a_batch_is_read_ahead_stops_the_run_quietly_and_keeps_the_
     config = tmp_path / "earshot.yaml"
     config.write_text(yaml.safe_dump({"brands": [{"name": "Acme", "queries": ["acme"]}],
                                       "sources": {"backlog": {}}}))
-    done, left = run_until_ctrl_c(config, site)
-    assert done.returncode == 130, done.stdout + done.stderr
-    assert "Stopped. What was stored is kept; the next run goes on from there." in done.stdout
-    assert "Traceback" not in done.stdout + done.stderr
-    assert left == []
+    stops_quietly(config, site)
     with sqlite3.connect(tmp_path / "earshot.db") as db:
         assert db.execute("SELECT value FROM cursors WHERE key = 'source:backlog'").fetchone() == ("page-2",)
 
@@ -160,11 +165,7 @@ def test_ctrl_c_while_the_pool_waits_for_work_stops_its_processes_quietly(tmp_pa
     data["alerts"] = {"channels": [{"type": "pager"}]}
     config = tmp_path / "earshot.yaml"
     config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    done, left = run_until_ctrl_c(config, site)
-    assert done.returncode == 130, done.stdout + done.stderr
-    assert "Stopped. What was stored is kept" in done.stdout
-    assert "Traceback" not in done.stdout + done.stderr
-    assert left == []
+    stops_quietly(config, site)
     with sqlite3.connect(tmp_path / "earshot.db") as db:
         assert db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 6  # raised and stored
         # The alert the channel took as Ctrl+C was pressed is recorded as delivered (not sent again once

@@ -223,16 +223,9 @@ def _wind_down(threads: list[threading.Thread], events: queue.Queue[_Event], sto
     lapses. With no `record` (the store is what failed), the claims lapse, and the next run sends
     those alerts: the one resend the guarantee allows."""
     stop.set()
-    pending = [in_hand] if in_hand is not None else []
-    while True:
-        if not pending:
-            try:
-                pending.append(events.get(timeout=0.05))
-            except queue.Empty:
-                if any(thread.is_alive() for thread in threads):
-                    continue
-                return
-        event = pending.pop()
+
+    def settle(event: _Event) -> None:
+        nonlocal record
         if event.reply is not None:
             if event.reply.empty():  # not answered, or answered and taken (then no one reads this one)
                 event.reply.put(False)
@@ -243,3 +236,12 @@ def _wind_down(threads: list[threading.Thread], events: queue.Queue[_Event], sto
                 log.warning("could not record what alert channel %s reported, %s (its claim lapses, and the next "
                             "run sends it again): %s", event.channel.label, event.kind, exc)
                 record = None
+
+    if in_hand is not None:
+        settle(in_hand)
+    while True:
+        try:
+            settle(events.get(timeout=0.05))
+        except queue.Empty:
+            if not any(thread.is_alive() for thread in threads):
+                return
